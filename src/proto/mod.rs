@@ -1,0 +1,19 @@
+//! ZooKeeper's records, named as in `zookeeper.jute`, one file per family.
+
+pub mod acl;
+pub mod codes;
+pub mod data;
+pub mod header;
+pub mod multi;
+pub mod request;
+pub mod txn;
+pub mod watch;
+
+pub use acl::*;
+pub use codes::*;
+pub use data::*;
+pub use header::*;
+pub use multi::*;
+pub use request::*;
+pub use txn::*;
+pub use watch::*;

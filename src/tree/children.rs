@@ -1,0 +1,124 @@
+//! A node's children, listed in the order Apache ZooKeeper lists them.
+//!
+//! ZooKeeper keeps children in a `java.util.HashSet` (created with capacity 8), so
+//! getChildren returns them in HashMap bucket order, and within a bucket in insertion
+//! order. Clients must not depend on it, but scripts and tests written against ZooKeeper
+//! do (zkCli's `ls` prints the raw order), so we reproduce it: a bucket is
+//! `spread(String.hashCode) & (capacity - 1)`, the capacity only grows (doubling when the
+//! size passes 3/4 of it), and resizes keep the relative order inside a bucket.
+
+use std::collections::HashMap;
+
+/// The child names of one node.
+#[derive(Debug, Clone, Default)]
+pub struct Children {
+    /// name -> insertion sequence number.
+    names: HashMap<Box<str>, u64>,
+    next_seq: u64,
+    /// The Java table capacity (0 until the first child, as ZooKeeper creates the set lazily).
+    capacity: u32,
+}
+
+/// Java's `String.hashCode` over UTF-16 code units.
+pub fn java_string_hash(s: &str) -> i32 {
+    let mut h: i32 = 0;
+    for u in s.encode_utf16() {
+        h = h.wrapping_mul(31).wrapping_add(i32::from(u));
+    }
+    h
+}
+
+fn bucket(name: &str, capacity: u32) -> u32 {
+    let h = java_string_hash(name) as u32;
+    (h ^ (h >> 16)) & (capacity - 1)
+}
+
+impl Children {
+    /// Number of children.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Whether `name` is a child.
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.contains_key(name)
+    }
+
+    /// Adds a child; false if it was there.
+    pub fn insert(&mut self, name: &str) -> bool {
+        if self.names.contains_key(name) {
+            return false;
+        }
+        if self.capacity == 0 {
+            self.capacity = 8;
+        }
+        self.names.insert(name.into(), self.next_seq);
+        self.next_seq += 1;
+        // HashMap resizes after the insert that takes size above capacity * 0.75.
+        if self.names.len() as u64 > u64::from(self.capacity) * 3 / 4 {
+            self.capacity *= 2;
+        }
+        true
+    }
+
+    /// Removes a child; false if it was not there.
+    pub fn remove(&mut self, name: &str) -> bool {
+        self.names.remove(name).is_some()
+    }
+
+    /// The names in ZooKeeper's order.
+    pub fn ordered(&self) -> Vec<String> {
+        let mut v: Vec<(u32, u64, &str)> = self
+            .names
+            .iter()
+            .map(|(n, seq)| (bucket(n, self.capacity), *seq, &**n))
+            .collect();
+        v.sort_unstable();
+        v.into_iter().map(|(_, _, n)| n.to_string()).collect()
+    }
+
+    /// The names in no particular order (cheap).
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.names.keys().map(|k| &**k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_hash_matches_known_values() {
+        // Values of "abc".hashCode() and "zookeeper".hashCode() in Java.
+        assert_eq!(java_string_hash("abc"), 96354);
+        assert_eq!(java_string_hash(""), 0);
+        assert_eq!(java_string_hash("zookeeper"), 1_600_681_804);
+        assert_eq!(java_string_hash("\u{e9}t\u{e9}\u{1F600}"), 220_632_961);
+    }
+
+    #[test]
+    fn order_matches_java_hashset_through_resizes() {
+        // Printed by Java 17: a HashSet<String>(8) after adding "n0", "n7", ..., "n133".
+        let mut c = Children::default();
+        for i in 0..20 {
+            c.insert(&format!("n{}", i * 7));
+        }
+        let java = "n0, n70, n91, n7, n63, n84, n21, n98, n42, n56, n77, n14, n35, n133, n49, n28, n126, n112, n119, n105";
+        assert_eq!(c.ordered().join(", "), java);
+    }
+
+    #[test]
+    fn order_is_bucket_then_insertion() {
+        let mut c = Children::default();
+        for n in ["b", "a", "c"] {
+            c.insert(n);
+        }
+        // With capacity 8: "a"=97 -> 1, "b"=98 -> 2, "c"=99 -> 3.
+        assert_eq!(c.ordered(), vec!["a", "b", "c"]);
+    }
+}

@@ -1,0 +1,60 @@
+use super::*;
+use crate::proto::perms;
+
+fn open() -> Vec<Acl> {
+    vec![Acl::world(perms::ALL)]
+}
+
+#[test]
+fn fresh_tree_matches_zookeeper() {
+    let t = DataTree::new(false);
+    let root = t.stat("/").unwrap();
+    // Stored cversion 0 with one child ("zookeeper") shows as -1.
+    assert_eq!(root.cversion, -1);
+    assert_eq!(root.num_children, 1);
+    assert_eq!(t.stat(CONFIG_PATH).unwrap().aversion, -1);
+    assert_eq!(t.node_count(), 4);
+}
+
+#[test]
+fn create_and_delete_move_parent_stat() {
+    let mut t = DataTree::new(false);
+    t.create("/a", Some(b"x".to_vec()), open(), 0, 1, 10, 100).unwrap();
+    t.create("/a/b", None, open(), 0, 1, 11, 101).unwrap();
+    let a = t.stat("/a").unwrap();
+    assert_eq!((a.cversion, a.pzxid, a.num_children), (1, 11, 1));
+    t.delete("/a/b", 12).unwrap();
+    let a = t.stat("/a").unwrap();
+    // stored cversion stays 1; the client sees creates + deletes = 2.
+    assert_eq!((a.cversion, a.pzxid, a.num_children), (2, 12, 0));
+    assert_eq!(t.create("/a", None, open(), 0, 2, 13, 0), Err(ErrorCode::NodeExists));
+    assert_eq!(t.create("/x/y", None, open(), 0, 1, 14, 0), Err(ErrorCode::NoNode));
+}
+
+#[test]
+fn ephemeral_owner_reporting() {
+    let mut t = DataTree::new(true);
+    t.create("/e", None, open(), 0x1234, 1, 1, 0).unwrap();
+    t.create("/c", None, open(), crate::proto::CONTAINER_EPHEMERAL_OWNER, 2, 2, 0).unwrap();
+    t.create("/t", None, open(), crate::proto::TTL_OWNER_MASK | 500, 3, 3, 0).unwrap();
+    assert_eq!(t.stat("/e").unwrap().ephemeral_owner, 0x1234);
+    assert_eq!(t.stat("/c").unwrap().ephemeral_owner, 0);
+    assert_eq!(t.stat("/t").unwrap().ephemeral_owner, 0);
+    assert_eq!(t.ephemerals_of(0x1234), vec!["/e"]);
+    assert!(t.containers().contains("/c"));
+    assert!(t.ttls().contains("/t"));
+    t.delete("/e", 4).unwrap();
+    assert!(t.ephemerals_of(0x1234).is_empty());
+}
+
+#[test]
+fn set_acl_keeps_mzxid() {
+    let mut t = DataTree::new(false);
+    t.create("/a", None, open(), 0, 1, 5, 0).unwrap();
+    t.set_acl("/a", vec![Acl::world(perms::READ)], 1).unwrap();
+    let s = t.stat("/a").unwrap();
+    assert_eq!((s.mzxid, s.aversion), (5, 1));
+    t.set_data("/a", Some(vec![1, 2, 3]), 1, 6, 7).unwrap();
+    let s = t.stat("/a").unwrap();
+    assert_eq!((s.mzxid, s.mtime, s.version, s.data_length), (6, 7, 1, 3));
+}
