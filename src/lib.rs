@@ -3,5 +3,10 @@
 
 pub mod config;
 pub mod jute;
+pub mod pipeline;
 pub mod proto;
+pub mod server;
+pub mod session;
+pub mod storage;
 pub mod tree;
+pub mod watch;

@@ -1,1 +1,78 @@
-fn main() {}
+//! The `ferrokeeper` binary.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use ferrokeeper::config::{parse_system_property_args, Config};
+use ferrokeeper::server::Server;
+
+#[derive(Parser)]
+#[command(
+    name = "ferrokeeper",
+    version,
+    about = "A wire-compatible Apache ZooKeeper server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs a server: standalone on 127.0.0.1:2181 with data in ./data, or as zoo.cfg says.
+    Server {
+        /// A ZooKeeper configuration file (zoo.cfg).
+        config: Option<PathBuf>,
+        /// ZooKeeper system properties, as `-Dkey=value`.
+        #[arg(short = 'D', value_name = "KEY=VALUE")]
+        define: Vec<String>,
+        /// Log filter (also RUST_LOG), e.g. `info` or `ferrokeeper=debug`.
+        #[arg(long, default_value = "info")]
+        log_level: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Server {
+            config,
+            define,
+            log_level,
+        } => {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(log_level));
+            tracing_subscriber::fmt().with_env_filter(filter).init();
+            let args: Vec<String> = define.iter().map(|d| format!("-D{d}")).collect();
+            let cfg = parse_system_property_args(&args)
+                .and_then(|overrides| Config::load(config.as_deref(), &overrides));
+            let cfg = match cfg {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("ferrokeeper: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let rt = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("ferrokeeper: cannot start the runtime: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            let result = rt.block_on(async {
+                let server = Server::bind(cfg).await?;
+                server.run().await
+            });
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("ferrokeeper: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}

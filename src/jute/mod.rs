@@ -7,7 +7,6 @@
 use bytes::{BufMut, BytesMut};
 use nom::number::complete::{be_i32, be_i64, be_u8};
 
-
 /// Why a record could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JuteError {

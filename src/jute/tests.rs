@@ -41,5 +41,5 @@ fn hostile_lengths_are_rejected_without_allocating() {
 
 #[test]
 fn any_nonzero_byte_is_true() {
-    assert_eq!(bool::read(&[2]).unwrap().1, true);
+    assert!(bool::read(&[2]).unwrap().1);
 }

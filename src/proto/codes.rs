@@ -170,7 +170,10 @@ impl CreateMode {
     }
     /// Whether the node belongs to the creating session.
     pub fn is_ephemeral(self) -> bool {
-        matches!(self, CreateMode::Ephemeral | CreateMode::EphemeralSequential)
+        matches!(
+            self,
+            CreateMode::Ephemeral | CreateMode::EphemeralSequential
+        )
     }
     /// Whether the node expires after a TTL.
     pub fn is_ttl(self) -> bool {

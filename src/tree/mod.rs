@@ -68,8 +68,10 @@ impl DataTree {
             data_size: 0,
         };
         let open = t.intern(open_acl());
-        t.nodes
-            .insert("/".into(), Node::new(None, open.clone(), StatPersisted::default()));
+        t.nodes.insert(
+            "/".into(),
+            Node::new(None, open.clone(), StatPersisted::default()),
+        );
         for p in [ZOOKEEPER_PATH, QUOTA_PATH] {
             t.insert_raw(p, None, open.clone(), StatPersisted::default());
         }
@@ -83,7 +85,13 @@ impl DataTree {
         t
     }
 
-    fn insert_raw(&mut self, path: &str, data: Option<Vec<u8>>, acl: Arc<[Acl]>, stat: StatPersisted) {
+    fn insert_raw(
+        &mut self,
+        path: &str,
+        data: Option<Vec<u8>>,
+        acl: Arc<[Acl]>,
+        stat: StatPersisted,
+    ) {
         let (parent, name) = parent_and_name(path);
         if let Some(p) = self.nodes.get_mut(parent) {
             p.children.insert(name);

@@ -19,7 +19,8 @@ fn fresh_tree_matches_zookeeper() {
 #[test]
 fn create_and_delete_move_parent_stat() {
     let mut t = DataTree::new(false);
-    t.create("/a", Some(b"x".to_vec()), open(), 0, 1, 10, 100).unwrap();
+    t.create("/a", Some(b"x".to_vec()), open(), 0, 1, 10, 100)
+        .unwrap();
     t.create("/a/b", None, open(), 0, 1, 11, 101).unwrap();
     let a = t.stat("/a").unwrap();
     assert_eq!((a.cversion, a.pzxid, a.num_children), (1, 11, 1));
@@ -27,16 +28,40 @@ fn create_and_delete_move_parent_stat() {
     let a = t.stat("/a").unwrap();
     // stored cversion stays 1; the client sees creates + deletes = 2.
     assert_eq!((a.cversion, a.pzxid, a.num_children), (2, 12, 0));
-    assert_eq!(t.create("/a", None, open(), 0, 2, 13, 0), Err(ErrorCode::NodeExists));
-    assert_eq!(t.create("/x/y", None, open(), 0, 1, 14, 0), Err(ErrorCode::NoNode));
+    assert_eq!(
+        t.create("/a", None, open(), 0, 2, 13, 0),
+        Err(ErrorCode::NodeExists)
+    );
+    assert_eq!(
+        t.create("/x/y", None, open(), 0, 1, 14, 0),
+        Err(ErrorCode::NoNode)
+    );
 }
 
 #[test]
 fn ephemeral_owner_reporting() {
     let mut t = DataTree::new(true);
     t.create("/e", None, open(), 0x1234, 1, 1, 0).unwrap();
-    t.create("/c", None, open(), crate::proto::CONTAINER_EPHEMERAL_OWNER, 2, 2, 0).unwrap();
-    t.create("/t", None, open(), crate::proto::TTL_OWNER_MASK | 500, 3, 3, 0).unwrap();
+    t.create(
+        "/c",
+        None,
+        open(),
+        crate::proto::CONTAINER_EPHEMERAL_OWNER,
+        2,
+        2,
+        0,
+    )
+    .unwrap();
+    t.create(
+        "/t",
+        None,
+        open(),
+        crate::proto::TTL_OWNER_MASK | 500,
+        3,
+        3,
+        0,
+    )
+    .unwrap();
     assert_eq!(t.stat("/e").unwrap().ephemeral_owner, 0x1234);
     assert_eq!(t.stat("/c").unwrap().ephemeral_owner, 0);
     assert_eq!(t.stat("/t").unwrap().ephemeral_owner, 0);

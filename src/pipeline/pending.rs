@@ -1,0 +1,58 @@
+//! The uncommitted view prep checks against: the DataTree plus the changes of txns that
+//! were prepared but are not applied yet (ZooKeeper's outstanding ChangeRecords). Inside a
+//! multi, later ops see what earlier ops did.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::proto::{Acl, StatPersisted};
+use crate::tree::DataTree;
+
+/// What prep needs to know of a node.
+#[derive(Debug, Clone)]
+pub struct PendingNode {
+    /// Persisted stat (stored cversion counts creates).
+    pub stat: StatPersisted,
+    /// The node's ACL.
+    pub acl: Arc<[Acl]>,
+    /// Number of children.
+    pub num_children: usize,
+}
+
+/// The tree seen through pending changes.
+pub struct Pending<'a> {
+    tree: &'a DataTree,
+    changes: HashMap<String, Option<PendingNode>>,
+}
+
+impl<'a> Pending<'a> {
+    /// A view with no pending changes.
+    pub fn new(tree: &'a DataTree) -> Pending<'a> {
+        Pending {
+            tree,
+            changes: HashMap::new(),
+        }
+    }
+
+    /// The node at `path` as it will be once pending txns apply.
+    pub fn get(&self, path: &str) -> Option<PendingNode> {
+        match self.changes.get(path) {
+            Some(c) => c.clone(),
+            None => self.tree.get(path).map(|n| PendingNode {
+                stat: n.stat.clone(),
+                acl: n.acl.clone(),
+                num_children: n.children.len(),
+            }),
+        }
+    }
+
+    /// Records a pending change (`None`: deleted).
+    pub fn put(&mut self, path: &str, node: Option<PendingNode>) {
+        self.changes.insert(path.to_string(), node);
+    }
+
+    /// Whether extended types are on in the underlying tree.
+    pub fn extended_types(&self) -> bool {
+        self.tree.extended_types
+    }
+}

@@ -1,0 +1,318 @@
+//! Reads and watch requests, answered from the applied tree (FinalRequestProcessor).
+
+use bytes::BytesMut;
+
+use crate::jute::Jute;
+use crate::pipeline::acl;
+use crate::proto::{
+    add_watch_mode, event, perms, watcher_type, ClientInfo, Create2Response, ErrorCode,
+    ErrorResponse, GetAclResponse, GetAllChildrenNumberResponse, GetChildren2Response,
+    GetChildrenResponse, GetDataResponse, Id, MultiOp, MultiRequest, MultiResponse, MultiResult,
+    PathWatchRequest, StatResponse, WhoAmIResponse,
+};
+use crate::tree::DataTree;
+use crate::watch::{ConnId, Kind, Modes, Notification, WatchManager};
+
+/// The caller of a read.
+pub struct ReadCtx<'a> {
+    /// Its connection (watches belong to it).
+    pub conn: ConnId,
+    /// Its session.
+    pub session_id: i64,
+    /// Its identities.
+    pub ids: &'a [Id],
+}
+
+/// A read's reply body, or an error code.
+pub type ReadResult = Result<Option<BytesMut>, ErrorCode>;
+
+fn body<T: Jute>(r: T) -> ReadResult {
+    Ok(Some(r.to_bytes()))
+}
+
+fn check_read(tree: &DataTree, path: &str, ids: &[Id]) -> Result<(), ErrorCode> {
+    let node = tree.get(path).ok_or(ErrorCode::NoNode)?;
+    acl::check(&node.acl, perms::READ, ids)
+}
+
+/// exists: the watch is left even when the node is missing (it fires on creation).
+pub fn exists(
+    tree: &DataTree,
+    w: &mut WatchManager,
+    r: &PathWatchRequest,
+    c: &ReadCtx<'_>,
+) -> ReadResult {
+    if r.path.contains('\0') {
+        return Err(ErrorCode::BadArguments);
+    }
+    if let Some(n) = tree.get(&r.path) {
+        acl::check(&n.acl, perms::READ, c.ids)?;
+    }
+    if r.watch {
+        w.data.add(&r.path, c.conn, Kind::Standard);
+    }
+    match tree.stat(&r.path) {
+        Some(stat) => body(StatResponse { stat }),
+        None => Err(ErrorCode::NoNode),
+    }
+}
+
+/// getData.
+pub fn get_data(
+    tree: &DataTree,
+    w: &mut WatchManager,
+    r: &PathWatchRequest,
+    c: &ReadCtx<'_>,
+) -> Result<GetDataResponse, ErrorCode> {
+    check_read(tree, &r.path, c.ids)?;
+    let n = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+    if r.watch {
+        w.data.add(&r.path, c.conn, Kind::Standard);
+    }
+    Ok(GetDataResponse {
+        data: n.data.clone(),
+        stat: tree.stat_of(n),
+    })
+}
+
+/// getChildren and getChildren2 (with the parent's stat).
+pub fn get_children(
+    tree: &DataTree,
+    w: &mut WatchManager,
+    r: &PathWatchRequest,
+    c: &ReadCtx<'_>,
+) -> Result<GetChildren2Response, ErrorCode> {
+    check_read(tree, &r.path, c.ids)?;
+    let n = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+    if r.watch {
+        w.child.add(&r.path, c.conn, Kind::Standard);
+    }
+    Ok(GetChildren2Response {
+        children: n.children.ordered(),
+        stat: tree.stat_of(n),
+    })
+}
+
+/// getACL: READ or ADMIN; digests masked without ADMIN.
+pub fn get_acl(tree: &DataTree, path: &str, c: &ReadCtx<'_>) -> ReadResult {
+    let n = tree.get(path).ok_or(ErrorCode::NoNode)?;
+    acl::check(&n.acl, perms::READ | perms::ADMIN, c.ids)?;
+    let list = if acl::check(&n.acl, perms::ADMIN, c.ids).is_ok() {
+        n.acl.to_vec()
+    } else {
+        acl::mask_digests(&n.acl)
+    };
+    body(GetAclResponse {
+        acl: list,
+        stat: tree.stat_of(n),
+    })
+}
+
+/// getAllChildrenNumber.
+pub fn all_children_number(tree: &DataTree, path: &str, c: &ReadCtx<'_>) -> ReadResult {
+    check_read(tree, path, c.ids)?;
+    body(GetAllChildrenNumberResponse {
+        total_number: tree.all_children_number(path) as i32,
+    })
+}
+
+/// getEphemerals: the caller's own, filtered by prefix.
+pub fn ephemerals(tree: &DataTree, prefix: &str, c: &ReadCtx<'_>) -> ReadResult {
+    let p = prefix.trim();
+    let all = tree.ephemerals_of(c.session_id);
+    let list = if p.is_empty() || p == "/" {
+        all
+    } else {
+        all.into_iter().filter(|e| e.starts_with(prefix)).collect()
+    };
+    body(GetChildrenResponse { children: list })
+}
+
+/// whoAmI: the connection's identities.
+pub fn who_am_i(c: &ReadCtx<'_>) -> ReadResult {
+    body(WhoAmIResponse {
+        client_info: c
+            .ids
+            .iter()
+            .map(|i| ClientInfo {
+                auth_scheme: i.scheme.clone(),
+                user: i.id.clone(),
+            })
+            .collect(),
+    })
+}
+
+/// multiRead: each op on its own; a failed op gives an error result.
+pub fn multi_read(
+    tree: &DataTree,
+    w: &mut WatchManager,
+    m: &MultiRequest,
+    c: &ReadCtx<'_>,
+) -> ReadResult {
+    let mut results = Vec::with_capacity(m.ops.len());
+    for o in &m.ops {
+        let r = match o {
+            MultiOp::GetChildren(r) => {
+                let r = PathWatchRequest {
+                    path: r.path.clone(),
+                    watch: false,
+                };
+                get_children(tree, w, &r, c).map(|g| {
+                    MultiResult::GetChildren(GetChildrenResponse {
+                        children: g.children,
+                    })
+                })
+            }
+            MultiOp::GetData(r) => {
+                let r = PathWatchRequest {
+                    path: r.path.clone(),
+                    watch: false,
+                };
+                get_data(tree, w, &r, c).map(MultiResult::GetData)
+            }
+            _ => return Err(ErrorCode::MarshallingError),
+        };
+        results.push(r.unwrap_or_else(|e| MultiResult::Error(e.code())));
+    }
+    body(MultiResponse { results })
+}
+
+/// checkWatches / removeWatches: which table entries a WatcherType selects.
+fn selection(ty: i32) -> Option<(Modes, Modes)> {
+    let all = Modes {
+        standard: true,
+        persistent: true,
+        recursive: true,
+    };
+    let none = Modes::default();
+    Some(match ty {
+        watcher_type::CHILDREN => (none, all),
+        watcher_type::DATA => (all, none),
+        watcher_type::ANY => (all, all),
+        watcher_type::PERSISTENT => {
+            let p = Modes {
+                persistent: true,
+                ..none
+            };
+            (p, p)
+        }
+        watcher_type::PERSISTENT_RECURSIVE => {
+            let p = Modes {
+                recursive: true,
+                ..none
+            };
+            (p, p)
+        }
+        _ => return None,
+    })
+}
+
+fn holds(have: Modes, which: Modes) -> bool {
+    (have.standard && which.standard)
+        || (have.persistent && which.persistent)
+        || (have.recursive && which.recursive)
+}
+
+/// checkWatches (remove = false) and removeWatches (remove = true); NOWATCHER if none.
+pub fn watches(
+    w: &mut WatchManager,
+    path: &str,
+    ty: i32,
+    remove: bool,
+    conn: ConnId,
+) -> ReadResult {
+    let (data, child) = selection(ty).ok_or(ErrorCode::BadArguments)?;
+    let found = if remove {
+        let a = w.data.remove(path, conn, data);
+        let b = w.child.remove(path, conn, child);
+        a || b
+    } else {
+        holds(w.data.modes(path, conn), data) || holds(w.child.modes(path, conn), child)
+    };
+    if found {
+        Ok(None)
+    } else {
+        Err(ErrorCode::NoWatcher)
+    }
+}
+
+/// addWatch: registers in both tables, answers a 4-byte ErrorResponse(0).
+pub fn add_watch(w: &mut WatchManager, path: &str, mode: i32, conn: ConnId) -> ReadResult {
+    let kind = match mode {
+        add_watch_mode::PERSISTENT => Kind::Persistent,
+        add_watch_mode::PERSISTENT_RECURSIVE => Kind::Recursive,
+        _ => return Err(ErrorCode::BadArguments),
+    };
+    w.data.add(path, conn, kind);
+    w.child.add(path, conn, kind);
+    body(ErrorResponse { err: 0 })
+}
+
+/// The watches a reconnecting client asks to restore.
+pub struct SetWatchesArgs<'a> {
+    /// The client's last zxid.
+    pub relative_zxid: i64,
+    /// getData watches.
+    pub data: &'a [String],
+    /// exists watches.
+    pub exist: &'a [String],
+    /// getChildren watches.
+    pub child: &'a [String],
+    /// addWatch PERSISTENT.
+    pub persistent: &'a [String],
+    /// addWatch PERSISTENT_RECURSIVE.
+    pub recursive: &'a [String],
+}
+
+/// setWatches / setWatches2: re-registers watches, and fires at once those whose event
+/// the client missed while away. The events go out before the reply.
+pub fn set_watches(
+    tree: &DataTree,
+    w: &mut WatchManager,
+    a: &SetWatchesArgs<'_>,
+    conn: ConnId,
+) -> Vec<Notification> {
+    let mut out = Vec::new();
+    let mut tell = |ty: i32, path: &str| {
+        out.push(Notification {
+            conn,
+            event_type: ty,
+            path: path.to_string(),
+        })
+    };
+    for p in a.data {
+        match tree.get(p) {
+            None => tell(event::NODE_DELETED, p),
+            Some(n) if n.stat.mzxid > a.relative_zxid => tell(event::NODE_DATA_CHANGED, p),
+            Some(_) => w.data.add(p, conn, Kind::Standard),
+        }
+    }
+    for p in a.exist {
+        if tree.get(p).is_some() {
+            tell(event::NODE_CREATED, p);
+        } else {
+            w.data.add(p, conn, Kind::Standard);
+        }
+    }
+    for p in a.child {
+        match tree.get(p) {
+            None => tell(event::NODE_DELETED, p),
+            Some(n) if n.stat.pzxid > a.relative_zxid => tell(event::NODE_CHILDREN_CHANGED, p),
+            Some(_) => w.child.add(p, conn, Kind::Standard),
+        }
+    }
+    for p in a.persistent {
+        w.data.add(p, conn, Kind::Persistent);
+        w.child.add(p, conn, Kind::Persistent);
+    }
+    for p in a.recursive {
+        w.data.add(p, conn, Kind::Recursive);
+        w.child.add(p, conn, Kind::Recursive);
+    }
+    out
+}
+
+/// The Create2Response of a create result.
+pub fn create2(path: String, stat: crate::proto::Stat) -> Create2Response {
+    Create2Response { path, stat }
+}

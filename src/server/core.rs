@@ -1,0 +1,422 @@
+//! The core: owns the DataTree, sessions, watches and the log, and handles every request
+//! of every connection in one sequence. That sequence is ZooKeeper's standalone pipeline
+//! (prep -> sync -> final): a write is prepped into a txn, appended to the log and applied;
+//! replies and notifications are held until the batch's log sync, so nothing a client can
+//! see was not durable, and each connection's output keeps request order.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::Config;
+use crate::jute::Jute;
+use crate::proto::{
+    ConnectRequest, ConnectResponse, Id, ReplyHeader, Request, RequestError, WatcherEvent,
+};
+use crate::session::{initial_session_id, SessionTracker};
+use crate::storage::TxnLog;
+use crate::tree::DataTree;
+use crate::watch::{ConnId, Notification, WatchManager};
+
+/// What the core sends to a connection's writer.
+#[derive(Debug)]
+pub enum Out {
+    /// A whole frame, length prefix included.
+    Frame(Bytes),
+    /// Flush what was sent, then close.
+    Close,
+}
+
+/// What connections send to the core.
+#[derive(Debug)]
+pub enum CoreMsg {
+    /// A ConnectRequest arrived.
+    Connect {
+        /// The connection.
+        conn: ConnId,
+        /// The request.
+        req: ConnectRequest,
+        /// The client address.
+        addr: SocketAddr,
+        /// Where its output goes.
+        out: mpsc::Sender<Out>,
+    },
+    /// A request after the handshake.
+    Request {
+        /// The connection.
+        conn: ConnId,
+        /// Request xid.
+        xid: i32,
+        /// Opcode.
+        op: i32,
+        /// The decoded body.
+        req: Result<Request, RequestError>,
+    },
+    /// The connection is gone.
+    Closed {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// A four-letter word wants server facts.
+    Stats {
+        /// Where the answer goes.
+        reply: oneshot::Sender<ServerStats>,
+    },
+}
+
+/// Facts four-letter words and metrics report.
+#[derive(Debug, Clone, Default)]
+pub struct ServerStats {
+    /// Last processed zxid.
+    pub zxid: i64,
+    /// Number of znodes.
+    pub node_count: usize,
+    /// Live connections.
+    pub connections: usize,
+    /// Requests received.
+    pub packets_received: u64,
+    /// Frames sent.
+    pub packets_sent: u64,
+    /// Watches.
+    pub watch_count: usize,
+    /// Ephemeral nodes.
+    pub ephemerals_count: usize,
+    /// Sum of path and data bytes.
+    pub approximate_data_size: u64,
+    /// Live sessions.
+    pub sessions: usize,
+    /// Request latency min/sum/count/max, ms.
+    pub latency: (u64, u64, u64, u64),
+    /// Per-connection summary lines (cons).
+    pub conns: Vec<String>,
+}
+
+pub(crate) struct ConnState {
+    pub session_id: i64,
+    pub ids: Vec<Id>,
+    pub out: mpsc::Sender<Out>,
+    pub addr: SocketAddr,
+    pub received: u64,
+    pub sent: u64,
+}
+
+/// The server state and its single-threaded request handling.
+pub struct Core {
+    pub(crate) cfg: Arc<Config>,
+    pub(crate) tree: DataTree,
+    pub(crate) watches: WatchManager,
+    pub(crate) sessions: SessionTracker,
+    pub(crate) log: Box<dyn TxnLog>,
+    pub(crate) conns: HashMap<ConnId, ConnState>,
+    pub(crate) session_conn: HashMap<i64, ConnId>,
+    pub(crate) last_zxid: i64,
+    pub(crate) started: Instant,
+    outbox: Vec<(ConnId, Out)>,
+    log_dirty: bool,
+    pub(crate) packets_received: u64,
+    pub(crate) packets_sent: u64,
+}
+
+/// Wall-clock ms, as ZooKeeper stamps txns.
+pub fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Prefixes a payload with its length.
+pub fn frame(payload: &[u8]) -> Bytes {
+    let mut b = BytesMut::with_capacity(4 + payload.len());
+    b.put_i32(payload.len() as i32);
+    b.put_slice(payload);
+    b.freeze()
+}
+
+impl Core {
+    /// A core over an empty tree and the given log.
+    pub fn new(cfg: Arc<Config>, log: Box<dyn TxnLog>) -> Core {
+        // Standalone ZooKeeper gives its session tracker server id 1.
+        let first_id = initial_session_id(wall_ms() as u64, 1);
+        Core {
+            tree: DataTree::new(cfg.extended_types_enabled),
+            watches: WatchManager::default(),
+            sessions: SessionTracker::new(cfg.tick_time_ms, first_id),
+            log,
+            conns: HashMap::new(),
+            session_conn: HashMap::new(),
+            last_zxid: 0,
+            started: Instant::now(),
+            outbox: Vec::new(),
+            log_dirty: false,
+            packets_received: 0,
+            packets_sent: 0,
+            cfg,
+        }
+    }
+
+    /// Monotonic ms since start, the session tracker's clock.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// The next zxid: epoch 0 in standalone, so just a counter.
+    pub(crate) fn next_zxid(&mut self) -> i64 {
+        self.last_zxid += 1;
+        self.last_zxid
+    }
+
+    /// Logs a txn entry; replies wait for the batch's sync.
+    pub(crate) fn log_txn(&mut self, zxid: i64, entry: &[u8]) {
+        if let Err(e) = self.log.append(zxid, entry) {
+            // Losing the log means losing acknowledged writes: stop rather than go on.
+            tracing::error!("fatal: cannot append to the txn log: {e}");
+            std::process::exit(2);
+        }
+        self.log_dirty = true;
+    }
+
+    /// Queues a frame for a connection.
+    pub(crate) fn send(&mut self, conn: ConnId, payload: &[u8]) {
+        self.outbox.push((conn, Out::Frame(frame(payload))));
+    }
+
+    /// Queues a reply: header and optional body.
+    pub(crate) fn reply(
+        &mut self,
+        conn: ConnId,
+        xid: i32,
+        zxid: i64,
+        err: i32,
+        body: Option<&[u8]>,
+    ) {
+        let mut b = BytesMut::with_capacity(16 + body.map_or(0, <[u8]>::len));
+        ReplyHeader { xid, zxid, err }.write(&mut b);
+        if let Some(body) = body {
+            b.put_slice(body);
+        }
+        self.send(conn, &b);
+    }
+
+    /// Queues a close after what is queued for the connection.
+    pub(crate) fn close(&mut self, conn: ConnId) {
+        self.outbox.push((conn, Out::Close));
+    }
+
+    /// Queues watch notifications (xid -1, zxid -1 as ZooKeeper 3.8 sends them).
+    pub(crate) fn notify(&mut self, list: Vec<Notification>) {
+        for n in list {
+            let mut b = BytesMut::with_capacity(64);
+            ReplyHeader {
+                xid: crate::proto::xid::NOTIFICATION,
+                zxid: -1,
+                err: 0,
+            }
+            .write(&mut b);
+            WatcherEvent {
+                r#type: n.event_type,
+                state: crate::proto::event::STATE_SYNC_CONNECTED,
+                path: n.path,
+            }
+            .write(&mut b);
+            self.send(n.conn, &b);
+        }
+    }
+
+    /// Ends a batch: syncs the log, then releases the held output.
+    pub fn flush(&mut self) {
+        if self.log_dirty {
+            if let Err(e) = self.log.sync() {
+                tracing::error!("fatal: cannot sync the txn log: {e}");
+                std::process::exit(2);
+            }
+            self.log_dirty = false;
+        }
+        for (conn, out) in std::mem::take(&mut self.outbox) {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                continue;
+            };
+            let closing = matches!(out, Out::Close);
+            if !closing {
+                c.sent += 1;
+                self.packets_sent += 1;
+            }
+            match c.out.try_send(out) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!(
+                        "closing connection from {}: client is not reading its replies",
+                        c.addr
+                    );
+                    let _ = c.out.try_send(Out::Close);
+                    self.drop_conn(conn);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => self.drop_conn(conn),
+            }
+            if closing {
+                self.drop_conn(conn);
+            }
+        }
+    }
+
+    /// Forgets a connection: its watches go, its session lives on until it expires.
+    pub(crate) fn drop_conn(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.remove(&conn) {
+            self.watches.remove_conn(conn);
+            if self.session_conn.get(&c.session_id) == Some(&conn) {
+                self.session_conn.remove(&c.session_id);
+            }
+        }
+    }
+
+    /// Answers a ConnectRequest (new session, or a reconnect with id and password).
+    pub(crate) fn connect(
+        &mut self,
+        conn: ConnId,
+        req: ConnectRequest,
+        addr: SocketAddr,
+        out: mpsc::Sender<Out>,
+    ) {
+        if req.last_zxid_seen > self.tree.last_processed_zxid {
+            tracing::info!(
+                "refusing session request from {addr}: it has seen zxid 0x{:x}, our last zxid is 0x{:x}",
+                req.last_zxid_seen,
+                self.tree.last_processed_zxid
+            );
+            let _ = out.try_send(Out::Close);
+            return;
+        }
+        let timeout = req.time_out.clamp(
+            self.cfg.min_session_timeout_ms,
+            self.cfg
+                .max_session_timeout_ms
+                .max(self.cfg.min_session_timeout_ms),
+        );
+        let ids = vec![Id {
+            scheme: "ip".into(),
+            id: addr.ip().to_string(),
+        }];
+        self.conns.insert(
+            conn,
+            ConnState {
+                session_id: 0,
+                ids,
+                out,
+                addr,
+                received: 1,
+                sent: 0,
+            },
+        );
+        let (valid, session_id) = if req.session_id == 0 {
+            let id = self.sessions.next_session_id();
+            self.create_session(id, timeout);
+            (true, id)
+        } else {
+            let id = req.session_id;
+            // A reconnect takes the session from any other connection holding it.
+            if let Some(old) = self.session_conn.get(&id).copied() {
+                if old != conn {
+                    tracing::info!("closing stale connection of session 0x{id:x}");
+                    self.close(old);
+                }
+            }
+            let pw_ok = req.passwd == crate::session::session_password(id);
+            let now = self.now_ms();
+            let valid = pw_ok && self.sessions.is_valid(id) && {
+                self.sessions.set_timeout(id, timeout);
+                self.sessions.touch(id, now)
+            };
+            (valid, id)
+        };
+        let resp = ConnectResponse {
+            protocol_version: 0,
+            time_out: if valid { timeout } else { 0 },
+            session_id: if valid { session_id } else { 0 },
+            passwd: if valid {
+                crate::session::session_password(session_id).to_vec()
+            } else {
+                vec![0; 16]
+            },
+            read_only: req.read_only.map(|_| false),
+        };
+        self.send(conn, &resp.to_bytes());
+        if valid {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.session_id = session_id;
+            }
+            self.session_conn.insert(session_id, conn);
+        } else {
+            tracing::info!("invalid session 0x{session_id:x} for client {addr}, probably expired");
+            self.close(conn);
+        }
+    }
+
+    /// Counts a request from a connection and keeps its session alive.
+    pub(crate) fn touch(&mut self, conn: ConnId) -> Option<i64> {
+        let now = self.now_ms();
+        let c = self.conns.get_mut(&conn)?;
+        c.received += 1;
+        self.packets_received += 1;
+        let sid = c.session_id;
+        self.sessions.touch(sid, now);
+        Some(sid)
+    }
+
+    /// The facts four-letter words report.
+    pub(crate) fn stats(&self) -> ServerStats {
+        ServerStats {
+            zxid: self.tree.last_processed_zxid,
+            node_count: self.tree.node_count(),
+            connections: self.conns.len(),
+            packets_received: self.packets_received,
+            packets_sent: self.packets_sent,
+            watch_count: self.watches.count(),
+            ephemerals_count: self.tree.ephemeral_counts().map(|(_, n)| n).sum(),
+            approximate_data_size: self.tree.approximate_data_size(),
+            sessions: self.sessions.len(),
+            latency: (0, 0, 0, 0),
+            conns: self
+                .conns
+                .values()
+                .map(|c| {
+                    format!(
+                        " /{}[1](queued=0,recved={},sent={},sid=0x{:x})",
+                        c.addr, c.received, c.sent, c.session_id
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// Handles one message.
+    pub fn handle(&mut self, msg: CoreMsg) {
+        match msg {
+            CoreMsg::Connect {
+                conn,
+                req,
+                addr,
+                out,
+            } => self.connect(conn, req, addr, out),
+            CoreMsg::Request { conn, xid, op, req } => self.request(conn, xid, op, req),
+            CoreMsg::Closed { conn } => self.drop_conn(conn),
+            CoreMsg::Stats { reply } => {
+                let _ = reply.send(self.stats());
+            }
+        }
+    }
+
+    /// One tick: expires sessions whose time has come.
+    pub fn tick(&mut self) {
+        let now = self.now_ms();
+        for id in self.sessions.expired(now) {
+            tracing::info!("expiring session 0x{id:x}");
+            self.close_session(id, 0, None);
+            if let Some(conn) = self.session_conn.remove(&id) {
+                self.close(conn);
+            }
+        }
+    }
+}
