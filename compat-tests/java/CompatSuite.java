@@ -439,8 +439,21 @@ public class CompatSuite {
             }
         }
 
+        /** Closes the session too (best effort) so no session lingers until it expires. */
         @Override
         public void close() {
+            try {
+                if (conn != null && conn.getSessionId() != 0 && !sock.isClosed()) {
+                    sock.setSoTimeout(1000);
+                    sendRequest(++xid, ZooDefs.OpCode.closeSession, null);
+                    while (true) {
+                        int len = in.readInt();
+                        in.skipBytes(len);
+                    }
+                }
+            } catch (IOException ignored) {
+                // EOF / reset / timeout: done
+            }
             try {
                 sock.close();
             } catch (IOException ignored) {
@@ -1578,6 +1591,210 @@ public class CompatSuite {
             eq(set("0000000002", "x", "ok\u00e9\u4e2d"), set(c.zk.getChildren(b, false)), "children after the invalid creates");
         });
 
+        check("raw_multi_wire", () -> {
+            String b = base("raw_multi_wire");
+            Raw r = Raw.session(10000);
+            eq(0, r.call(ZooDefs.OpCode.create, new CreateRequest(b + "/e", EMPTY, Ids.OPEN_ACL_UNSAFE, 0)).hdr.getErr(), "create e");
+            MultiBuilder mb = new MultiBuilder()
+                .op(ZooDefs.OpCode.create, new CreateRequest(b + "/m1", EMPTY, Ids.OPEN_ACL_UNSAFE, 0))
+                .op(ZooDefs.OpCode.create2, new CreateRequest(b + "/m2", EMPTY, Ids.OPEN_ACL_UNSAFE, 0))
+                .op(ZooDefs.OpCode.createContainer, new CreateRequest(b + "/m3", EMPTY, Ids.OPEN_ACL_UNSAFE, 4))
+                .op(ZooDefs.OpCode.createTTL, new CreateTTLRequest(b + "/m4", EMPTY, Ids.OPEN_ACL_UNSAFE, 5, 100000))
+                .op(ZooDefs.OpCode.check, new org.apache.zookeeper.proto.CheckVersionRequest(b + "/e", 0))
+                .op(ZooDefs.OpCode.setData, new SetDataRequest(b + "/e", b("x"), -1))
+                .op(ZooDefs.OpCode.delete, new org.apache.zookeeper.proto.DeleteRequest(b + "/m1", -1));
+            Reply ok = r.callRaw(ZooDefs.OpCode.multi, mb.bytes());
+            eq(0, ok.hdr.getErr(), "multi err");
+            List<int[]> hdrs = new ArrayList<>();
+            BinaryInputArchive ia = BinaryInputArchive.getArchive(new ByteArrayInputStream(ok.body));
+            while (true) {
+                MultiHeader h = new MultiHeader();
+                h.deserialize(ia, "h");
+                if (h.getDone()) {
+                    eq(-1, h.getType(), "end marker type");
+                    eq(-1, h.getErr(), "end marker err");
+                    break;
+                }
+                hdrs.add(new int[] {h.getType(), h.getErr()});
+                switch (h.getType()) {
+                    case 1: new CreateResponse().deserialize(ia, "r"); break;
+                    case 15: new Create2Response().deserialize(ia, "r"); break;
+                    case 5: new org.apache.zookeeper.proto.SetDataResponse().deserialize(ia, "r"); break;
+                    case 2: case 13: break;
+                    default: fail("unexpected result type " + h.getType());
+                }
+            }
+            StringBuilder types = new StringBuilder();
+            for (int[] h : hdrs) {
+                types.append(h[0]).append('/').append(h[1]).append(' ');
+            }
+            // NB: a create2 (15) inside multi answers with a plain CreateResponse (type 1) in 3.8.0;
+            // createContainer and createTTL answer with type 15 (Create2Response)
+            eq("1/0 1/0 15/0 15/0 13/0 5/0 2/0", types.toString().trim(), "result types/errs");
+            // mixing reads and writes, or ops not allowed in multi -> MARSHALLINGERROR; still consumes a zxid
+            long z0 = ok.hdr.getZxid();
+            Reply mixed = r.callRaw(ZooDefs.OpCode.multi, new MultiBuilder()
+                .op(ZooDefs.OpCode.create, new CreateRequest(b + "/x1", EMPTY, Ids.OPEN_ACL_UNSAFE, 0))
+                .op(ZooDefs.OpCode.getData, new GetDataRequest(b + "/e", false)).bytes());
+            eq(Code.MARSHALLINGERROR.intValue(), mixed.hdr.getErr(), "mixed multi");
+            eq(z0 + 1, mixed.hdr.getZxid(), "mixed multi consumed a zxid");
+            Reply acl = r.callRaw(ZooDefs.OpCode.multi, new MultiBuilder()
+                .op(ZooDefs.OpCode.setACL, new org.apache.zookeeper.proto.SetACLRequest(b + "/e", Ids.OPEN_ACL_UNSAFE, -1)).bytes());
+            eq(Code.MARSHALLINGERROR.intValue(), acl.hdr.getErr(), "setACL inside multi");
+            Reply readWithWrite = r.callRaw(ZooDefs.OpCode.multiRead, new MultiBuilder()
+                .op(ZooDefs.OpCode.create, new CreateRequest(b + "/x2", EMPTY, Ids.OPEN_ACL_UNSAFE, 0)).bytes());
+            eq(Code.MARSHALLINGERROR.intValue(), readWithWrite.hdr.getErr(), "create inside multiRead");
+            // empty multi / multiRead: OK with just the end marker
+            Reply empty = r.callRaw(ZooDefs.OpCode.multi, new MultiBuilder().bytes());
+            eq(0, empty.hdr.getErr(), "empty multi");
+            eq("ffffffff01ffffffff", hex(empty.body), "empty multi body = end marker");
+            Reply emptyRead = r.callRaw(ZooDefs.OpCode.multiRead, new MultiBuilder().bytes());
+            eq(0, emptyRead.hdr.getErr(), "empty multiRead");
+            eq("ffffffff01ffffffff", hex(emptyRead.body), "empty multiRead body");
+            // failed multi: ReplyHeader.err == 0, all results are type -1 with ErrorResponse bodies:
+            // MultiHeader{-1, false, err} + ErrorResponse{err}: OK (0) before, the code at, -2 after the failing op
+            Reply failed = r.callRaw(ZooDefs.OpCode.multi, new MultiBuilder()
+                .op(ZooDefs.OpCode.create, new CreateRequest(b + "/y", EMPTY, Ids.OPEN_ACL_UNSAFE, 0))
+                .op(ZooDefs.OpCode.delete, new org.apache.zookeeper.proto.DeleteRequest(b + "/missing", -1))
+                .op(ZooDefs.OpCode.setData, new SetDataRequest(b + "/e", EMPTY, -1)).bytes());
+            eq(0, failed.hdr.getErr(), "failed multi ReplyHeader.err");
+            eq("ffffffff000000000000000000" + "ffffffff00ffffff9bffffff9b" + "ffffffff00fffffffefffffffe" + "ffffffff01ffffffff",
+                hex(failed.body), "failed multi body");
+            Client c = client();
+            eq(set("e", "m2", "m3", "m4"), set(c.zk.getChildren(b, false)), "children");
+        });
+
+        check("raw_notifications_and_set_watches", () -> {
+            String b = base("raw_notifications_and_set_watches");
+            Raw w = Raw.session(10000);
+            Raw r = Raw.session(10000);
+            eq(0, r.call(ZooDefs.OpCode.create, new CreateRequest(b + "/e", EMPTY, Ids.OPEN_ACL_UNSAFE, 0)).hdr.getErr(), "create");
+            eq(0, w.call(ZooDefs.OpCode.exists, new ExistsRequest(b + "/e", true)).hdr.getErr(), "exists watch");
+            eq(0, r.call(ZooDefs.OpCode.setData, new SetDataRequest(b + "/e", b("1"), -1)).hdr.getErr(), "setData");
+            Reply n = w.readReply();
+            eq(-1, n.hdr.getXid(), "notification xid");
+            eq(-1L, n.hdr.getZxid(), "notification zxid (3.8: always -1)");
+            eq(0, n.hdr.getErr(), "notification err");
+            WatcherEvent we = n.read(new WatcherEvent());
+            eq(3, we.getType(), "NodeDataChanged");
+            eq(3, we.getState(), "SyncConnected");
+            eq(b + "/e", we.getPath(), "path");
+            // setWatches (as sent on reconnect): events are produced immediately, before the reply (xid -8)
+            Reply cr = r.call(ZooDefs.OpCode.create, new CreateRequest(b + "/sw", EMPTY, Ids.OPEN_ACL_UNSAFE, 0));
+            long rel = cr.hdr.getZxid();           // everything up to /sw's creation is "seen"
+            eq(0, r.call(ZooDefs.OpCode.setData, new SetDataRequest(b + "/e", b("2"), -1)).hdr.getErr(), "setData after rel");
+            Raw s2 = Raw.session(10000);
+            s2.sendRequest(-8, ZooDefs.OpCode.setWatches, new org.apache.zookeeper.proto.SetWatches(rel,
+                Arrays.asList(b + "/e", b + "/sw", b + "/missing-d"),
+                Arrays.asList(b + "/sw", b + "/missing-x"),
+                Arrays.asList(b, b + "/missing-c", b + "/sw")));
+            List<String> got = new ArrayList<>();
+            while (true) {
+                Reply x = s2.readReply();
+                if (x.hdr.getXid() == -1) {
+                    WatcherEvent e = x.read(new WatcherEvent());
+                    got.add(e.getType() + " " + e.getPath());
+                } else {
+                    eq(-8, x.hdr.getXid(), "setWatches reply xid");
+                    eq(0, x.hdr.getErr(), "setWatches err");
+                    eq(16, x.frameLen, "setWatches reply has no body");
+                    break;
+                }
+            }
+            eq(Arrays.asList(
+                "3 " + b + "/e",            // data watch, mzxid > rel -> NodeDataChanged
+                "2 " + b + "/missing-d",    // data watch, node missing -> NodeDeleted
+                "1 " + b + "/sw",           // exist watch, node exists -> NodeCreated
+                "2 " + b + "/missing-c"),   // child watch, node missing -> NodeDeleted
+                got, "setWatches immediate events (b/sw data: mzxid == rel, b: pzxid == rel -> registered)");
+            // the registered ones fire later
+            eq(0, r.call(ZooDefs.OpCode.setData, new SetDataRequest(b + "/sw", b("x"), -1)).hdr.getErr(), "setData sw");
+            Reply later = s2.readReply();
+            eq(-1, later.hdr.getXid(), "later notification");
+            eq("3 " + b + "/sw", later.read(new WatcherEvent()).getType() + " " + b + "/sw", "data watch registered by setWatches");
+            eq(0, r.call(ZooDefs.OpCode.create, new CreateRequest(b + "/missing-x", EMPTY, Ids.OPEN_ACL_UNSAFE, 0)).hdr.getErr(), "create missing-x");
+            WatcherEvent e1 = s2.readReply().read(new WatcherEvent());
+            WatcherEvent e2 = s2.readReply().read(new WatcherEvent());
+            eq(set("1 " + b + "/missing-x", "4 " + b), set(e1.getType() + " " + e1.getPath(), e2.getType() + " " + e2.getPath()), "exist + child watches registered by setWatches");
+        });
+
+        check("raw_check_watches_and_misc_ops", () -> {
+            String b = base("raw_check_watches_and_misc_ops");
+            Raw r = Raw.session(10000);
+            String e = b + "/e";
+            eq(0, r.call(ZooDefs.OpCode.create, new CreateRequest(e, EMPTY, Ids.OPEN_ACL_UNSAFE, 0)).hdr.getErr(), "create");
+            eq(Code.NOWATCHER.intValue(), r.call(ZooDefs.OpCode.checkWatches, new org.apache.zookeeper.proto.CheckWatchesRequest(e, 3)).hdr.getErr(), "checkWatches none");
+            eq(Code.NOWATCHER.intValue(), r.call(ZooDefs.OpCode.removeWatches, new org.apache.zookeeper.proto.RemoveWatchesRequest(e, 3)).hdr.getErr(), "removeWatches none");
+            eq(0, r.call(ZooDefs.OpCode.getData, new GetDataRequest(e, true)).hdr.getErr(), "getData watch");
+            eq(0, r.call(ZooDefs.OpCode.checkWatches, new org.apache.zookeeper.proto.CheckWatchesRequest(e, 2)).hdr.getErr(), "checkWatches data");
+            eq(Code.NOWATCHER.intValue(), r.call(ZooDefs.OpCode.checkWatches, new org.apache.zookeeper.proto.CheckWatchesRequest(e, 1)).hdr.getErr(), "checkWatches children");
+            eq(0, r.call(ZooDefs.OpCode.checkWatches, new org.apache.zookeeper.proto.CheckWatchesRequest(e, 3)).hdr.getErr(), "checkWatches any");
+            eq(Code.MARSHALLINGERROR.intValue(), r.call(ZooDefs.OpCode.checkWatches, new org.apache.zookeeper.proto.CheckWatchesRequest(e, 9)).hdr.getErr(), "checkWatches bad type");
+            Reply rm = r.call(ZooDefs.OpCode.removeWatches, new org.apache.zookeeper.proto.RemoveWatchesRequest(e, 2));
+            eq(0, rm.hdr.getErr(), "removeWatches data");
+            eq(16, rm.frameLen, "removeWatches reply has no body");
+            eq(Code.NOWATCHER.intValue(), r.call(ZooDefs.OpCode.checkWatches, new org.apache.zookeeper.proto.CheckWatchesRequest(e, 2)).hdr.getErr(), "after removal");
+            eq(0, r.call(ZooDefs.OpCode.addWatch, new AddWatchRequest(b + "/pw", 0)).hdr.getErr(), "addWatch on a missing path");
+            // sync / getAllChildrenNumber / getEphemerals / whoAmI bodies
+            Reply sy = r.call(ZooDefs.OpCode.sync, new org.apache.zookeeper.proto.SyncRequest(b + "/anything"));
+            eq(0, sy.hdr.getErr(), "sync");
+            eq(b + "/anything", sy.read(new org.apache.zookeeper.proto.SyncResponse()).getPath(), "sync echoes the path");
+            Reply ge = r.call(ZooDefs.OpCode.getEphemerals, new org.apache.zookeeper.proto.GetEphemeralsRequest("/"));
+            eq(0, ge.read(new org.apache.zookeeper.proto.GetEphemeralsResponse()).getEphemerals().size(), "no ephemerals");
+            Reply wa = r.callRaw(ZooDefs.OpCode.whoAmI, EMPTY);
+            eq(0, wa.hdr.getErr(), "whoAmI");
+            List<ClientInfo> ci = wa.read(new org.apache.zookeeper.proto.WhoAmIResponse()).getClientInfo();
+            eq(set("ip:127.0.0.1"), infoList(ci), "whoAmI body");
+            // a create reply for op 1 is CreateResponse; op 15 and 19 answer Create2Response
+            Reply c1 = r.call(ZooDefs.OpCode.create, new CreateRequest(b + "/c1", EMPTY, Ids.OPEN_ACL_UNSAFE, 0));
+            eq(4 + (b + "/c1").length(), c1.body.length, "create reply body = CreateResponse");
+            Reply c2 = r.call(ZooDefs.OpCode.create2, new CreateRequest(b + "/c2", EMPTY, Ids.OPEN_ACL_UNSAFE, 4));
+            eq(4 + (b + "/c2").length() + 68, c2.body.length, "create2 with container flag -> Create2Response");
+            Reply c3 = r.call(ZooDefs.OpCode.createContainer, new CreateRequest(b + "/c3", EMPTY, Ids.OPEN_ACL_UNSAFE, 4));
+            eq(4 + (b + "/c3").length() + 68, c3.body.length, "createContainer -> Create2Response");
+            // TTL validation
+            Object[][] ttl = {
+                {5, 0L, Code.BADARGUMENTS}, {5, -1L, Code.BADARGUMENTS}, {5, 0x10000000000L, Code.BADARGUMENTS},
+                {5, 0xFFFFFFFFFFL, Code.OK}, {6, 1L, Code.OK}, {0, 1000L, Code.BADARGUMENTS}, {4, 1000L, Code.BADARGUMENTS},
+                {1, 1000L, Code.BADARGUMENTS},
+            };
+            List<String> wrong = new ArrayList<>();
+            int i = 0;
+            for (Object[] t : ttl) {
+                String tp = b + "/t" + (i++);
+                Reply tr = r.call(ZooDefs.OpCode.createTTL, new CreateTTLRequest(tp, EMPTY, Ids.OPEN_ACL_UNSAFE, (Integer) t[0], (Long) t[1]));
+                if (tr.hdr.getErr() != ((Code) t[2]).intValue()) {
+                    wrong.add("createTTL flags=" + t[0] + " ttl=" + t[1] + " -> " + tr.hdr.getErr());
+                }
+                if (tr.hdr.getErr() == 0) {
+                    // creates under b so far: e, c1, c2, c3, t3 -> suffix 5
+                    String want = (Integer) t[0] == 6 ? tp + "0000000005" : tp;
+                    eq(want, tr.read(new Create2Response()).getPath(), "createTTL path");
+                    eq(4 + want.length() + 68, tr.body.length, "createTTL -> Create2Response");
+                }
+            }
+            Reply op1ttl = r.call(ZooDefs.OpCode.create, new CreateRequest(b + "/t-op1", EMPTY, Ids.OPEN_ACL_UNSAFE, 5));
+            if (op1ttl.hdr.getErr() != Code.BADARGUMENTS.intValue()) {
+                wrong.add("create(op 1) with TTL flag 5 -> " + op1ttl.hdr.getErr());
+            }
+            isTrue(wrong.isEmpty(), String.join("; ", wrong));
+            // unknown opcode: UNIMPLEMENTED (ReplyHeader zxid -1), then the server closes the connection
+            Reply un = r.callRaw(999, EMPTY);
+            eq(Code.UNIMPLEMENTED.intValue(), un.hdr.getErr(), "unknown opcode");
+            eq(-1L, un.hdr.getZxid(), "unknown opcode reply zxid");
+            isTrue(r.closedWithin(5000), "connection closed after an unknown opcode");
+        });
+
+        check("four_letter_words", () -> {
+            eq("imok", rawFourLetter("ruok"), "ruok");
+            eq("rw", rawFourLetter("isro"), "isro");
+            String srvr = rawFourLetter("srvr");
+            isTrue(srvr.startsWith("Zookeeper version: "), "srvr starts with 'Zookeeper version: ' but was: " + srvr);
+            isTrue(srvr.contains("\nMode: standalone\n"), "srvr has Mode: standalone");
+            isTrue(srvr.contains("\nZxid: 0x"), "srvr has Zxid: 0x...");
+            isTrue(srvr.contains("\nNode count: "), "srvr has Node count");
+        });
+
         // ---------------------------------------------------------- stat rules
 
         check("stat_parent_rules", () -> {
@@ -1894,6 +2111,30 @@ public class CompatSuite {
     }
 
     // ------------------------------------------------------------------ small helpers
+
+    static class MultiBuilder {
+        final ByteArrayOutputStream bos = new ByteArrayOutputStream();
+        final BinaryOutputArchive oa = BinaryOutputArchive.getArchive(bos);
+
+        MultiBuilder op(int type, Record r) throws IOException {
+            new MultiHeader(type, false, -1).serialize(oa, "h");
+            r.serialize(oa, "r");
+            return this;
+        }
+
+        byte[] bytes() throws IOException {
+            new MultiHeader(-1, true, -1).serialize(oa, "h");
+            return bos.toByteArray();
+        }
+    }
+
+    static String hex(byte[] bs) {
+        StringBuilder sb = new StringBuilder();
+        for (byte x : bs) {
+            sb.append(String.format("%02x", x));
+        }
+        return sb.toString();
+    }
 
     static <T> Set<T> intersect(Set<T> a, Set<T> bset) {
         Set<T> r = new TreeSet<>(a);
