@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The project's test command: installs what the tests need, builds once (release), runs the
+# unit and integration tests, a bounded fuzz smoke, and the compatibility suites against
+# Apache ZooKeeper 3.8 and Ferrokeeper side by side.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+step() { printf '\n==== %s ====\n' "$*"; }
+
+need_pkgs=()
+for p in zookeeper libzookeeper-java zookeeper-bin libclang-dev clang python3-venv; do
+  dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  step "installing ${need_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+step "build (release)"
+cargo build --release --locked
+export FERROKEEPER_BIN="${CARGO_TARGET_DIR:-$root/target}/release/ferrokeeper"
+
+step "cargo test (release)"
+cargo test --release --locked 2>&1 | tee /tmp/ferrokeeper-cargo-test.log
+
+if [ -x scripts/fuzz-smoke.sh ] && [ "${SKIP_FUZZ:-0}" != 1 ]; then
+  step "fuzz smoke"
+  FUZZ_SECONDS="${FUZZ_SECONDS:-30}" scripts/fuzz-smoke.sh
+fi
+
+if [ -x compat-tests/run-all.sh ]; then
+  step "compatibility suites: Apache ZooKeeper 3.8 vs Ferrokeeper"
+  compat-tests/run-all.sh
+fi
+
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "\ncargo tests: %d passed, %d failed\n", p, f }' /tmp/ferrokeeper-cargo-test.log
