@@ -221,7 +221,8 @@ pub fn watches(
     remove: bool,
     conn: ConnId,
 ) -> ReadResult {
-    let (data, child) = selection(ty).ok_or(ErrorCode::BadArguments)?;
+    // An unknown WatcherType fails in ZooKeeper's request decoding: MARSHALLINGERROR.
+    let (data, child) = selection(ty).ok_or(ErrorCode::MarshallingError)?;
     let found = if remove {
         let a = w.data.remove(path, conn, data);
         let b = w.child.remove(path, conn, child);
@@ -241,7 +242,8 @@ pub fn add_watch(w: &mut WatchManager, path: &str, mode: i32, conn: ConnId) -> R
     let kind = match mode {
         add_watch_mode::PERSISTENT => Kind::Persistent,
         add_watch_mode::PERSISTENT_RECURSIVE => Kind::Recursive,
-        _ => return Err(ErrorCode::BadArguments),
+        // AddWatchMode.fromInt throws while the request is decoded.
+        _ => return Err(ErrorCode::MarshallingError),
     };
     w.data.add(path, conn, kind);
     w.child.add(path, conn, kind);

@@ -62,6 +62,19 @@ fn body<T: Jute>(ty: i32, b: &[u8]) -> Result<T, RequestError> {
         .map_err(|e| RequestError::Malformed(ty, e))
 }
 
+/// A multi must hold only writes and a multiRead only reads; ZooKeeper's record refuses a
+/// mix while decoding, which the client sees as MARSHALLINGERROR.
+fn multi(ty: i32, b: &[u8], reads: bool) -> Result<MultiRequest, RequestError> {
+    let m: MultiRequest = body(ty, b)?;
+    if m.ops.iter().any(|o| o.is_read() != reads) {
+        return Err(RequestError::Malformed(
+            ty,
+            JuteError::Invalid("read and write ops mixed in one multi".into()),
+        ));
+    }
+    Ok(m)
+}
+
 impl Request {
     /// Decodes the body of a request of type `ty`.
     pub fn decode(ty: i32, b: &[u8]) -> Result<Request, RequestError> {
@@ -79,8 +92,8 @@ impl Request {
             op::SYNC => Request::Sync(body(ty, b)?),
             op::PING => Request::Ping,
             op::CHECK => Request::Check(body(ty, b)?),
-            op::MULTI => Request::Multi(body(ty, b)?),
-            op::MULTI_READ => Request::MultiRead(body(ty, b)?),
+            op::MULTI => Request::Multi(multi(ty, b, false)?),
+            op::MULTI_READ => Request::MultiRead(multi(ty, b, true)?),
             op::RECONFIG => Request::Reconfig(body(ty, b)?),
             op::CHECK_WATCHES => Request::CheckWatches(body(ty, b)?),
             op::REMOVE_WATCHES => Request::RemoveWatches(body(ty, b)?),
