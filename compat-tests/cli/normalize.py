@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Normalize and compare CLI transcripts written by driver.py.
+
+  normalize.py normalize {zkcli|climt} ADDR RAW OUT
+  normalize.py compare EXPECTED ACTUAL LABEL
+
+normalize: removes what legitimately differs between servers or runs and
+keeps everything else:
+  * client log noise (SLF4J lines, C client ZOO_* log prefixes), blank lines
+    and zkCli's "WATCHER::" banner lines
+  * the server address -> <ADDR>
+  * ctime/mtime -> <time>; cli_mt's "time = N msec" -> <ms>
+  * zxids (cZxid/mZxid/pZxid, cli_mt czxid/mzxid) -> <zxN>, numbered by
+    first appearance, so equal zxids stay equal and different ones differ
+  * session ids (ephemeralOwner, cli_mt "Got a new session id", myid) ->
+    <sessionN>, numbered by first appearance
+  * zkCli watch events ("WatchedEvent ...") are printed by the client's event
+    thread and may interleave with the command's own output: they are moved
+    after the command's output (keeping their order)
+  * a command line marked `#sort` has its output lines sorted (used where
+    the server's order is a hash-set iteration order, e.g. whoami)
+
+compare: compares the two normalized transcripts section by section
+(`### NAME`), prints a unified diff of each differing section and one line
+per section, and finally `N passed, M failed`.  Exit status 0.
+"""
+
+import difflib
+import re
+import sys
+
+
+class Relabel(object):
+    def __init__(self, prefix):
+        self.prefix = prefix
+        self.map = {}
+
+    def __call__(self, value):
+        if value not in self.map:
+            self.map[value] = "<%s%d>" % (self.prefix, len(self.map) + 1)
+        return self.map[value]
+
+
+def parse_blocks(lines):
+    """Yield (header, body) where header is a '### ' or '> ' line (or None
+    for leading lines)."""
+    header, body = None, []
+    for line in lines:
+        if line.startswith("### ") or line.startswith("> "):
+            yield header, body
+            header, body = line, []
+        else:
+            body.append(line)
+    yield header, body
+
+
+def normalize(kind, addr, raw_lines):
+    zx = Relabel("zx")
+    sess = Relabel("session")
+
+    def zxid(hexstr):
+        return zx(int(hexstr, 16))
+
+    def session(hexstr):
+        v = int(hexstr, 16)
+        if v == 0:
+            return "0x0" if kind == "zkcli" else "0"
+        return sess(v)
+
+    def norm_line(line):
+        line = line.rstrip()
+        if addr:
+            line = line.replace(addr, "<ADDR>")
+        if kind == "zkcli":
+            m = re.match(r"^(cZxid|mZxid|pZxid) = 0x([0-9a-fA-F]+)$", line)
+            if m:
+                return "%s = %s" % (m.group(1), zxid(m.group(2)))
+            m = re.match(r"^(ctime|mtime) = .*$", line)
+            if m:
+                return "%s = <time>" % m.group(1)
+            m = re.match(r"^ephemeralOwner = 0x([0-9a-fA-F]+)$", line)
+            if m:
+                return "ephemeralOwner = %s" % session(m.group(1))
+        else:
+            # C client: strip log prefixes "2024-..:PID(0xTID):ZOO_WARN@fn@LINE: msg"
+            m = re.match(r"^.*?:\d+\(0x[0-9a-f]+\):(ZOO_[A-Z]+)@([^@:]+)@\d+: (.*)$",
+                         line)
+            if m:
+                line = "%s@%s: %s" % m.groups()
+            line = re.sub(r"^time = -?\d+ msec$", "time = <ms> msec", line)
+            m = re.match(r"^\t(ctime|mtime) ?= ?.*$", line)
+            if m:
+                return "\t%s = <time>" % m.group(1)
+            m = re.match(r"^\t(czxid|mzxid)=([0-9a-fA-F]+)$", line)
+            if m:
+                return "\t%s=%s" % (m.group(1), zxid(m.group(2)))
+            m = re.match(r"^\tephemeralOwner = ([0-9a-fA-F]+)$", line)
+            if m:
+                return "\tephemeralOwner = %s" % session(m.group(1))
+            m = re.match(r"^Got a new session id: 0x([0-9a-fA-F]+)$", line)
+            if m:
+                return "Got a new session id: %s" % session(m.group(1))
+            m = re.match(r"^session Id = ([0-9a-fA-F]+)$", line)
+            if m:
+                return "session Id = %s" % session(m.group(1))
+        return line
+
+    def keep(line):
+        if not line.strip():
+            return False
+        if kind == "zkcli":
+            if line.startswith("SLF4J:") or line == "WATCHER::":
+                return False
+        return True
+
+    out = []
+    for header, body in parse_blocks(raw_lines):
+        if header is not None:
+            out.append(norm_line(header))
+        body = [norm_line(l) for l in body if keep(l)]
+        if kind == "zkcli":
+            events = [l for l in body if l.startswith("WatchedEvent ")]
+            body = [l for l in body if not l.startswith("WatchedEvent ")] \
+                + events
+        if header is not None and header.startswith("> ") and \
+                re.search(r"#(?:.*\b)?sort\b", header):
+            body = sorted(body)
+        out.extend(body)
+    return out
+
+
+def sections(lines):
+    res, order = {}, []
+    name = "(before first section)"
+    for line in lines:
+        if line.startswith("### "):
+            name = line[4:]
+            if name in res:  # duplicate name: make it unique
+                name = "%s#%d" % (name, len(order))
+            res[name] = []
+            order.append(name)
+        else:
+            res.setdefault(name, [])
+            if name not in order:
+                order.append(name)
+            res[name].append(line)
+    return order, res
+
+
+def compare(expected_path, actual_path, label):
+    with open(expected_path) as f:
+        exp = f.read().splitlines()
+    with open(actual_path) as f:
+        act = f.read().splitlines()
+    eorder, esec = sections(exp)
+    aorder, asec = sections(act)
+    names = list(eorder) + [n for n in aorder if n not in esec]
+    passed = failed = 0
+    for name in names:
+        e = esec.get(name)
+        a = asec.get(name)
+        if e == a:
+            passed += 1
+            print("  ok    %s: %s" % (label, name))
+            continue
+        failed += 1
+        print("  FAIL  %s: %s" % (label, name))
+        for d in difflib.unified_diff(
+                e or [], a or [],
+                "expected/%s" % name if e is not None else "(missing)",
+                "actual/%s" % name if a is not None else "(missing)",
+                lineterm="", n=2):
+            print("        " + d)
+    print("%d passed, %d failed" % (passed, failed))
+    return 0
+
+
+def main(argv):
+    if len(argv) >= 2 and argv[1] == "normalize" and len(argv) == 6:
+        kind, addr, raw, out = argv[2:]
+        with open(raw) as f:
+            lines = f.read().splitlines()
+        with open(out, "w") as f:
+            f.write("\n".join(normalize(kind, addr, lines)) + "\n")
+        return 0
+    if len(argv) >= 2 and argv[1] == "compare" and len(argv) == 5:
+        return compare(*argv[2:])
+    sys.stderr.write(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
