@@ -191,6 +191,21 @@ class CliMt(object):
         return "quit"
 
 
+class Transcript(object):
+    """Raw transcript, written line by line so that a killed driver still
+    leaves what it saw."""
+
+    def __init__(self, path):
+        self.f = open(path, "w")
+
+    def append(self, line):
+        self.f.write(line + "\n")
+        self.f.flush()
+
+    def close(self):
+        self.f.close()
+
+
 def parse_script(path, addr):
     sections = []
     cur = None
@@ -227,7 +242,7 @@ def main():
     kind, addr, script, out_path = sys.argv[1:]
     cli = {"zkcli": ZkCli, "climt": CliMt}[kind]()
     sections = parse_script(script, addr)
-    out = []
+    out = Transcript(out_path)
     problems = 0
 
     proc = Proc(cli.argv(addr), cli.env())
@@ -239,6 +254,8 @@ def main():
         if line is False:
             out.append("!! timeout waiting for the session to connect")
             problems += 1
+            proc.p.kill()
+            alive = False
             break
         if line is None:
             out.append("!! CLI exited during startup")
@@ -283,6 +300,12 @@ def main():
                         "events: got %d of %d" % (seen_events, events)
                         if got_sentinel else "no end-of-command marker"))
                     problems += 1
+                    if not got_sentinel:
+                        # The CLI is stuck (e.g. a request the server never
+                        # answers): stop it; later commands are not run.
+                        out.append("!! stopping the CLI")
+                        proc.p.kill()
+                        alive = False
                     break
                 if line is None:
                     out.append("!! CLI exited")
@@ -330,8 +353,7 @@ def main():
     except subprocess.TimeoutExpired:
         proc.p.kill()
         proc.p.wait()
-    with open(out_path, "w") as f:
-        f.write("\n".join(out) + "\n")
+    out.close()
     if problems:
         sys.stderr.write("driver: %d problem(s) talking to %s, see %s\n"
                          % (problems, cli.name, out_path))

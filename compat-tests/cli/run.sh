@@ -62,11 +62,11 @@ for kind in zkcli climt; do
         "$PYTHON" "$HERE/driver.py" "$kind" "$ADDR" "$HERE/$kind.script" "$raw" \
         </dev/null
     rc=$?
-    if [ "$rc" -ne 0 ] || [ ! -s "$raw" ]; then
-        echo "cli: driver for $kind failed (exit $rc)"
-        : >"$norm"
-    else
+    [ "$rc" -eq 0 ] || echo "cli: driver for $kind failed (exit $rc)"
+    if [ -s "$raw" ]; then
         "$PYTHON" "$HERE/normalize.py" normalize "$kind" "$ADDR" "$raw" "$norm"
+    else
+        : >"$norm"
     fi
     echo "cli: $kind session against $ADDR ($TARGET): $(( $(date +%s) - t0 ))s, transcript $norm"
 
