@@ -70,15 +70,16 @@ four_lw() {
     (
         exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
         printf '%s' "$cmd" >&3
-        timeout 5 cat <&3
+        timeout 3 cat <&3
         exec 3<&-
     ) 2>/dev/null
 }
 
 # wait_ready PORT [TIMEOUT_SECONDS] [PID]
 wait_ready() {
-    local port="$1" t="${2:-60}" pid="${3:-}" i=0
-    while [ "$i" -lt $((t * 5)) ]; do
+    local port="$1" t="${2:-60}" pid="${3:-}"
+    local deadline=$((SECONDS + t))
+    while [ "$SECONDS" -lt "$deadline" ]; do
         if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
             echo "server (pid $pid) died during startup" >&2
             return 1
@@ -87,7 +88,6 @@ wait_ready() {
             return 0
         fi
         sleep 0.2
-        i=$((i + 1))
     done
     echo "server on port $port not ready after ${t}s" >&2
     return 1
