@@ -17,8 +17,9 @@ keeps everything else:
   * zkCli watch events ("WatchedEvent ...") are printed by the client's event
     thread and may interleave with the command's own output: they are moved
     after the command's output (keeping their order)
-  * a command line marked `#sort` has its output lines sorted (used where
-    the server's order is a hash-set iteration order, e.g. whoami)
+  * a command line marked `#sort` has its output lines sorted, and the
+    elements of one-line lists "[a, b]" too (used where the order is a
+    server-side hash-set iteration order: whoami, getEphemerals)
 
 compare: compares the two normalized transcripts section by section
 (`### NAME`), prints a unified diff of each differing section and one line
@@ -39,6 +40,14 @@ class Relabel(object):
         if value not in self.map:
             self.map[value] = "<%s%d>" % (self.prefix, len(self.map) + 1)
         return self.map[value]
+
+
+def sort_list_line(line):
+    """'[b, a]' -> '[a, b]' (zkCli prints Java lists on one line)."""
+    m = re.match(r"^\[(.*)\]$", line)
+    if not m or not m.group(1):
+        return line
+    return "[%s]" % ", ".join(sorted(m.group(1).split(", ")))
 
 
 def parse_blocks(lines):
@@ -124,7 +133,7 @@ def normalize(kind, addr, raw_lines):
                 + events
         if header is not None and header.startswith("> ") and \
                 re.search(r"#(?:.*\b)?sort\b", header):
-            body = sorted(body)
+            body = sorted(sort_list_line(l) for l in body)
         out.extend(body)
     return out
 
