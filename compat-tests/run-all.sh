@@ -203,10 +203,10 @@ for suite in "${SUITES[@]}"; do
 done
 
 echo
-fmt='%-7s | %-42s | %-42s | %s\n'
+fmt='%-7s | %-48s | %-48s | %s\n'
 # shellcheck disable=SC2059
 printf "$fmt" "suite" "zookeeper 3.8" "ferrokeeper" "verdict"
-printf '%s\n' "--------+--------------------------------------------+--------------------------------------------+------------------"
+printf '%s\n' "--------+--------------------------------------------------+--------------------------------------------------+------------------"
 for suite in "${SUITES[@]}"; do
     zc="$(cell "zookeeper/$suite")"
     [ $PREVIOUS_ZK -eq 1 ] && [ "$zc" != "-" ] && zc="$zc (earlier run)"
@@ -218,11 +218,14 @@ done
 for suite in "${SUITES[@]}"; do
     a="$COMPAT_WORK/zookeeper-$suite.result"; b="$COMPAT_WORK/ferrokeeper-$suite.result"
     if [ -s "$a" ] && [ -s "$b" ] && [ -n "${ST[ferrokeeper/$suite]:-}" ]; then
-        d="$(diff <(sort "$a") <(sort "$b") | grep -E '^[<>]' | head -40)"
+        # "name zkResult fkResult" for every test whose result differs
+        d="$(join -a1 -a2 -e MISSING -o 0,1.2,2.2 \
+                <(awk '{print $1, $2}' "$a" | sort -k1,1) <(awk '{print $1, $2}' "$b" | sort -k1,1) \
+             | awk '$2 != $3')"
         if [ -n "$d" ]; then
             echo
-            echo "$suite: per-test differences (< zookeeper, > ferrokeeper):"
-            echo "$d" | sed 's/^/  /'
+            echo "$suite: $(wc -l <<<"$d") tests differ (name: zookeeper -> ferrokeeper):"
+            head -60 <<<"$d" | awk '{printf "  %s: %s -> %s\n", $1, $2, $3}'
         fi
     fi
 done
