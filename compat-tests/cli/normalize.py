@@ -2,7 +2,7 @@
 """Normalize and compare CLI transcripts written by driver.py.
 
   normalize.py normalize {zkcli|climt} ADDR RAW OUT
-  normalize.py compare EXPECTED ACTUAL LABEL
+  normalize.py compare ACTUAL LABEL EXPECTED [EXPECTED...]
 
 normalize: removes what legitimately differs between servers or runs and
 keeps everything else:
@@ -21,9 +21,11 @@ keeps everything else:
     elements of one-line lists "[a, b]" too (used where the order is a
     server-side hash-set iteration order: whoami, getEphemerals)
 
-compare: compares the two normalized transcripts section by section
-(`### NAME`), prints a unified diff of each differing section and one line
-per section, and finally `N passed, M failed`.  Exit status 0.
+compare: compares normalized transcripts section by section (`### NAME`): a
+section passes iff it is identical in ACTUAL and in every EXPECTED file.
+Prints `PASS LABEL/NAME` or `FAIL LABEL/NAME` (followed by a unified diff
+against each differing EXPECTED) per section, and finally
+`N passed, M failed`.  Exit status 0.
 """
 
 import difflib
@@ -156,32 +158,46 @@ def sections(lines):
     return order, res
 
 
-def compare(expected_path, actual_path, label):
-    with open(expected_path) as f:
-        exp = f.read().splitlines()
+def compare(actual_path, label, expected_paths):
+    """A section passes iff it equals the same section in every expected
+    transcript.  Prints PASS/FAIL LABEL/SECTION lines (diffs below a FAIL)
+    and returns (passed, failed)."""
     with open(actual_path) as f:
-        act = f.read().splitlines()
-    eorder, esec = sections(exp)
-    aorder, asec = sections(act)
-    names = list(eorder) + [n for n in aorder if n not in esec]
+        aorder, asec = sections(f.read().splitlines())
+    refs = []
+    for path in expected_paths:
+        with open(path) as f:
+            refs.append((path,) + sections(f.read().splitlines()))
+    names = []
+    for _, order, _ in refs:
+        names += [n for n in order if n not in names]
+    names += [n for n in aorder if n not in names]
     passed = failed = 0
     for name in names:
-        e = esec.get(name)
         a = asec.get(name)
-        if e == a:
+        bad = [(path, sec.get(name)) for path, _, sec in refs
+               if sec.get(name) != a]
+        if not bad:
             passed += 1
-            print("  ok    %s: %s" % (label, name))
+            print("PASS %s/%s" % (label, name))
             continue
         failed += 1
-        print("  FAIL  %s: %s" % (label, name))
-        for d in difflib.unified_diff(
-                e or [], a or [],
-                "expected/%s" % name if e is not None else "(missing)",
-                "actual/%s" % name if a is not None else "(missing)",
-                lineterm="", n=2):
-            print("        " + d)
-    print("%d passed, %d failed" % (passed, failed))
-    return 0
+        print("FAIL %s/%s" % (label, name))
+        shown = []
+        for path, e in bad:
+            if e in shown:
+                print("    (%s: same difference)" % path)
+                continue
+            shown.append(e)
+            for d in difflib.unified_diff(
+                    e or [], a or [],
+                    "%s (%s)" % (path, name) if e is not None
+                    else "%s (no such section)" % path,
+                    "actual (%s)" % name if a is not None
+                    else "actual (no such section)",
+                    lineterm="", n=2):
+                print("    " + d)
+    return passed, failed
 
 
 def main(argv):
@@ -192,8 +208,10 @@ def main(argv):
         with open(out, "w") as f:
             f.write("\n".join(normalize(kind, addr, lines)) + "\n")
         return 0
-    if len(argv) >= 2 and argv[1] == "compare" and len(argv) == 5:
-        return compare(*argv[2:])
+    if len(argv) >= 5 and argv[1] == "compare":
+        passed, failed = compare(argv[2], argv[3], argv[4:])
+        print("%d passed, %d failed" % (passed, failed))
+        return 0
     sys.stderr.write(__doc__)
     return 2
 
