@@ -340,10 +340,12 @@ impl Core {
 fn multi_result(r: &crate::pipeline::apply::OpResult) -> MultiResult {
     let stat = r.stat.clone().unwrap_or_default();
     match r.op_type {
-        op::CREATE => MultiResult::Create(CreateResponse {
+        // ZooKeeper 3.8 answers a create2 inside a multi without its stat (result type 1);
+        // only container and TTL creates carry one.
+        op::CREATE | op::CREATE2 => MultiResult::Create(CreateResponse {
             path: r.path.clone(),
         }),
-        op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => {
+        op::CREATE_CONTAINER | op::CREATE_TTL => {
             MultiResult::Create2(Create2Response {
                 path: r.path.clone(),
                 stat,
