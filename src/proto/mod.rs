@@ -17,3 +17,6 @@ pub use multi::*;
 pub use request::*;
 pub use txn::*;
 pub use watch::*;
+
+#[cfg(test)]
+mod tests;
