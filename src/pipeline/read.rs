@@ -136,7 +136,13 @@ pub fn who_am_i(c: &ReadCtx<'_>) -> ReadResult {
             .iter()
             .map(|i| ClientInfo {
                 auth_scheme: i.scheme.clone(),
-                user: i.id.clone(),
+                // ZooKeeper reports the provider's user name: for digest ids
+                // ("user:base64hash") that is the part before the first ':'.
+                user: if i.scheme == "digest" {
+                    i.id.split(':').next().unwrap_or_default().to_string()
+                } else {
+                    i.id.clone()
+                },
             })
             .collect(),
     })
