@@ -4,6 +4,7 @@
 //! connection; conn 0xff ticks the clock (session expiry, container reaping).
 #![no_main]
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -50,10 +51,10 @@ fuzz_target!(|data: &[u8]| {
         } else if payload.is_empty() {
             core.handle(CoreMsg::Closed { conn: conn.into() });
             conns.remove(&conn);
-        } else if !conns.contains_key(&conn) {
+        } else if let Entry::Vacant(slot) = conns.entry(conn) {
             if let Ok((_, req)) = ConnectRequest::read(payload) {
                 let (tx, rx) = mpsc::channel(1 << 16);
-                conns.insert(conn, rx);
+                slot.insert(rx);
                 core.handle(CoreMsg::Connect {
                     conn: conn.into(),
                     req,
