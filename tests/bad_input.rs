@@ -335,7 +335,6 @@ fn invalid_paths() {
 /// ZooKeeper 3.8 reads the empty path as the root: getData("") and exists("") succeed
 /// with the root's data and stat (its DataTree maps "" to the root node).
 #[test]
-#[ignore = "Ferrokeeper answers NONODE (-101) for getData/exists on the empty path; ZooKeeper 3.8 returns the root"]
 fn empty_path_reads_the_root() {
     let addr = start(|_| {});
     let mut s = session(addr);

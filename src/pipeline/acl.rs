@@ -17,6 +17,32 @@ pub fn generate_digest(id_password: &str) -> String {
     )
 }
 
+/// A connection's identities in the order ZooKeeper iterates them: it keeps them in a
+/// ConcurrentHashMap-backed set, so whoAmI and the expansion of `auth` ACLs come out in
+/// hash-bin order (jute's Id.hashCode), insertion order within a bin.
+pub fn java_set_order(ids: &[Id]) -> Vec<&Id> {
+    use crate::tree::children::java_string_hash;
+    let mut bins = 16usize;
+    while ids.len() > bins * 3 / 4 {
+        bins *= 2;
+    }
+    let mut v: Vec<(usize, usize, &Id)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let h = 17i32
+                .wrapping_mul(37)
+                .wrapping_add(java_string_hash(&id.scheme))
+                .wrapping_mul(37)
+                .wrapping_add(java_string_hash(&id.id));
+            let spread = ((h ^ ((h as u32) >> 16) as i32) & 0x7fff_ffff) as usize;
+            (spread & (bins - 1), i, id)
+        })
+        .collect();
+    v.sort_unstable_by_key(|(bin, i, _)| (*bin, *i));
+    v.into_iter().map(|(_, _, id)| id).collect()
+}
+
 /// Whether `id` is valid for `scheme` (isValid of the registered providers; unknown
 /// schemes have no provider).
 fn is_valid(scheme: &str, id: &str) -> bool {
@@ -109,7 +135,10 @@ pub fn fixup(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
         } else if a.id.scheme == "auth" {
             // Only identities of an authenticated scheme count (digest; not ip, not super).
             let mut any = false;
-            for i in ids.iter().filter(|i| i.scheme == "digest") {
+            for i in java_set_order(ids)
+                .into_iter()
+                .filter(|i| i.scheme == "digest")
+            {
                 any = true;
                 out.push(Acl {
                     perms: a.perms,
@@ -167,6 +196,30 @@ mod tests {
             generate_digest("super:test"),
             "super:D/InIHSb7yEEbrWz8b9l71RjZJU="
         );
+    }
+
+    #[test]
+    fn identities_in_java_set_order() {
+        // Printed by Java 17 for a ConcurrentHashMap-backed Set<Id>.
+        let ids = [
+            id("ip", "127.0.0.1"),
+            id("super", ""),
+            id("digest", "super:D/InIHSb7yEEbrWz8b9l71RjZJU="),
+        ];
+        let order: Vec<&str> = java_set_order(&ids)
+            .iter()
+            .map(|i| i.scheme.as_str())
+            .collect();
+        assert_eq!(order, ["super", "ip", "digest"]);
+        let ids = [
+            id("ip", "127.0.0.1"),
+            id("digest", "u:Jq7wMyA/w2Vd5WIDAKdu4OIIFEQ="),
+        ];
+        let order: Vec<&str> = java_set_order(&ids)
+            .iter()
+            .map(|i| i.scheme.as_str())
+            .collect();
+        assert_eq!(order, ["ip", "digest"]);
     }
 
     #[test]

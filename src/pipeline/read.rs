@@ -131,9 +131,8 @@ pub fn ephemerals(tree: &DataTree, prefix: &str, c: &ReadCtx<'_>) -> ReadResult 
 /// whoAmI: the connection's identities.
 pub fn who_am_i(c: &ReadCtx<'_>) -> ReadResult {
     body(WhoAmIResponse {
-        client_info: c
-            .ids
-            .iter()
+        client_info: acl::java_set_order(c.ids)
+            .into_iter()
             .map(|i| ClientInfo {
                 auth_scheme: i.scheme.clone(),
                 // ZooKeeper reports the provider's user name: for digest ids

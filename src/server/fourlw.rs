@@ -78,6 +78,48 @@ pub async fn answer(word: &[u8; 4], cfg: &Config, core: &mpsc::Sender<CoreMsg>) 
                 s.packets_sent
             )
         }
+        "envi" => envi(),
+        "conf" => conf(cfg),
         _ => String::new(),
     }
+}
+
+/// `envi`: ZooKeeper's environment listing; kazoo reads the version from it.
+fn envi() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    let os_version = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+    let home = std::env::var("HOME").unwrap_or_default();
+    let dir = std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
+    let exe = std::env::current_exe()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
+    format!(
+        "Environment:\nzookeeper.version={VERSION}, built on 1970-01-01 00:00 UTC\nhost.name={host}\njava.version=<NA>\njava.vendor=<NA>\njava.home=<NA>\njava.class.path={exe}\njava.library.path=<NA>\njava.io.tmpdir={}\njava.compiler=<NA>\nos.name=Linux\nos.arch={}\nos.version={os_version}\nuser.name={user}\nuser.home={home}\nuser.dir={dir}\n",
+        std::env::temp_dir().display(),
+        if cfg!(target_arch = "x86_64") { "amd64" } else { std::env::consts::ARCH },
+    )
+}
+
+/// `conf`: the serving configuration.
+fn conf(cfg: &Config) -> String {
+    let data = cfg.data_dir.join("version-2");
+    let log = cfg.effective_data_log_dir().join("version-2");
+    format!(
+        "clientPort={}\nsecureClientPort=-1\ndataDir={}\ndataDirSize=0\ndataLogDir={}\ndataLogSize=0\ntickTime={}\nmaxClientCnxns={}\nminSessionTimeout={}\nmaxSessionTimeout={}\nclientPortListenBacklog=-1\nserverId={}\n",
+        cfg.client_port,
+        data.display(),
+        log.display(),
+        cfg.tick_time_ms,
+        cfg.max_client_cnxns,
+        cfg.min_session_timeout_ms,
+        cfg.max_session_timeout_ms,
+        cfg.my_id.unwrap_or(0)
+    )
 }

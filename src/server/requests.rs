@@ -345,12 +345,10 @@ fn multi_result(r: &crate::pipeline::apply::OpResult) -> MultiResult {
         op::CREATE | op::CREATE2 => MultiResult::Create(CreateResponse {
             path: r.path.clone(),
         }),
-        op::CREATE_CONTAINER | op::CREATE_TTL => {
-            MultiResult::Create2(Create2Response {
-                path: r.path.clone(),
-                stat,
-            })
-        }
+        op::CREATE_CONTAINER | op::CREATE_TTL => MultiResult::Create2(Create2Response {
+            path: r.path.clone(),
+            stat,
+        }),
         op::DELETE | op::DELETE_CONTAINER => MultiResult::Delete,
         op::SET_DATA => MultiResult::SetData(StatResponse { stat }),
         op::CHECK => MultiResult::Check,

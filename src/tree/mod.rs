@@ -4,6 +4,7 @@
 pub mod children;
 mod node;
 mod path;
+mod quota;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -48,6 +49,8 @@ pub struct DataTree {
     /// Whether 0xFF.. owners mean TTL nodes (zookeeper.extendedTypesEnabled).
     pub extended_types: bool,
     data_size: u64,
+    /// Paths with a quota (ZooKeeper's pTrie).
+    quota_paths: BTreeSet<String>,
 }
 
 fn open_acl() -> Vec<Acl> {
@@ -66,6 +69,7 @@ impl DataTree {
             last_processed_zxid: 0,
             extended_types,
             data_size: 0,
+            quota_paths: BTreeSet::new(),
         };
         let open = t.intern(open_acl());
         t.nodes.insert(
@@ -109,9 +113,10 @@ impl DataTree {
         a
     }
 
-    /// The node at `path`.
+    /// The node at `path`. ZooKeeper stores the root under "" as well as "/", so an
+    /// empty path reads the root.
     pub fn get(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(path)
+        self.nodes.get(if path.is_empty() { "/" } else { path })
     }
 
     /// Number of znodes, the root included.
@@ -219,8 +224,10 @@ impl DataTree {
             ephemeral_owner,
             pzxid: zxid,
         };
-        self.data_size += (path.len() + data.as_ref().map_or(0, Vec::len)) as u64;
+        let len = data.as_ref().map_or(0, Vec::len);
+        self.data_size += (path.len() + len) as u64;
         self.nodes.insert(path.into(), Node::new(data, acl, stat));
+        self.quota_on_create(parent_path, name, path, len);
         match EphemeralType::of(ephemeral_owner, self.extended_types) {
             EphemeralType::Void => {}
             EphemeralType::Normal => {
@@ -272,6 +279,12 @@ impl DataTree {
                 parent.stat.pzxid = zxid;
             }
         }
+        self.quota_on_delete(
+            parent_path,
+            name,
+            path,
+            node.data.as_ref().map_or(0, Vec::len),
+        );
         Ok(Trigger::Deleted {
             path: path.to_string(),
             parent: parent_path.to_string(),
@@ -295,6 +308,9 @@ impl DataTree {
         node.stat.mzxid = zxid;
         node.stat.mtime = time;
         self.data_size = (self.data_size + new).saturating_sub(old);
+        if let Some(prefix) = self.quota_prefix(path) {
+            self.update_quota_stat(&prefix, new as i64 - old as i64, 0);
+        }
         Ok(Trigger::DataChanged {
             path: path.to_string(),
         })
