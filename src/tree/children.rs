@@ -17,6 +17,8 @@ pub struct Children {
     next_seq: u64,
     /// The Java table capacity (0 until the first child, as ZooKeeper creates the set lazily).
     capacity: u32,
+    /// The capacity the Java set is created with (0 = DataNode's 8).
+    initial: u32,
 }
 
 /// Java's `String.hashCode` over UTF-16 code units.
@@ -34,6 +36,33 @@ fn bucket(name: &str, capacity: u32) -> u32 {
 }
 
 impl Children {
+    /// A set that Java creates with `new HashSet<>(capacity)` (a power of two).
+    pub fn with_capacity(capacity: u32) -> Children {
+        Children {
+            initial: capacity,
+            ..Children::default()
+        }
+    }
+
+    /// The order of a `clone()` of this set, which Java rebuilds in a table sized for
+    /// its current size (ZooKeeper's getEphemerals hands out such a clone).
+    pub fn ordered_clone(&self) -> Vec<String> {
+        let n = self.names.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        let wanted = (n as f32 / 0.75 + 1.0) as u32;
+        let capacity = wanted.max(1).next_power_of_two();
+        let mut v: Vec<(u32, usize, String)> = self
+            .ordered()
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| (bucket(&name, capacity), i, name))
+            .collect();
+        v.sort_unstable();
+        v.into_iter().map(|(_, _, n)| n).collect()
+    }
+
     /// Number of children.
     pub fn len(&self) -> usize {
         self.names.len()
@@ -55,7 +84,7 @@ impl Children {
             return false;
         }
         if self.capacity == 0 {
-            self.capacity = 8;
+            self.capacity = if self.initial == 0 { 8 } else { self.initial };
         }
         self.names.insert(name.into(), self.next_seq);
         self.next_seq += 1;
@@ -110,6 +139,21 @@ mod tests {
         }
         let java = "n0, n70, n91, n7, n63, n84, n21, n98, n42, n56, n77, n14, n35, n133, n49, n28, n126, n112, n119, n105";
         assert_eq!(c.ordered().join(", "), java);
+    }
+
+    #[test]
+    fn clone_order_matches_java() {
+        // Printed by Java 17: new HashSet<String>() filled, then clone().
+        let mut c = Children::with_capacity(16);
+        c.insert("/zkcli/eph");
+        c.insert("/zkcli/eseq-0000000006");
+        assert_eq!(c.ordered_clone(), ["/zkcli/eseq-0000000006", "/zkcli/eph"]);
+        let mut c = Children::with_capacity(16);
+        for i in 0..20 {
+            c.insert(&format!("/e/n{}", i * 13));
+        }
+        let java = "/e/n39, /e/n208, /e/n26, /e/n117, /e/n104, /e/n247, /e/n52, /e/n78, /e/n13, /e/n65, /e/n182, /e/n91, /e/n169, /e/n234, /e/n156, /e/n221, /e/n143, /e/n130, /e/n0, /e/n195";
+        assert_eq!(c.ordered_clone().join(", "), java);
     }
 
     #[test]

@@ -41,7 +41,9 @@ pub struct DataTree {
     nodes: HashMap<Box<str>, Node>,
     /// Interned ACL lists, so the many nodes sharing one list share one allocation.
     acls: HashSet<Arc<[Acl]>>,
-    ephemerals: HashMap<i64, BTreeSet<String>>,
+    /// Per session, its ephemeral paths in a Java-ordered set (ZooKeeper lists them in
+    /// HashSet order).
+    ephemerals: HashMap<i64, Children>,
     containers: BTreeSet<String>,
     ttls: BTreeSet<String>,
     /// The zxid of the last txn applied.
@@ -157,11 +159,11 @@ impl DataTree {
         self.get(path).map(|n| self.stat_of(n))
     }
 
-    /// The ephemerals a session owns.
+    /// The ephemerals a session owns, in the order ZooKeeper lists them.
     pub fn ephemerals_of(&self, session_id: i64) -> Vec<String> {
         self.ephemerals
             .get(&session_id)
-            .map(|s| s.iter().cloned().collect())
+            .map(Children::ordered_clone)
             .unwrap_or_default()
     }
 
@@ -233,8 +235,8 @@ impl DataTree {
             EphemeralType::Normal => {
                 self.ephemerals
                     .entry(ephemeral_owner)
-                    .or_default()
-                    .insert(path.to_string());
+                    .or_insert_with(|| Children::with_capacity(16))
+                    .insert(path);
             }
             EphemeralType::Container => {
                 self.containers.insert(path.to_string());
