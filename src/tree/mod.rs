@@ -342,6 +342,74 @@ impl DataTree {
         count
     }
 
+    /// Every node in pre-order (parents before children), as snapshots list them.
+    pub fn preorder(&self) -> Vec<(String, &Node)> {
+        let mut out = Vec::with_capacity(self.nodes.len());
+        let mut stack = vec!["/".to_string()];
+        while let Some(p) = stack.pop() {
+            let Some(n) = self.nodes.get(p.as_str()) else {
+                continue;
+            };
+            let mut names: Vec<&str> = n.children.iter().collect();
+            // Reverse so the stack pops them in name order: a stable, deterministic layout.
+            names.sort_unstable_by(|a, b| b.cmp(a));
+            for c in names {
+                stack.push(join(&p, c));
+            }
+            out.push((p, n));
+        }
+        out
+    }
+
+    /// Puts back a node read from a snapshot; its parent must be restored already. The root
+    /// ("" or "/") and the built-in nodes are overwritten in place.
+    pub fn restore_node(
+        &mut self,
+        path: &str,
+        data: Option<Vec<u8>>,
+        acl: Vec<Acl>,
+        stat: StatPersisted,
+    ) -> Result<(), ErrorCode> {
+        let path = if path.is_empty() { "/" } else { path };
+        let acl = self.intern(acl);
+        if let Some(n) = self.nodes.get_mut(path) {
+            let old = n.data.as_ref().map_or(0, Vec::len) as u64;
+            self.data_size = self.data_size.saturating_sub(old);
+            self.data_size += data.as_ref().map_or(0, Vec::len) as u64;
+            n.data = data;
+            n.acl = acl;
+            n.stat = stat;
+            return Ok(());
+        }
+        let (parent_path, name) = parent_and_name(path);
+        let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
+        parent.children.insert(name);
+        let owner = stat.ephemeral_owner;
+        let len = data.as_ref().map_or(0, Vec::len);
+        self.data_size += (path.len() + len) as u64;
+        self.nodes.insert(path.into(), Node::new(data, acl, stat));
+        match EphemeralType::of(owner, self.extended_types) {
+            EphemeralType::Void => {}
+            EphemeralType::Normal => {
+                self.ephemerals
+                    .entry(owner)
+                    .or_insert_with(|| Children::with_capacity(16))
+                    .insert(path);
+            }
+            EphemeralType::Container => {
+                self.containers.insert(path.to_string());
+            }
+            EphemeralType::Ttl(_) => {
+                self.ttls.insert(path.to_string());
+            }
+        }
+        if parent_path.starts_with(QUOTA_PATH) && name == quota::LIMIT_NODE {
+            self.quota_paths
+                .insert(parent_path[QUOTA_PATH.len()..].to_string());
+        }
+        Ok(())
+    }
+
     /// Drops interned ACL lists no node uses any more.
     pub fn purge_unused_acls(&mut self) {
         self.acls.retain(|a| Arc::strong_count(a) > 1);

@@ -83,3 +83,37 @@ fn set_acl_keeps_mzxid() {
     let s = t.stat("/a").unwrap();
     assert_eq!((s.mzxid, s.mtime, s.version, s.data_length), (6, 7, 1, 3));
 }
+
+#[test]
+fn preorder_and_restore_rebuild_the_same_tree() {
+    let mut t = DataTree::new(true);
+    t.create("/a", Some(b"x".to_vec()), open(), 0, 1, 10, 100)
+        .unwrap();
+    t.create("/a/e", None, open(), 0x77, 1, 11, 101).unwrap();
+    t.create(
+        "/c",
+        None,
+        open(),
+        crate::proto::CONTAINER_EPHEMERAL_OWNER,
+        2,
+        12,
+        0,
+    )
+    .unwrap();
+    let mut r = DataTree::new(true);
+    for (p, n) in t.preorder() {
+        r.restore_node(&p, n.data.clone(), n.acl.to_vec(), n.stat.clone())
+            .unwrap();
+    }
+    for (p, n) in t.preorder() {
+        assert_eq!(r.stat(&p), t.stat(&p), "{p}");
+        assert_eq!(r.get(&p).unwrap().data, n.data);
+    }
+    assert_eq!(r.node_count(), t.node_count());
+    assert_eq!(r.ephemerals_of(0x77), vec!["/a/e"]);
+    assert!(r.containers().contains("/c"));
+    assert_eq!(
+        r.restore_node("/x/y", None, open(), StatPersisted::default()),
+        Err(ErrorCode::NoNode)
+    );
+}
