@@ -23,7 +23,7 @@ fn start(tune: impl FnOnce(&mut Config)) -> SocketAddr {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let s = Server::bind(cfg).await.expect("bind");
+            let s = Server::bind_in_memory(cfg).await.expect("bind");
             tx.send(s.local_addr().unwrap()).unwrap();
             let _ = s.run().await;
         });

@@ -22,6 +22,11 @@ use crate::storage::TxnLog;
 use crate::tree::DataTree;
 use crate::watch::{ConnId, Notification, WatchManager};
 
+/// Txn entries waiting for the log: (zxid, entry bytes).
+pub type LogEntries = Vec<(i64, Vec<u8>)>;
+/// Output waiting for delivery: (connection, frame or close).
+pub type Outbox = Vec<(ConnId, Out)>;
+
 /// What the core sends to a connection's writer.
 #[derive(Debug)]
 pub enum Out {
@@ -110,13 +115,18 @@ pub struct Core {
     pub(crate) tree: DataTree,
     pub(crate) watches: WatchManager,
     pub(crate) sessions: SessionTracker,
-    pub(crate) log: Box<dyn TxnLog>,
+    /// A log written synchronously by `flush` (tests, fuzzing); the server instead hands
+    /// `pending_log` to the group-commit writer.
+    pub(crate) log: Option<Box<dyn TxnLog>>,
+    pending_log: Vec<(i64, Vec<u8>)>,
+    /// Txns since the last snapshot, and the count that triggers the next one.
+    pub(crate) txns_since_snapshot: u64,
+    pub(crate) next_snapshot_at: u64,
     pub(crate) conns: HashMap<ConnId, ConnState>,
     pub(crate) session_conn: HashMap<i64, ConnId>,
     pub(crate) last_zxid: i64,
     pub(crate) started: Instant,
     outbox: Vec<(ConnId, Out)>,
-    log_dirty: bool,
     pub(crate) packets_received: u64,
     pub(crate) packets_sent: u64,
 }
@@ -137,25 +147,80 @@ pub fn frame(payload: &[u8]) -> Bytes {
 }
 
 impl Core {
-    /// A core over an empty tree and the given log.
+    /// A core over an empty tree whose `flush` writes `log` synchronously.
     pub fn new(cfg: Arc<Config>, log: Box<dyn TxnLog>) -> Core {
+        let tree = DataTree::new(cfg.extended_types_enabled);
+        let mut core = Core::with_state(cfg, tree, std::iter::empty());
+        core.log = Some(log);
+        core
+    }
+
+    /// A core over a recovered tree and sessions; the caller writes the log (group commit).
+    pub fn with_state(
+        cfg: Arc<Config>,
+        tree: DataTree,
+        sessions: impl IntoIterator<Item = (i64, i32)>,
+    ) -> Core {
         // Standalone ZooKeeper gives its session tracker server id 1.
         let first_id = initial_session_id(wall_ms() as u64, 1);
-        Core {
-            tree: DataTree::new(cfg.extended_types_enabled),
+        let mut tracker = SessionTracker::new(cfg.tick_time_ms, first_id);
+        let started = Instant::now();
+        for (id, timeout) in sessions {
+            // Restored sessions get a full timeout to reconnect, as in ZooKeeper.
+            tracker.add(id, timeout, 0);
+        }
+        let last_zxid = tree.last_processed_zxid;
+        let mut core = Core {
+            tree,
             watches: WatchManager::default(),
-            sessions: SessionTracker::new(cfg.tick_time_ms, first_id),
-            log,
+            sessions: tracker,
+            log: None,
+            pending_log: Vec::new(),
+            txns_since_snapshot: 0,
+            next_snapshot_at: 0,
             conns: HashMap::new(),
             session_conn: HashMap::new(),
-            last_zxid: 0,
-            started: Instant::now(),
+            last_zxid,
+            started,
             outbox: Vec::new(),
-            log_dirty: false,
             packets_received: 0,
             packets_sent: 0,
             cfg,
+        };
+        core.next_snapshot_at = core.roll_snapshot_threshold();
+        core
+    }
+
+    /// ZooKeeper snapshots after snapCount/2 + a random part of snapCount/2 txns, so the
+    /// servers of an ensemble do not all snapshot at once.
+    fn roll_snapshot_threshold(&self) -> u64 {
+        let half = (self.cfg.snap_count / 2).max(1);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::from(d.subsec_nanos()));
+        half + nanos % half
+    }
+
+    /// Whether enough txns went by for a snapshot; resets the count when it says yes.
+    pub fn snapshot_due(&mut self) -> bool {
+        if self.txns_since_snapshot < self.next_snapshot_at {
+            return false;
         }
+        self.txns_since_snapshot = 0;
+        self.next_snapshot_at = self.roll_snapshot_threshold();
+        true
+    }
+
+    /// The live sessions with their timeouts, for snapshots.
+    pub fn session_list(&self) -> Vec<(i64, i32)> {
+        let mut v: Vec<(i64, i32)> = self.sessions.all().map(|s| (s.id, s.timeout_ms)).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// The tree, for snapshots.
+    pub fn tree(&self) -> &DataTree {
+        &self.tree
     }
 
     /// Monotonic ms since start, the session tracker's clock.
@@ -171,12 +236,16 @@ impl Core {
 
     /// Logs a txn entry; replies wait for the batch's sync.
     pub(crate) fn log_txn(&mut self, zxid: i64, entry: &[u8]) {
-        if let Err(e) = self.log.append(zxid, entry) {
-            // Losing the log means losing acknowledged writes: stop rather than go on.
-            tracing::error!("fatal: cannot append to the txn log: {e}");
-            std::process::exit(2);
-        }
-        self.log_dirty = true;
+        self.pending_log.push((zxid, entry.to_vec()));
+        self.txns_since_snapshot += 1;
+    }
+
+    /// Takes the batch's txn entries and held output (the group-commit path).
+    pub fn take_batch(&mut self) -> (LogEntries, Outbox) {
+        (
+            std::mem::take(&mut self.pending_log),
+            std::mem::take(&mut self.outbox),
+        )
     }
 
     /// Queues a frame for a connection.
@@ -226,16 +295,25 @@ impl Core {
         }
     }
 
-    /// Ends a batch: syncs the log, then releases the held output.
+    /// Ends a batch with the synchronous log: writes and syncs it, then releases the output.
     pub fn flush(&mut self) {
-        if self.log_dirty {
-            if let Err(e) = self.log.sync() {
-                tracing::error!("fatal: cannot sync the txn log: {e}");
+        let (entries, outbox) = self.take_batch();
+        if let Some(log) = self.log.as_mut() {
+            let r = entries
+                .iter()
+                .try_for_each(|(z, e)| log.append(*z, e))
+                .and_then(|()| log.sync());
+            if let Err(e) = r {
+                tracing::error!("fatal: cannot write the txn log: {e}");
                 std::process::exit(2);
             }
-            self.log_dirty = false;
         }
-        for (conn, out) in std::mem::take(&mut self.outbox) {
+        self.deliver(outbox);
+    }
+
+    /// Hands held output to the connections (after its txns are durable).
+    pub fn deliver(&mut self, outbox: Vec<(ConnId, Out)>) {
+        for (conn, out) in outbox {
             let Some(c) = self.conns.get_mut(&conn) else {
                 continue;
             };

@@ -14,9 +14,13 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+use std::collections::VecDeque;
+
 use crate::config::Config;
-use crate::server::core::{Core, CoreMsg};
-use crate::storage::MemLog;
+use crate::server::core::{Core, CoreMsg, Out};
+use crate::storage::writer::{Job, LogWriter};
+use crate::storage::{MemLog, StorageError, TxnLog};
+use crate::watch::ConnId;
 
 /// Why the server could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +33,20 @@ pub enum ServerError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The data directory could not be opened or recovered.
+    #[error("cannot load the data directory {dir}: {source}")]
+    Storage {
+        /// The directory.
+        dir: String,
+        /// The cause.
+        source: StorageError,
+    },
+}
+
+/// Takes snapshots for the core loop when enough txns went by.
+pub trait Snapshotter: Send {
+    /// Serializes the core's state and stores it (the storing may go on in the background).
+    fn take(&mut self, core: &Core);
 }
 
 /// Requests queued toward the core before connections wait.
@@ -40,18 +58,48 @@ const MAX_CONNECTIONS: usize = 60_000;
 pub struct Server {
     listener: TcpListener,
     cfg: Arc<Config>,
+    core: Core,
+    log: Box<dyn TxnLog>,
+    snapshotter: Option<Box<dyn Snapshotter>>,
 }
 
 impl Server {
-    /// Binds the client port.
+    /// Recovers the data directory and binds the client port.
+    #[cfg(feature = "rocksdb")]
     pub async fn bind(cfg: Config) -> Result<Server, ServerError> {
+        let cfg = Arc::new(cfg);
+        let (core, log, snapshotter) = crate::storage::rocks::open_for_server(cfg.clone())
+            .map_err(|source| ServerError::Storage {
+                dir: cfg.data_dir.display().to_string(),
+                source,
+            })?;
+        Server::bind_with(cfg, core, log, snapshotter).await
+    }
+
+    /// Binds the client port with the txn log kept in memory (tests; nothing survives).
+    pub async fn bind_in_memory(cfg: Config) -> Result<Server, ServerError> {
+        let cfg = Arc::new(cfg);
+        let tree = crate::tree::DataTree::new(cfg.extended_types_enabled);
+        let core = Core::with_state(cfg.clone(), tree, std::iter::empty());
+        Server::bind_with(cfg, core, Box::new(MemLog::default()), None).await
+    }
+
+    async fn bind_with(
+        cfg: Arc<Config>,
+        core: Core,
+        log: Box<dyn TxnLog>,
+        snapshotter: Option<Box<dyn Snapshotter>>,
+    ) -> Result<Server, ServerError> {
         let addr = format!("{}:{}", cfg.client_port_address, cfg.client_port);
         let listener = TcpListener::bind(&addr)
             .await
             .map_err(|source| ServerError::Bind { addr, source })?;
         Ok(Server {
             listener,
-            cfg: Arc::new(cfg),
+            cfg,
+            core,
+            log,
+            snapshotter,
         })
     }
 
@@ -64,8 +112,8 @@ impl Server {
     pub async fn run(self) -> Result<(), ServerError> {
         let cfg = self.cfg;
         let (core_tx, core_rx) = mpsc::channel(CORE_QUEUE);
-        let core = Core::new(cfg.clone(), Box::new(MemLog::default()));
-        tokio::spawn(core_loop(core, core_rx));
+        let writer = LogWriter::spawn(self.log);
+        tokio::spawn(core_loop(self.core, core_rx, writer, self.snapshotter));
         let per_ip: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
         let mut next_conn: u64 = 1;
         tracing::info!(
@@ -115,12 +163,20 @@ impl Server {
     }
 }
 
-async fn core_loop(mut core: Core, mut rx: mpsc::Receiver<CoreMsg>) {
+async fn core_loop(
+    mut core: Core,
+    mut rx: mpsc::Receiver<CoreMsg>,
+    mut writer: LogWriter,
+    mut snapshotter: Option<Box<dyn Snapshotter>>,
+) {
     // Expiry is checked often so sessions end close to their tick boundary.
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     let reap_ms = core.cfg.container_check_interval_ms.max(10);
     let mut reap = tokio::time::interval(Duration::from_millis(reap_ms));
     let mut batch = Vec::with_capacity(512);
+    // Output held until the log writer says its batch is durable, oldest first.
+    let mut inflight: VecDeque<(u64, Vec<(ConnId, Out)>)> = VecDeque::new();
+    let mut seq = 0u64;
     loop {
         tokio::select! {
             n = rx.recv_many(&mut batch, 512) => {
@@ -131,9 +187,34 @@ async fn core_loop(mut core: Core, mut rx: mpsc::Receiver<CoreMsg>) {
                     core.handle(m);
                 }
             }
+            Some(acked) = writer.acks.recv() => {
+                while inflight.front().is_some_and(|(s, _)| *s <= acked) {
+                    if let Some((_, out)) = inflight.pop_front() {
+                        core.deliver(out);
+                    }
+                }
+            }
             _ = tick.tick() => core.tick(),
             _ = reap.tick() => core.reap_containers(),
         }
-        core.flush();
+        let (entries, outbox) = core.take_batch();
+        if !entries.is_empty() {
+            seq += 1;
+            if !writer.submit(Job { seq, entries }) {
+                tracing::error!("fatal: the txn log writer stopped");
+                std::process::exit(2);
+            }
+            inflight.push_back((seq, outbox));
+        } else if let Some((_, held)) = inflight.back_mut() {
+            // Output of reads must not overtake the writes queued before them.
+            held.extend(outbox);
+        } else {
+            core.deliver(outbox);
+        }
+        if core.snapshot_due() {
+            if let Some(s) = snapshotter.as_mut() {
+                s.take(&core);
+            }
+        }
     }
 }

@@ -1,12 +1,24 @@
 //! Storage traits: the transaction log (and, with the RocksDB backend, snapshots).
 //! Entries are the exact bytes ZooKeeper logs for a txn: TxnHeader ‖ record ‖ TxnDigest?.
 
-/// A storage failure. Fatal for the server: an unlogged write must never be acknowledged.
+pub mod recovery;
+#[cfg(feature = "rocksdb")]
+pub mod rocks;
+pub mod writer;
+
+/// A storage failure. Fatal for the server: an unlogged write must never be acknowledged,
+/// and damaged data must never load as a silently partial tree.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
     /// The backend failed to write or sync.
     #[error("storage I/O failed: {0}")]
     Io(String),
+    /// Stored data fails its checks (checksum, length, decoding).
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    /// The log does not continue where the snapshot or the previous entry ends.
+    #[error("gap in the transaction log: {0}")]
+    Gap(String),
 }
 
 /// An append-only log of txn entries keyed by zxid.
@@ -15,6 +27,14 @@ pub trait TxnLog: Send {
     fn append(&mut self, zxid: i64, entry: &[u8]) -> Result<(), StorageError>;
     /// Makes every appended entry durable (one group commit).
     fn sync(&mut self) -> Result<(), StorageError>;
+    /// Stores a snapshot (ZooKeeper's serialization) taken at `zxid`, durably.
+    fn put_snapshot(&mut self, _zxid: i64, _bytes: &[u8]) -> Result<(), StorageError> {
+        Ok(())
+    }
+    /// Removes all but the newest `retain` snapshots and the log before the oldest kept.
+    fn purge(&mut self, _retain: usize) -> Result<(), StorageError> {
+        Ok(())
+    }
     /// Entries with zxid > `after`, in zxid order.
     fn read_from(&self, after: i64) -> Result<Vec<(i64, Vec<u8>)>, StorageError>;
     /// The highest zxid appended.

@@ -119,7 +119,7 @@ async fn start_in_process() -> String {
     cfg.extended_types_enabled = true;
     cfg.container_check_interval_ms = 200;
     cfg.max_client_cnxns = 0;
-    let server = ferrokeeper::server::Server::bind(cfg)
+    let server = ferrokeeper::server::Server::bind_in_memory(cfg)
         .await
         .expect("bind in-process server");
     let addr = server.local_addr().expect("local addr");

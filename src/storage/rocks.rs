@@ -1,0 +1,350 @@
+//! The RocksDB backend. Column families: `txnlog` (big-endian zxid -> Adler32 ‖ txn entry,
+//! the entry being the exact bytes ZooKeeper logs), `snapshot` (zxid ‖ chunk -> part of a
+//! ZooKeeper snapshot file), `meta` (per snapshot: length, chunks, Adler32). A snapshot and
+//! its meta go in one WriteBatch, so a crash leaves either all of it or none.
+
+use std::path::Path;
+
+use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+
+use crate::storage::{StorageError, TxnLog};
+
+const CF_LOG: &str = "txnlog";
+const CF_SNAP: &str = "snapshot";
+const CF_META: &str = "meta";
+/// Snapshots are split so no single value is huge.
+const CHUNK: usize = 4 << 20;
+
+fn rocks(e: rocksdb::Error) -> StorageError {
+    StorageError::Io(e.to_string())
+}
+
+fn zxid_key(zxid: i64) -> [u8; 8] {
+    (zxid as u64).to_be_bytes()
+}
+
+fn adler(b: &[u8]) -> u32 {
+    adler2::adler32_slice(b)
+}
+
+/// A Ferrokeeper data directory.
+pub struct RocksStore {
+    db: DB,
+}
+
+impl RocksStore {
+    /// Opens (creating if needed) the store of a data directory: the RocksDB files live in
+    /// `<data_dir>/ferrokeeper-db`, beside what a ZooKeeper data directory holds.
+    pub fn open(data_dir: &Path) -> Result<RocksStore, StorageError> {
+        let dir = data_dir.join("ferrokeeper-db");
+        let dir = dir.as_path();
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StorageError::Io(format!("{}: {e}", dir.display())))?;
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        // A torn WAL tail from a crash is cut at the last whole record.
+        opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::PointInTime);
+        opts.set_max_total_wal_size(64 << 20);
+        let cfs = [CF_LOG, CF_SNAP, CF_META]
+            .into_iter()
+            .map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
+        let db = DB::open_cf_descriptors(&opts, dir, cfs).map_err(rocks)?;
+        Ok(RocksStore { db })
+    }
+
+    fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, StorageError> {
+        self.db
+            .cf_handle(name)
+            .ok_or_else(|| StorageError::Corrupt(format!("column family {name} missing")))
+    }
+
+    /// Appends txn entries in one batch; with `sync`, durable on return.
+    pub fn append_txns(&self, entries: &[(i64, Vec<u8>)], sync: bool) -> Result<(), StorageError> {
+        let cf = self.cf(CF_LOG)?;
+        let mut batch = WriteBatch::default();
+        for (zxid, entry) in entries {
+            let mut v = Vec::with_capacity(4 + entry.len());
+            v.extend_from_slice(&adler(entry).to_be_bytes());
+            v.extend_from_slice(entry);
+            batch.put_cf(cf, zxid_key(*zxid), v);
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(sync);
+        self.db.write_opt(batch, &wo).map_err(rocks)
+    }
+
+    /// Every txn with zxid > `zxid`, checksums verified.
+    pub fn txns_after(&self, zxid: i64) -> Result<Vec<(i64, Vec<u8>)>, StorageError> {
+        let cf = self.cf(CF_LOG)?;
+        let start = zxid_key(zxid.saturating_add(1));
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(cf, IteratorMode::From(&start, rocksdb::Direction::Forward))
+        {
+            let (k, v) = item.map_err(rocks)?;
+            let z = key_zxid(&k)?;
+            if v.len() < 4 {
+                return Err(StorageError::Corrupt(format!("txn 0x{z:x} is truncated")));
+            }
+            let (sum, entry) = v.split_at(4);
+            if sum != adler(entry).to_be_bytes() {
+                return Err(StorageError::Corrupt(format!(
+                    "txn 0x{z:x} fails its checksum"
+                )));
+            }
+            out.push((z, entry.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The highest logged zxid (0 when the log is empty).
+    pub fn last_logged_zxid(&self) -> Result<i64, StorageError> {
+        let cf = self.cf(CF_LOG)?;
+        match self.db.iterator_cf(cf, IteratorMode::End).next() {
+            Some(item) => key_zxid(&item.map_err(rocks)?.0),
+            None => Ok(0),
+        }
+    }
+
+    /// Stores a snapshot (ZooKeeper's file bytes) atomically and durably.
+    pub fn put_snapshot(&self, zxid: i64, bytes: &[u8]) -> Result<(), StorageError> {
+        let (snap, meta) = (self.cf(CF_SNAP)?, self.cf(CF_META)?);
+        let mut batch = WriteBatch::default();
+        let mut chunks = 0u32;
+        for (i, c) in bytes.chunks(CHUNK).enumerate() {
+            batch.put_cf(snap, chunk_key(zxid, i as u32), c);
+            chunks += 1;
+        }
+        let mut m = Vec::with_capacity(16);
+        m.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+        m.extend_from_slice(&chunks.to_be_bytes());
+        m.extend_from_slice(&adler(bytes).to_be_bytes());
+        batch.put_cf(meta, snap_meta_key(zxid), m);
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(batch, &wo).map_err(rocks)
+    }
+
+    /// The zxids of the stored snapshots, newest first.
+    pub fn snapshot_zxids(&self) -> Result<Vec<i64>, StorageError> {
+        let meta = self.cf(CF_META)?;
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator_cf(meta, b"snap") {
+            let (k, _) = item.map_err(rocks)?;
+            if !k.starts_with(b"snap") {
+                break;
+            }
+            out.push(key_zxid(&k[4..])?);
+        }
+        out.sort_unstable_by(|a, b| b.cmp(a));
+        Ok(out)
+    }
+
+    /// One snapshot's bytes, verified against its meta record.
+    pub fn get_snapshot(&self, zxid: i64) -> Result<Vec<u8>, StorageError> {
+        let (snap, meta) = (self.cf(CF_SNAP)?, self.cf(CF_META)?);
+        let m = self
+            .db
+            .get_cf(meta, snap_meta_key(zxid))
+            .map_err(rocks)?
+            .ok_or_else(|| {
+                StorageError::Corrupt(format!("snapshot 0x{zxid:x} has no meta record"))
+            })?;
+        if m.len() != 16 {
+            return Err(StorageError::Corrupt(format!(
+                "snapshot 0x{zxid:x}: bad meta record"
+            )));
+        }
+        let len = u64::from_be_bytes(m[0..8].try_into().unwrap_or_default()) as usize;
+        let chunks = u32::from_be_bytes(m[8..12].try_into().unwrap_or_default());
+        let sum = u32::from_be_bytes(m[12..16].try_into().unwrap_or_default());
+        let mut bytes = Vec::with_capacity(len);
+        for i in 0..chunks {
+            let c = self
+                .db
+                .get_cf(snap, chunk_key(zxid, i))
+                .map_err(rocks)?
+                .ok_or_else(|| {
+                    StorageError::Corrupt(format!("snapshot 0x{zxid:x}: chunk {i} missing"))
+                })?;
+            bytes.extend_from_slice(&c);
+        }
+        if bytes.len() != len || adler(&bytes) != sum {
+            return Err(StorageError::Corrupt(format!(
+                "snapshot 0x{zxid:x} fails its checksum"
+            )));
+        }
+        Ok(bytes)
+    }
+
+    /// The newest snapshot that reads back intact (ZooKeeper falls back the same way).
+    pub fn latest_snapshot(&self) -> Result<Option<(i64, Vec<u8>)>, StorageError> {
+        for z in self.snapshot_zxids()? {
+            match self.get_snapshot(z) {
+                Ok(b) => return Ok(Some((z, b))),
+                Err(e) => tracing::warn!("skipping snapshot 0x{z:x}: {e}"),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Deletes a snapshot (used by purge, and by tests that damage data).
+    pub fn delete_snapshot(&self, zxid: i64) -> Result<(), StorageError> {
+        let (snap, meta) = (self.cf(CF_SNAP)?, self.cf(CF_META)?);
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(meta, snap_meta_key(zxid));
+        batch.delete_range_cf(snap, chunk_key(zxid, 0), chunk_key(zxid, u32::MAX));
+        self.db.write(batch).map_err(rocks)
+    }
+
+    /// Keeps the newest `retain` snapshots and the log after the oldest of them.
+    pub fn purge(&self, retain: usize) -> Result<(), StorageError> {
+        let zxids = self.snapshot_zxids()?;
+        if zxids.len() <= retain || retain == 0 {
+            return Ok(());
+        }
+        for z in &zxids[retain..] {
+            self.delete_snapshot(*z)?;
+        }
+        let oldest_kept = zxids[retain - 1];
+        let log = self.cf(CF_LOG)?;
+        self.db
+            .delete_range_cf(log, zxid_key(0), zxid_key(oldest_kept.saturating_add(1)))
+            .map_err(rocks)
+    }
+
+    /// Overwrites a raw log value (tests use it to damage an entry).
+    pub fn put_raw_log_value(&self, zxid: i64, value: &[u8]) -> Result<(), StorageError> {
+        let cf = self.cf(CF_LOG)?;
+        self.db.put_cf(cf, zxid_key(zxid), value).map_err(rocks)
+    }
+}
+
+fn key_zxid(k: &[u8]) -> Result<i64, StorageError> {
+    let b: [u8; 8] = k
+        .get(..8)
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| StorageError::Corrupt("short key".into()))?;
+    Ok(u64::from_be_bytes(b) as i64)
+}
+
+fn chunk_key(zxid: i64, i: u32) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..8].copy_from_slice(&zxid_key(zxid));
+    k[8..].copy_from_slice(&i.to_be_bytes());
+    k
+}
+
+fn snap_meta_key(zxid: i64) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..4].copy_from_slice(b"snap");
+    k[4..].copy_from_slice(&zxid_key(zxid));
+    k
+}
+
+/// The RocksDB store as a [`TxnLog`]: appends collect in a batch, `sync` writes it.
+pub struct RocksLog {
+    store: std::sync::Arc<RocksStore>,
+    batch: Vec<(i64, Vec<u8>)>,
+    last: i64,
+    /// forceSync: fsync each group commit (ZooKeeper's default, `forceSync=no` turns it off).
+    pub force_sync: bool,
+}
+
+impl RocksLog {
+    /// Wraps an opened store.
+    pub fn new(
+        store: std::sync::Arc<RocksStore>,
+        force_sync: bool,
+    ) -> Result<RocksLog, StorageError> {
+        let last = store.last_logged_zxid()?;
+        Ok(RocksLog {
+            store,
+            batch: Vec::new(),
+            last,
+            force_sync,
+        })
+    }
+}
+
+impl TxnLog for RocksLog {
+    fn append(&mut self, zxid: i64, entry: &[u8]) -> Result<(), StorageError> {
+        if zxid <= self.last {
+            return Err(StorageError::Io(format!(
+                "zxid 0x{zxid:x} is not after 0x{:x}",
+                self.last
+            )));
+        }
+        self.last = zxid;
+        self.batch.push((zxid, entry.to_vec()));
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), StorageError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.store.append_txns(&batch, self.force_sync)
+    }
+
+    fn read_from(&self, after: i64) -> Result<Vec<(i64, Vec<u8>)>, StorageError> {
+        self.store.txns_after(after)
+    }
+
+    fn last_zxid(&self) -> i64 {
+        self.last
+    }
+
+    fn put_snapshot(&mut self, zxid: i64, bytes: &[u8]) -> Result<(), StorageError> {
+        self.store.put_snapshot(zxid, bytes)
+    }
+
+    fn purge(&mut self, retain: usize) -> Result<(), StorageError> {
+        self.store.purge(retain)
+    }
+}
+
+/// The recovered core, the log for the group-commit writer, and the snapshotter.
+pub type ServerParts = (
+    crate::server::core::Core,
+    Box<dyn TxnLog>,
+    Option<Box<dyn crate::server::Snapshotter>>,
+);
+
+/// Opens the data directory for a server: recovers the state and returns the core, the log
+/// for the group-commit writer, and the snapshotter.
+pub fn open_for_server(
+    cfg: std::sync::Arc<crate::config::Config>,
+) -> Result<ServerParts, StorageError> {
+    let store = std::sync::Arc::new(RocksStore::open(&cfg.data_dir)?);
+    let rec = recover(&store, cfg.extended_types_enabled)?;
+    tracing::info!(
+        "recovered zxid 0x{:x} from snapshot 0x{:x} and {} logged txns; {} sessions",
+        rec.last_zxid,
+        rec.snapshot_zxid,
+        rec.replayed,
+        rec.sessions.len()
+    );
+    let core = crate::server::core::Core::with_state(cfg.clone(), rec.tree, rec.sessions);
+    let log = RocksLog::new(store.clone(), cfg.force_sync)?;
+    // Snapshots switch on once the ZooKeeper snapshot format lands (storage::zk).
+    let snapshotter: Option<Box<dyn crate::server::Snapshotter>> = None;
+    Ok((core, Box::new(log), snapshotter))
+}
+
+/// The newest intact snapshot plus the log after it.
+pub fn recover(
+    store: &RocksStore,
+    extended_types: bool,
+) -> Result<crate::storage::recovery::Recovered, StorageError> {
+    let (tree, sessions, snap_zxid) = (
+        crate::tree::DataTree::new(extended_types),
+        Default::default(),
+        0,
+    );
+    let txns = store.txns_after(snap_zxid)?;
+    crate::storage::recovery::replay(tree, sessions, snap_zxid, txns)
+}

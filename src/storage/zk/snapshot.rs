@@ -1,0 +1,285 @@
+//! The snapshot file (FileSnap, SerializeUtils.serializeSnapshot, DataTree.serialize,
+//! ReferenceCountedACLCache.serialize): header, sessions, ACL cache, nodes in pre-order,
+//! an Adler32 seal, then the zxid/digest section and its own seal.
+
+use std::collections::HashMap;
+
+use bytes::{BufMut, BytesMut};
+
+use super::{adler32, Cursor, ZkFileError, FILE_VERSION};
+use crate::jute::Jute;
+use crate::proto::{perms, Acl, StatPersisted};
+use crate::tree::{DataTree, Node, QUOTA_PATH, ZOOKEEPER_PATH};
+
+/// "ZKSN".
+pub const SNAP_MAGIC: i32 = 0x5A4B_534E;
+/// The digest version ZooKeeper 3.8 writes (a long; older versions wrote a hex string).
+pub const DIGEST_VERSION: i32 = 2;
+/// ReferenceCountedACLCache's index for OPEN_ACL_UNSAFE on nodes created without a list.
+const OPEN_ACL_INDEX: i64 = -1;
+/// Paths under this prefix are left out of the digest ("/zookeeper" itself counts).
+const DIGEST_EXCLUDED: &str = "/zookeeper/";
+
+/// The zxid/digest section that follows the first seal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZxidDigest {
+    /// The zxid the digest was taken at (0: none; the loader ignores it).
+    pub zxid: i64,
+    /// The digest version (2 in 3.8).
+    pub version: i32,
+    /// The tree digest at `zxid`.
+    pub digest: i64,
+}
+
+/// Everything a snapshot file holds.
+#[derive(Debug)]
+pub struct SnapshotContents {
+    /// The tree (its `last_processed_zxid` is left 0: the zxid comes from the file name).
+    pub tree: DataTree,
+    /// (session id, timeout ms), in file order.
+    pub sessions: Vec<(i64, i32)>,
+    /// The digest section, when the file has one.
+    pub digest: Option<ZxidDigest>,
+    /// The 3.9 lastProcessedZxid trailer, when the file has one.
+    pub last_processed_zxid: Option<i64>,
+}
+
+/// DigestCalculator.calculateDigest: CRC32 of the path ("/" as ""), the data and the stored
+/// stat fields in the digest's order. Paths under "/zookeeper/" count as 0.
+pub fn node_digest(path: &str, data: Option<&[u8]>, s: &StatPersisted) -> u64 {
+    if path.starts_with(DIGEST_EXCLUDED) {
+        return 0;
+    }
+    let path = if path == "/" { "" } else { path };
+    let mut h = crc32fast::Hasher::new();
+    h.update(path.as_bytes());
+    if let Some(d) = data {
+        h.update(d);
+    }
+    let mut b = [0u8; 60];
+    let mut w = &mut b[..];
+    for v in [s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime] {
+        w.put_i64(v);
+    }
+    for v in [s.version, s.cversion, s.aversion] {
+        w.put_i32(v);
+    }
+    w.put_i64(s.ephemeral_owner);
+    h.update(&b);
+    u64::from(h.finalize())
+}
+
+/// The tree digest: the wrapping sum of every node's digest, the root counted once.
+pub fn tree_digest(tree: &DataTree) -> i64 {
+    tree.preorder()
+        .iter()
+        .fold(0u64, |acc, (p, n)| {
+            acc.wrapping_add(node_digest(p, n.data.as_deref(), &n.stat))
+        }) as i64
+}
+
+fn is_open(acl: &[Acl]) -> bool {
+    acl.len() == 1 && acl[0] == Acl::world(perms::ALL)
+}
+
+/// Writes ZooKeeper 3.8's snapshot of `tree` at `zxid` (with the digest section).
+/// ACL lists get indexes 1, 2, … in pre-order of first use, as a fresh ReferenceCountedACLCache
+/// would; the built-in nodes with the open ACL keep index -1, as ZooKeeper creates them.
+pub fn write_snapshot(tree: &DataTree, sessions: &[(i64, i32)], zxid: i64, out: &mut Vec<u8>) {
+    let nodes = tree.preorder();
+    let mut index: HashMap<&[Acl], i64> = HashMap::new();
+    let mut lists: Vec<&[Acl]> = Vec::new();
+    let mut node_acl = Vec::with_capacity(nodes.len());
+    for (path, node) in &nodes {
+        let builtin = matches!(path.as_str(), "/" | ZOOKEEPER_PATH | QUOTA_PATH);
+        let acl: &[Acl] = &node.acl;
+        let i = if builtin && is_open(acl) {
+            OPEN_ACL_INDEX
+        } else {
+            *index.entry(acl).or_insert_with(|| {
+                lists.push(acl);
+                lists.len() as i64
+            })
+        };
+        node_acl.push(i);
+    }
+
+    let mut b = BytesMut::with_capacity(4096);
+    SNAP_MAGIC.write(&mut b);
+    FILE_VERSION.write(&mut b);
+    (-1i64).write(&mut b);
+    (sessions.len() as i32).write(&mut b);
+    for (id, timeout) in sessions {
+        id.write(&mut b);
+        timeout.write(&mut b);
+    }
+    (lists.len() as i32).write(&mut b);
+    for (i, acl) in lists.iter().enumerate() {
+        (i as i64 + 1).write(&mut b);
+        (acl.len() as i32).write(&mut b);
+        for a in acl.iter() {
+            a.write(&mut b);
+        }
+    }
+    for ((path, node), acl) in nodes.iter().zip(node_acl) {
+        let p = if path == "/" { "" } else { path.as_str() };
+        write_node(&mut b, p, node, acl);
+    }
+    "/".to_string().write(&mut b);
+    seal(&mut b);
+    zxid.write(&mut b);
+    DIGEST_VERSION.write(&mut b);
+    tree_digest(tree).write(&mut b);
+    seal(&mut b);
+    out.extend_from_slice(&b);
+}
+
+fn write_node(b: &mut BytesMut, path: &str, node: &Node, acl: i64) {
+    b.put_i32(path.len() as i32);
+    b.put_slice(path.as_bytes());
+    node.data.write(b);
+    acl.write(b);
+    node.stat.write(b);
+}
+
+/// SnapStream.sealStream: the Adler32 of everything so far, then the string "/".
+fn seal(b: &mut BytesMut) {
+    adler32(b).write(b);
+    "/".to_string().write(b);
+}
+
+/// SnapStream.checkSealIntegrity: the checksum covers every byte before the stored value.
+fn check_seal(c: &mut Cursor<'_>, what: &str) -> Result<(), ZkFileError> {
+    let computed = adler32(&c.buf[..c.pos]);
+    let stored: i64 = c.read("seal checksum")?;
+    let _slash: String = c.read("seal path")?;
+    if stored != computed {
+        return Err(ZkFileError::Checksum {
+            what: what.to_string(),
+            stored,
+            computed,
+        });
+    }
+    Ok(())
+}
+
+/// Reads a snapshot file: the tree and the sessions. Both seals are verified.
+pub fn read_snapshot(
+    bytes: &[u8],
+    extended_types: bool,
+) -> Result<(DataTree, Vec<(i64, i32)>), ZkFileError> {
+    let s = read_snapshot_full(bytes, extended_types)?;
+    Ok((s.tree, s.sessions))
+}
+
+/// Reads a snapshot file with its digest section and 3.9 trailer (both optional).
+pub fn read_snapshot_full(
+    bytes: &[u8],
+    extended_types: bool,
+) -> Result<SnapshotContents, ZkFileError> {
+    let mut c = Cursor::new(bytes);
+    let magic: i32 = c.read("file header")?;
+    if magic != SNAP_MAGIC {
+        return Err(ZkFileError::BadMagic {
+            kind: "snapshot",
+            expected: SNAP_MAGIC,
+            found: magic,
+        });
+    }
+    let _version: i32 = c.read("file header")?;
+    let _dbid: i64 = c.read("file header")?;
+    let sessions = read_sessions(&mut c)?;
+    let acls = read_acl_cache(&mut c)?;
+    let mut tree = DataTree::new(extended_types);
+    loop {
+        let at = c.pos;
+        let path: String = c.read("node path")?;
+        if path == "/" {
+            break;
+        }
+        let data: Option<Vec<u8>> = c.read("node data")?;
+        let acl_index: i64 = c.read("node acl")?;
+        let stat: StatPersisted = c.read("node stat")?;
+        let acl = if acl_index == OPEN_ACL_INDEX {
+            vec![Acl::world(perms::ALL)]
+        } else {
+            acls.get(&acl_index).cloned().ok_or_else(|| {
+                ZkFileError::Invalid(format!(
+                    "snapshot: node {path:?} (offset {at}) uses ACL index {acl_index}, not in the ACL cache"
+                ))
+            })?
+        };
+        if !path.is_empty() && !path.starts_with('/') {
+            return Err(ZkFileError::Invalid(format!(
+                "snapshot: node path {path:?} at offset {at}"
+            )));
+        }
+        tree.restore_node(&path, data, acl, stat).map_err(|_| {
+            ZkFileError::Invalid(format!(
+                "snapshot: node {path:?} (offset {at}) comes before its parent"
+            ))
+        })?;
+    }
+    check_seal(&mut c, "snapshot seal")?;
+    tree.purge_unused_acls();
+    let mut out = SnapshotContents {
+        tree,
+        sessions,
+        digest: None,
+        last_processed_zxid: None,
+    };
+    if c.remaining() == 0 {
+        return Ok(out);
+    }
+    let zxid: i64 = c.read("digest zxid")?;
+    let version: i32 = c.read("digest version")?;
+    let digest = if version < 2 {
+        let hex: String = c.read("digest")?;
+        u64::from_str_radix(&hex, 16)
+            .map_err(|_| ZkFileError::Invalid(format!("snapshot digest {hex:?}")))?
+            as i64
+    } else {
+        c.read("digest")?
+    };
+    check_seal(&mut c, "digest seal")?;
+    out.digest = Some(ZxidDigest {
+        zxid,
+        version,
+        digest,
+    });
+    // 3.9: lastProcessedZxid and a third seal. 3.8 stops reading before it.
+    if c.remaining() > 0 {
+        let z: i64 = c.read("lastProcessedZxid")?;
+        check_seal(&mut c, "lastProcessedZxid seal")?;
+        out.last_processed_zxid = Some(z);
+    }
+    Ok(out)
+}
+
+fn read_sessions(c: &mut Cursor<'_>) -> Result<Vec<(i64, i32)>, ZkFileError> {
+    let n: i32 = c.read("session count")?;
+    if n < 0 || n as usize > c.remaining() / 12 {
+        return Err(ZkFileError::Invalid(format!("snapshot: session count {n}")));
+    }
+    let mut sessions = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let id: i64 = c.read("session id")?;
+        let timeout: i32 = c.read("session timeout")?;
+        sessions.push((id, timeout));
+    }
+    Ok(sessions)
+}
+
+fn read_acl_cache(c: &mut Cursor<'_>) -> Result<HashMap<i64, Vec<Acl>>, ZkFileError> {
+    let n: i32 = c.read("ACL cache count")?;
+    if n < 0 || n as usize > c.remaining() / 12 {
+        return Err(ZkFileError::Invalid(format!("snapshot: ACL cache count {n}")));
+    }
+    let mut acls = HashMap::with_capacity(n as usize);
+    for _ in 0..n {
+        let index: i64 = c.read("ACL index")?;
+        let list: Vec<Acl> = c.read("ACL list")?;
+        acls.insert(index, list);
+    }
+    Ok(acls)
+}
