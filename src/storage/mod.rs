@@ -5,6 +5,7 @@ pub mod recovery;
 #[cfg(feature = "rocksdb")]
 pub mod rocks;
 pub mod writer;
+pub mod zk;
 
 /// A storage failure. Fatal for the server: an unlogged write must never be acknowledged,
 /// and damaged data must never load as a silently partial tree.
