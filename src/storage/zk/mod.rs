@@ -18,8 +18,8 @@ pub use datadir::{
     read_data_dir, read_data_dirs, write_data_dir, zxid_follows, ZkDataDir, VERSION_DIR,
 };
 pub use snapshot::{
-    node_digest, read_snapshot, read_snapshot_full, tree_digest, write_snapshot, SnapshotContents,
-    ZxidDigest, DIGEST_VERSION, SNAP_MAGIC,
+    empty_tree, node_digest, read_snapshot, read_snapshot_full, tree_digest, write_snapshot,
+    SnapshotContents, ZxidDigest, DIGEST_VERSION, SNAP_MAGIC,
 };
 pub use txnlog::{read_txn_log_file, write_txn_log_file, TXNLOG_MAGIC};
 

@@ -71,11 +71,23 @@ pub fn node_digest(path: &str, data: Option<&[u8]>, s: &StatPersisted) -> u64 {
 
 /// The tree digest: the wrapping sum of every node's digest, the root counted once.
 pub fn tree_digest(tree: &DataTree) -> i64 {
-    tree.preorder()
-        .iter()
-        .fold(0u64, |acc, (p, n)| {
-            acc.wrapping_add(node_digest(p, n.data.as_deref(), &n.stat))
-        }) as i64
+    tree.preorder().iter().fold(0u64, |acc, (p, n)| {
+        acc.wrapping_add(node_digest(p, n.data.as_deref(), &n.stat))
+    }) as i64
+}
+
+/// The tree of a ZooKeeper server that has applied nothing, as its snapshot.0 holds it:
+/// `DataTree::new` with ZooKeeper's empty (not null) data on "/", /zookeeper and
+/// /zookeeper/quota. Import starts from it when a data dir has logs but no snapshot.
+pub fn empty_tree(extended_types: bool) -> DataTree {
+    let mut t = DataTree::new(extended_types);
+    for p in ["/", ZOOKEEPER_PATH, QUOTA_PATH] {
+        if let Some(n) = t.get(p) {
+            let (acl, stat) = (n.acl.to_vec(), n.stat.clone());
+            let _ = t.restore_node(p, Some(Vec::new()), acl, stat);
+        }
+    }
+    t
 }
 
 fn is_open(acl: &[Acl]) -> bool {
@@ -236,8 +248,7 @@ pub fn read_snapshot_full(
     let digest = if version < 2 {
         let hex: String = c.read("digest")?;
         u64::from_str_radix(&hex, 16)
-            .map_err(|_| ZkFileError::Invalid(format!("snapshot digest {hex:?}")))?
-            as i64
+            .map_err(|_| ZkFileError::Invalid(format!("snapshot digest {hex:?}")))? as i64
     } else {
         c.read("digest")?
     };
@@ -273,7 +284,9 @@ fn read_sessions(c: &mut Cursor<'_>) -> Result<Vec<(i64, i32)>, ZkFileError> {
 fn read_acl_cache(c: &mut Cursor<'_>) -> Result<HashMap<i64, Vec<Acl>>, ZkFileError> {
     let n: i32 = c.read("ACL cache count")?;
     if n < 0 || n as usize > c.remaining() / 12 {
-        return Err(ZkFileError::Invalid(format!("snapshot: ACL cache count {n}")));
+        return Err(ZkFileError::Invalid(format!(
+            "snapshot: ACL cache count {n}"
+        )));
     }
     let mut acls = HashMap::with_capacity(n as usize);
     for _ in 0..n {

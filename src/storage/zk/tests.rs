@@ -21,9 +21,20 @@ fn sample_tree() -> DataTree {
     let mut z = 0;
     let mut mk = |t: &mut DataTree, p: &str, d: Option<&[u8]>, acl: &Vec<Acl>, owner: i64| {
         z += 1;
-        let pcv = t.get(crate::tree::parent_and_name(p).0).map_or(0, |n| n.stat.cversion) + 1;
-        t.create(p, d.map(<[u8]>::to_vec), acl.clone(), owner, pcv, z, 1000 + z)
-            .unwrap();
+        let pcv = t
+            .get(crate::tree::parent_and_name(p).0)
+            .map_or(0, |n| n.stat.cversion)
+            + 1;
+        t.create(
+            p,
+            d.map(<[u8]>::to_vec),
+            acl.clone(),
+            owner,
+            pcv,
+            z,
+            1000 + z,
+        )
+        .unwrap();
     };
     mk(&mut t, "/a", Some(b"hello"), &open, 0);
     mk(&mut t, "/a/null", None, &open, 0);
@@ -35,7 +46,8 @@ fn sample_tree() -> DataTree {
     mk(&mut t, "/ttl", Some(b"t"), &open, TTL_OWNER_MASK | 5000);
     mk(&mut t, "/gone", None, &open, 0);
     t.delete("/gone", 20).unwrap();
-    t.set_data("/a", Some(b"world".to_vec()), 1, 21, 3000).unwrap();
+    t.set_data("/a", Some(b"world".to_vec()), 1, 21, 3000)
+        .unwrap();
     t.set_acl("/a/null", read.clone(), 1).unwrap();
     t
 }
@@ -65,7 +77,10 @@ fn snapshot_round_trip() {
     let d = s.digest.unwrap();
     assert_eq!((d.zxid, d.version), (21, DIGEST_VERSION));
     assert_eq!(d.digest, tree_digest(&t));
-    assert_eq!(s.tree.ephemerals_of(0x1_0000_0001), vec!["/eph".to_string()]);
+    assert_eq!(
+        s.tree.ephemerals_of(0x1_0000_0001),
+        vec!["/eph".to_string()]
+    );
     assert!(s.tree.containers().contains("/cont"));
     assert!(s.tree.ttls().contains("/ttl"));
     // Writing the read tree again gives the same bytes.
@@ -98,7 +113,9 @@ fn snapshot_damage_is_an_error() {
             assert_eq!(cut, bytes.len() - (8 + 4 + 8 + 8 + 5));
         }
     }
-    let e = read_snapshot(b"ZKLG\0\0\0\x02", true).unwrap_err().to_string();
+    let e = read_snapshot(b"ZKLG\0\0\0\x02", true)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("bad magic"), "{e}");
 }
 
