@@ -4,6 +4,8 @@
 pub mod recovery;
 #[cfg(feature = "rocksdb")]
 pub mod rocks;
+#[cfg(feature = "rocksdb")]
+pub mod snapshotter;
 pub mod writer;
 pub mod zk;
 

@@ -131,7 +131,8 @@ impl RocksStore {
     pub fn snapshot_zxids(&self) -> Result<Vec<i64>, StorageError> {
         let meta = self.cf(CF_META)?;
         let mut out = Vec::new();
-        for item in self.db.prefix_iterator_cf(meta, b"snap") {
+        let from = IteratorMode::From(b"snap", rocksdb::Direction::Forward);
+        for item in self.db.iterator_cf(meta, from) {
             let (k, _) = item.map_err(rocks)?;
             if !k.starts_with(b"snap") {
                 break;
@@ -338,9 +339,8 @@ pub fn open_for_server(
     );
     let core = crate::server::core::Core::with_state(cfg.clone(), rec.tree, rec.sessions);
     let log = RocksLog::new(store.clone(), cfg.force_sync)?;
-    // Snapshots switch on once the ZooKeeper snapshot format lands (storage::zk).
-    let snapshotter: Option<Box<dyn crate::server::Snapshotter>> = None;
-    Ok((core, Box::new(log), snapshotter))
+    let snap = crate::storage::snapshotter::RocksSnapshotter::new(store, &cfg);
+    Ok((core, Box::new(log), Some(Box::new(snap))))
 }
 
 /// The newest intact snapshot plus the log after it.
@@ -348,11 +348,15 @@ pub fn recover(
     store: &RocksStore,
     extended_types: bool,
 ) -> Result<crate::storage::recovery::Recovered, StorageError> {
-    let (tree, sessions, snap_zxid) = (
-        crate::tree::DataTree::new(extended_types),
-        Default::default(),
-        0,
-    );
+    let loaded = crate::storage::snapshotter::load_latest(store, extended_types)?;
+    let (tree, sessions, snap_zxid) = match loaded {
+        Some(x) => x,
+        None => (
+            crate::tree::DataTree::new(extended_types),
+            Default::default(),
+            0,
+        ),
+    };
     let txns = store.txns_after(snap_zxid)?;
     crate::storage::recovery::replay(tree, sessions, snap_zxid, txns)
 }

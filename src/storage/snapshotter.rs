@@ -47,7 +47,8 @@ impl crate::server::Snapshotter for RocksSnapshotter {
         let tree = core.tree();
         let zxid = tree.last_processed_zxid;
         let started = Instant::now();
-        let mut bytes = Vec::with_capacity(tree.approximate_data_size() as usize + tree.node_count() * 96);
+        let mut bytes =
+            Vec::with_capacity(tree.approximate_data_size() as usize + tree.node_count() * 96);
         write_snapshot(tree, &core.session_list(), zxid, &mut bytes);
         let serialized = started.elapsed();
         let purge = self
