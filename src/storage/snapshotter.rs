@@ -84,12 +84,15 @@ impl crate::server::Snapshotter for RocksSnapshotter {
     }
 }
 
+/// A loaded snapshot: the tree, the sessions (id -> timeout) and its zxid.
+pub type LoadedSnapshot = (DataTree, BTreeMap<i64, i32>, i64);
+
 /// The newest snapshot that loads: (tree, sessions, zxid). A damaged one is skipped with a
 /// warning and the previous one is tried, as ZooKeeper does.
 pub fn load_latest(
     store: &RocksStore,
     extended_types: bool,
-) -> Result<Option<(DataTree, BTreeMap<i64, i32>, i64)>, StorageError> {
+) -> Result<Option<LoadedSnapshot>, StorageError> {
     for z in store.snapshot_zxids()? {
         let loaded = store.get_snapshot(z).and_then(|b| {
             read_snapshot(&b, extended_types).map_err(|e| StorageError::Corrupt(e.to_string()))
