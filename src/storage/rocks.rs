@@ -202,17 +202,29 @@ impl RocksStore {
 
     /// Keeps the newest `retain` snapshots and the log after the oldest of them.
     pub fn purge(&self, retain: usize) -> Result<(), StorageError> {
+        if let Some(oldest_kept) = self.purge_snapshots(retain)? {
+            self.purge_log_through(oldest_kept)?;
+        }
+        Ok(())
+    }
+
+    /// Keeps the newest `retain` snapshots; returns the oldest kept when any were removed.
+    pub fn purge_snapshots(&self, retain: usize) -> Result<Option<i64>, StorageError> {
         let zxids = self.snapshot_zxids()?;
         if zxids.len() <= retain || retain == 0 {
-            return Ok(());
+            return Ok(None);
         }
         for z in &zxids[retain..] {
             self.delete_snapshot(*z)?;
         }
-        let oldest_kept = zxids[retain - 1];
+        Ok(Some(zxids[retain - 1]))
+    }
+
+    /// Deletes log entries with zxid <= `zxid` (covered by a kept snapshot).
+    pub fn purge_log_through(&self, zxid: i64) -> Result<(), StorageError> {
         let log = self.cf(CF_LOG)?;
         self.db
-            .delete_range_cf(log, zxid_key(0), zxid_key(oldest_kept.saturating_add(1)))
+            .delete_range_cf(log, zxid_key(0), zxid_key(zxid.saturating_add(1)))
             .map_err(rocks)
     }
 
@@ -329,7 +341,13 @@ pub fn open_for_server(
     cfg: std::sync::Arc<crate::config::Config>,
 ) -> Result<ServerParts, StorageError> {
     let store = std::sync::Arc::new(RocksStore::open(&cfg.data_dir)?);
-    let rec = recover(&store, cfg.extended_types_enabled)?;
+    // dataLogDir puts the txn log in a store of its own (another disk); snapshots stay in
+    // dataDir, as with ZooKeeper.
+    let log_store = match &cfg.data_log_dir {
+        Some(d) if d != &cfg.data_dir => std::sync::Arc::new(RocksStore::open(d)?),
+        _ => store.clone(),
+    };
+    let rec = recover_split(&store, &log_store, cfg.extended_types_enabled)?;
     tracing::info!(
         "recovered zxid 0x{:x} from snapshot 0x{:x} and {} logged txns; {} sessions",
         rec.last_zxid,
@@ -338,14 +356,23 @@ pub fn open_for_server(
         rec.sessions.len()
     );
     let core = crate::server::core::Core::with_state(cfg.clone(), rec.tree, rec.sessions);
-    let log = RocksLog::new(store.clone(), cfg.force_sync)?;
-    let snap = crate::storage::snapshotter::RocksSnapshotter::new(store, &cfg);
+    let log = RocksLog::new(log_store.clone(), cfg.force_sync)?;
+    let snap = crate::storage::snapshotter::RocksSnapshotter::new(store, log_store, &cfg);
     Ok((core, Box::new(log), Some(Box::new(snap))))
 }
 
 /// The newest intact snapshot plus the log after it.
 pub fn recover(
     store: &RocksStore,
+    extended_types: bool,
+) -> Result<crate::storage::recovery::Recovered, StorageError> {
+    recover_split(store, store, extended_types)
+}
+
+/// Recovery with snapshots and log in separate stores (dataDir and dataLogDir).
+pub fn recover_split(
+    store: &RocksStore,
+    log_store: &RocksStore,
     extended_types: bool,
 ) -> Result<crate::storage::recovery::Recovered, StorageError> {
     let loaded = crate::storage::snapshotter::load_latest(store, extended_types)?;
@@ -357,7 +384,7 @@ pub fn recover(
             0,
         ),
     };
-    let txns = store.txns_after(snap_zxid)?;
+    let txns = log_store.txns_after(snap_zxid)?;
     crate::storage::recovery::replay(tree, sessions, snap_zxid, txns)
 }
 

@@ -16,6 +16,7 @@ use crate::tree::DataTree;
 /// Stores snapshots of a running server.
 pub struct RocksSnapshotter {
     store: Arc<RocksStore>,
+    log_store: Arc<RocksStore>,
     retain: usize,
     purge_every: Option<Duration>,
     last_purge: Instant,
@@ -24,10 +25,15 @@ pub struct RocksSnapshotter {
 
 impl RocksSnapshotter {
     /// autopurge.snapRetainCount and autopurge.purgeInterval (hours; 0 = never) apply.
-    pub fn new(store: Arc<RocksStore>, cfg: &Config) -> RocksSnapshotter {
+    pub fn new(
+        store: Arc<RocksStore>,
+        log_store: Arc<RocksStore>,
+        cfg: &Config,
+    ) -> RocksSnapshotter {
         let hours = u64::from(cfg.autopurge_purge_interval_hours);
         RocksSnapshotter {
             store,
+            log_store,
             retain: cfg.autopurge_snap_retain_count.max(3) as usize,
             purge_every: (hours > 0).then(|| Duration::from_secs(hours * 3600)),
             last_purge: Instant::now(),
@@ -58,7 +64,11 @@ impl crate::server::Snapshotter for RocksSnapshotter {
         if purge.is_some() {
             self.last_purge = Instant::now();
         }
-        let (store, busy) = (self.store.clone(), self.busy.clone());
+        let (store, log_store, busy) = (
+            self.store.clone(),
+            self.log_store.clone(),
+            self.busy.clone(),
+        );
         let spawned = std::thread::Builder::new()
             .name("snapshot-writer".into())
             .spawn(move || {
@@ -71,7 +81,10 @@ impl crate::server::Snapshotter for RocksSnapshotter {
                     Err(e) => tracing::error!("snapshot 0x{zxid:x} failed: {e}"),
                 }
                 if let Some(retain) = purge {
-                    if let Err(e) = store.purge(retain) {
+                    let purged = store
+                        .purge_snapshots(retain)
+                        .and_then(|oldest| oldest.map_or(Ok(()), |z| log_store.purge_log_through(z)));
+                    if let Err(e) = purged {
                         tracing::error!("purge failed: {e}");
                     }
                 }
