@@ -8,6 +8,9 @@ use clap::{Parser, Subcommand};
 use ferrokeeper::config::{parse_system_property_args, Config};
 use ferrokeeper::server::Server;
 
+#[path = "cli/snapshot.rs"]
+mod snapshot_cli;
+
 #[derive(Parser)]
 #[command(
     name = "ferrokeeper",
@@ -32,11 +35,17 @@ enum Command {
         #[arg(long, default_value = "info")]
         log_level: String,
     },
+    /// Imports, exports and dumps ZooKeeper-format snapshots and data directories.
+    Snapshot {
+        #[command(subcommand)]
+        command: snapshot_cli::SnapshotCommand,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Snapshot { command } => snapshot_cli::run(command),
         Command::Server {
             config,
             define,

@@ -62,7 +62,7 @@ pub fn read_data_dirs(data_dir: &Path, data_log_dir: &Path) -> Result<ZkDataDir,
     let log_dir = version_dir(data_log_dir)?;
     let mut out = ZkDataDir::default();
     let mut snaps = list(&snap_dir, "snapshot")?;
-    snaps.sort_by(|a, b| b.0.cmp(&a.0));
+    snaps.sort_by_key(|s| std::cmp::Reverse(s.0));
     let mut candidates = 0;
     for (zxid, path, name) in snaps {
         if name.split('.').count() > 2 {
@@ -159,7 +159,7 @@ fn list(dir: &Path, prefix: &str) -> Result<Vec<(i64, PathBuf, String)>, ZkFileE
 fn read_logs_after(dir: &Path, after: i64) -> Result<Vec<(i64, Vec<u8>)>, ZkFileError> {
     let from = after + 1;
     let mut logs = list(dir, "log")?;
-    logs.sort_by(|a, b| b.0.cmp(&a.0));
+    logs.sort_by_key(|l| std::cmp::Reverse(l.0));
     let mut chosen = Vec::new();
     for (zxid, path, _) in logs {
         let older = zxid < from;
