@@ -1,6 +1,7 @@
 //! Ferrokeeper: a wire-compatible replacement for Apache ZooKeeper.
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod config;
 pub mod jute;
 pub mod pipeline;

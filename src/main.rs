@@ -40,12 +40,15 @@ enum Command {
         #[command(subcommand)]
         command: snapshot_cli::SnapshotCommand,
     },
+    /// Drives a ZooKeeper-compatible server with load and reports throughput and latencies.
+    Bench(ferrokeeper::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Snapshot { command } => snapshot_cli::run(command),
+        Command::Bench(args) => run_bench(args),
         Command::Server {
             config,
             define,
@@ -83,5 +86,19 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+fn run_bench(args: ferrokeeper::bench::BenchArgs) -> ExitCode {
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ferrokeeper bench: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(ferrokeeper::bench::run(args)) {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(1),
     }
 }
