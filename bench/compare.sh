@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Ferrokeeper vs Apache ZooKeeper 3.8 (Debian's), side by side in one run, with `ferrokeeper bench`.
+#
+#   bench/compare.sh            full comparison; writes bench/RESULTS.md (or --out FILE)
+#   bench/compare.sh --smoke    every workload briefly against both; fails on any error
+#
+# Both servers are standalone, on the same disk (a directory under $BENCH_DIR, /var/tmp by
+# default), fsync on (both default to forceSync=yes), maxClientCnxns=0, admin server off.
+# Each workload runs against one server and then the other, the order alternating.
+# Environment: FERROKEEPER_BIN, ZK_PORT, FK_PORT, ZK_HEAP (default 1000m, zkEnv.sh's default),
+# DURATION, WARMUP, ZNODES (full run: 10s, 2s, 1000000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+mode=full
+out="$repo/bench/RESULTS.md"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) mode=smoke ;;
+    --out) out="$2"; shift ;;
+    *) echo "usage: $0 [--smoke] [--out FILE]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+FK_BIN="${FERROKEEPER_BIN:-/var/tmp/ferrokeeper-target/release/ferrokeeper}"
+ZK_JAVA_DIR="${ZK_JAVA_DIR:-/usr/share/java}"
+ZK_HEAP="${ZK_HEAP:-1000m}"
+ZK_PORT="${ZK_PORT:-23581}"
+FK_PORT="${FK_PORT:-23582}"
+if [ "$mode" = smoke ]; then
+  DURATION="${DURATION:-1s}" WARMUP="${WARMUP:-200ms}" ZNODES="${ZNODES:-5000}"
+  WATCHERS=50 SESSIONS_N=50 ROUNDS=3 CHILDREN=100
+else
+  DURATION="${DURATION:-10s}" WARMUP="${WARMUP:-2s}" ZNODES="${ZNODES:-1000000}"
+  WATCHERS=1000 SESSIONS_N=1000 ROUNDS=20 CHILDREN=1000
+fi
+
+[ -x "$FK_BIN" ] || { echo "no ferrokeeper binary at $FK_BIN (set FERROKEEPER_BIN)" >&2; exit 1; }
+cp=""
+for j in zookeeper zookeeper-jute slf4j-api slf4j-simple netty-buffer netty-common netty-handler \
+         netty-transport netty-transport-native-unix-common netty-transport-native-epoll \
+         netty-resolver netty-codec commons-cli commons-io metrics-core snappy-java; do
+  [ -f "$ZK_JAVA_DIR/$j.jar" ] && cp="$cp${cp:+:}$ZK_JAVA_DIR/$j.jar"
+done
+[ -f "$ZK_JAVA_DIR/zookeeper.jar" ] || { echo "no $ZK_JAVA_DIR/zookeeper.jar (apt-get install zookeeper)" >&2; exit 1; }
+
+work=$(mktemp -d "${BENCH_DIR:-/var/tmp}/fkbench.XXXXXX")
+results="$work/results.jsonl"
+: >"$results"
+declare -A pid port
+port[zookeeper]=$ZK_PORT
+port[ferrokeeper]=$FK_PORT
+
+cleanup() {
+  for k in zookeeper ferrokeeper; do
+    if [ -n "${pid[$k]:-}" ]; then kill "${pid[$k]}" 2>/dev/null || true; fi
+  done
+  wait 2>/dev/null || true
+  [ "${KEEP_WORK:-0}" = 1 ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for k in zookeeper ferrokeeper; do
+  port_free "${port[$k]}" || { echo "port ${port[$k]} is busy (set ZK_PORT/FK_PORT)" >&2; exit 1; }
+done
+
+bench() { # KIND ARGS... : one bench run, JSON lines appended to results
+  local k="$1"; shift
+  "$FK_BIN" bench --connect "127.0.0.1:${port[$k]}" --label "$k" --json --no-progress "$@" \
+    | tee -a "$results"
+}
+
+start() { # KIND [fresh] : start a server, wait until it serves; sets started_ms
+  local k="$1" dir="$work/$1"
+  if [ "${2:-}" = fresh ]; then rm -rf "$dir"; fi
+  mkdir -p "$dir/data"
+  cat >"$dir/zoo.cfg" <<EOF
+tickTime=2000
+dataDir=$dir/data
+clientPort=${port[$k]}
+clientPortAddress=127.0.0.1
+maxClientCnxns=0
+admin.enableServer=false
+4lw.commands.whitelist=*
+EOF
+  local t0
+  t0=$(date +%s%N)
+  if [ "$k" = zookeeper ]; then
+    java "-Xmx$ZK_HEAP" -cp "$cp" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
+      org.apache.zookeeper.server.ZooKeeperServerMain "$dir/zoo.cfg" >>"$dir/server.log" 2>&1 &
+  else
+    "$FK_BIN" server "$dir/zoo.cfg" --log-level warn >>"$dir/server.log" 2>&1 &
+  fi
+  pid[$k]=$!
+  if ! "$FK_BIN" bench --connect "127.0.0.1:${port[$k]}" -w ready -d 600s --json >/dev/null; then
+    echo "$k did not start; log:" >&2; tail -20 "$dir/server.log" >&2; exit 1
+  fi
+  started_ms=$((($(date +%s%N) - t0) / 1000000))
+}
+
+stop() { # KIND
+  local k="$1"
+  kill -TERM "${pid[$k]}" 2>/dev/null || true
+  for _ in $(seq 1 300); do kill -0 "${pid[$k]}" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "${pid[$k]}" 2>/dev/null || true
+  wait "${pid[$k]}" 2>/dev/null || true
+  pid[$k]=""
+}
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/${pid[$1]}/status"; }
+
+std=(-d "$DURATION" --warmup "$WARMUP" --value-size 100)
+workloads=(
+  "create -s 32 -o 8"
+  "set -s 32 -o 8"
+  "get -s 32 -o 8"
+  "get -s 8 -o 1"
+  "exists -s 32 -o 8"
+  "delete -s 32 -o 8"
+  "children -s 32 -o 8 --children $CHILDREN"
+  "mixed -s 32 -o 8 --read-pct 80"
+  "multi -s 32 -o 8 --multi-ops 10"
+  "session -s 32 -n $SESSIONS_N"
+  "watch --watchers $WATCHERS -n $ROUNDS"
+)
+
+echo "== $mode comparison in $work"
+for k in zookeeper ferrokeeper; do start "$k" fresh; echo "$k up in ${started_ms} ms"; done
+failed=0
+i=0
+for spec in "${workloads[@]}"; do
+  read -r -a a <<<"$spec"
+  order=(zookeeper ferrokeeper)
+  [ $((i % 2)) = 1 ] && order=(ferrokeeper zookeeper)
+  for k in "${order[@]}"; do
+    bench "$k" -w "${a[@]}" "${std[@]}" || { echo "FAIL: $k ${a[*]}" >&2; failed=1; }
+  done
+  i=$((i + 1))
+done
+
+# Memory and restart: fresh servers, one loaded at a time.
+declare -A base_rss load_rss restart_ms
+for k in zookeeper ferrokeeper; do stop "$k"; done
+for k in zookeeper ferrokeeper; do
+  start "$k" fresh
+  sleep 1
+  base_rss[$k]=$(rss_kb "$k")
+  bench "$k" -w load --znodes "$ZNODES" -s 32 -o 8 --value-size 100 || { echo "FAIL: $k load" >&2; failed=1; }
+  sleep 2
+  load_rss[$k]=$(rss_kb "$k")
+  stop "$k"
+  start "$k"
+  restart_ms[$k]=$started_ms
+  bench "$k" -w get -s 1 -o 1 -n 1 --warmup 0s >/dev/null || { echo "FAIL: $k after restart" >&2; failed=1; }
+  stop "$k"
+  echo "$k: RSS ${base_rss[$k]} kB empty, ${load_rss[$k]} kB with $ZNODES znodes; restart ${restart_ms[$k]} ms"
+done
+for k in zookeeper ferrokeeper; do
+  printf '{"workload":"memory","server":"%s","znodes":%s,"rss_empty_kb":%s,"rss_kb":%s,"restart_ms":%s}\n' \
+    "$k" "$ZNODES" "${base_rss[$k]}" "${load_rss[$k]}" "${restart_ms[$k]}" >>"$results"
+done
+
+if grep -q '"errors":[1-9]' "$results"; then failed=1; fi
+cmd="bench/compare.sh $([ "$mode" = smoke ] && echo --smoke) (DURATION=$DURATION WARMUP=$WARMUP ZNODES=$ZNODES ZK_HEAP=$ZK_HEAP)"
+if [ "$mode" = smoke ]; then
+  python3 "$repo/bench/report.py" "$results" "$cmd" >/dev/null
+  n=$(wc -l <"$results")
+  if [ "$failed" = 0 ]; then
+    echo "bench-smoke: $n passed, 0 failed"
+  else
+    echo "bench-smoke: FAILED (see errors above)"; exit 1
+  fi
+else
+  python3 "$repo/bench/report.py" "$results" "$cmd" >"$out"
+  cp "$results" "${out%.md}.jsonl"
+  cat "$out"
+  [ "$failed" = 0 ] || { echo "some workloads failed" >&2; exit 1; }
+fi
