@@ -154,7 +154,8 @@ for k in zookeeper ferrokeeper; do
   stop "$k"
   start "$k"
   restart_ms[$k]=$started_ms
-  bench "$k" -w get -s 1 -o 1 -n 1 --warmup 0s >/dev/null || { echo "FAIL: $k after restart" >&2; failed=1; }
+  "$FK_BIN" bench --connect "127.0.0.1:${port[$k]}" -w get -s 1 -o 1 -n 1 --warmup 0s --json >/dev/null \
+    || { echo "FAIL: $k after restart" >&2; failed=1; }
   stop "$k"
   echo "$k: RSS ${base_rss[$k]} kB empty, ${load_rss[$k]} kB with $ZNODES znodes; restart ${restart_ms[$k]} ms"
 done
@@ -164,7 +165,9 @@ for k in zookeeper ferrokeeper; do
 done
 
 if grep -q '"errors":[1-9]' "$results"; then failed=1; fi
-cmd="bench/compare.sh $([ "$mode" = smoke ] && echo --smoke) (DURATION=$DURATION WARMUP=$WARMUP ZNODES=$ZNODES ZK_HEAP=$ZK_HEAP)"
+flag=""
+[ "$mode" = smoke ] && flag=" --smoke"
+cmd="bench/compare.sh$flag (DURATION=$DURATION WARMUP=$WARMUP ZNODES=$ZNODES ZK_HEAP=$ZK_HEAP)"
 if [ "$mode" = smoke ]; then
   python3 "$repo/bench/report.py" "$results" "$cmd" >/dev/null
   n=$(wc -l <"$results")

@@ -81,7 +81,8 @@ def main():
         z, f, r = get(k, "zookeeper", field), get(k, "ferrokeeper", field), ratio(k, field)
         met = "?" if r is None else ("yes" if (r >= goal if op == ">=" else r <= goal) else "**no**")
         rs = "-" if r is None else f"{r:.2f}"
-        out.append(f"| {name} | {z} | {f} | {rs} | {op} {goal} | {met} |")
+        zs, fs = ("-" if x is None else f"{x:.0f}" for x in (z, f))
+        out.append(f"| {name} | {zs} | {fs} | {rs} | {op} {goal} | {met} |")
     for side in ("zookeeper", "ferrokeeper"):
         m = by.get(mem, {}).get(side)
         if m and m.get("znodes"):
