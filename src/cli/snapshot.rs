@@ -29,6 +29,9 @@ pub enum SnapshotCommand {
         /// ZooKeeper's dataLogDir, when the logs are not in dataDir.
         #[arg(long)]
         zk_data_log_dir: Option<PathBuf>,
+        /// Ferrokeeper's dataLogDir, when its txn log lives apart from dataDir.
+        #[arg(long)]
+        fk_data_log_dir: Option<PathBuf>,
         /// Whether 0xFF.. ephemeral owners are TTL nodes (zookeeper.extendedTypesEnabled).
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         extended_types: bool,
@@ -40,6 +43,9 @@ pub enum SnapshotCommand {
         fk_data_dir: PathBuf,
         /// The ZooKeeper dataDir to write (must hold no snapshot or log).
         zk_data_dir: PathBuf,
+        /// Ferrokeeper's dataLogDir, when its txn log lives apart from dataDir.
+        #[arg(long)]
+        fk_data_log_dir: Option<PathBuf>,
         /// Write one snapshot of the current state (snapshot + txns replayed) and no log.
         #[arg(long)]
         compact: bool,
@@ -55,6 +61,9 @@ pub enum SnapshotCommand {
         /// Read a ZooKeeper data directory instead.
         #[arg(long)]
         zk: bool,
+        /// The dataLogDir (Ferrokeeper's or, with --zk, ZooKeeper's), when apart from dataDir.
+        #[arg(long)]
+        data_log_dir: Option<PathBuf>,
         /// Whether 0xFF.. ephemeral owners are TTL nodes (zookeeper.extendedTypesEnabled).
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         extended_types: bool,
@@ -68,24 +77,34 @@ pub fn run(cmd: SnapshotCommand) -> ExitCode {
             zk_data_dir,
             fk_data_dir,
             zk_data_log_dir,
+            fk_data_log_dir,
             extended_types,
         } => import(
             &zk_data_dir,
             zk_data_log_dir.as_deref().unwrap_or(&zk_data_dir),
             &fk_data_dir,
+            fk_data_log_dir.as_deref(),
             extended_types,
         ),
         SnapshotCommand::Export {
             fk_data_dir,
             zk_data_dir,
+            fk_data_log_dir,
             compact,
             extended_types,
-        } => export(&fk_data_dir, &zk_data_dir, compact, extended_types),
+        } => export(
+            &fk_data_dir,
+            fk_data_log_dir.as_deref(),
+            &zk_data_dir,
+            compact,
+            extended_types,
+        ),
         SnapshotCommand::Dump {
             data_dir,
             zk,
+            data_log_dir,
             extended_types,
-        } => dump(&data_dir, zk, extended_types),
+        } => dump(&data_dir, data_log_dir.as_deref(), zk, extended_types),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -133,12 +152,37 @@ fn from_zk(data: &Path, logs: &Path, extended_types: bool) -> Result<Source, Str
     })
 }
 
-fn from_fk(store: &RocksStore, extended_types: bool) -> Result<Source, String> {
+/// A Ferrokeeper data directory: snapshots in dataDir, the txn log in dataLogDir (if set).
+struct FkStore {
+    data: RocksStore,
+    log: Option<RocksStore>,
+}
+
+impl FkStore {
+    fn open(data_dir: &Path, log_dir: Option<&Path>) -> Result<FkStore, String> {
+        let data = RocksStore::open(data_dir).map_err(|e| e.to_string())?;
+        let log = match log_dir {
+            Some(d) if d != data_dir => Some(RocksStore::open(d).map_err(|e| e.to_string())?),
+            _ => None,
+        };
+        Ok(FkStore { data, log })
+    }
+
+    fn log(&self) -> &RocksStore {
+        self.log.as_ref().unwrap_or(&self.data)
+    }
+}
+
+fn from_fk(fk: &FkStore, extended_types: bool) -> Result<Source, String> {
+    let store = &fk.data;
     let (snapshot_zxid, snapshot) = match store.latest_snapshot().map_err(|e| e.to_string())? {
         Some(s) => s,
         None => (0, empty_snapshot(extended_types)),
     };
-    let txns = store.txns_after(snapshot_zxid).map_err(|e| e.to_string())?;
+    let txns = fk
+        .log()
+        .txns_after(snapshot_zxid)
+        .map_err(|e| e.to_string())?;
     Ok(Source {
         snapshot_zxid,
         snapshot,
@@ -177,15 +221,23 @@ fn replay(src: &Source, extended_types: bool) -> Result<State, String> {
     })
 }
 
-fn import(zk_dir: &Path, zk_log_dir: &Path, fk_dir: &Path, ext: bool) -> Result<(), String> {
+fn import(
+    zk_dir: &Path,
+    zk_log_dir: &Path,
+    fk_dir: &Path,
+    fk_log_dir: Option<&Path>,
+    ext: bool,
+) -> Result<(), String> {
     let src = from_zk(zk_dir, zk_log_dir, ext)?;
     let state = replay(&src, ext)?;
-    let store = RocksStore::open(fk_dir).map_err(|e| e.to_string())?;
+    let fk = FkStore::open(fk_dir, fk_log_dir)?;
+    let store = &fk.data;
     let has_data = store
         .latest_snapshot()
         .map_err(|e| e.to_string())?
         .is_some()
-        || store.last_logged_zxid().map_err(|e| e.to_string())? > 0;
+        || store.last_logged_zxid().map_err(|e| e.to_string())? > 0
+        || fk.log().last_logged_zxid().map_err(|e| e.to_string())? > 0;
     if has_data {
         return Err(format!(
             "{} already holds Ferrokeeper data; import into an empty directory",
@@ -196,7 +248,7 @@ fn import(zk_dir: &Path, zk_log_dir: &Path, fk_dir: &Path, ext: bool) -> Result<
         .put_snapshot(src.snapshot_zxid, &src.snapshot)
         .map_err(|e| e.to_string())?;
     if !src.txns.is_empty() {
-        store
+        fk.log()
             .append_txns(&src.txns, true)
             .map_err(|e| e.to_string())?;
     }
@@ -211,9 +263,14 @@ fn import(zk_dir: &Path, zk_log_dir: &Path, fk_dir: &Path, ext: bool) -> Result<
     Ok(())
 }
 
-fn export(fk_dir: &Path, zk_dir: &Path, compact: bool, ext: bool) -> Result<(), String> {
-    let store = RocksStore::open(fk_dir).map_err(|e| e.to_string())?;
-    let src = from_fk(&store, ext)?;
+fn export(
+    fk_dir: &Path,
+    fk_log_dir: Option<&Path>,
+    zk_dir: &Path,
+    compact: bool,
+    ext: bool,
+) -> Result<(), String> {
+    let src = from_fk(&FkStore::open(fk_dir, fk_log_dir)?, ext)?;
     let state = replay(&src, ext)?;
     let written = if compact {
         let sessions: Vec<(i64, i32)> = state.sessions.iter().map(|(k, v)| (*k, *v)).collect();
@@ -236,11 +293,11 @@ fn export(fk_dir: &Path, zk_dir: &Path, compact: bool, ext: bool) -> Result<(), 
     Ok(())
 }
 
-fn dump(dir: &Path, zk: bool, ext: bool) -> Result<(), String> {
+fn dump(dir: &Path, log_dir: Option<&Path>, zk: bool, ext: bool) -> Result<(), String> {
     let src = if zk {
-        from_zk(dir, dir, ext)?
+        from_zk(dir, log_dir.unwrap_or(dir), ext)?
     } else {
-        from_fk(&RocksStore::open(dir).map_err(|e| e.to_string())?, ext)?
+        from_fk(&FkStore::open(dir, log_dir)?, ext)?
     };
     let state = replay(&src, ext)?;
     let mut out = String::new();

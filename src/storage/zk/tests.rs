@@ -229,3 +229,25 @@ fn data_dir_restore_rules() {
     assert!(write_data_dir(&d, 2, &snap, &[]).is_err());
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn damaged_bytes_never_panic() {
+    let mut snap = Vec::new();
+    write_snapshot(&sample_tree(), &[(5, 4000)], 21, &mut snap);
+    let log = write_txn_log_file(&(1..=3).map(|z| (z, entry(z))).collect::<Vec<_>>());
+    for (file, read) in [
+        (
+            &snap,
+            (|b: &[u8]| read_snapshot(b, true).is_ok()) as fn(&[u8]) -> bool,
+        ),
+        (&log, |b: &[u8]| read_txn_log_file(b).is_ok()),
+    ] {
+        for i in 0..file.len() {
+            for x in [0x01, 0x80, 0xff] {
+                let mut b = file.clone();
+                b[i] ^= x;
+                let _ = read(&b);
+            }
+        }
+    }
+}
