@@ -36,7 +36,7 @@ pub async fn serve(
     let mut frames = FramedRead::new(rd, ClientCodec::new(cfg.jute_max_buffer));
     let connect = match frames.next().await {
         Some(Ok(InFrame::FourLetter(word))) => {
-            let text = fourlw::answer(&word, &cfg, &core).await;
+            let text = fourlw::answer(&word, &cfg, &core, Some(addr)).await;
             let mut wr = wr;
             let _ = wr.write_all(text.as_bytes()).await;
             let _ = wr.shutdown().await;

@@ -71,6 +71,13 @@ pub enum CoreMsg {
         /// Where the answer goes.
         reply: oneshot::Sender<ServerStats>,
     },
+    /// Four-letter words, the AdminServer and metrics want facts (or a stats reset).
+    Ops {
+        /// What to do and report.
+        cmd: crate::server::facts::OpsCmd,
+        /// Where the answer goes.
+        reply: oneshot::Sender<crate::server::facts::Facts>,
+    },
 }
 
 /// Facts four-letter words and metrics report.
@@ -107,6 +114,7 @@ pub(crate) struct ConnState {
     pub addr: SocketAddr,
     pub received: u64,
     pub sent: u64,
+    pub stats: crate::server::facts::ConnStats,
 }
 
 /// The server state and its single-threaded request handling.
@@ -129,6 +137,7 @@ pub struct Core {
     outbox: Vec<(ConnId, Out)>,
     pub(crate) packets_received: u64,
     pub(crate) packets_sent: u64,
+    pub(crate) ops: crate::server::facts::OpsState,
 }
 
 /// Wall-clock ms, as ZooKeeper stamps txns.
@@ -185,6 +194,7 @@ impl Core {
             outbox: Vec::new(),
             packets_received: 0,
             packets_sent: 0,
+            ops: Default::default(),
             cfg,
         };
         core.next_snapshot_at = core.roll_snapshot_threshold();
@@ -309,6 +319,8 @@ impl Core {
             }
         }
         self.deliver(outbox);
+        let marks = self.take_marks();
+        self.complete(marks);
     }
 
     /// Hands held output to the connections (after its txns are durable).
@@ -386,6 +398,7 @@ impl Core {
                 addr,
                 received: 1,
                 sent: 0,
+                stats: crate::server::facts::ConnStats::new(timeout),
             },
         );
         let (valid, session_id) = if req.session_id == 0 {
@@ -478,10 +491,16 @@ impl Core {
                 addr,
                 out,
             } => self.connect(conn, req, addr, out),
-            CoreMsg::Request { conn, xid, op, req } => self.request(conn, xid, op, req),
+            CoreMsg::Request { conn, xid, op, req } => {
+                self.mark_request(conn, xid, op);
+                self.request(conn, xid, op, req);
+            }
             CoreMsg::Closed { conn } => self.drop_conn(conn),
             CoreMsg::Stats { reply } => {
                 let _ = reply.send(self.stats());
+            }
+            CoreMsg::Ops { cmd, reply } => {
+                let _ = reply.send(self.ops(cmd));
             }
         }
     }

@@ -1,125 +1,263 @@
-//! Four-letter words on the client port (the full set and formats belong to the operations
-//! work; this answers the common probes).
+//! Four-letter words on the client port, in ZooKeeper 3.8's formats, with its
+//! `4lw.commands.whitelist` rule (`srvr` always allowed).
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::Config;
-use crate::server::core::{CoreMsg, ServerStats};
+use crate::server::core::CoreMsg;
+use crate::server::facts::{ConnFact, Facts, OpsCmd};
+use crate::server::{envinfo, mntr};
 
 /// The version string reported to operators.
 pub const VERSION: &str = concat!("3.8.0-ferrokeeper-", env!("CARGO_PKG_VERSION"));
+/// The build date reported next to it.
+pub const BUILT: &str = "1970-01-01 00:00 UTC";
 
-async fn stats(core: &mpsc::Sender<CoreMsg>) -> ServerStats {
+/// ZooKeeper's trace mask (`gtmk`, `stmk`, `get_trace_mask`); its default is 0x132.
+pub static TRACE_MASK: AtomicI64 = AtomicI64::new(306);
+
+/// Asks the core for facts; None if the core is gone.
+pub async fn facts(core: &mpsc::Sender<CoreMsg>, cmd: OpsCmd) -> Option<Facts> {
     let (tx, rx) = oneshot::channel();
-    if core.send(CoreMsg::Stats { reply: tx }).await.is_err() {
-        return ServerStats::default();
-    }
-    rx.await.unwrap_or_default()
+    core.send(CoreMsg::Ops { cmd, reply: tx }).await.ok()?;
+    rx.await.ok()
 }
 
-fn srvr(s: &ServerStats) -> String {
-    let (min, sum, count, max) = s.latency;
-    let avg = if count == 0 {
-        0.0
-    } else {
-        sum as f64 / count as f64
-    };
-    // ZooKeeper's node count includes the root twice (stored as "" and "/").
-    format!(
-        "Zookeeper version: {VERSION}, built on 1970-01-01 00:00 UTC\nLatency min/avg/max: {min}/{avg:.1}/{max}\nReceived: {}\nSent: {}\nConnections: {}\nOutstanding: 0\nZxid: 0x{:x}\nMode: standalone\nNode count: {}\n",
-        s.packets_received,
-        s.packets_sent,
-        s.connections,
-        s.zxid,
-        s.node_count + 1
-    )
-}
-
-/// The text answer to a four-letter word.
-pub async fn answer(word: &[u8; 4], cfg: &Config, core: &mpsc::Sender<CoreMsg>) -> String {
+/// The text answer to a four-letter word from `peer`.
+pub async fn answer(
+    word: &[u8; 4],
+    cfg: &Config,
+    core: &mpsc::Sender<CoreMsg>,
+    peer: Option<SocketAddr>,
+) -> String {
     let cmd = String::from_utf8_lossy(word).to_string();
     if !cfg.four_letter_word_enabled(&cmd) {
         return format!("{cmd} is not executed because it is not in the whitelist.\n");
     }
+    let detailed = matches!(&cmd[..], "dump" | "wchc" | "wchp");
+    let op = match &cmd[..] {
+        "srst" => OpsCmd::ResetServer,
+        "crst" => OpsCmd::ResetConns,
+        _ if detailed => OpsCmd::Detailed,
+        _ => OpsCmd::Facts,
+    };
+    let needs_core = matches!(
+        &cmd[..],
+        "cons" | "crst" | "dump" | "mntr" | "srst" | "srvr" | "stat" | "wchc" | "wchp" | "wchs"
+    );
+    let f = if needs_core {
+        match facts(core, op).await {
+            Some(f) => f,
+            None => return String::new(),
+        }
+    } else {
+        Facts::default()
+    };
     match &cmd[..] {
         "ruok" => "imok".to_string(),
         "isro" => "rw".to_string(),
-        "srvr" => srvr(&stats(core).await),
-        "stat" => {
-            let s = stats(core).await;
-            let mut out =
-                format!("Zookeeper version: {VERSION}, built on 1970-01-01 00:00 UTC\nClients:\n");
-            for c in &s.conns {
-                out.push_str(c);
-                out.push('\n');
+        "srvr" => srvr(&f, peer),
+        "stat" => stat(&f, peer),
+        "cons" => cons(&f, peer),
+        "crst" => "Connection stats reset.\n".to_string(),
+        "srst" => "Server stats reset.\n".to_string(),
+        "dirs" => {
+            let (d, l) = envinfo::dir_sizes(cfg);
+            format!("datadir_size: {d}\nlogdir_size: {l}\n")
+        }
+        "dump" => dump(&f, peer, cfg),
+        "envi" => envi(),
+        "conf" => conf(cfg),
+        "gtmk" => TRACE_MASK.load(Ordering::Relaxed).to_string(),
+        // ZooKeeper reads the new mask as 8 more bytes; without them it answers nothing.
+        "stmk" => String::new(),
+        // No digests are logged yet (ZooKeeper logs one every 128 txns with digests enabled).
+        "hash" => String::new(),
+        "mntr" => {
+            let mut out = String::new();
+            for (k, _, v) in mntr::values(&f, cfg, usize::from(peer.is_some())) {
+                let _ = writeln!(out, "zk_{k}\t{v}");
             }
-            out.push('\n');
-            let full = srvr(&s);
-            out.push_str(full.split_once('\n').map_or("", |x| x.1));
             out
         }
         "wchs" => {
-            let s = stats(core).await;
-            format!(
-                "{} connections watching {} paths\nTotal watches:{}\n",
-                s.connections, 0, s.watch_count
-            )
+            let (c, p, t) = f.watch_summary;
+            format!("{c} connections watching {p} paths\nTotal watches:{t}\n")
         }
-        "mntr" => {
-            let s = stats(core).await;
-            format!(
-                "zk_version\t{VERSION}\nzk_server_state\tstandalone\nzk_znode_count\t{}\nzk_watch_count\t{}\nzk_ephemerals_count\t{}\nzk_approximate_data_size\t{}\nzk_num_alive_connections\t{}\nzk_outstanding_requests\t0\nzk_packets_received\t{}\nzk_packets_sent\t{}\n",
-                s.node_count + 1,
-                s.watch_count,
-                s.ephemerals_count,
-                s.approximate_data_size,
-                s.connections,
-                s.packets_received,
-                s.packets_sent
-            )
+        "wchc" => {
+            let mut out = String::new();
+            for (sid, paths) in &f.watches_by_session {
+                let _ = writeln!(out, "0x{sid:x}");
+                for p in paths {
+                    let _ = writeln!(out, "\t{p}");
+                }
+            }
+            out.push('\n');
+            out
         }
-        "envi" => envi(),
-        "conf" => conf(cfg),
+        "wchp" => {
+            let mut out = String::new();
+            for (path, sids) in &f.watches_by_path {
+                let _ = writeln!(out, "{path}");
+                for s in sids {
+                    let _ = writeln!(out, "\t0x{s:x}");
+                }
+            }
+            out.push('\n');
+            out
+        }
         _ => String::new(),
     }
 }
 
+/// `srvr` (and the tail of `stat`).
+fn srvr(f: &Facts, peer: Option<SocketAddr>) -> String {
+    let l = &f.latency;
+    format!(
+        "Zookeeper version: {VERSION}, built on {BUILT}\nLatency min/avg/max: {}/{}/{}\nReceived: {}\nSent: {}\nConnections: {}\nOutstanding: 0\nZxid: 0x{:x}\nMode: standalone\nNode count: {}\n",
+        l.min,
+        mntr::java_double(l.avg()),
+        l.max,
+        f.packets_received,
+        f.packets_sent,
+        f.conns.len() + usize::from(peer.is_some()),
+        f.zxid,
+        f.node_count
+    )
+}
+
+fn stat(f: &Facts, peer: Option<SocketAddr>) -> String {
+    let mut out = format!("Zookeeper version: {VERSION}, built on {BUILT}\nClients:\n");
+    if let Some(p) = peer {
+        let _ = writeln!(out, " /{p}[0](queued=0,recved=1,sent=0)");
+    }
+    for c in &f.conns {
+        let _ = writeln!(
+            out,
+            " /{}[1](queued=0,recved={},sent={})",
+            c.addr, c.received, c.sent
+        );
+    }
+    out.push('\n');
+    let full = srvr(f, peer);
+    out.push_str(full.split_once('\n').map_or("", |x| x.1));
+    out
+}
+
+/// One `cons` line, as ServerCnxn.dumpConnectionInfo prints it.
+pub fn cons_line(c: &ConnFact) -> String {
+    let s = &c.stats;
+    let mut out = format!(
+        " /{}[1](queued=0,recved={},sent={}",
+        c.addr, c.received, c.sent
+    );
+    if c.session_id != 0 {
+        let _ = write!(
+            out,
+            ",sid=0x{:x},lop={},est={},to={}",
+            c.session_id, s.last_op, s.established_ms, s.timeout_ms
+        );
+        if s.last_cxid >= 0 {
+            let _ = write!(out, ",lcxid=0x{:x}", s.last_cxid);
+        }
+        let _ = write!(
+            out,
+            ",lzxid=0x{:x},lresp={},llat={},minlat={},avglat={},maxlat={}",
+            s.last_zxid,
+            s.last_response_ms,
+            s.last_latency,
+            s.latency.min,
+            s.latency.sum.checked_div(s.latency.count).unwrap_or(0),
+            s.latency.max
+        );
+    }
+    out.push(')');
+    out
+}
+
+fn cons(f: &Facts, peer: Option<SocketAddr>) -> String {
+    let mut out = String::new();
+    if let Some(p) = peer {
+        let _ = writeln!(out, " /{p}[0](queued=0,recved=1,sent=0)");
+    }
+    for c in &f.conns {
+        out.push_str(&cons_line(c));
+        out.push('\n');
+    }
+    out.push('\n');
+    out
+}
+
+fn dump(f: &Facts, peer: Option<SocketAddr>, cfg: &Config) -> String {
+    let mut out = String::from("SessionTracker dump:\n");
+    let n: usize = f.session_expiry.values().map(Vec::len).sum();
+    let _ = writeln!(out, "Session Sets ({})/({n}):", f.session_expiry.len());
+    for (at, ids) in &f.session_expiry {
+        let _ = writeln!(out, "{} expire at {}:", ids.len(), envinfo::java_date(*at));
+        for id in ids {
+            let _ = writeln!(out, "\t0x{id:x}");
+        }
+    }
+    out.push_str("ephemeral nodes dump:\n");
+    let _ = writeln!(out, "Sessions with Ephemerals ({}):", f.ephemerals.len());
+    for (sid, paths) in &f.ephemerals {
+        let _ = writeln!(out, "0x{sid:x}:");
+        for p in paths {
+            let _ = writeln!(out, "\t{p}");
+        }
+    }
+    // Connections by expiry: the asking one expires like a sessionless connection.
+    let now = crate::server::core::wall_ms();
+    let mut by_time: std::collections::BTreeMap<i64, Vec<String>> = Default::default();
+    if let Some(p) = peer {
+        let at = now + i64::try_from(cfg.tick_time_ms).unwrap_or(2000) * 10;
+        by_time
+            .entry(at)
+            .or_default()
+            .push(format!("ip: /{p} sessionId: 0x0"));
+    }
+    for c in &f.conns {
+        let at = now + i64::from(c.stats.timeout_ms);
+        by_time
+            .entry(at)
+            .or_default()
+            .push(format!("ip: /{} sessionId: 0x{:x}", c.addr, c.session_id));
+    }
+    out.push_str("Connections dump:\n");
+    let total: usize = by_time.values().map(Vec::len).sum();
+    let _ = writeln!(out, "Connections Sets ({})/({total}):", by_time.len());
+    for (at, lines) in &by_time {
+        let _ = writeln!(
+            out,
+            "{} expire at {}:",
+            lines.len(),
+            envinfo::java_date(*at)
+        );
+        for l in lines {
+            let _ = writeln!(out, "\t{l}");
+        }
+    }
+    out
+}
+
 /// `envi`: ZooKeeper's environment listing; kazoo reads the version from it.
 fn envi() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
-    let os_version = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default();
-    let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
-    let home = std::env::var("HOME").unwrap_or_default();
-    let dir = std::env::current_dir()
-        .map(|d| d.display().to_string())
-        .unwrap_or_default();
-    let exe = std::env::current_exe()
-        .map(|d| d.display().to_string())
-        .unwrap_or_default();
-    format!(
-        "Environment:\nzookeeper.version={VERSION}, built on 1970-01-01 00:00 UTC\nhost.name={host}\njava.version=<NA>\njava.vendor=<NA>\njava.home=<NA>\njava.class.path={exe}\njava.library.path=<NA>\njava.io.tmpdir={}\njava.compiler=<NA>\nos.name=Linux\nos.arch={}\nos.version={os_version}\nuser.name={user}\nuser.home={home}\nuser.dir={dir}\n",
-        std::env::temp_dir().display(),
-        if cfg!(target_arch = "x86_64") { "amd64" } else { std::env::consts::ARCH },
-    )
+    let mut out = String::from("Environment:\n");
+    for (k, v) in envinfo::environment() {
+        let _ = writeln!(out, "{k}={v}");
+    }
+    out
 }
 
 /// `conf`: the serving configuration.
 fn conf(cfg: &Config) -> String {
-    let data = cfg.data_dir.join("version-2");
-    let log = cfg.effective_data_log_dir().join("version-2");
-    format!(
-        "clientPort={}\nsecureClientPort=-1\ndataDir={}\ndataDirSize=0\ndataLogDir={}\ndataLogSize=0\ntickTime={}\nmaxClientCnxns={}\nminSessionTimeout={}\nmaxSessionTimeout={}\nclientPortListenBacklog=-1\nserverId={}\n",
-        cfg.client_port,
-        data.display(),
-        log.display(),
-        cfg.tick_time_ms,
-        cfg.max_client_cnxns,
-        cfg.min_session_timeout_ms,
-        cfg.max_session_timeout_ms,
-        cfg.my_id.unwrap_or(0)
-    )
+    let mut out = String::new();
+    for (k, v) in envinfo::conf_entries(cfg) {
+        let _ = writeln!(out, "{k}={v}");
+    }
+    out
 }

@@ -1,9 +1,14 @@
 //! The client-facing server: listener, connections, the core, four-letter words.
 
+pub mod admin;
 pub mod conn;
 pub mod core;
+pub mod envinfo;
+pub mod facts;
 pub mod fourlw;
 pub mod frame;
+pub mod metrics;
+pub mod mntr;
 mod requests;
 
 use std::collections::HashMap;
@@ -17,10 +22,10 @@ use tokio::sync::mpsc;
 use std::collections::VecDeque;
 
 use crate::config::Config;
-use crate::server::core::{Core, CoreMsg, Out};
+use crate::server::core::{Core, CoreMsg, Outbox};
+use crate::server::facts::RequestMark;
 use crate::storage::writer::{Job, LogWriter};
 use crate::storage::{MemLog, StorageError, TxnLog};
-use crate::watch::ConnId;
 
 /// Why the server could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +119,8 @@ impl Server {
         let (core_tx, core_rx) = mpsc::channel(CORE_QUEUE);
         let writer = LogWriter::spawn(self.log);
         tokio::spawn(core_loop(self.core, core_rx, writer, self.snapshotter));
+        admin::start(cfg.clone(), core_tx.clone()).await;
+        metrics::start(cfg.clone(), core_tx.clone()).await;
         let per_ip: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
         let mut next_conn: u64 = 1;
         tracing::info!(
@@ -175,7 +182,7 @@ async fn core_loop(
     let mut reap = tokio::time::interval(Duration::from_millis(reap_ms));
     let mut batch = Vec::with_capacity(512);
     // Output held until the log writer says its batch is durable, oldest first.
-    let mut inflight: VecDeque<(u64, Vec<(ConnId, Out)>)> = VecDeque::new();
+    let mut inflight: VecDeque<(u64, Outbox, Vec<RequestMark>)> = VecDeque::new();
     let mut seq = 0u64;
     loop {
         tokio::select! {
@@ -188,9 +195,10 @@ async fn core_loop(
                 }
             }
             Some(acked) = writer.acks.recv() => {
-                while inflight.front().is_some_and(|(s, _)| *s <= acked) {
-                    if let Some((_, out)) = inflight.pop_front() {
+                while inflight.front().is_some_and(|(s, _, _)| *s <= acked) {
+                    if let Some((_, out, marks)) = inflight.pop_front() {
                         core.deliver(out);
+                        core.complete(marks);
                     }
                 }
             }
@@ -198,18 +206,21 @@ async fn core_loop(
             _ = reap.tick() => core.reap_containers(),
         }
         let (entries, outbox) = core.take_batch();
+        let marks = core.take_marks();
         if !entries.is_empty() {
             seq += 1;
             if !writer.submit(Job { seq, entries }) {
                 tracing::error!("fatal: the txn log writer stopped");
                 std::process::exit(2);
             }
-            inflight.push_back((seq, outbox));
-        } else if let Some((_, held)) = inflight.back_mut() {
+            inflight.push_back((seq, outbox, marks));
+        } else if let Some((_, held, held_marks)) = inflight.back_mut() {
             // Output of reads must not overtake the writes queued before them.
             held.extend(outbox);
+            held_marks.extend(marks);
         } else {
             core.deliver(outbox);
+            core.complete(marks);
         }
         if core.snapshot_due() {
             if let Some(s) = snapshotter.as_mut() {

@@ -73,11 +73,17 @@ impl crate::server::Snapshotter for RocksSnapshotter {
             .name("snapshot-writer".into())
             .spawn(move || {
                 match store.put_snapshot(zxid, &bytes) {
-                    Ok(()) => tracing::info!(
+                    Ok(()) => {
+                        crate::server::metrics::snapshot_done(
+                            zxid,
+                            started.elapsed().as_millis() as u64,
+                        );
+                        tracing::info!(
                         "snapshot 0x{zxid:x}: {} bytes, serialized in {serialized:?}, stored in {:?}",
                         bytes.len(),
                         started.elapsed()
-                    ),
+                        )
+                    }
                     Err(e) => tracing::error!("snapshot 0x{zxid:x} failed: {e}"),
                 }
                 if let Some(retain) = purge {

@@ -41,10 +41,12 @@ impl LogWriter {
                         seq = more.seq;
                         entries.extend(more.entries);
                     }
+                    let started = std::time::Instant::now();
                     let result = entries
                         .iter()
                         .try_for_each(|(z, e)| log.append(*z, e))
                         .and_then(|()| log.sync());
+                    crate::server::metrics::fsync_done(started.elapsed().as_millis() as u64);
                     if let Err(e) = result {
                         // An acknowledged write must never be lost: stop, as ZooKeeper does.
                         tracing::error!("fatal: cannot write the txn log: {e}");

@@ -1,0 +1,325 @@
+//! Facts about the running server for the four-letter words, the AdminServer and the
+//! metrics: what the core knows, copied out in one message so the core stays single-threaded.
+//! Also the per-request bookkeeping behind ZooKeeper's latency and per-connection stats.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use crate::proto::op;
+use crate::server::core::{wall_ms, Core};
+use crate::watch::ConnId;
+
+/// What an operations message asks the core for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpsCmd {
+    /// Counts and per-connection stats.
+    Facts,
+    /// Counts, plus watches, sessions and ephemerals (dump, wchc, wchp and friends).
+    Detailed,
+    /// `srst`: reset the server's latency and packet counts, then report.
+    ResetServer,
+    /// `crst`: reset every connection's stats, then report.
+    ResetConns,
+}
+
+/// min/max/sum/count of latencies in ms, as ZooKeeper's ServerStats and ServerCnxn keep them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Latency {
+    /// Smallest sample (0 when there is none).
+    pub min: u64,
+    /// Largest sample.
+    pub max: u64,
+    /// Sum of samples.
+    pub sum: u64,
+    /// Number of samples.
+    pub count: u64,
+}
+
+impl Latency {
+    /// Adds a sample.
+    pub fn add(&mut self, ms: u64) {
+        self.min = if self.count == 0 {
+            ms
+        } else {
+            self.min.min(ms)
+        };
+        self.max = self.max.max(ms);
+        self.sum += ms;
+        self.count += 1;
+    }
+
+    /// The average as ZooKeeper reports it (4 decimals).
+    pub fn avg(&self) -> f64 {
+        if self.count == 0 {
+            return 0.0;
+        }
+        (self.sum as f64 / self.count as f64 * 10_000.0).round() / 10_000.0
+    }
+}
+
+/// Per-connection stats (`cons`, the `connections` admin command).
+#[derive(Debug, Clone)]
+pub struct ConnStats {
+    /// Wall-clock ms of the handshake.
+    pub established_ms: i64,
+    /// Negotiated session timeout, ms.
+    pub timeout_ms: i32,
+    /// ZooKeeper's short name of the last operation ("NA" before any).
+    pub last_op: &'static str,
+    /// xid of the last request (-1 before any).
+    pub last_cxid: i64,
+    /// Last zxid answered (-1 before any).
+    pub last_zxid: i64,
+    /// Wall-clock ms of the last response.
+    pub last_response_ms: i64,
+    /// Latency of the last request, ms.
+    pub last_latency: u64,
+    /// All latencies since the last reset.
+    pub latency: Latency,
+}
+
+impl ConnStats {
+    /// Stats of a connection that just completed its handshake.
+    pub fn new(timeout_ms: i32) -> ConnStats {
+        ConnStats {
+            established_ms: wall_ms(),
+            timeout_ms,
+            last_op: "NA",
+            last_cxid: -1,
+            last_zxid: -1,
+            last_response_ms: 0,
+            last_latency: 0,
+            latency: Latency::default(),
+        }
+    }
+
+    fn reset(&mut self) {
+        *self = ConnStats {
+            established_ms: self.established_ms,
+            timeout_ms: self.timeout_ms,
+            ..ConnStats::new(self.timeout_ms)
+        };
+    }
+}
+
+/// A request on its way through the core, until its reply is released.
+#[derive(Debug)]
+pub struct RequestMark {
+    at: Instant,
+    conn: ConnId,
+    xid: i32,
+    op: i32,
+}
+
+/// The core's operations bookkeeping.
+#[derive(Debug, Default)]
+pub struct OpsState {
+    marks: Vec<RequestMark>,
+    /// Server-wide request latency since the last `srst`.
+    pub latency: Latency,
+}
+
+/// One client connection as reported.
+#[derive(Debug, Clone)]
+pub struct ConnFact {
+    /// The client's address.
+    pub addr: SocketAddr,
+    /// The session (0 before the handshake finished).
+    pub session_id: i64,
+    /// Requests received.
+    pub received: u64,
+    /// Packets sent.
+    pub sent: u64,
+    /// The rest of its stats.
+    pub stats: ConnStats,
+}
+
+/// Everything the operations interfaces report.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// Last processed zxid.
+    pub zxid: i64,
+    /// Node count as ZooKeeper reports it (the root counts twice).
+    pub node_count: usize,
+    /// Watches in both tables.
+    pub watch_count: usize,
+    /// Ephemeral nodes.
+    pub ephemerals_count: usize,
+    /// Sum of path and data lengths.
+    pub approximate_data_size: u64,
+    /// Live sessions.
+    pub sessions: usize,
+    /// Requests received since the last `srst`.
+    pub packets_received: u64,
+    /// Packets sent since the last `srst`.
+    pub packets_sent: u64,
+    /// Server latency since the last `srst`.
+    pub latency: Latency,
+    /// ms since the core started.
+    pub uptime_ms: u64,
+    /// The connections with a session.
+    pub conns: Vec<ConnFact>,
+    /// Data watches: session id -> paths (Detailed only).
+    pub watches_by_session: BTreeMap<i64, Vec<String>>,
+    /// Data watches: path -> session ids (Detailed only).
+    pub watches_by_path: BTreeMap<String, Vec<i64>>,
+    /// Data watch summary: (connections, paths, watches).
+    pub watch_summary: (usize, usize, usize),
+    /// Sessions by wall-clock expiry time, ms (Detailed only).
+    pub session_expiry: BTreeMap<i64, Vec<i64>>,
+    /// Ephemeral paths by session (Detailed only).
+    pub ephemerals: BTreeMap<i64, Vec<String>>,
+}
+
+/// ZooKeeper's short operation names (FinalRequestProcessor's `lastOp`).
+pub fn op_name(opcode: i32) -> &'static str {
+    match opcode {
+        op::PING => "PING",
+        op::CREATE_SESSION => "SESS",
+        op::CLOSE_SESSION => "CLOS",
+        op::MULTI => "MULT",
+        op::MULTI_READ => "MLTR",
+        op::CREATE | op::CREATE2 | op::CREATE_TTL | op::CREATE_CONTAINER => "CREA",
+        op::DELETE | op::DELETE_CONTAINER => "DELE",
+        op::SET_DATA => "SETD",
+        op::RECONFIG => "RECO",
+        op::SET_ACL => "SETA",
+        op::SYNC => "SYNC",
+        op::CHECK => "CHEC",
+        op::EXISTS => "EXIS",
+        op::GET_DATA => "GETD",
+        op::SET_WATCHES | op::SET_WATCHES2 => "SETW",
+        op::GET_ACL => "GACL",
+        op::GET_CHILDREN | op::GET_CHILDREN2 => "GETC",
+        op::GET_ALL_CHILDREN_NUMBER => "GETACN",
+        op::CHECK_WATCHES => "CHKW",
+        op::REMOVE_WATCHES => "REMW",
+        op::GET_EPHEMERALS => "GETE",
+        op::ADD_WATCH => "ADDW",
+        op::WHO_AM_I => "HOMI",
+        op::AUTH => "AUTH",
+        op::SASL => "SASL",
+        _ => "UNKN",
+    }
+}
+
+impl Core {
+    /// Notes a request as it reaches the core.
+    pub(crate) fn mark_request(&mut self, conn: ConnId, xid: i32, op: i32) {
+        self.ops.marks.push(RequestMark {
+            at: Instant::now(),
+            conn,
+            xid,
+            op,
+        });
+    }
+
+    /// The requests noted since the last call; complete them once their replies are out.
+    pub fn take_marks(&mut self) -> Vec<RequestMark> {
+        std::mem::take(&mut self.ops.marks)
+    }
+
+    /// Records latency and per-connection stats of requests whose replies were released.
+    pub fn complete(&mut self, marks: Vec<RequestMark>) {
+        if marks.is_empty() {
+            return;
+        }
+        let zxid = self.tree.last_processed_zxid;
+        let now = wall_ms();
+        for m in marks {
+            let ms = m.at.elapsed().as_millis() as u64;
+            self.ops.latency.add(ms);
+            let write = crate::proto::is_write_op(m.op) || m.op == op::CLOSE_SESSION;
+            crate::server::metrics::request_done(write, ms);
+            if let Some(c) = self.conns.get_mut(&m.conn) {
+                let s = &mut c.stats;
+                s.last_op = op_name(m.op);
+                s.last_cxid = i64::from(m.xid);
+                s.last_zxid = zxid;
+                s.last_response_ms = now;
+                s.last_latency = ms;
+                s.latency.add(ms);
+            }
+        }
+    }
+
+    /// Answers an operations message.
+    pub(crate) fn ops(&mut self, cmd: OpsCmd) -> Facts {
+        match cmd {
+            OpsCmd::ResetServer => {
+                self.packets_received = 0;
+                self.packets_sent = 0;
+                self.ops.latency = Latency::default();
+            }
+            OpsCmd::ResetConns => {
+                for c in self.conns.values_mut() {
+                    c.received = 0;
+                    c.sent = 0;
+                    c.stats.reset();
+                }
+            }
+            OpsCmd::Facts | OpsCmd::Detailed => {}
+        }
+        let mut f = Facts {
+            zxid: self.tree.last_processed_zxid,
+            node_count: self.tree.node_count() + 1,
+            watch_count: self.watches.count(),
+            ephemerals_count: self.tree.ephemeral_counts().map(|(_, n)| n).sum(),
+            approximate_data_size: self.tree.approximate_data_size(),
+            sessions: self.sessions.len(),
+            packets_received: self.packets_received,
+            packets_sent: self.packets_sent,
+            latency: self.ops.latency,
+            uptime_ms: self.started.elapsed().as_millis() as u64,
+            conns: self
+                .conns
+                .values()
+                .map(|c| ConnFact {
+                    addr: c.addr,
+                    session_id: c.session_id,
+                    received: c.received,
+                    sent: c.sent,
+                    stats: c.stats.clone(),
+                })
+                .collect(),
+            ..Facts::default()
+        };
+        let table = &self.watches.data;
+        let paths = table.paths();
+        let mut watchers = std::collections::BTreeSet::new();
+        let mut total = 0;
+        for p in &paths {
+            let conns = table.conns_of(p);
+            total += conns.len();
+            watchers.extend(conns.iter().copied());
+            if cmd == OpsCmd::Detailed {
+                let mut sids: Vec<i64> = conns.iter().map(|c| self.session_of(*c)).collect();
+                sids.sort_unstable();
+                f.watches_by_path.insert(p.clone(), sids);
+            }
+        }
+        f.watch_summary = (watchers.len(), paths.len(), total);
+        if cmd == OpsCmd::Detailed {
+            for c in watchers {
+                let mut ps = table.paths_of(c);
+                ps.sort();
+                f.watches_by_session.insert(self.session_of(c), ps);
+            }
+            let now_mono = self.now_ms() as i64;
+            let now_wall = wall_ms();
+            for s in self.sessions.all() {
+                let at = now_wall + (s.expires_at_ms as i64 - now_mono);
+                f.session_expiry.entry(at).or_default().push(s.id);
+            }
+            for (sid, _) in self.tree.ephemeral_counts() {
+                f.ephemerals.insert(sid, self.tree.ephemerals_of(sid));
+            }
+        }
+        f
+    }
+
+    fn session_of(&self, conn: ConnId) -> i64 {
+        self.conns.get(&conn).map_or(0, |c| c.session_id)
+    }
+}
