@@ -36,5 +36,10 @@ if [ -x compat-tests/run-all.sh ]; then
   compat-tests/run-all.sh
 fi
 
+if [ -x bench/compare.sh ]; then
+  step "benchmark smoke: every workload against both servers"
+  bench/compare.sh --smoke
+fi
+
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "\ncargo tests: %d passed, %d failed\n", p, f }' /tmp/ferrokeeper-cargo-test.log
