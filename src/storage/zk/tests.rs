@@ -251,3 +251,23 @@ fn damaged_bytes_never_panic() {
         }
     }
 }
+
+#[test]
+fn export_writes_epoch_files_for_quorum_zxids() {
+    let d = tmp("epochs");
+    let mut snap = Vec::new();
+    write_snapshot(&sample_tree(), &[], 0x1_0000_0002, &mut snap);
+    let txns = vec![(0x2_0000_0001, entry(0x2_0000_0001))];
+    write_data_dir(&d, 0x1_0000_0002, &snap, &txns).unwrap();
+    let v = d.join(VERSION_DIR);
+    for f in ["acceptedEpoch", "currentEpoch"] {
+        assert_eq!(std::fs::read_to_string(v.join(f)).unwrap(), "2");
+    }
+    assert!(v.join("snapshot.100000002").is_file() && v.join("log.200000001").is_file());
+    let r = read_data_dir(&d).unwrap();
+    assert_eq!(
+        (r.snapshot_zxid(), r.last_zxid()),
+        (0x1_0000_0002, 0x2_0000_0001)
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
