@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""Ops suite: four-letter words and AdminServer commands compared, keys/lines and format,
+with expectations captured from Apache ZooKeeper 3.8.0 (values normalized).
+
+    check.py [--capture] [--whitelist] HOST:PORT [ADMIN_PORT]
+
+With --capture the normalized replies are written to expected/ instead of compared.
+With --whitelist the server's whitelist is only `ruok`: checks which words are refused and
+the refusal text. Prints PASS/FAIL lines, then "checks: N passed, M failed".
+"""
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXPECTED = os.path.join(HERE, "expected")
+BASE = "/opscompat"
+
+WORDS = ["conf", "cons", "dirs", "dump", "envi", "gtmk", "hash", "isro", "mntr", "ruok",
+         "srvr", "stat", "stmk", "wchc", "wchp", "wchs",
+         # resets last: they change what the others report
+         "crst", "srst"]
+
+ADMIN = ["configuration", "conf", "config", "connections", "cons", "dirs", "dump",
+         "environment", "envi", "get_trace_mask", "gtmk", "hash", "initial_configuration",
+         "icfg", "is_read_only", "isro", "last_snapshot", "lsnp", "leader", "lead",
+         "monitor", "mntr", "observers", "obsr", "ruok", "server_stats", "srvr",
+         "set_trace_mask", "stats", "stat", "system_properties", "sysp", "voting_view",
+         "watch_summary", "wchs", "watches", "wchc", "watches_by_path", "wchp", "zabstate",
+         "no_such_command",
+         # resets last
+         "connection_stat_reset", "crst", "observer_connection_stat_reset", "orst",
+         "stat_reset", "srst"]
+
+# Maps whose keys are data (session ids, paths, times), not field names.
+DATA_KEYED = {"expiry_time_to_session_ids", "session_id_to_ephemeral_paths",
+              "session_id_to_watched_paths", "path_to_session_ids", "current_config"}
+# JVM-only system properties: no Ferrokeeper counterpart.
+JVM_PROP = re.compile(r"^(java|sun|jdk|jetty)\.")
+
+RESULTS = []
+
+
+def result(name, ok, why=""):
+    RESULTS.append((name, ok))
+    print(("PASS %s" % name) if ok else ("FAIL %s: %s" % (name, why)), flush=True)
+
+
+def four_lw(host, port, word):
+    with socket.create_connection((host, port), timeout=5) as s:
+        s.sendall(word.encode())
+        s.settimeout(3)
+        out = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except socket.timeout:
+            pass
+    return out.decode("utf-8", "replace")
+
+
+VERSION = re.compile(r"\d+\.\d+\.\d+-\S+, built on \d{4}-\d\d-\d\d \d\d:\d\d \w+")
+DATE = re.compile(r"\b\w{3} \w{3} \d\d \d\d:\d\d:\d\d \w+ \d{4}\b")
+ADDR = re.compile(r"/?\b\d+\.\d+\.\d+\.\d+:\d+")
+HEX = re.compile(r"0x[0-9a-f]+")
+FLOAT = re.compile(r"-?\b\d+\.\d+(E-?\d+)?\b")
+INT = re.compile(r"-?\b\d+\b")
+
+
+def norm_value(v):
+    v = VERSION.sub("<VERSION>", v)
+    v = DATE.sub("<DATE>", v)
+    v = v.replace(BASE, "<BASE>")
+    v = ADDR.sub("<ADDR>", v)
+    v = HEX.sub("0x<H>", v)
+    v = re.sub(r"lop=[A-Z]+", "lop=<OP>", v)
+    v = FLOAT.sub("<F>", v)
+    v = INT.sub("<N>", v)
+    return v
+
+
+def normalize(word, text):
+    lines = text.split("\n")
+    if word == "envi":
+        # keys only: the values are the JVM's
+        return "\n".join(l.split("=", 1)[0] for l in lines)
+    if word == "conf":
+        out = []
+        for l in lines:
+            k, _, v = l.partition("=")
+            out.append(k + ("=<PATH>" if v.startswith("/") else ("=" + norm_value(v) if v else "")))
+        return "\n".join(out)
+    if word == "mntr":
+        out = []
+        for l in lines:
+            if not l or "_per_namespace" in l:
+                continue
+            k, _, v = l.partition("\t")
+            out.append(k + "\t" + norm_value(v))
+        return "\n".join(sorted(out))
+    lines = [norm_value(l) for l in lines]
+    if word == "cons":
+        body = sorted(l for l in lines if l)
+        return "\n".join(body) + "\n"
+    if word == "stat":
+        # the Clients block is in hash order
+        try:
+            i = lines.index("Clients:")
+            j = lines.index("", i)
+            lines[i + 1:j] = sorted(lines[i + 1:j])
+        except ValueError:
+            pass
+    return "\n".join(lines)
+
+
+def keyspec(v, path=""):
+    """The set of 'path:type' of a JSON value, data-keyed maps and lists collapsed."""
+    t = type(v).__name__
+    out = {"%s:%s" % (path, t)}
+    if isinstance(v, dict):
+        collapse = path.split(".")[-1] in DATA_KEYED
+        for k, x in v.items():
+            if collapse:
+                k = "*"
+            elif path == "" and JVM_PROP.match(k):
+                continue
+            elif "_per_namespace" in k:
+                continue
+            out |= keyspec(x, path + "." + k)
+    elif isinstance(v, list):
+        for x in v:
+            out |= keyspec(x, path + "[]")
+    return out
+
+
+def admin_get(port, name, query=""):
+    url = "http://127.0.0.1:%d/commands/%s%s" % (port, name, query)
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return r.status, r.headers.get("Content-Type", ""), r.read().decode()
+
+
+def check_or_capture(capture, rel, actual, name):
+    path = os.path.join(EXPECTED, rel)
+    if capture:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(actual)
+        result(name, True)
+        return
+    try:
+        with open(path) as f:
+            expected = f.read()
+    except OSError as e:
+        result(name, False, "no expectation: %s" % e)
+        return
+    if expected == actual:
+        result(name, True)
+    else:
+        el, al = expected.split("\n"), actual.split("\n")
+        diff = [("- " + e, "+ " + a) for e, a in zip(el, al) if e != a]
+        extra = ""
+        if len(el) != len(al):
+            extra = " (%d lines expected, %d got)" % (len(el), len(al))
+            missing = sorted(set(el) - set(al))[:5]
+            added = sorted(set(al) - set(el))[:5]
+            diff = [("- " + m, "") for m in missing] + [("", "+ " + a) for a in added]
+        print("  expected vs actual%s:" % extra)
+        for d in diff[:8]:
+            print("   ", d[0], "|", d[1])
+        result(name, False, "differs from ZooKeeper 3.8's format")
+
+
+def main():
+    args = sys.argv[1:]
+    capture = whitelist = False
+    while args and args[0].startswith("--"):
+        capture |= args[0] == "--capture"
+        whitelist |= args[0] == "--whitelist"
+        args = args[1:]
+    host, port = args[0].rsplit(":", 1)
+    port = int(port)
+    if whitelist:
+        # a server whose whitelist is only "ruok": srvr is always allowed, the rest refused
+        lines = []
+        for w in WORDS:
+            text = four_lw(host, port, w)
+            lines.append("%s: %s" % (w, text if "not in the whitelist" in text else "<ANSWERED>"))
+        check_or_capture(capture, "whitelist.txt", "\n".join(lines) + "\n", "4lw_whitelist")
+        return
+    admin_port = int(args[1]) if len(args) > 1 and args[1] else 0
+
+    holder = subprocess.Popen([sys.executable, os.path.join(HERE, "session.py"), args[0], BASE],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        ready = holder.stdout.readline()
+        if not ready.startswith("ready"):
+            result("session_setup", False, "could not open the holding session")
+        time.sleep(0.3)
+        for w in WORDS:
+            try:
+                text = four_lw(host, port, w)
+            except OSError as e:
+                result("4lw_" + w, False, str(e))
+                continue
+            check_or_capture(capture, "4lw/%s.txt" % w, normalize(w, text), "4lw_" + w)
+        if admin_port:
+            try:
+                st, ctype, body = admin_get(admin_port, "")
+            except OSError as e:
+                result("admin_list", False, "AdminServer on port %d: %s" % (admin_port, e))
+                return
+            names = sorted(re.findall(r'href="/commands/([a-z_]+)"', body))
+            check_or_capture(capture, "admin/_list.txt", "\n".join(names) + "\n", "admin_list")
+            for name in ADMIN:
+                query = "?traceMask=306" if name in ("set_trace_mask", "stmk") else ""
+                try:
+                    st, ctype, body = admin_get(admin_port, name, query)
+                    doc = json.loads(body)
+                except (OSError, ValueError) as e:
+                    result("admin_" + name, False, str(e))
+                    continue
+                spec = sorted(keyspec(doc))
+                spec.append("status:%d content-type:%s" % (st, ctype.split(";")[0]))
+                check_or_capture(capture, "admin/%s.keys" % name, "\n".join(spec) + "\n",
+                                 "admin_" + name)
+            # set_trace_mask without its argument answers an error
+            try:
+                st, ctype, body = admin_get(admin_port, "set_trace_mask")
+                spec = "\n".join(sorted(keyspec(json.loads(body)))) + "\n"
+            except (OSError, ValueError) as e:
+                result("admin_set_trace_mask_noarg", False, str(e))
+            else:
+                check_or_capture(capture, "admin/set_trace_mask_noarg.keys", spec,
+                                 "admin_set_trace_mask_noarg")
+    finally:
+        try:
+            holder.stdin.close()
+            holder.wait(timeout=10)
+        except Exception:
+            holder.kill()
+
+
+if __name__ == "__main__":
+    main()
+    passed = sum(1 for _, ok in RESULTS if ok)
+    failed = len(RESULTS) - passed
+    print("checks: %d passed, %d failed" % (passed, failed))
+    sys.exit(0 if failed == 0 else 1)
