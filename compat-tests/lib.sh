@@ -38,7 +38,7 @@ ZK_CLASSPATH="${ZK_CLASSPATH:-$(
     printf '%s' "$cp"
 )}"
 
-FERROKEEPER_BIN="${FERROKEEPER_BIN:-$REPO_ROOT/target/release/ferrokeeper}"
+FERROKEEPER_BIN="${FERROKEEPER_BIN:-${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/ferrokeeper}"
 
 # System properties passed to both servers (Java: -D before the class,
 # Ferrokeeper: after the config path).

@@ -36,6 +36,11 @@ if [ -x compat-tests/run-all.sh ]; then
   compat-tests/run-all.sh
 fi
 
+if [ -x compat-tests/storage/run.sh ]; then
+  step "storage: ZooKeeper 3.8 data -> import -> Ferrokeeper -> export -> ZooKeeper 3.8"
+  compat-tests/storage/run.sh 127.0.0.1:0
+fi
+
 if [ -x bench/compare.sh ]; then
   step "benchmark smoke: every workload against both servers"
   bench/compare.sh --smoke

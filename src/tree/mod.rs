@@ -74,12 +74,13 @@ impl DataTree {
             quota_paths: BTreeSet::new(),
         };
         let open = t.intern(open_acl());
+        // ZooKeeper's built-in nodes hold empty data, not null.
         t.nodes.insert(
             "/".into(),
-            Node::new(None, open.clone(), StatPersisted::default()),
+            Node::new(Some(Vec::new()), open.clone(), StatPersisted::default()),
         );
         for p in [ZOOKEEPER_PATH, QUOTA_PATH] {
-            t.insert_raw(p, None, open.clone(), StatPersisted::default());
+            t.insert_raw(p, Some(Vec::new()), open.clone(), StatPersisted::default());
         }
         // /zookeeper/config is world-readable only; ZooKeeper sets its ACL with version -1.
         let read_only = t.intern(vec![Acl::world(crate::proto::perms::READ)]);
