@@ -227,11 +227,15 @@ impl Core {
         }
         let zxid = self.tree.last_processed_zxid;
         let now = wall_ms();
+        let (mut reads, mut writes) = (Vec::new(), Vec::new());
         for m in marks {
             let ms = m.at.elapsed().as_millis() as u64;
             self.ops.latency.add(ms);
-            let write = crate::proto::is_write_op(m.op) || m.op == op::CLOSE_SESSION;
-            crate::server::metrics::request_done(write, ms);
+            if crate::proto::is_write_op(m.op) || m.op == op::CLOSE_SESSION {
+                writes.push(ms);
+            } else {
+                reads.push(ms);
+            }
             if let Some(c) = self.conns.get_mut(&m.conn) {
                 let s = &mut c.stats;
                 s.last_op = op_name(m.op);
@@ -242,6 +246,7 @@ impl Core {
                 s.latency.add(ms);
             }
         }
+        crate::server::metrics::requests_done(&reads, &writes);
     }
 
     /// Answers an operations message.

@@ -30,6 +30,8 @@ const RESERVOIR: usize = 4096;
 /// A summary as `mntr` reports it: count, sum, min, max and recent samples.
 #[derive(Debug, Default, Clone)]
 pub struct Summary {
+    /// The Prometheus histogram, once the recorder is installed.
+    hist: Option<metrics::Histogram>,
     /// Samples.
     pub count: u64,
     /// Their sum.
@@ -78,15 +80,30 @@ fn summaries() -> &'static Mutex<HashMap<&'static str, Summary>> {
     S.get_or_init(Mutex::default)
 }
 
+/// Whether the Prometheus recorder is installed (histogram handles are worth creating).
+static INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Records samples of one of ZooKeeper's summaries (ms for times), under one lock.
+pub fn observe_all(name: &'static str, values: &[u64]) {
+    if values.is_empty() {
+        return;
+    }
+    let mut map = summaries().lock().unwrap_or_else(|p| p.into_inner());
+    let s = map.entry(name).or_default();
+    if s.hist.is_none() && INSTALLED.load(std::sync::atomic::Ordering::Acquire) {
+        s.hist = Some(metrics::histogram!(name));
+    }
+    for &v in values {
+        s.add(v);
+        if let Some(h) = &s.hist {
+            h.record(v as f64);
+        }
+    }
+}
+
 /// Records a sample of one of ZooKeeper's summaries (ms for times).
 pub fn observe(name: &'static str, value: u64) {
-    summaries()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .entry(name)
-        .or_default()
-        .add(value);
-    metrics::histogram!(name).record(value as f64);
+    observe_all(name, &[value]);
 }
 
 /// A summary's current state.
@@ -99,16 +116,10 @@ pub fn summary(name: &str) -> Summary {
         .unwrap_or_default()
 }
 
-/// A request's reply went out after `ms`: `updatelatency` for writes, `readlatency` else.
-pub fn request_done(write: bool, ms: u64) {
-    observe(
-        if write {
-            "updatelatency"
-        } else {
-            "readlatency"
-        },
-        ms,
-    );
+/// Replies went out after these latencies (ms): `readlatency` and `updatelatency`.
+pub fn requests_done(reads: &[u64], writes: &[u64]) {
+    observe_all("readlatency", reads);
+    observe_all("updatelatency", writes);
 }
 
 /// The txn log was synced in `ms` (ZooKeeper's `fsynctime`).
@@ -153,6 +164,7 @@ fn prometheus() -> Option<PrometheusHandle> {
         match builder.install_recorder() {
             Ok(h) => {
                 register_all();
+                INSTALLED.store(true, std::sync::atomic::Ordering::Release);
                 Some(h)
             }
             Err(e) => {
