@@ -455,6 +455,7 @@ async fn crash_under_load(name: &str, rounds: usize, split_log: bool) {
         (Vec::new(), Vec::new(), Vec::new());
     let mut snapshots_seen = 0usize;
     let mut inflight = [0u64; 2];
+    let mut log_violations: Vec<String> = Vec::new();
     let mut from_snapshot = 0usize;
     for round in 0..rounds {
         let last = round + 1 == rounds;
@@ -514,6 +515,15 @@ async fn crash_under_load(name: &str, rounds: usize, split_log: bool) {
         if offline.snapshot_zxid > 0 {
             from_snapshot += 1;
         }
+        // ZooKeeper's invariant: a snapshot never gets ahead of the log, so every stored
+        // snapshot plus the log after it rebuilds the state (the fall-back path).
+        let newest_snap = offline.snapshots.first().copied().unwrap_or(0);
+        if newest_snap > offline.log_range.1 || !offline.log_holes.is_empty() {
+            log_violations.push(format!(
+                "round {round}: newest snapshot 0x{newest_snap:x}, log 0x{:x}..=0x{:x}, holes {:x?}",
+                offline.log_range.0, offline.log_range.1, offline.log_holes
+            ));
+        }
         if let Some(served) = &served_before_stop {
             assert_same_tree(
                 "final: served before the stop vs offline recovery",
@@ -565,6 +575,11 @@ async fn crash_under_load(name: &str, rounds: usize, split_log: bool) {
         began.elapsed()
     );
     assert!(acked > 200, "too little load to mean anything: {acked} ops");
+    assert!(
+        log_violations.is_empty(),
+        "snapshots stored ahead of the durable log (older snapshots then cannot be used):\n{}",
+        log_violations.join("\n")
+    );
 }
 
 // ====================================================================== restarts
@@ -702,6 +717,14 @@ async fn restart_keeps_state(kill: bool) {
     c1.create("/ttl/long", b"L", &with_ttl(600_000))
         .await
         .unwrap();
+    // Enough txns for snapshots (snapCount=50): recovery then starts from a snapshot
+    // holding the sessions, ephemerals, TTL and container nodes above.
+    c1.create("/r/filler", b"", &OPEN).await.unwrap();
+    for i in 0..80 {
+        c1.set_data("/r/filler", format!("{i}").as_bytes(), None)
+            .await
+            .unwrap();
+    }
     c1.create("/ttl/short", b"S", &with_ttl(6_000))
         .await
         .unwrap();
@@ -722,6 +745,16 @@ async fn restart_keeps_state(kill: bool) {
         "served before the stop vs offline recovery",
         &before,
         &off.tree,
+    );
+    assert!(
+        off.snapshot_zxid > 0,
+        "recovery should start from a snapshot (zxid 0x{:x}, snapshots {:?})",
+        off.last_zxid,
+        off.snapshots
+    );
+    eprintln!(
+        "{name}: recovered from snapshot 0x{:x} + {} txns",
+        off.snapshot_zxid, off.replayed
     );
     assert_eq!(off.ttls, vec!["/ttl/long".to_string(), "/ttl/short".into()]);
     assert_eq!(

@@ -488,6 +488,10 @@ pub struct Offline {
     /// session -> its ephemerals
     pub ephemerals: BTreeMap<i64, Vec<String>>,
     pub snapshots: Vec<i64>,
+    /// The zxid range the stored log covers, (first, last); (0, 0) when empty.
+    pub log_range: (i64, i64),
+    /// Places where the stored log skips zxids: (before, after).
+    pub log_holes: Vec<(i64, i64)>,
     pub took: Duration,
 }
 
@@ -502,12 +506,32 @@ pub fn recover_offline_split(data_dir: &Path, log_dir: Option<&Path>) -> Result<
     let began = Instant::now();
     let store = RocksStore::open(data_dir).map_err(|e| e.to_string())?;
     let snapshots = store.snapshot_zxids().map_err(|e| e.to_string())?;
-    let rec = match log_dir {
+    let log_store = match log_dir {
+        None => None,
+        Some(d) => Some(RocksStore::open(d).map_err(|e| e.to_string())?),
+    };
+    let (log_range, log_holes) = {
+        let log = log_store.as_ref().unwrap_or(&store);
+        let zxids: Vec<i64> = log
+            .txns_after(0)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|(z, _)| z)
+            .collect();
+        let holes = zxids
+            .windows(2)
+            .filter(|w| !ferrokeeper::storage::recovery::follows(w[0], w[1]))
+            .map(|w| (w[0], w[1]))
+            .collect();
+        let range = (
+            zxids.first().copied().unwrap_or(0),
+            zxids.last().copied().unwrap_or(0),
+        );
+        (range, holes)
+    };
+    let rec = match &log_store {
         None => recover(&store, true),
-        Some(d) => {
-            let log_store = RocksStore::open(d).map_err(|e| e.to_string())?;
-            recover_split(&store, &log_store, true)
-        }
+        Some(l) => recover_split(&store, l, true),
     }
     .map_err(|e| e.to_string())?;
     let tree = &rec.tree;
@@ -548,6 +572,8 @@ pub fn recover_offline_split(data_dir: &Path, log_dir: Option<&Path>) -> Result<
         containers: tree.containers().iter().cloned().collect(),
         ephemerals,
         snapshots,
+        log_range,
+        log_holes,
         took: began.elapsed(),
     })
 }
