@@ -10,9 +10,11 @@
 //! * Damaged data: a damaged log entry or a gap stops start-up naming the zxid; a damaged
 //!   newest snapshot falls back to an older one plus the log; a torn WAL tail is cut.
 //!
-//! The servers use `snapCount=50` where snapshots matter, so runs cross several snapshots
-//! once the server takes them (the tests also pass while it takes none, except the one
-//! that damages snapshots, which needs them).
+//! The servers use `snapCount=50` where snapshots matter, so runs cross many snapshots;
+//! the restart tests and the snapshot-damage test assert that recovery started from one.
+//! `crash_under_load_with_a_separate_log_dir` repeats the crash test (10 kills) with the
+//! log in a dataLogDir store of its own. Each test keeps its temp dir (data, server logs)
+//! when it fails.
 
 #![cfg(feature = "rocksdb")]
 
