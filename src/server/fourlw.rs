@@ -35,7 +35,8 @@ pub async fn answer(
     peer: Option<SocketAddr>,
 ) -> String {
     let cmd = String::from_utf8_lossy(word).to_string();
-    if !cfg.four_letter_word_enabled(&cmd) {
+    // `srvr` is always allowed, whatever the whitelist says.
+    if cmd != "srvr" && !cfg.four_letter_word_enabled(&cmd) {
         return format!("{cmd} is not executed because it is not in the whitelist.\n");
     }
     let detailed = matches!(&cmd[..], "dump" | "wchc" | "wchp");
