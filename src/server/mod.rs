@@ -50,8 +50,13 @@ pub enum ServerError {
 
 /// Takes snapshots for the core loop when enough txns went by.
 pub trait Snapshotter: Send {
-    /// Serializes the core's state and stores it (the storing may go on in the background).
-    fn take(&mut self, core: &Core);
+    /// Begins a snapshot of the core's state (ignored while one is under way).
+    fn start(&mut self, core: &Core);
+    /// Writes the next part of a snapshot under way; the core calls it after every batch,
+    /// so a snapshot never holds requests up for long. `durable_zxid` is the last zxid the
+    /// log has made durable: a snapshot is stored only once the log covers its zxid, so it
+    /// never gets ahead of the log.
+    fn step(&mut self, core: &Core, durable_zxid: i64);
 }
 
 /// Requests queued toward the core before connections wait.
@@ -184,6 +189,9 @@ async fn core_loop(
     // Output held until the log writer says its batch is durable, oldest first.
     let mut inflight: VecDeque<(u64, Outbox, Vec<RequestMark>)> = VecDeque::new();
     let mut seq = 0u64;
+    // The last zxid of each batch in flight, and the last zxid known durable.
+    let mut batch_zxids: VecDeque<(u64, i64)> = VecDeque::new();
+    let mut durable_zxid = core.tree().last_processed_zxid;
     loop {
         tokio::select! {
             n = rx.recv_many(&mut batch, 512) => {
@@ -195,6 +203,11 @@ async fn core_loop(
                 }
             }
             Some(acked) = writer.acks.recv() => {
+                while batch_zxids.front().is_some_and(|(s, _)| *s <= acked) {
+                    if let Some((_, z)) = batch_zxids.pop_front() {
+                        durable_zxid = durable_zxid.max(z);
+                    }
+                }
                 while inflight.front().is_some_and(|(s, _, _)| *s <= acked) {
                     if let Some((_, out, marks)) = inflight.pop_front() {
                         core.deliver(out);
@@ -207,8 +220,9 @@ async fn core_loop(
         }
         let (entries, outbox) = core.take_batch();
         let marks = core.take_marks();
-        if !entries.is_empty() {
+        if let Some((last, _)) = entries.last() {
             seq += 1;
+            batch_zxids.push_back((seq, *last));
             if !writer.submit(Job { seq, entries }) {
                 tracing::error!("fatal: the txn log writer stopped");
                 std::process::exit(2);
@@ -222,10 +236,11 @@ async fn core_loop(
             core.deliver(outbox);
             core.complete(marks);
         }
-        if core.snapshot_due() {
-            if let Some(s) = snapshotter.as_mut() {
-                s.take(&core);
+        if let Some(s) = snapshotter.as_mut() {
+            if core.snapshot_due() {
+                s.start(&core);
             }
+            s.step(&core, durable_zxid);
         }
     }
 }

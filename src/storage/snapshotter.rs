@@ -1,6 +1,7 @@
-//! Snapshots in RocksDB: every snapCount txns (randomised) the core serializes the tree in
-//! ZooKeeper's snapshot format; a background thread stores it and purges old ones, so the
-//! fsync of a large snapshot never holds up the group commit of writes.
+//! Snapshots in RocksDB: every snapCount txns (randomised) the core starts a fuzzy snapshot
+//! in ZooKeeper's format and writes it a few thousand nodes between request batches; a
+//! background thread assembles and stores it and purges old ones, so neither the walk nor
+//! the fsync of a large snapshot holds requests up.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::server::core::Core;
 use crate::storage::rocks::RocksStore;
-use crate::storage::zk::{read_snapshot, write_snapshot};
+use crate::storage::zk::{read_snapshot, FuzzySnapshot};
 use crate::storage::StorageError;
 use crate::tree::DataTree;
 
@@ -21,6 +22,8 @@ pub struct RocksSnapshotter {
     purge_every: Option<Duration>,
     last_purge: Instant,
     busy: Arc<std::sync::atomic::AtomicBool>,
+    /// The snapshot being walked, and when it started.
+    current: Option<(FuzzySnapshot, Instant)>,
 }
 
 impl RocksSnapshotter {
@@ -38,25 +41,40 @@ impl RocksSnapshotter {
             purge_every: (hours > 0).then(|| Duration::from_secs(hours * 3600)),
             last_purge: Instant::now(),
             busy: Arc::default(),
+            current: None,
         }
     }
 }
 
+/// Nodes written per step: about a millisecond of work between request batches.
+const NODES_PER_STEP: usize = 4000;
+
 impl crate::server::Snapshotter for RocksSnapshotter {
-    fn take(&mut self, core: &Core) {
+    fn start(&mut self, core: &Core) {
         use std::sync::atomic::Ordering;
-        if self.busy.swap(true, Ordering::AcqRel) {
+        if self.current.is_some() || self.busy.load(Ordering::Acquire) {
             // ZooKeeper skips a snapshot while the previous one is still being written.
             tracing::warn!("too busy to snapshot, skipping");
             return;
         }
-        let tree = core.tree();
-        let zxid = tree.last_processed_zxid;
-        let started = Instant::now();
-        let mut bytes =
-            Vec::with_capacity(tree.approximate_data_size() as usize + tree.node_count() * 96);
-        write_snapshot(tree, &core.session_list(), zxid, &mut bytes);
-        let serialized = started.elapsed();
+        let zxid = core.tree().last_processed_zxid;
+        self.current = Some((
+            FuzzySnapshot::new(zxid, core.session_list()),
+            Instant::now(),
+        ));
+    }
+
+    fn step(&mut self, core: &Core, durable_zxid: i64) {
+        use std::sync::atomic::Ordering;
+        let Some((snap, _)) = self.current.as_mut() else {
+            return;
+        };
+        if !snap.step(core.tree(), NODES_PER_STEP) || snap.zxid() > durable_zxid {
+            return;
+        }
+        let Some((snap, started)) = self.current.take() else {
+            return;
+        };
         let purge = self
             .purge_every
             .is_some_and(|every| self.last_purge.elapsed() >= every)
@@ -69,21 +87,19 @@ impl crate::server::Snapshotter for RocksSnapshotter {
             self.log_store.clone(),
             self.busy.clone(),
         );
+        busy.store(true, Ordering::Release);
         let spawned = std::thread::Builder::new()
             .name("snapshot-writer".into())
             .spawn(move || {
+                let (zxid, nodes) = (snap.zxid(), snap.written());
+                let walked = started.elapsed();
+                let bytes = snap.finish();
                 match store.put_snapshot(zxid, &bytes) {
-                    Ok(()) => {
-                        crate::server::metrics::snapshot_done(
-                            zxid,
-                            started.elapsed().as_millis() as u64,
-                        );
-                        tracing::info!(
-                        "snapshot 0x{zxid:x}: {} bytes, serialized in {serialized:?}, stored in {:?}",
+                    Ok(()) => tracing::info!(
+                        "snapshot 0x{zxid:x}: {nodes} nodes, {} bytes, walked in {walked:?}, stored after {:?}",
                         bytes.len(),
                         started.elapsed()
-                        )
-                    }
+                    ),
                     Err(e) => tracing::error!("snapshot 0x{zxid:x} failed: {e}"),
                 }
                 if let Some(retain) = purge {

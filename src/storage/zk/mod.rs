@@ -4,6 +4,7 @@
 //! directories with it. Nothing here panics on bad input: damage is a [`ZkFileError`].
 
 mod datadir;
+mod fuzzy;
 mod snapshot;
 mod txnlog;
 
@@ -17,6 +18,7 @@ use crate::jute::{Jute, JuteError};
 pub use datadir::{
     read_data_dir, read_data_dirs, write_data_dir, zxid_follows, ZkDataDir, VERSION_DIR,
 };
+pub use fuzzy::FuzzySnapshot;
 pub use snapshot::{
     empty_tree, node_digest, read_snapshot, read_snapshot_full, tree_digest, write_snapshot,
     SnapshotContents, ZxidDigest, DIGEST_VERSION, SNAP_MAGIC,

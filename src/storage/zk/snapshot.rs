@@ -16,7 +16,7 @@ pub const SNAP_MAGIC: i32 = 0x5A4B_534E;
 /// The digest version ZooKeeper 3.8 writes (a long; older versions wrote a hex string).
 pub const DIGEST_VERSION: i32 = 2;
 /// ReferenceCountedACLCache's index for OPEN_ACL_UNSAFE on nodes created without a list.
-const OPEN_ACL_INDEX: i64 = -1;
+pub(super) const OPEN_ACL_INDEX: i64 = -1;
 /// Paths under this prefix are left out of the digest ("/zookeeper" itself counts).
 const DIGEST_EXCLUDED: &str = "/zookeeper/";
 
@@ -90,7 +90,7 @@ pub fn empty_tree(extended_types: bool) -> DataTree {
     t
 }
 
-fn is_open(acl: &[Acl]) -> bool {
+pub(super) fn is_open(acl: &[Acl]) -> bool {
     acl.len() == 1 && acl[0] == Acl::world(perms::ALL)
 }
 
@@ -146,7 +146,7 @@ pub fn write_snapshot(tree: &DataTree, sessions: &[(i64, i32)], zxid: i64, out: 
     out.extend_from_slice(&b);
 }
 
-fn write_node(b: &mut BytesMut, path: &str, node: &Node, acl: i64) {
+pub(super) fn write_node(b: &mut BytesMut, path: &str, node: &Node, acl: i64) {
     b.put_i32(path.len() as i32);
     b.put_slice(path.as_bytes());
     node.data.write(b);
@@ -155,7 +155,7 @@ fn write_node(b: &mut BytesMut, path: &str, node: &Node, acl: i64) {
 }
 
 /// SnapStream.sealStream: the Adler32 of everything so far, then the string "/".
-fn seal(b: &mut BytesMut) {
+pub(super) fn seal(b: &mut BytesMut) {
     adler32(b).write(b);
     "/".to_string().write(b);
 }

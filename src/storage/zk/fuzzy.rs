@@ -1,0 +1,235 @@
+//! A fuzzy snapshot, as ZooKeeper takes them: the tree is written a few thousand nodes at a
+//! time between request batches, while writes go on. It is named after the last zxid
+//! applied when it started; recovery replays the log from there, and replaying a txn whose
+//! effect the snapshot already holds is harmless (a create finds the node, a delete misses
+//! it, a setData writes the same version). Nodes go out in pre-order, so a parent always
+//! comes before its children; the ACL cache, which the file puts before the nodes, is
+//! assembled at the end from the lists the written nodes use.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+
+use super::snapshot::{is_open, seal, write_node, OPEN_ACL_INDEX};
+use super::{node_digest, DIGEST_VERSION, FILE_VERSION, SNAP_MAGIC};
+use crate::jute::Jute;
+use crate::proto::Acl;
+use crate::tree::{join, DataTree, QUOTA_PATH, ZOOKEEPER_PATH};
+
+/// A snapshot being written.
+pub struct FuzzySnapshot {
+    zxid: i64,
+    sessions: Vec<(i64, i32)>,
+    /// Paths still to visit (depth first).
+    stack: Vec<String>,
+    index: HashMap<Arc<[Acl]>, i64>,
+    lists: Vec<Arc<[Acl]>>,
+    nodes: BytesMut,
+    digest: u64,
+    written: usize,
+}
+
+impl FuzzySnapshot {
+    /// Starts a snapshot named `zxid` with the sessions alive now.
+    pub fn new(zxid: i64, sessions: Vec<(i64, i32)>) -> FuzzySnapshot {
+        FuzzySnapshot {
+            zxid,
+            sessions,
+            stack: vec!["/".to_string()],
+            index: HashMap::new(),
+            lists: Vec::new(),
+            nodes: BytesMut::with_capacity(1 << 20),
+            digest: 0,
+            written: 0,
+        }
+    }
+
+    /// The zxid the snapshot is named after.
+    pub fn zxid(&self) -> i64 {
+        self.zxid
+    }
+
+    /// Nodes written so far.
+    pub fn written(&self) -> usize {
+        self.written
+    }
+
+    /// Writes up to `budget` more nodes of the tree as it is now; true once every node
+    /// has been visited.
+    pub fn step(&mut self, tree: &DataTree, budget: usize) -> bool {
+        for _ in 0..budget {
+            let Some(path) = self.stack.pop() else {
+                return true;
+            };
+            // Deleted since its parent was written: its delete txn is in the log.
+            let Some(node) = tree.get(&path) else {
+                continue;
+            };
+            let mut names: Vec<&str> = node.children.iter().collect();
+            names.sort_unstable_by(|a, b| b.cmp(a));
+            for c in names {
+                self.stack.push(join(&path, c));
+            }
+            let builtin = matches!(path.as_str(), "/" | ZOOKEEPER_PATH | QUOTA_PATH);
+            let acl = if builtin && is_open(&node.acl) {
+                OPEN_ACL_INDEX
+            } else {
+                let lists = &mut self.lists;
+                *self.index.entry(node.acl.clone()).or_insert_with(|| {
+                    lists.push(node.acl.clone());
+                    lists.len() as i64
+                })
+            };
+            let p = if path == "/" { "" } else { path.as_str() };
+            write_node(&mut self.nodes, p, node, acl);
+            self.digest =
+                self.digest
+                    .wrapping_add(node_digest(&path, node.data.as_deref(), &node.stat));
+            self.written += 1;
+        }
+        self.stack.is_empty()
+    }
+
+    /// Assembles the file: header, sessions, ACL cache, nodes, seals and digest section.
+    /// Heavy (a copy and two checksums over everything), so run it off the core.
+    pub fn finish(self) -> Vec<u8> {
+        let mut b = BytesMut::with_capacity(self.nodes.len() + 4096);
+        SNAP_MAGIC.write(&mut b);
+        FILE_VERSION.write(&mut b);
+        (-1i64).write(&mut b);
+        (self.sessions.len() as i32).write(&mut b);
+        for (id, timeout) in &self.sessions {
+            id.write(&mut b);
+            timeout.write(&mut b);
+        }
+        (self.lists.len() as i32).write(&mut b);
+        for (i, acl) in self.lists.iter().enumerate() {
+            (i as i64 + 1).write(&mut b);
+            (acl.len() as i32).write(&mut b);
+            for a in acl.iter() {
+                a.write(&mut b);
+            }
+        }
+        b.extend_from_slice(&self.nodes);
+        "/".to_string().write(&mut b);
+        seal(&mut b);
+        self.zxid.write(&mut b);
+        DIGEST_VERSION.write(&mut b);
+        (self.digest as i64).write(&mut b);
+        seal(&mut b);
+        b.to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::apply::apply;
+    use crate::proto::{op, perms, CreateTxn, SetDataTxn, Txn, TxnHeader};
+    use crate::storage::recovery::replay;
+    use crate::storage::zk::{read_snapshot, write_snapshot};
+
+    fn hdr(zxid: i64, ty: i32) -> TxnHeader {
+        TxnHeader {
+            client_id: 1,
+            cxid: 1,
+            zxid,
+            time: 1000 + zxid,
+            r#type: ty,
+        }
+    }
+
+    /// A create as prep makes it: the parent's next cversion, absolute, so that replaying
+    /// it over a snapshot that already has the child changes nothing.
+    fn create_in(t: &DataTree, path: &str) -> Txn {
+        let parent = crate::tree::parent_and_name(path).0;
+        let pcv = t.get(parent).map_or(0, |n| n.stat.cversion) + 1;
+        match create(path) {
+            Txn::Create(ty, mut c) => {
+                c.parent_cversion = pcv;
+                Txn::Create(ty, c)
+            }
+            other => other,
+        }
+    }
+
+    fn create(path: &str) -> Txn {
+        Txn::Create(
+            op::CREATE,
+            CreateTxn {
+                path: path.into(),
+                data: Some(path.as_bytes().to_vec()),
+                acl: vec![Acl::world(perms::ALL)],
+                ephemeral: false,
+                parent_cversion: -1,
+            },
+        )
+    }
+
+    #[test]
+    fn in_one_go_it_equals_the_plain_writer() {
+        let mut t = DataTree::new(false);
+        for (i, p) in ["/a", "/a/b", "/c"].iter().enumerate() {
+            apply(&mut t, &hdr(i as i64 + 1, op::CREATE), &create(p));
+        }
+        let mut f = FuzzySnapshot::new(3, vec![(7, 4000)]);
+        assert!(f.step(&t, usize::MAX));
+        let mut plain = Vec::new();
+        write_snapshot(&t, &[(7, 4000)], 3, &mut plain);
+        assert_eq!(f.finish(), plain);
+    }
+
+    #[test]
+    fn a_snapshot_taken_during_writes_plus_the_log_gives_the_tree() {
+        let mut t = DataTree::new(false);
+        let mut log = Vec::new();
+        let mut zxid = 0;
+        let mut run = |t: &mut DataTree, log: &mut Vec<(i64, Vec<u8>)>, ty: i32, txn: Txn| {
+            zxid += 1;
+            let e = crate::proto::TxnEntry {
+                header: hdr(zxid, ty),
+                txn,
+                digest: None,
+            };
+            apply(t, &e.header, &e.txn);
+            log.push((zxid, e.to_bytes().to_vec()));
+        };
+        for i in 0..50 {
+            let c = create_in(&t, &format!("/n{i}"));
+            run(&mut t, &mut log, op::CREATE, c);
+        }
+        let start = t.last_processed_zxid;
+        let mut f = FuzzySnapshot::new(start, vec![]);
+        let mut i = 0;
+        while !f.step(&t, 7) {
+            // Writes land between steps: new nodes, deletes, changed data.
+            let c = create_in(&t, &format!("/n{i}/x"));
+            run(&mut t, &mut log, op::CREATE, c);
+            run(
+                &mut t,
+                &mut log,
+                op::SET_DATA,
+                Txn::SetData(SetDataTxn {
+                    path: format!("/n{}", 49 - i),
+                    data: Some(vec![i as u8]),
+                    version: 1,
+                }),
+            );
+            i += 1;
+        }
+        let bytes = f.finish();
+        let (snap_tree, sessions) = read_snapshot(&bytes, false).unwrap();
+        let after: Vec<_> = log.into_iter().filter(|(z, _)| *z > start).collect();
+        let rebuilt = replay(snap_tree, sessions.into_iter().collect(), start, after).unwrap();
+        for (p, n) in t.preorder() {
+            let r = rebuilt
+                .tree
+                .get(&p)
+                .unwrap_or_else(|| panic!("{p} missing"));
+            assert_eq!(r.data, n.data, "{p}");
+            assert_eq!(rebuilt.tree.stat(&p), t.stat(&p), "{p}");
+        }
+        assert_eq!(rebuilt.tree.node_count(), t.node_count());
+    }
+}
