@@ -142,7 +142,7 @@ for spec in "${workloads[@]}"; do
 done
 
 # Memory and restart: fresh servers, one loaded at a time.
-declare -A base_rss load_rss restart_ms
+declare -A base_rss load_rss restart_ms disk_kb
 for k in zookeeper ferrokeeper; do stop "$k"; done
 for k in zookeeper ferrokeeper; do
   start "$k" fresh
@@ -152,16 +152,18 @@ for k in zookeeper ferrokeeper; do
   sleep 2
   load_rss[$k]=$(rss_kb "$k")
   stop "$k"
+  # The data directory as the stopped server left it (txn log, snapshots, RocksDB files).
+  disk_kb[$k]=$(du -sk "$work/$k/data" | cut -f1)
   start "$k"
   restart_ms[$k]=$started_ms
   "$FK_BIN" bench --connect "127.0.0.1:${port[$k]}" -w get -s 1 -o 1 -n 1 --warmup 0s --json >/dev/null \
     || { echo "FAIL: $k after restart" >&2; failed=1; }
   stop "$k"
-  echo "$k: RSS ${base_rss[$k]} kB empty, ${load_rss[$k]} kB with $ZNODES znodes; restart ${restart_ms[$k]} ms"
+  echo "$k: RSS ${base_rss[$k]} kB empty, ${load_rss[$k]} kB with $ZNODES znodes; data dir ${disk_kb[$k]} kB; restart ${restart_ms[$k]} ms"
 done
 for k in zookeeper ferrokeeper; do
-  printf '{"workload":"memory","server":"%s","znodes":%s,"rss_empty_kb":%s,"rss_kb":%s,"restart_ms":%s}\n' \
-    "$k" "$ZNODES" "${base_rss[$k]}" "${load_rss[$k]}" "${restart_ms[$k]}" >>"$results"
+  printf '{"workload":"memory","server":"%s","znodes":%s,"rss_empty_kb":%s,"rss_kb":%s,"restart_ms":%s,"data_dir_kb":%s}\n' \
+    "$k" "$ZNODES" "${base_rss[$k]}" "${load_rss[$k]}" "${restart_ms[$k]}" "${disk_kb[$k]}" >>"$results"
 done
 
 if grep -q '"errors":[1-9]' "$results"; then failed=1; fi

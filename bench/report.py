@@ -89,6 +89,10 @@ def main():
             per = (m["rss_kb"] - m["rss_empty_kb"]) * 1024 / m["znodes"]
             out.append(f"\n{side}: {m['rss_kb']} kB RSS with {m['znodes']} znodes "
                        f"({m['rss_empty_kb']} kB empty): {per:.0f} bytes per znode.")
+            if m.get("data_dir_kb") is not None:
+                out.append(f"{side}: data directory {m['data_dir_kb']} kB after loading "
+                           f"{m['znodes']} znodes; restart until the first request is served "
+                           f"{m['restart_ms']} ms.")
     out.append("")
     out.append("## Every workload")
     out.append("")
