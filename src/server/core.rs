@@ -330,9 +330,10 @@ impl Core {
                 continue;
             };
             let closing = matches!(out, Out::Close);
-            if !closing {
+            if let Out::Frame(f) = &out {
                 c.sent += 1;
                 self.packets_sent += 1;
+                self.ops.response_size(f.len().saturating_sub(4));
             }
             match c.out.try_send(out) {
                 Ok(()) => {}

@@ -112,12 +112,46 @@ pub struct RequestMark {
     op: i32,
 }
 
+/// Sizes of the responses sent: last, min, max (-1 before any), as ZooKeeper's BufferStats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseSizes {
+    /// The last one.
+    pub last: i64,
+    /// The smallest.
+    pub min: i64,
+    /// The largest.
+    pub max: i64,
+}
+
+impl Default for ResponseSizes {
+    fn default() -> ResponseSizes {
+        ResponseSizes {
+            last: -1,
+            min: -1,
+            max: -1,
+        }
+    }
+}
+
 /// The core's operations bookkeeping.
 #[derive(Debug, Default)]
 pub struct OpsState {
     marks: Vec<RequestMark>,
     /// Server-wide request latency since the last `srst`.
     pub latency: Latency,
+    /// Response sizes since the last `srst`.
+    pub responses: ResponseSizes,
+}
+
+impl OpsState {
+    /// Notes the size of a response sent.
+    pub fn response_size(&mut self, len: usize) {
+        let n = len as i64;
+        let r = &mut self.responses;
+        r.last = n;
+        r.min = if r.min < 0 { n } else { r.min.min(n) };
+        r.max = r.max.max(n);
+    }
 }
 
 /// One client connection as reported.
@@ -158,6 +192,8 @@ pub struct Facts {
     pub latency: Latency,
     /// ms since the core started.
     pub uptime_ms: u64,
+    /// Response sizes since the last `srst`.
+    pub responses: ResponseSizes,
     /// The connections with a session.
     pub conns: Vec<ConnFact>,
     /// Data watches: session id -> paths (Detailed only).
@@ -256,6 +292,7 @@ impl Core {
                 self.packets_received = 0;
                 self.packets_sent = 0;
                 self.ops.latency = Latency::default();
+                self.ops.responses = ResponseSizes::default();
             }
             OpsCmd::ResetConns => {
                 for c in self.conns.values_mut() {
@@ -277,6 +314,7 @@ impl Core {
             packets_sent: self.packets_sent,
             latency: self.ops.latency,
             uptime_ms: self.started.elapsed().as_millis() as u64,
+            responses: self.ops.responses,
             conns: self
                 .conns
                 .values()

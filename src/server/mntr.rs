@@ -251,9 +251,9 @@ pub fn values(f: &Facts, _cfg: &Config, extra_conns: usize) -> Vec<(String, Kind
                     "open_file_descriptor_count" => Value::Int(open_fds),
                     "max_file_descriptor_count" => Value::Int(max_fds),
                     "uptime" => Value::Int(f.uptime_ms as i64),
-                    "last_client_response_size"
-                    | "max_client_response_size"
-                    | "min_client_response_size" => Value::Int(-1),
+                    "last_client_response_size" => Value::Int(f.responses.last),
+                    "max_client_response_size" => Value::Int(f.responses.max),
+                    "min_client_response_size" => Value::Int(f.responses.min),
                     _ => Value::Int(0),
                 };
                 out.push((name.to_string(), *kind, v));

@@ -84,11 +84,11 @@ fn conn_json(c: &ConnFact, brief: bool) -> J {
     obj(v)
 }
 
-fn buffer_stats() -> J {
+fn buffer_stats(f: &Facts) -> J {
     obj([
-        ("last_buffer_size", J::Int(-1)),
-        ("min_buffer_size", J::Int(-1)),
-        ("max_buffer_size", J::Int(-1)),
+        ("last_buffer_size", J::Int(f.responses.last)),
+        ("min_buffer_size", J::Int(f.responses.min)),
+        ("max_buffer_size", J::Int(f.responses.max)),
     ])
 }
 
@@ -98,7 +98,7 @@ fn server_stats(f: &Facts, cfg: &Config) -> Vec<(&'static str, J)> {
         ("packets_sent", J::Int(f.packets_sent as i64)),
         ("packets_received", J::Int(f.packets_received as i64)),
         ("fsync_threshold_exceed_count", J::Int(0)),
-        ("client_response_stats", buffer_stats()),
+        ("client_response_stats", buffer_stats(f)),
         ("data_dir_size", J::Int(data as i64)),
         ("log_dir_size", J::Int(log as i64)),
         ("provider_null", J::Bool(false)),
@@ -118,7 +118,7 @@ fn server_stats(f: &Facts, cfg: &Config) -> Vec<(&'static str, J)> {
         ("version", J::from(format!("{VERSION}, built on {BUILT}"))),
         ("read_only", J::Bool(false)),
         ("server_stats", stats),
-        ("client_response", buffer_stats()),
+        ("client_response", buffer_stats(f)),
         ("node_count", J::Int(f.node_count as i64)),
     ]
 }
