@@ -32,7 +32,9 @@ ZK_CLASSPATH="${ZK_CLASSPATH:-$(
     for j in zookeeper zookeeper-jute slf4j-api slf4j-simple netty-buffer netty-common \
              netty-handler netty-transport netty-transport-native-unix-common \
              netty-transport-native-epoll netty-resolver netty-codec \
-             commons-cli commons-io metrics-core snappy-java jline; do
+             commons-cli commons-io metrics-core snappy-java jline \
+             servlet-api jetty9-server jetty9-servlet jetty9-http jetty9-io jetty9-util \
+             jetty9-security jackson-databind jackson-core jackson-annotations; do
         [ -f "$ZK_JAVA_DIR/$j.jar" ] && cp="$cp${cp:+:}$ZK_JAVA_DIR/$j.jar"
     done
     printf '%s' "$cp"
@@ -60,8 +62,15 @@ clientPort=$port
 clientPortAddress=127.0.0.1
 maxClientCnxns=0
 4lw.commands.whitelist=*
-admin.enableServer=false
 EOF
+    # The AdminServer only where a suite asks for it (COMPAT_ADMIN_PORT), so parallel
+    # servers do not fight over port 8080.
+    if [ -n "${COMPAT_ADMIN_PORT:-}" ]; then
+        printf 'admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort=%s\n' \
+            "$COMPAT_ADMIN_PORT" >>"$dir/zoo.cfg"
+    else
+        echo "admin.enableServer=false" >>"$dir/zoo.cfg"
+    fi
 }
 
 # four_lw PORT CMD : send a four-letter word, print the reply (empty on failure)

@@ -13,7 +13,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 
-ALL_SUITES=(java kazoo cli rust-client)
+ALL_SUITES=(java kazoo cli rust-client ops)
 TARGETS=(zookeeper ferrokeeper)
 SUITES=()
 
@@ -81,15 +81,20 @@ run_suite() { # TARGET SUITE
     rm -rf "$dir"
     mkdir -p "$dir"
     echo "== $suite against $target (127.0.0.1:$port), log: ${log#"$REPO_ROOT"/}"
-    if ! start_server "$target" "$port" "$dir" 2>>"$log"; then
+    # The ops suite checks AdminServer commands: each target gets its own admin port.
+    local admin_port=""
+    if [ "$suite" = ops ]; then
+        admin_port=$((port + 2))
+    fi
+    if ! COMPAT_ADMIN_PORT="$admin_port" start_server "$target" "$port" "$dir" 2>>"$log"; then
         echo "   server failed to start (see $dir/server.log)"
         ST[$key]="nostart"
         return
     fi
     local args=("127.0.0.1:$port")
-    [ "$suite" = cli ] && args+=("$target")
+    case "$suite" in cli|ops) args+=("$target") ;; esac
     start=$(date +%s)
-    COMPAT_TARGET="$target" COMPAT_RESULT_FILE="$res" \
+    ADMIN_PORT="$admin_port" COMPAT_TARGET="$target" COMPAT_RESULT_FILE="$res" \
         timeout -k 20 "${SUITE_TIMEOUT:-2400}" "$HERE/$suite/run.sh" "${args[@]}" >"$log" 2>&1 </dev/null
     rc=$?
     SECS[$key]=$(( $(date +%s) - start ))

@@ -41,6 +41,11 @@ if [ -x compat-tests/storage/run.sh ]; then
   compat-tests/storage/run.sh 127.0.0.1:0
 fi
 
+if [ -x compat-tests/prometheus/run.sh ]; then
+  step "a real Prometheus scrapes Ferrokeeper"
+  compat-tests/prometheus/run.sh
+fi
+
 if [ -x bench/compare.sh ]; then
   step "benchmark smoke: every workload against both servers"
   bench/compare.sh --smoke

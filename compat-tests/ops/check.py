@@ -40,8 +40,8 @@ ADMIN = ["configuration", "conf", "config", "connections", "cons", "dirs", "dump
 # Maps whose keys are data (session ids, paths, times), not field names.
 DATA_KEYED = {"expiry_time_to_session_ids", "session_id_to_ephemeral_paths",
               "session_id_to_watched_paths", "path_to_session_ids", "current_config"}
-# JVM-only system properties: no Ferrokeeper counterpart.
-JVM_PROP = re.compile(r"^(java|sun|jdk|jetty)\.")
+# JVM properties, and the logging binding's (set by the harness, not by ZooKeeper).
+JVM_PROP = re.compile(r"^(java|sun|jdk|jetty|org\.slf4j)\.")
 
 RESULTS = []
 
