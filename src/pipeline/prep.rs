@@ -6,9 +6,9 @@ use crate::pipeline::acl;
 use crate::pipeline::pending::{Pending, PendingNode};
 use crate::proto::{
     op, perms, Acl, CheckVersionRequest, CheckVersionTxn, CloseSessionTxn, CreateContainerTxn,
-    CreateMode, CreateRequest, CreateTtlTxn, CreateTxn, DeleteRequest, DeleteTxn, EphemeralType,
-    ErrorCode, ErrorTxn, Id, MultiOp, MultiRequest, Request, SetAclRequest, SetAclTxn,
-    SetDataRequest, SetDataTxn, StatPersisted, Txn, MAX_TTL_MS,
+    CreateMode, CreateRequest, CreateTtlRequest, CreateTtlTxn, CreateTxn, DeleteRequest, DeleteTxn,
+    EphemeralType, ErrorCode, ErrorTxn, Id, MultiOp, MultiRequest, Request, SetAclRequest,
+    SetAclTxn, SetDataRequest, SetDataTxn, StatPersisted, Txn, MAX_TTL_MS,
 };
 use crate::tree::{parent_and_name, validate_path, CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH};
 
@@ -57,15 +57,7 @@ fn valid_path(path: &str) -> Result<(), ErrorCode> {
 pub fn prep(req: &Request, ctx: &PrepCtx<'_>, view: &mut Pending<'_>) -> Result<Txn, ErrorCode> {
     match req {
         Request::Create(ty, c) => prep_create(*ty, c, -1, ctx, view),
-        Request::CreateTtl(c) => {
-            let cr = CreateRequest {
-                path: c.path.clone(),
-                data: c.data.clone(),
-                acl: c.acl.clone(),
-                flags: c.flags,
-            };
-            prep_create(op::CREATE_TTL, &cr, c.ttl, ctx, view)
-        }
+        Request::CreateTtl(c) => prep_create_ttl(c, ctx, view),
         Request::Delete(d) => prep_delete(d, ctx, view),
         Request::SetData(s) => prep_set_data(s, ctx, view),
         Request::SetAcl(s) => prep_set_acl(s, ctx, view),
@@ -100,15 +92,7 @@ pub fn prep_multi(m: &MultiRequest, ctx: &PrepCtx<'_>, view: &mut Pending<'_>) -
         }
         let r = match o {
             MultiOp::Create(ty, c) => prep_create(*ty, c, -1, ctx, view),
-            MultiOp::CreateTtl(c) => {
-                let cr = CreateRequest {
-                    path: c.path.clone(),
-                    data: c.data.clone(),
-                    acl: c.acl.clone(),
-                    flags: c.flags,
-                };
-                prep_create(op::CREATE_TTL, &cr, c.ttl, ctx, view)
-            }
+            MultiOp::CreateTtl(c) => prep_create_ttl(c, ctx, view),
             MultiOp::Delete(d) => prep_delete(d, ctx, view),
             MultiOp::SetData(s) => prep_set_data(s, ctx, view),
             MultiOp::Check(c) => prep_check(c, ctx, view),
@@ -124,6 +108,20 @@ pub fn prep_multi(m: &MultiRequest, ctx: &PrepCtx<'_>, view: &mut Pending<'_>) -
         }
     }
     Txn::Multi(txns)
+}
+
+fn prep_create_ttl(
+    c: &CreateTtlRequest,
+    ctx: &PrepCtx<'_>,
+    view: &mut Pending<'_>,
+) -> Result<Txn, ErrorCode> {
+    let cr = CreateRequest {
+        path: c.path.clone(),
+        data: c.data.clone(),
+        acl: c.acl.clone(),
+        flags: c.flags,
+    };
+    prep_create(op::CREATE_TTL, &cr, c.ttl, ctx, view)
 }
 
 fn prep_create(

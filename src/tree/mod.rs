@@ -231,21 +231,7 @@ impl DataTree {
         self.data_size += (path.len() + len) as u64;
         self.nodes.insert(path.into(), Node::new(data, acl, stat));
         self.quota_on_create(parent_path, name, path, len);
-        match EphemeralType::of(ephemeral_owner, self.extended_types) {
-            EphemeralType::Void => {}
-            EphemeralType::Normal => {
-                self.ephemerals
-                    .entry(ephemeral_owner)
-                    .or_insert_with(|| Children::with_capacity(16))
-                    .insert(path);
-            }
-            EphemeralType::Container => {
-                self.containers.insert(path.to_string());
-            }
-            EphemeralType::Ttl(_) => {
-                self.ttls.insert(path.to_string());
-            }
-        }
+        self.index_owner(path, ephemeral_owner);
         Ok(Trigger::Created {
             path: path.to_string(),
             parent: parent_path.to_string(),
@@ -389,6 +375,16 @@ impl DataTree {
         let len = data.as_ref().map_or(0, Vec::len);
         self.data_size += (path.len() + len) as u64;
         self.nodes.insert(path.into(), Node::new(data, acl, stat));
+        self.index_owner(path, owner);
+        if parent_path.starts_with(QUOTA_PATH) && name == quota::LIMIT_NODE {
+            self.quota_paths
+                .insert(parent_path[QUOTA_PATH.len()..].to_string());
+        }
+        Ok(())
+    }
+
+    /// Files a new node under its session, or as a container or TTL node.
+    fn index_owner(&mut self, path: &str, owner: i64) {
         match EphemeralType::of(owner, self.extended_types) {
             EphemeralType::Void => {}
             EphemeralType::Normal => {
@@ -404,11 +400,6 @@ impl DataTree {
                 self.ttls.insert(path.to_string());
             }
         }
-        if parent_path.starts_with(QUOTA_PATH) && name == quota::LIMIT_NODE {
-            self.quota_paths
-                .insert(parent_path[QUOTA_PATH.len()..].to_string());
-        }
-        Ok(())
     }
 
     /// Drops interned ACL lists no node uses any more.
