@@ -100,6 +100,14 @@ impl Server {
         log: Box<dyn TxnLog>,
         snapshotter: Option<Box<dyn Snapshotter>>,
     ) -> Result<Server, ServerError> {
+        if !cfg.servers.is_empty() {
+            // Said loudly: an operator with server.N lines expects an ensemble.
+            tracing::warn!(
+                "{} server.N lines configured, but the quorum protocols are not implemented yet: \
+                 serving standalone",
+                cfg.servers.len()
+            );
+        }
         let addr = format!("{}:{}", cfg.client_port_address, cfg.client_port);
         let listener = TcpListener::bind(&addr)
             .await
