@@ -17,7 +17,7 @@ use crate::jute::Jute;
 use crate::proto::{ConnectRequest, Request, RequestHeader};
 use crate::server::core::{CoreMsg, Out};
 use crate::server::fourlw;
-use crate::server::frame::{ClientCodec, InFrame};
+use crate::server::frame::{ClientCodec, FrameError, InFrame};
 use crate::watch::ConnId;
 
 /// Frames a connection may have queued before it counts as not reading.
@@ -50,7 +50,7 @@ pub async fn serve(
             }
         },
         Some(Err(e)) => {
-            tracing::warn!("closing connection from {addr}: {e}");
+            log_frame_error(addr, &e);
             return;
         }
         None => return,
@@ -76,7 +76,7 @@ pub async fn serve(
             Some(Ok(InFrame::Payload(p))) => p,
             Some(Ok(InFrame::FourLetter(_))) => break,
             Some(Err(e)) => {
-                tracing::warn!("closing connection from {addr}: {e}");
+                log_frame_error(addr, &e);
                 break;
             }
             None => break,
@@ -134,4 +134,12 @@ async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Out>, stop: Cance
     let _ = w.flush().await;
     let _ = w.shutdown().await;
     stop.cancel();
+}
+
+/// A bad frame is worth a warning; a client that vanished (reset, broken pipe) is routine.
+fn log_frame_error(addr: SocketAddr, e: &FrameError) {
+    match e {
+        FrameError::Io(io) => tracing::debug!("connection from {addr} ended: {io}"),
+        other => tracing::warn!("closing connection from {addr}: {other}"),
+    }
 }

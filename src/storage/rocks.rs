@@ -48,7 +48,7 @@ impl RocksStore {
         opts.set_max_total_wal_size(64 << 20);
         let cfs = [CF_LOG, CF_SNAP, CF_META]
             .into_iter()
-            .map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
+            .map(|n| ColumnFamilyDescriptor::new(n, cf_options()));
         let db = DB::open_cf_descriptors(&opts, dir, cfs).map_err(rocks)?;
         Ok(RocksStore { db })
     }
@@ -233,6 +233,16 @@ impl RocksStore {
         let cf = self.cf(CF_LOG)?;
         self.db.put_cf(cf, zxid_key(zxid), value).map_err(rocks)
     }
+}
+
+/// Column family options. The log is written once and read only at recovery, snapshots
+/// likewise: small memtables keep RocksDB's share of the server's memory small (the default
+/// 64 MiB per memtable would hold a large part of a snapshot or of the log in RAM).
+fn cf_options() -> Options {
+    let mut o = Options::default();
+    o.set_write_buffer_size(8 << 20);
+    o.set_max_write_buffer_number(2);
+    o
 }
 
 fn key_zxid(k: &[u8]) -> Result<i64, StorageError> {

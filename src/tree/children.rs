@@ -9,9 +9,14 @@
 
 use std::collections::HashMap;
 
-/// The child names of one node.
+/// The child names of one node. Leaves, most nodes of a big tree, carry no set at all:
+/// one pointer instead of an empty hash map.
 #[derive(Debug, Clone, Default)]
-pub struct Children {
+pub struct Children(Option<Box<Set>>);
+
+/// A Java HashSet's contents and its table size history.
+#[derive(Debug, Clone, Default)]
+struct Set {
     /// name -> insertion sequence number.
     names: HashMap<Box<str>, u64>,
     next_seq: u64,
@@ -38,16 +43,16 @@ fn bucket(name: &str, capacity: u32) -> u32 {
 impl Children {
     /// A set that Java creates with `new HashSet<>(capacity)` (a power of two).
     pub fn with_capacity(capacity: u32) -> Children {
-        Children {
+        Children(Some(Box::new(Set {
             initial: capacity,
-            ..Children::default()
-        }
+            ..Set::default()
+        })))
     }
 
     /// The order of a `clone()` of this set, which Java rebuilds in a table sized for
     /// its current size (ZooKeeper's getEphemerals hands out such a clone).
     pub fn ordered_clone(&self) -> Vec<String> {
-        let n = self.names.len();
+        let n = self.len();
         if n == 0 {
             return Vec::new();
         }
@@ -65,47 +70,54 @@ impl Children {
 
     /// Number of children.
     pub fn len(&self) -> usize {
-        self.names.len()
+        self.0.as_ref().map_or(0, |s| s.names.len())
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.len() == 0
     }
 
     /// Whether `name` is a child.
     pub fn contains(&self, name: &str) -> bool {
-        self.names.contains_key(name)
+        self.0.as_ref().is_some_and(|s| s.names.contains_key(name))
     }
 
     /// Adds a child; false if it was there.
     pub fn insert(&mut self, name: &str) -> bool {
-        if self.names.contains_key(name) {
+        let set = self.0.get_or_insert_with(Box::default);
+        if set.names.contains_key(name) {
             return false;
         }
-        if self.capacity == 0 {
-            self.capacity = if self.initial == 0 { 8 } else { self.initial };
+        if set.capacity == 0 {
+            set.capacity = if set.initial == 0 { 8 } else { set.initial };
         }
-        self.names.insert(name.into(), self.next_seq);
-        self.next_seq += 1;
+        set.names.insert(name.into(), set.next_seq);
+        set.next_seq += 1;
         // HashMap resizes after the insert that takes size above capacity * 0.75.
-        if self.names.len() as u64 > u64::from(self.capacity) * 3 / 4 {
-            self.capacity *= 2;
+        if set.names.len() as u64 > u64::from(set.capacity) * 3 / 4 {
+            set.capacity *= 2;
         }
         true
     }
 
-    /// Removes a child; false if it was not there.
+    /// Removes a child; false if it was not there. The set stays (Java never shrinks it,
+    /// and its size history decides the order).
     pub fn remove(&mut self, name: &str) -> bool {
-        self.names.remove(name).is_some()
+        self.0
+            .as_mut()
+            .is_some_and(|s| s.names.remove(name).is_some())
     }
 
     /// The names in ZooKeeper's order.
     pub fn ordered(&self) -> Vec<String> {
-        let mut v: Vec<(u32, u64, &str)> = self
+        let Some(set) = self.0.as_ref() else {
+            return Vec::new();
+        };
+        let mut v: Vec<(u32, u64, &str)> = set
             .names
             .iter()
-            .map(|(n, seq)| (bucket(n, self.capacity), *seq, &**n))
+            .map(|(n, seq)| (bucket(n, set.capacity), *seq, &**n))
             .collect();
         v.sort_unstable();
         v.into_iter().map(|(_, _, n)| n.to_string()).collect()
@@ -113,7 +125,7 @@ impl Children {
 
     /// The names in no particular order (cheap).
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.names.keys().map(|k| &**k)
+        self.0.iter().flat_map(|s| s.names.keys().map(|k| &**k))
     }
 }
 
