@@ -11,6 +11,9 @@ use ferrokeeper::server::Server;
 #[path = "cli/snapshot.rs"]
 mod snapshot_cli;
 
+#[path = "cli/shell/mod.rs"]
+mod shell_cli;
+
 #[derive(Parser)]
 #[command(
     name = "ferrokeeper",
@@ -42,6 +45,8 @@ enum Command {
     },
     /// Drives a ZooKeeper-compatible server with load and reports throughput and latencies.
     Bench(ferrokeeper::bench::BenchArgs),
+    /// A zkCli-style shell: `cli -server HOST:PORT[/chroot] [command args...]`.
+    Cli(shell_cli::ShellArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +54,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Snapshot { command } => snapshot_cli::run(command),
         Command::Bench(args) => run_bench(args),
+        Command::Cli(args) => shell_cli::run(args),
         Command::Server {
             config,
             define,
