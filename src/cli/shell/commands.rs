@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
@@ -107,7 +107,28 @@ fn print_event(state: &str, kind: &str, path: Option<&str>) {
     );
 }
 
-fn print_node_event(e: &WatchedEvent) {
+/// Node events recently printed: (type, path, watcher id, when). The Java client hands an event
+/// to its one default watcher once even when several of its watches (data, child, persistent)
+/// fired for it. The server's notifications carry no zxid, so an event counts as already printed
+/// when another watcher printed the same type and path after this watcher's previous event (or
+/// its registration, `since`) and only a moment ago: each watcher sees a notification only once.
+type Printed = VecDeque<(&'static str, String, u64, Instant)>;
+static PRINTED: Mutex<Printed> = Mutex::new(VecDeque::new());
+
+fn print_node_event(e: &WatchedEvent, watcher: u64, since: Instant) {
+    let kind = event_type_name(e.event_type);
+    let now = Instant::now();
+    {
+        let mut printed = PRINTED.lock().unwrap();
+        printed.retain(|p| now.duration_since(p.3) < Duration::from_millis(500));
+        if printed
+            .iter()
+            .any(|p| p.0 == kind && p.1 == e.path && p.2 != watcher && p.3 > since)
+        {
+            return;
+        }
+        printed.push_back((kind, e.path.clone(), watcher, now));
+    }
     print_event(
         state_name(e.session_state),
         event_type_name(e.event_type),
@@ -592,7 +613,7 @@ impl Shell {
                     return Err(bad_usage());
                 };
                 validate_path(path)?;
-                self.remove_watches(&o, path)
+                self.remove_watches(&o, path).await
             }
             _ => Err(bad_usage()),
         }
@@ -833,6 +854,7 @@ impl Shell {
         guard.next_id += 1;
         let id = guard.next_id;
         let watches = self.watches.clone();
+        let registered = Instant::now();
         let task = self.rt.spawn(async move {
             let event = watcher.changed().await;
             let mut guard = watches.lock().unwrap();
@@ -854,7 +876,7 @@ impl Shell {
                     e.abort.abort();
                 }
             }
-            print_node_event(&event);
+            print_node_event(&event, id, registered);
         });
         guard.entries.insert(
             (path.to_string(), kind),
@@ -869,6 +891,7 @@ impl Shell {
         let mut guard = self.watches.lock().unwrap();
         guard.next_id += 1;
         let id = guard.next_id;
+        let mut since = Instant::now();
         let task = self.rt.spawn(async move {
             loop {
                 let event = watcher.changed().await;
@@ -878,7 +901,8 @@ impl Shell {
                     }
                     continue;
                 }
-                print_node_event(&event);
+                print_node_event(&event, id, since);
+                since = Instant::now();
             }
         });
         if let Some(old) = guard.entries.insert(
@@ -892,7 +916,9 @@ impl Shell {
         }
     }
 
-    fn remove_watches(&self, o: &Opts, path: &str) -> CmdResult {
+    async fn remove_watches(&self, o: &Opts, path: &str) -> CmdResult {
+        // Events already on their way (a write just before) are delivered first, as in Java.
+        tokio::time::sleep(Duration::from_millis(50)).await;
         let kinds: &[(WatchKind, &str)] = if o.has('c') {
             &[(WatchKind::Child, "ChildWatchRemoved")]
         } else if o.has('d') {

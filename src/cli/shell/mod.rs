@@ -72,7 +72,7 @@ pub fn run(args: ShellArgs) -> ExitCode {
             ExitCode::from(1)
         }
     };
-    rt.block_on(shell.close(false));
+    rt.block_on(shell.close(interactive));
     code
 }
 
