@@ -13,7 +13,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 
-ALL_SUITES=(java kazoo cli rust-client ops)
+ALL_SUITES=(java kazoo cli cli-shell rust-client ops)
 TARGETS=(zookeeper ferrokeeper)
 SUITES=()
 
@@ -92,7 +92,7 @@ run_suite() { # TARGET SUITE
         return
     fi
     local args=("127.0.0.1:$port")
-    case "$suite" in cli|ops) args+=("$target") ;; esac
+    case "$suite" in cli|cli-shell|ops) args+=("$target") ;; esac
     start=$(date +%s)
     ADMIN_PORT="$admin_port" COMPAT_TARGET="$target" COMPAT_RESULT_FILE="$res" \
         timeout -k 20 "${SUITE_TIMEOUT:-2400}" "$HERE/$suite/run.sh" "${args[@]}" >"$log" 2>&1 </dev/null
