@@ -1,12 +1,19 @@
 //! The RocksDB backend. Column families: `txnlog` (big-endian zxid -> Adler32 ‖ txn entry,
 //! the entry being the exact bytes ZooKeeper logs), `snapshot` (zxid ‖ chunk -> part of a
-//! ZooKeeper snapshot file), `meta` (per snapshot: length, chunks, Adler32). A snapshot and
-//! its meta go in one WriteBatch, so a crash leaves either all of it or none.
+//! ZooKeeper snapshot file), `meta` (per snapshot: length, chunks, Adler32). A snapshot
+//! exists once its meta record does: the server streams its snapshots into an SST file that
+//! is ingested whole (so they pass neither the WAL nor a memtable, and never hold up the
+//! txn log's group commits), then writes the meta record; a crash before that leaves
+//! chunks without meta, which the next open removes.
 
 use std::path::Path;
 
-use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use rocksdb::{
+    ColumnFamilyDescriptor, IngestExternalFileOptions, IteratorMode, Options, SstFileWriter,
+    WriteBatch, WriteOptions, DB,
+};
 
+use crate::storage::zk::{adler32_combine, SnapshotParts};
 use crate::storage::{StorageError, TxnLog};
 
 const CF_LOG: &str = "txnlog";
@@ -14,6 +21,12 @@ const CF_SNAP: &str = "snapshot";
 const CF_META: &str = "meta";
 /// Snapshots are split so no single value is huge.
 const CHUNK: usize = 4 << 20;
+/// The chunk numbers of a streamed snapshot's head (header, sessions, ACLs) and tail
+/// (seals, digest): written last but read first and last, around chunks 0..n.
+const HEAD_CHUNK: u32 = u32::MAX - 1;
+const TAIL_CHUNK: u32 = u32::MAX;
+/// The prefix of the files a snapshot is streamed into before RocksDB ingests them.
+const SNAP_TMP_PREFIX: &str = "ferrokeeper-snapshot-";
 
 fn rocks(e: rocksdb::Error) -> StorageError {
     StorageError::Io(e.to_string())
@@ -30,6 +43,25 @@ fn adler(b: &[u8]) -> u32 {
 /// A Ferrokeeper data directory.
 pub struct RocksStore {
     db: DB,
+    /// The data directory (which holds `ferrokeeper-db`).
+    data_dir: std::path::PathBuf,
+}
+
+/// A part of a snapshot for [`RocksStore::put_snapshot_stream`].
+pub enum SnapPart {
+    /// Node bytes, in file order.
+    Nodes(Vec<u8>),
+    /// The rest: the snapshot is complete.
+    End(SnapshotParts),
+}
+
+/// What a stored snapshot came to.
+#[derive(Debug, Clone, Copy)]
+pub struct SnapStats {
+    /// Bytes of the ZooKeeper snapshot file.
+    pub bytes: u64,
+    /// Node chunks.
+    pub chunks: u32,
 }
 
 impl RocksStore {
@@ -50,7 +82,47 @@ impl RocksStore {
             .into_iter()
             .map(|n| ColumnFamilyDescriptor::new(n, cf_options()));
         let db = DB::open_cf_descriptors(&opts, dir, cfs).map_err(rocks)?;
-        Ok(RocksStore { db })
+        let store = RocksStore {
+            db,
+            data_dir: data_dir.to_path_buf(),
+        };
+        store.drop_unfinished_snapshots()?;
+        Ok(store)
+    }
+
+    /// Removes what a crash left of snapshots being written: stream files not yet
+    /// ingested, and ingested chunks whose meta record was never written.
+    fn drop_unfinished_snapshots(&self) -> Result<(), StorageError> {
+        if let Ok(entries) = std::fs::read_dir(&self.data_dir) {
+            for e in entries.flatten() {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with(SNAP_TMP_PREFIX) && name.ends_with(".tmp") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        let kept: std::collections::HashSet<i64> = self.snapshot_zxids()?.into_iter().collect();
+        let snap = self.cf(CF_SNAP)?;
+        let mut orphans = Vec::new();
+        let mut it = self.db.raw_iterator_cf(snap);
+        it.seek_to_first();
+        while let Some(k) = it.key() {
+            let z = key_zxid(k)?;
+            if !kept.contains(&z) {
+                orphans.push(z);
+            }
+            if z == i64::MAX {
+                break;
+            }
+            it.seek(chunk_key(z + 1, 0));
+        }
+        it.status().map_err(rocks)?;
+        for z in orphans {
+            tracing::warn!("removing the unfinished snapshot 0x{z:x}");
+            self.delete_chunks(z)?;
+        }
+        Ok(())
     }
 
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, StorageError> {
@@ -112,16 +184,22 @@ impl RocksStore {
     pub fn put_snapshot(&self, zxid: i64, bytes: &[u8]) -> Result<(), StorageError> {
         let (snap, meta) = (self.cf(CF_SNAP)?, self.cf(CF_META)?);
         let mut batch = WriteBatch::default();
+        // Whatever an earlier snapshot of this zxid left (a streamed one's head and tail).
+        batch.delete_range_cf(
+            snap,
+            chunk_key(zxid, 0),
+            chunk_key(zxid.saturating_add(1), 0),
+        );
         let mut chunks = 0u32;
         for (i, c) in bytes.chunks(CHUNK).enumerate() {
             batch.put_cf(snap, chunk_key(zxid, i as u32), c);
             chunks += 1;
         }
-        let mut m = Vec::with_capacity(16);
-        m.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
-        m.extend_from_slice(&chunks.to_be_bytes());
-        m.extend_from_slice(&adler(bytes).to_be_bytes());
-        batch.put_cf(meta, snap_meta_key(zxid), m);
+        batch.put_cf(
+            meta,
+            snap_meta_key(zxid),
+            meta_record(bytes.len() as u64, chunks, adler(bytes)),
+        );
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
         self.db.write_opt(batch, &wo).map_err(rocks)
@@ -162,15 +240,30 @@ impl RocksStore {
         let chunks = u32::from_be_bytes(m[8..12].try_into().unwrap_or_default());
         let sum = u32::from_be_bytes(m[12..16].try_into().unwrap_or_default());
         let mut bytes = Vec::with_capacity(len);
+        // A streamed snapshot has a head and a tail chunk; one stored whole has neither.
+        if let Some(head) = self
+            .db
+            .get_pinned_cf(snap, chunk_key(zxid, HEAD_CHUNK))
+            .map_err(rocks)?
+        {
+            bytes.extend_from_slice(&head);
+        }
         for i in 0..chunks {
             let c = self
                 .db
-                .get_cf(snap, chunk_key(zxid, i))
+                .get_pinned_cf(snap, chunk_key(zxid, i))
                 .map_err(rocks)?
                 .ok_or_else(|| {
                     StorageError::Corrupt(format!("snapshot 0x{zxid:x}: chunk {i} missing"))
                 })?;
             bytes.extend_from_slice(&c);
+        }
+        if let Some(tail) = self
+            .db
+            .get_pinned_cf(snap, chunk_key(zxid, TAIL_CHUNK))
+            .map_err(rocks)?
+        {
+            bytes.extend_from_slice(&tail);
         }
         if bytes.len() != len || adler(&bytes) != sum {
             return Err(StorageError::Corrupt(format!(
@@ -193,11 +286,107 @@ impl RocksStore {
 
     /// Deletes a snapshot (used by purge, and by tests that damage data).
     pub fn delete_snapshot(&self, zxid: i64) -> Result<(), StorageError> {
-        let (snap, meta) = (self.cf(CF_SNAP)?, self.cf(CF_META)?);
-        let mut batch = WriteBatch::default();
-        batch.delete_cf(meta, snap_meta_key(zxid));
-        batch.delete_range_cf(snap, chunk_key(zxid, 0), chunk_key(zxid, u32::MAX));
-        self.db.write(batch).map_err(rocks)
+        let meta = self.cf(CF_META)?;
+        self.db
+            .delete_cf(meta, snap_meta_key(zxid))
+            .map_err(rocks)?;
+        self.delete_chunks(zxid)
+    }
+
+    /// Deletes a snapshot's chunks: the SST files that hold nothing else are dropped at
+    /// once (a streamed snapshot is one such file), the rest by a range tombstone.
+    fn delete_chunks(&self, zxid: i64) -> Result<(), StorageError> {
+        let snap = self.cf(CF_SNAP)?;
+        let (from, to) = (chunk_key(zxid, 0), chunk_key(zxid.saturating_add(1), 0));
+        self.db
+            .delete_file_in_range_cf(snap, from, to)
+            .map_err(rocks)?;
+        self.db.delete_range_cf(snap, from, to).map_err(rocks)
+    }
+
+    /// Stores a snapshot that arrives in parts, as the server writes it: node bytes go to
+    /// an SST file as they come, head and tail follow at the end, RocksDB ingests the file
+    /// and a synced meta record makes the snapshot exist. Parts that stop before
+    /// [`SnapPart::End`] (the server gave the snapshot up) leave nothing behind.
+    pub fn put_snapshot_stream(
+        &self,
+        zxid: i64,
+        parts: impl IntoIterator<Item = SnapPart>,
+    ) -> Result<Option<SnapStats>, StorageError> {
+        let tmp = self
+            .data_dir
+            .join(format!("{SNAP_TMP_PREFIX}{:016x}.sst.tmp", zxid as u64));
+        let result = self.stream_to_sst(zxid, &tmp, parts);
+        if !matches!(result, Ok(Some(_))) {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    fn stream_to_sst(
+        &self,
+        zxid: i64,
+        tmp: &Path,
+        parts: impl IntoIterator<Item = SnapPart>,
+    ) -> Result<Option<SnapStats>, StorageError> {
+        let opts = Options::default();
+        let mut w = SstFileWriter::create(&opts);
+        w.open(tmp).map_err(rocks)?;
+        let (mut chunks, mut len, mut sum) = (0u32, 0u64, 1u32);
+        let mut put = |w: &mut SstFileWriter, c: &[u8]| -> Result<(), StorageError> {
+            if c.is_empty() {
+                return Ok(());
+            }
+            w.put(chunk_key(zxid, chunks), c).map_err(rocks)?;
+            sum = adler32_combine(sum, adler(c), c.len() as u64);
+            len += c.len() as u64;
+            chunks += 1;
+            Ok(())
+        };
+        let mut end = None;
+        for part in parts {
+            match part {
+                SnapPart::Nodes(c) => put(&mut w, &c)?,
+                SnapPart::End(p) => {
+                    put(&mut w, &p.nodes)?;
+                    end = Some(p);
+                    break;
+                }
+            }
+        }
+        let Some(p) = end else {
+            return Ok(None);
+        };
+        w.put(chunk_key(zxid, HEAD_CHUNK), &p.head).map_err(rocks)?;
+        w.put(chunk_key(zxid, TAIL_CHUNK), &p.tail).map_err(rocks)?;
+        // Finish syncs the file; ingesting moves it into the store.
+        w.finish().map_err(rocks)?;
+        let whole = adler32_combine(
+            adler32_combine(adler(&p.head), sum, len),
+            adler(&p.tail),
+            p.tail.len() as u64,
+        );
+        let total = p.head.len() as u64 + len + p.tail.len() as u64;
+        let snap = self.cf(CF_SNAP)?;
+        let mut io = IngestExternalFileOptions::default();
+        io.set_move_files(true);
+        self.db
+            .ingest_external_file_cf_opts(snap, &io, vec![tmp])
+            .map_err(rocks)?;
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db
+            .put_cf_opt(
+                self.cf(CF_META)?,
+                snap_meta_key(zxid),
+                meta_record(total, chunks, whole),
+                &wo,
+            )
+            .map_err(rocks)?;
+        Ok(Some(SnapStats {
+            bytes: total,
+            chunks,
+        }))
     }
 
     /// Keeps the newest `retain` snapshots and the log after the oldest of them.
@@ -243,6 +432,15 @@ fn cf_options() -> Options {
     o.set_write_buffer_size(8 << 20);
     o.set_max_write_buffer_number(2);
     o
+}
+
+/// A snapshot's meta record: its length, node chunks and Adler32.
+fn meta_record(len: u64, chunks: u32, sum: u32) -> Vec<u8> {
+    let mut m = Vec::with_capacity(16);
+    m.extend_from_slice(&len.to_be_bytes());
+    m.extend_from_slice(&chunks.to_be_bytes());
+    m.extend_from_slice(&sum.to_be_bytes());
+    m
 }
 
 fn key_zxid(k: &[u8]) -> Result<i64, StorageError> {
@@ -432,6 +630,91 @@ mod tests {
         store.put_raw_log_value(2, b"\0\0\0\0y").unwrap();
         let err = store.txns_after(0).unwrap_err().to_string();
         assert!(err.contains("0x2") && err.contains("checksum"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn parts(head: &[u8], chunks: &[&[u8]], last: &[u8], tail: &[u8]) -> Vec<SnapPart> {
+        let mut v: Vec<SnapPart> = chunks.iter().map(|c| SnapPart::Nodes(c.to_vec())).collect();
+        v.push(SnapPart::End(SnapshotParts {
+            head: head.to_vec(),
+            nodes: last.to_vec(),
+            tail: tail.to_vec(),
+        }));
+        v
+    }
+
+    #[test]
+    fn streamed_snapshots_read_back_whole_and_purge_cleanly() {
+        let dir = temp_dir("stream");
+        let store = RocksStore::open(&dir).unwrap();
+        store.put_snapshot(5, b"older, stored whole").unwrap();
+        let big = vec![7u8; 3 << 20];
+        let stats = store
+            .put_snapshot_stream(9, parts(b"HEAD", &[b"one", &big, b""], b"last", b"TAIL"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(stats.chunks, 3);
+        let mut want = b"HEADone".to_vec();
+        want.extend_from_slice(&big);
+        want.extend_from_slice(b"lastTAIL");
+        assert_eq!(stats.bytes, want.len() as u64);
+        assert_eq!(store.get_snapshot(9).unwrap(), want);
+        assert_eq!(store.latest_snapshot().unwrap().unwrap().0, 9);
+        // No stream file is left beside the store.
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(SNAP_TMP_PREFIX))
+            .collect();
+        assert!(left.is_empty());
+        // A whole snapshot stored again under the same zxid replaces head and tail too.
+        store.put_snapshot(9, b"replaced").unwrap();
+        assert_eq!(store.get_snapshot(9).unwrap(), b"replaced");
+        store
+            .put_snapshot_stream(9, parts(b"H", &[b"n"], b"", b"T"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(store.get_snapshot(9).unwrap(), b"HnT");
+        store.purge_snapshots(1).unwrap();
+        assert_eq!(store.snapshot_zxids().unwrap(), vec![9]);
+        assert!(store.get_snapshot(5).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_abandoned_or_unfinished_snapshot_leaves_nothing() {
+        let dir = temp_dir("abandon");
+        let store = RocksStore::open(&dir).unwrap();
+        // The sender went away before End: nothing is stored.
+        let given_up = vec![SnapPart::Nodes(b"partial".to_vec())];
+        assert!(store.put_snapshot_stream(3, given_up).unwrap().is_none());
+        assert!(store.snapshot_zxids().unwrap().is_empty());
+        // A crash between ingest and meta: chunks without meta, and a stream file.
+        store
+            .put_snapshot_stream(4, parts(b"H", &[b"n"], b"", b"T"))
+            .unwrap()
+            .unwrap();
+        store
+            .db
+            .delete_cf(store.cf(CF_META).unwrap(), snap_meta_key(4))
+            .unwrap();
+        std::fs::write(
+            dir.join(format!("{SNAP_TMP_PREFIX}0000000000000007.sst.tmp")),
+            b"x",
+        )
+        .unwrap();
+        drop(store);
+        let store = RocksStore::open(&dir).unwrap();
+        let snap = store.cf(CF_SNAP).unwrap();
+        assert!(store
+            .db
+            .iterator_cf(snap, IteratorMode::Start)
+            .next()
+            .is_none());
+        assert!(std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .all(|e| !e.file_name().to_string_lossy().starts_with(SNAP_TMP_PREFIX)));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,7 +1,8 @@
 //! Snapshots in RocksDB: every snapCount txns (randomised) the core starts a fuzzy snapshot
-//! in ZooKeeper's format and writes it a few thousand nodes between request batches; a
-//! background thread assembles and stores it and purges old ones, so neither the walk nor
-//! the fsync of a large snapshot holds requests up.
+//! in ZooKeeper's format and writes it a few thousand nodes between request batches,
+//! handing the bytes in chunks to a background thread that streams them into the store
+//! and purges old snapshots. Neither the walk nor the writing of a large snapshot holds
+//! requests up, and the snapshot is never whole in memory.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::server::core::Core;
-use crate::storage::rocks::RocksStore;
+use crate::storage::rocks::{RocksStore, SnapPart};
 use crate::storage::zk::{read_snapshot, FuzzySnapshot};
 use crate::storage::StorageError;
 use crate::tree::DataTree;
@@ -22,9 +23,20 @@ pub struct RocksSnapshotter {
     purge_every: Option<Duration>,
     last_purge: Instant,
     busy: Arc<std::sync::atomic::AtomicBool>,
-    /// The snapshot being walked, and when it started.
-    current: Option<(FuzzySnapshot, Instant)>,
+    /// The snapshot being walked, the channel to its writer thread, and when it started.
+    current: Option<Current>,
 }
+
+struct Current {
+    snap: FuzzySnapshot,
+    parts: std::sync::mpsc::SyncSender<SnapPart>,
+    started: Instant,
+}
+
+/// Node bytes handed to the writer at a time.
+const CHUNK_BYTES: usize = 1 << 20;
+/// Chunks queued for the writer; beyond that the core waits for the disk.
+const QUEUED_CHUNKS: usize = 32;
 
 impl RocksSnapshotter {
     /// autopurge.snapRetainCount and autopurge.purgeInterval (hours; 0 = never) apply.
@@ -58,23 +70,8 @@ impl crate::server::Snapshotter for RocksSnapshotter {
             return;
         }
         let zxid = core.tree().last_processed_zxid;
-        self.current = Some((
-            FuzzySnapshot::new(zxid, core.session_list()),
-            Instant::now(),
-        ));
-    }
-
-    fn step(&mut self, core: &Core, durable_zxid: i64) {
-        use std::sync::atomic::Ordering;
-        let Some((snap, _)) = self.current.as_mut() else {
-            return;
-        };
-        if !snap.step(core.tree(), NODES_PER_STEP) || snap.zxid() > durable_zxid {
-            return;
-        }
-        let Some((snap, started)) = self.current.take() else {
-            return;
-        };
+        let started = Instant::now();
+        let (tx, rx) = std::sync::mpsc::sync_channel(QUEUED_CHUNKS);
         let purge = self
             .purge_every
             .is_some_and(|every| self.last_purge.elapsed() >= every)
@@ -91,31 +88,66 @@ impl crate::server::Snapshotter for RocksSnapshotter {
         let spawned = std::thread::Builder::new()
             .name("snapshot-writer".into())
             .spawn(move || {
-                let (zxid, nodes) = (snap.zxid(), snap.written());
-                let walked = started.elapsed();
-                let bytes = snap.finish();
-                match store.put_snapshot(zxid, &bytes) {
-                    Ok(()) => tracing::info!(
-                        "snapshot 0x{zxid:x}: {nodes} nodes, {} bytes, walked in {walked:?}, stored after {:?}",
-                        bytes.len(),
+                match store.put_snapshot_stream(zxid, rx) {
+                    Ok(Some(stats)) => tracing::info!(
+                        "snapshot 0x{zxid:x}: {} bytes in {} chunks, stored after {:?}",
+                        stats.bytes,
+                        stats.chunks,
                         started.elapsed()
                     ),
+                    Ok(None) => tracing::info!("snapshot 0x{zxid:x} abandoned"),
                     Err(e) => tracing::error!("snapshot 0x{zxid:x} failed: {e}"),
                 }
                 if let Some(retain) = purge {
-                    let purged = store
-                        .purge_snapshots(retain)
-                        .and_then(|oldest| oldest.map_or(Ok(()), |z| log_store.purge_log_through(z)));
+                    let purged = store.purge_snapshots(retain).and_then(|oldest| {
+                        oldest.map_or(Ok(()), |z| log_store.purge_log_through(z))
+                    });
                     if let Err(e) = purged {
                         tracing::error!("purge failed: {e}");
                     }
                 }
                 busy.store(false, Ordering::Release);
             });
-        if let Err(e) = spawned {
-            tracing::error!("cannot start the snapshot writer: {e}");
-            self.busy.store(false, Ordering::Release);
+        match spawned {
+            Ok(_) => {
+                self.current = Some(Current {
+                    snap: FuzzySnapshot::new(zxid, core.session_list()),
+                    parts: tx,
+                    started,
+                })
+            }
+            Err(e) => {
+                tracing::error!("cannot start the snapshot writer: {e}");
+                self.busy.store(false, Ordering::Release);
+            }
         }
+    }
+
+    fn step(&mut self, core: &Core, durable_zxid: i64) {
+        let Some(cur) = self.current.as_mut() else {
+            return;
+        };
+        let done = cur.snap.step(core.tree(), NODES_PER_STEP);
+        if let Some(chunk) = cur.snap.take_nodes(CHUNK_BYTES) {
+            if cur.parts.send(SnapPart::Nodes(chunk)).is_err() {
+                // The writer failed and said why; this snapshot is given up.
+                self.current = None;
+                return;
+            }
+        }
+        if !done || cur.snap.zxid() > durable_zxid {
+            return;
+        }
+        let Some(cur) = self.current.take() else {
+            return;
+        };
+        let (zxid, nodes) = (cur.snap.zxid(), cur.snap.written());
+        tracing::debug!(
+            "snapshot 0x{zxid:x}: {nodes} nodes walked in {:?}",
+            cur.started.elapsed()
+        );
+        // Head and tail are small; the writer checksums and stores everything.
+        let _ = cur.parts.send(SnapPart::End(cur.snap.finish_parts()));
     }
 }
 

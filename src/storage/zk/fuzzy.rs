@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 
-use super::snapshot::{is_open, seal, write_node, OPEN_ACL_INDEX};
-use super::{node_digest, DIGEST_VERSION, FILE_VERSION, SNAP_MAGIC};
+use super::snapshot::{is_open, write_node, OPEN_ACL_INDEX};
+use super::{adler32_combine, node_digest, DIGEST_VERSION, FILE_VERSION, SNAP_MAGIC};
 use crate::jute::Jute;
 use crate::proto::Acl;
 use crate::tree::{join, DataTree, QUOTA_PATH, ZOOKEEPER_PATH};
@@ -26,8 +26,24 @@ pub struct FuzzySnapshot {
     index: HashMap<Arc<[Acl]>, i64>,
     lists: Vec<Arc<[Acl]>>,
     nodes: BytesMut,
+    /// What was handed out of `nodes` already: its length and Adler32.
+    taken_len: u64,
+    taken_adler: u32,
     digest: u64,
     written: usize,
+}
+
+/// A snapshot file in three parts for streaming: `head` (header, sessions, ACL cache) is
+/// known only at the end, `nodes` is the rest of the node section (earlier node bytes were
+/// handed out with [`FuzzySnapshot::take_nodes`]), and `tail` the end marker, seals and
+/// digest, computed over the whole file. The file is head ‖ taken nodes ‖ nodes ‖ tail.
+pub struct SnapshotParts {
+    /// Header, sessions and ACL cache.
+    pub head: Vec<u8>,
+    /// The node bytes not taken yet.
+    pub nodes: Vec<u8>,
+    /// The "/" end marker, the seal, the digest section and the last seal.
+    pub tail: Vec<u8>,
 }
 
 impl FuzzySnapshot {
@@ -40,6 +56,8 @@ impl FuzzySnapshot {
             index: HashMap::new(),
             lists: Vec::new(),
             nodes: BytesMut::with_capacity(1 << 20),
+            taken_len: 0,
+            taken_adler: 1,
             digest: 0,
             written: 0,
         }
@@ -91,10 +109,26 @@ impl FuzzySnapshot {
         self.stack.is_empty()
     }
 
-    /// Assembles the file: header, sessions, ACL cache, nodes, seals and digest section.
-    /// Heavy (a copy and two checksums over everything), so run it off the core.
-    pub fn finish(self) -> Vec<u8> {
-        let mut b = BytesMut::with_capacity(self.nodes.len() + 4096);
+    /// Hands out the node bytes written so far once there are at least `min` of them, so
+    /// a big snapshot never sits whole in memory.
+    pub fn take_nodes(&mut self, min: usize) -> Option<Vec<u8>> {
+        if self.nodes.len() < min.max(1) {
+            return None;
+        }
+        let chunk = self.nodes.split().to_vec();
+        self.taken_adler = adler32_combine(
+            self.taken_adler,
+            adler2::adler32_slice(&chunk),
+            chunk.len() as u64,
+        );
+        self.taken_len += chunk.len() as u64;
+        Some(chunk)
+    }
+
+    /// Assembles the parts around the node bytes: header, sessions and ACL cache before,
+    /// the seals and digest section after, with checksums over the whole file.
+    pub fn finish_parts(self) -> SnapshotParts {
+        let mut b = BytesMut::with_capacity(4096);
         SNAP_MAGIC.write(&mut b);
         FILE_VERSION.write(&mut b);
         (-1i64).write(&mut b);
@@ -111,15 +145,50 @@ impl FuzzySnapshot {
                 a.write(&mut b);
             }
         }
-        b.extend_from_slice(&self.nodes);
-        "/".to_string().write(&mut b);
-        seal(&mut b);
-        self.zxid.write(&mut b);
-        DIGEST_VERSION.write(&mut b);
-        (self.digest as i64).write(&mut b);
-        seal(&mut b);
-        b.to_vec()
+        let head = b.to_vec();
+        let nodes = self.nodes.to_vec();
+        // The checksum of head ‖ every node byte, which the tail's seals extend.
+        let mut before_tail = adler32_combine(
+            adler2::adler32_slice(&head),
+            self.taken_adler,
+            self.taken_len,
+        );
+        before_tail = adler32_combine(
+            before_tail,
+            adler2::adler32_slice(&nodes),
+            nodes.len() as u64,
+        );
+        let mut t = BytesMut::with_capacity(64);
+        "/".to_string().write(&mut t);
+        seal_after(&mut t, before_tail);
+        self.zxid.write(&mut t);
+        DIGEST_VERSION.write(&mut t);
+        (self.digest as i64).write(&mut t);
+        seal_after(&mut t, before_tail);
+        SnapshotParts {
+            head,
+            nodes,
+            tail: t.to_vec(),
+        }
     }
+
+    /// The whole file in one buffer (node bytes must not have been taken).
+    pub fn finish(self) -> Vec<u8> {
+        let p = self.finish_parts();
+        let mut out = Vec::with_capacity(p.head.len() + p.nodes.len() + p.tail.len());
+        out.extend_from_slice(&p.head);
+        out.extend_from_slice(&p.nodes);
+        out.extend_from_slice(&p.tail);
+        out
+    }
+}
+
+/// SnapStream.sealStream for a tail whose file prefix has checksum `prefix`: the Adler32
+/// of prefix ‖ the tail so far, then "/".
+fn seal_after(tail: &mut BytesMut, prefix: u32) {
+    let sum = adler32_combine(prefix, adler2::adler32_slice(tail), tail.len() as u64);
+    i64::from(sum).write(tail);
+    "/".to_string().write(tail);
 }
 
 #[cfg(test)]
@@ -178,6 +247,32 @@ mod tests {
         let mut plain = Vec::new();
         write_snapshot(&t, &[(7, 4000)], 3, &mut plain);
         assert_eq!(f.finish(), plain);
+    }
+
+    #[test]
+    fn streamed_in_parts_it_equals_the_plain_writer() {
+        let mut t = DataTree::new(false);
+        for i in 0..300 {
+            let c = create_in(&t, &format!("/n{i}"));
+            apply(&mut t, &hdr(i + 1, op::CREATE), &c);
+        }
+        let mut f = FuzzySnapshot::new(300, vec![(7, 4000), (9, 6000)]);
+        let mut taken = Vec::new();
+        while !f.step(&t, 7) {
+            if let Some(c) = f.take_nodes(500) {
+                taken.extend_from_slice(&c);
+            }
+        }
+        assert!(!taken.is_empty());
+        let p = f.finish_parts();
+        let mut file = p.head;
+        file.extend_from_slice(&taken);
+        file.extend_from_slice(&p.nodes);
+        file.extend_from_slice(&p.tail);
+        let mut plain = Vec::new();
+        write_snapshot(&t, &[(7, 4000), (9, 6000)], 300, &mut plain);
+        assert_eq!(file, plain);
+        assert!(read_snapshot(&file, false).is_ok());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::jute::{Jute, JuteError};
 pub use datadir::{
     read_data_dir, read_data_dirs, write_data_dir, zxid_follows, ZkDataDir, VERSION_DIR,
 };
-pub use fuzzy::FuzzySnapshot;
+pub use fuzzy::{FuzzySnapshot, SnapshotParts};
 pub use snapshot::{
     empty_tree, node_digest, read_snapshot, read_snapshot_full, tree_digest, write_snapshot,
     SnapshotContents, ZxidDigest, DIGEST_VERSION, SNAP_MAGIC,
@@ -149,4 +149,58 @@ impl<'a> Cursor<'a> {
 /// Java's `Adler32.getValue()`: the checksum in a long with the upper half zero.
 pub(crate) fn adler32(bytes: &[u8]) -> i64 {
     i64::from(adler2::adler32_slice(bytes))
+}
+
+/// The Adler32 of `a ‖ b` from the Adler32s of `a` and `b` and the length of `b`, so a
+/// snapshot streamed out part by part can carry the checksum of the whole file. Adler32
+/// is two sums modulo 65521: the low sum of `a ‖ b` adds b's low sum (less its initial 1),
+/// and the high sum gains `len(b)` times a's low sum.
+pub(crate) fn adler32_combine(a: u32, b: u32, len_b: u64) -> u32 {
+    const BASE: u64 = 65521;
+    let rem = len_b % BASE;
+    let (a_lo, a_hi) = (u64::from(a & 0xffff), u64::from(a >> 16));
+    let (b_lo, b_hi) = (u64::from(b & 0xffff), u64::from(b >> 16));
+    let lo = (a_lo + b_lo + BASE - 1) % BASE;
+    let hi = (a_hi + b_hi + rem * a_lo + BASE - rem) % BASE;
+    (lo | (hi << 16)) as u32
+}
+
+#[cfg(test)]
+mod adler_tests {
+    use super::adler32_combine;
+
+    #[test]
+    fn combined_checksums_equal_the_checksum_of_the_whole() {
+        // Deterministic pseudo-random bytes, split at many points, including the ends.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let bytes: Vec<u8> = (0..200_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        for cut in [0, 1, 2, 100, 65520, 65521, 65522, 131_042, 199_999, 200_000] {
+            let (a, b) = bytes.split_at(cut);
+            let whole = adler2::adler32_slice(&bytes);
+            let combined = adler32_combine(
+                adler2::adler32_slice(a),
+                adler2::adler32_slice(b),
+                b.len() as u64,
+            );
+            assert_eq!(combined, whole, "cut at {cut}");
+        }
+        // 0xff bytes push both sums to their largest values.
+        let ff = vec![0xffu8; 300_000];
+        let (a, b) = ff.split_at(123_457);
+        assert_eq!(
+            adler32_combine(
+                adler2::adler32_slice(a),
+                adler2::adler32_slice(b),
+                b.len() as u64
+            ),
+            adler2::adler32_slice(&ff)
+        );
+    }
 }
