@@ -221,12 +221,11 @@ impl RocksStore {
         Ok(out)
     }
 
-    /// One snapshot's bytes, verified against its meta record.
-    pub fn get_snapshot(&self, zxid: i64) -> Result<Vec<u8>, StorageError> {
-        let (snap, meta) = (self.cf(CF_SNAP)?, self.cf(CF_META)?);
+    /// A snapshot's meta record: its length, node chunks and Adler32.
+    fn snapshot_meta(&self, zxid: i64) -> Result<(usize, u32, u32), StorageError> {
         let m = self
             .db
-            .get_cf(meta, snap_meta_key(zxid))
+            .get_cf(self.cf(CF_META)?, snap_meta_key(zxid))
             .map_err(rocks)?
             .ok_or_else(|| {
                 StorageError::Corrupt(format!("snapshot 0x{zxid:x} has no meta record"))
@@ -239,38 +238,43 @@ impl RocksStore {
         let len = u64::from_be_bytes(m[0..8].try_into().unwrap_or_default()) as usize;
         let chunks = u32::from_be_bytes(m[8..12].try_into().unwrap_or_default());
         let sum = u32::from_be_bytes(m[12..16].try_into().unwrap_or_default());
+        Ok((len, chunks, sum))
+    }
+
+    /// One snapshot's bytes, verified against its meta record.
+    pub fn get_snapshot(&self, zxid: i64) -> Result<Vec<u8>, StorageError> {
+        let (len, chunks) = self.snapshot_chunks(zxid)?;
         let mut bytes = Vec::with_capacity(len);
-        // A streamed snapshot has a head and a tail chunk; one stored whole has neither.
-        if let Some(head) = self
-            .db
-            .get_pinned_cf(snap, chunk_key(zxid, HEAD_CHUNK))
-            .map_err(rocks)?
-        {
-            bytes.extend_from_slice(&head);
-        }
-        for i in 0..chunks {
-            let c = self
-                .db
-                .get_pinned_cf(snap, chunk_key(zxid, i))
-                .map_err(rocks)?
-                .ok_or_else(|| {
-                    StorageError::Corrupt(format!("snapshot 0x{zxid:x}: chunk {i} missing"))
-                })?;
-            bytes.extend_from_slice(&c);
-        }
-        if let Some(tail) = self
-            .db
-            .get_pinned_cf(snap, chunk_key(zxid, TAIL_CHUNK))
-            .map_err(rocks)?
-        {
-            bytes.extend_from_slice(&tail);
-        }
-        if bytes.len() != len || adler(&bytes) != sum {
-            return Err(StorageError::Corrupt(format!(
-                "snapshot 0x{zxid:x} fails its checksum"
-            )));
+        for c in chunks {
+            bytes.extend_from_slice(&c.map_err(StorageError::Corrupt)?);
         }
         Ok(bytes)
+    }
+
+    /// One snapshot's length and its chunks in file order, for reading it without holding
+    /// it whole. The last item is an error if the chunks do not add up to the length and
+    /// checksum of the meta record.
+    pub fn snapshot_chunks(
+        &self,
+        zxid: i64,
+    ) -> Result<(usize, impl Iterator<Item = Result<Vec<u8>, String>> + '_), StorageError> {
+        let (len, chunks, sum) = self.snapshot_meta(zxid)?;
+        // A streamed snapshot has a head and a tail chunk; one stored whole has neither.
+        let keys = std::iter::once((HEAD_CHUNK, false))
+            .chain((0..chunks).map(|i| (i, true)))
+            .chain(std::iter::once((TAIL_CHUNK, false)));
+        let chunks = SnapChunks {
+            store: self,
+            cf: self.cf(CF_SNAP)?,
+            zxid,
+            keys: Box::new(keys),
+            len,
+            sum,
+            seen: 0,
+            adler: 1,
+            done: false,
+        };
+        Ok((len, chunks))
     }
 
     /// The newest snapshot that reads back intact (ZooKeeper falls back the same way).
@@ -432,6 +436,52 @@ fn cf_options() -> Options {
     o.set_write_buffer_size(8 << 20);
     o.set_max_write_buffer_number(2);
     o
+}
+
+/// A stored snapshot's chunks in file order, checked against its meta record at the end.
+struct SnapChunks<'a> {
+    store: &'a RocksStore,
+    cf: &'a rocksdb::ColumnFamily,
+    zxid: i64,
+    /// Chunk numbers, and whether the chunk must exist.
+    keys: Box<dyn Iterator<Item = (u32, bool)> + 'a>,
+    len: usize,
+    sum: u32,
+    seen: usize,
+    adler: u32,
+    done: bool,
+}
+
+impl Iterator for SnapChunks<'_> {
+    type Item = Result<Vec<u8>, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let zxid = self.zxid;
+        while !self.done {
+            let Some((i, required)) = self.keys.next() else {
+                self.done = true;
+                let intact = self.seen == self.len && self.adler == self.sum;
+                return (!intact).then(|| Err(format!("snapshot 0x{zxid:x} fails its checksum")));
+            };
+            match self.store.db.get_cf(self.cf, chunk_key(zxid, i)) {
+                Ok(Some(c)) => {
+                    self.seen += c.len();
+                    self.adler = adler32_combine(self.adler, adler(&c), c.len() as u64);
+                    return Some(Ok(c));
+                }
+                Ok(None) if !required => {}
+                Ok(None) => {
+                    self.done = true;
+                    return Some(Err(format!("snapshot 0x{zxid:x}: chunk {i} missing")));
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(format!("snapshot 0x{zxid:x}: {e}")));
+                }
+            }
+        }
+        None
+    }
 }
 
 /// A snapshot's meta record: its length, node chunks and Adler32.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::server::core::Core;
 use crate::storage::rocks::{RocksStore, SnapPart};
-use crate::storage::zk::{read_snapshot, FuzzySnapshot};
+use crate::storage::zk::{read_snapshot_chunks, FuzzySnapshot};
 use crate::storage::StorageError;
 use crate::tree::DataTree;
 
@@ -161,8 +161,10 @@ pub fn load_latest(
     extended_types: bool,
 ) -> Result<Option<LoadedSnapshot>, StorageError> {
     for z in store.snapshot_zxids()? {
-        let loaded = store.get_snapshot(z).and_then(|b| {
-            read_snapshot(&b, extended_types).map_err(|e| StorageError::Corrupt(e.to_string()))
+        // Read chunk by chunk: a big snapshot is never whole in memory beside its tree.
+        let loaded = store.snapshot_chunks(z).and_then(|(len, chunks)| {
+            read_snapshot_chunks(len, chunks, extended_types)
+                .map_err(|e| StorageError::Corrupt(e.to_string()))
         });
         match loaded {
             Ok((mut tree, sessions)) => {

@@ -7,7 +7,7 @@
 //! `spread(String.hashCode) & (capacity - 1)`, the capacity only grows (doubling when the
 //! size passes 3/4 of it), and resizes keep the relative order inside a bucket.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 /// The child names of one node. Leaves, most nodes of a big tree, carry no set at all:
 /// one pointer instead of an empty hash map.

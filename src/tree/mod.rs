@@ -2,6 +2,7 @@
 //! No IO and no clocks: every change comes from a txn with its zxid and time.
 
 pub mod children;
+mod map;
 mod node;
 mod path;
 mod quota;
@@ -38,7 +39,7 @@ pub enum Trigger {
 /// The in-memory tree.
 #[derive(Debug)]
 pub struct DataTree {
-    nodes: HashMap<Box<str>, Node>,
+    nodes: map::NodeMap,
     /// Interned ACL lists, so the many nodes sharing one list share one allocation.
     acls: HashSet<Arc<[Acl]>>,
     /// Per session, its ephemeral paths in a Java-ordered set (ZooKeeper lists them in
@@ -63,7 +64,7 @@ impl DataTree {
     /// A fresh tree: `/`, `/zookeeper`, `/zookeeper/quota` and `/zookeeper/config`.
     pub fn new(extended_types: bool) -> DataTree {
         let mut t = DataTree {
-            nodes: HashMap::new(),
+            nodes: map::NodeMap::default(),
             acls: HashSet::new(),
             ephemerals: HashMap::new(),
             containers: BTreeSet::new(),
@@ -76,7 +77,7 @@ impl DataTree {
         let open = t.intern(open_acl());
         // ZooKeeper's built-in nodes hold empty data, not null.
         t.nodes.insert(
-            "/".into(),
+            "/",
             Node::new(Some(Vec::new()), open.clone(), StatPersisted::default()),
         );
         for p in [ZOOKEEPER_PATH, QUOTA_PATH] {
@@ -103,7 +104,7 @@ impl DataTree {
         if let Some(p) = self.nodes.get_mut(parent) {
             p.children.insert(name);
         }
-        self.nodes.insert(path.into(), Node::new(data, acl, stat));
+        self.nodes.insert(path, Node::new(data, acl, stat));
     }
 
     /// Shares one allocation per distinct ACL list.
@@ -229,7 +230,7 @@ impl DataTree {
         };
         let len = data.as_ref().map_or(0, Vec::len);
         self.data_size += (path.len() + len) as u64;
-        self.nodes.insert(path.into(), Node::new(data, acl, stat));
+        self.nodes.insert(path, Node::new(data, acl, stat));
         self.quota_on_create(parent_path, name, path, len);
         self.index_owner(path, ephemeral_owner);
         Ok(Trigger::Created {
@@ -357,8 +358,19 @@ impl DataTree {
         acl: Vec<Acl>,
         stat: StatPersisted,
     ) -> Result<(), ErrorCode> {
-        let path = if path.is_empty() { "/" } else { path };
         let acl = self.intern(acl);
+        self.restore_shared(path, data, acl, stat)
+    }
+
+    /// [`DataTree::restore_node`] with an ACL list already interned by [`DataTree::intern`].
+    pub fn restore_shared(
+        &mut self,
+        path: &str,
+        data: Option<Vec<u8>>,
+        acl: Arc<[Acl]>,
+        stat: StatPersisted,
+    ) -> Result<(), ErrorCode> {
+        let path = if path.is_empty() { "/" } else { path };
         if let Some(n) = self.nodes.get_mut(path) {
             let old = n.data.as_ref().map_or(0, Vec::len) as u64;
             self.data_size = self.data_size.saturating_sub(old);
@@ -374,7 +386,7 @@ impl DataTree {
         let owner = stat.ephemeral_owner;
         let len = data.as_ref().map_or(0, Vec::len);
         self.data_size += (path.len() + len) as u64;
-        self.nodes.insert(path.into(), Node::new(data, acl, stat));
+        self.nodes.insert(path, Node::new(data, acl, stat));
         self.index_owner(path, owner);
         if parent_path.starts_with(QUOTA_PATH) && name == quota::LIMIT_NODE {
             self.quota_paths

@@ -3,9 +3,11 @@
 //! an Adler32 seal, then the zxid/digest section and its own seal.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bytes::{BufMut, BytesMut};
 
+use super::source::{ChunkSource, Source};
 use super::{adler32, Cursor, ZkFileError, FILE_VERSION};
 use crate::jute::Jute;
 use crate::proto::{perms, Acl, StatPersisted};
@@ -161,8 +163,8 @@ pub(super) fn seal(b: &mut BytesMut) {
 }
 
 /// SnapStream.checkSealIntegrity: the checksum covers every byte before the stored value.
-fn check_seal(c: &mut Cursor<'_>, what: &str) -> Result<(), ZkFileError> {
-    let computed = adler32(&c.buf[..c.pos]);
+fn check_seal(c: &mut impl Source, what: &str) -> Result<(), ZkFileError> {
+    let computed = c.checksum_before();
     let stored: i64 = c.read("seal checksum")?;
     let _slash: String = c.read("seal path")?;
     if stored != computed {
@@ -189,7 +191,27 @@ pub fn read_snapshot_full(
     bytes: &[u8],
     extended_types: bool,
 ) -> Result<SnapshotContents, ZkFileError> {
-    let mut c = Cursor::new(bytes);
+    read_snapshot_from(&mut Cursor::new(bytes), extended_types)
+}
+
+/// Reads a snapshot of `total` bytes that arrives in chunks (as Ferrokeeper stores them),
+/// rebuilding the tree as the bytes come, so the file is never whole in memory. Every
+/// chunk is read, so that their source can verify all of them.
+pub fn read_snapshot_chunks(
+    total: usize,
+    chunks: impl Iterator<Item = Result<Vec<u8>, String>>,
+    extended_types: bool,
+) -> Result<(DataTree, Vec<(i64, i32)>), ZkFileError> {
+    let mut src = ChunkSource::new(total, chunks);
+    let s = read_snapshot_from(&mut src, extended_types)?;
+    src.drain()?;
+    Ok((s.tree, s.sessions))
+}
+
+fn read_snapshot_from(
+    c: &mut impl Source,
+    extended_types: bool,
+) -> Result<SnapshotContents, ZkFileError> {
     let magic: i32 = c.read("file header")?;
     if magic != SNAP_MAGIC {
         return Err(ZkFileError::BadMagic {
@@ -200,11 +222,16 @@ pub fn read_snapshot_full(
     }
     let _version: i32 = c.read("file header")?;
     let _dbid: i64 = c.read("file header")?;
-    let sessions = read_sessions(&mut c)?;
-    let acls = read_acl_cache(&mut c)?;
+    let sessions = read_sessions(c)?;
     let mut tree = DataTree::new(extended_types);
+    // Each list is interned once, not once per node that uses it.
+    let acls: HashMap<i64, Arc<[Acl]>> = read_acl_cache(c)?
+        .into_iter()
+        .map(|(i, list)| (i, tree.intern(list)))
+        .collect();
+    let open = tree.intern(vec![Acl::world(perms::ALL)]);
     loop {
-        let at = c.pos;
+        let at = c.offset();
         let path: String = c.read("node path")?;
         if path == "/" {
             break;
@@ -213,7 +240,7 @@ pub fn read_snapshot_full(
         let acl_index: i64 = c.read("node acl")?;
         let stat: StatPersisted = c.read("node stat")?;
         let acl = if acl_index == OPEN_ACL_INDEX {
-            vec![Acl::world(perms::ALL)]
+            open.clone()
         } else {
             acls.get(&acl_index).cloned().ok_or_else(|| {
                 ZkFileError::Invalid(format!(
@@ -226,13 +253,13 @@ pub fn read_snapshot_full(
                 "snapshot: node path {path:?} at offset {at}"
             )));
         }
-        tree.restore_node(&path, data, acl, stat).map_err(|_| {
+        tree.restore_shared(&path, data, acl, stat).map_err(|_| {
             ZkFileError::Invalid(format!(
                 "snapshot: node {path:?} (offset {at}) comes before its parent"
             ))
         })?;
     }
-    check_seal(&mut c, "snapshot seal")?;
+    check_seal(c, "snapshot seal")?;
     tree.purge_unused_acls();
     let mut out = SnapshotContents {
         tree,
@@ -252,7 +279,7 @@ pub fn read_snapshot_full(
     } else {
         c.read("digest")?
     };
-    check_seal(&mut c, "digest seal")?;
+    check_seal(c, "digest seal")?;
     out.digest = Some(ZxidDigest {
         zxid,
         version,
@@ -261,13 +288,13 @@ pub fn read_snapshot_full(
     // 3.9: lastProcessedZxid and a third seal. 3.8 stops reading before it.
     if c.remaining() > 0 {
         let z: i64 = c.read("lastProcessedZxid")?;
-        check_seal(&mut c, "lastProcessedZxid seal")?;
+        check_seal(c, "lastProcessedZxid seal")?;
         out.last_processed_zxid = Some(z);
     }
     Ok(out)
 }
 
-fn read_sessions(c: &mut Cursor<'_>) -> Result<Vec<(i64, i32)>, ZkFileError> {
+fn read_sessions(c: &mut impl Source) -> Result<Vec<(i64, i32)>, ZkFileError> {
     let n: i32 = c.read("session count")?;
     if n < 0 || n as usize > c.remaining() / 12 {
         return Err(ZkFileError::Invalid(format!("snapshot: session count {n}")));
@@ -281,7 +308,7 @@ fn read_sessions(c: &mut Cursor<'_>) -> Result<Vec<(i64, i32)>, ZkFileError> {
     Ok(sessions)
 }
 
-fn read_acl_cache(c: &mut Cursor<'_>) -> Result<HashMap<i64, Vec<Acl>>, ZkFileError> {
+fn read_acl_cache(c: &mut impl Source) -> Result<HashMap<i64, Vec<Acl>>, ZkFileError> {
     let n: i32 = c.read("ACL cache count")?;
     if n < 0 || n as usize > c.remaining() / 12 {
         return Err(ZkFileError::Invalid(format!(

@@ -90,6 +90,40 @@ fn snapshot_round_trip() {
 }
 
 #[test]
+fn snapshot_read_in_chunks_equals_read_whole() {
+    let t = sample_tree();
+    let sessions = vec![(0x1_0000_0001, 30000)];
+    let mut bytes = Vec::new();
+    write_snapshot(&t, &sessions, 21, &mut bytes);
+    for size in [1, 2, 3, 7, 64, 1000, bytes.len()] {
+        let chunks = bytes.chunks(size).map(|c| Ok(c.to_vec()));
+        let (tree, s) = read_snapshot_chunks(bytes.len(), chunks, true).unwrap();
+        same_tree(&t, &tree);
+        assert_eq!(s, sessions);
+    }
+    // Damage and truncation are errors in chunks too, and a source's error comes through.
+    let mut bad = bytes.clone();
+    let at = bad.windows(5).position(|w| w == b"world").unwrap();
+    bad[at] = b'W';
+    let e = read_snapshot_chunks(bad.len(), bad.chunks(5).map(|c| Ok(c.to_vec())), true)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("snapshot seal checksum mismatch"), "{e}");
+    let cut = &bytes[..bytes.len() / 2];
+    assert!(
+        read_snapshot_chunks(bytes.len(), cut.chunks(9).map(|c| Ok(c.to_vec())), true).is_err()
+    );
+    let failing = bytes
+        .chunks(9)
+        .map(|c| Ok(c.to_vec()))
+        .chain(std::iter::once(Err("chunk 7 missing".to_string())));
+    let e = read_snapshot_chunks(bytes.len(), failing, true)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("chunk 7 missing"), "{e}");
+}
+
+#[test]
 fn snapshot_damage_is_an_error() {
     let mut bytes = Vec::new();
     write_snapshot(&sample_tree(), &[], 21, &mut bytes);
