@@ -57,6 +57,10 @@ pub trait Snapshotter: Send {
     /// log has made durable: a snapshot is stored only once the log covers its zxid, so it
     /// never gets ahead of the log.
     fn step(&mut self, core: &Core, durable_zxid: i64);
+    /// Whether a snapshot has nodes left to walk (the core then steps it when idle too).
+    fn walking(&self) -> bool {
+        false
+    }
 }
 
 /// Requests queued toward the core before connections wait.
@@ -225,6 +229,8 @@ async fn core_loop(
             }
             _ = tick.tick() => core.tick(),
             _ = reap.tick() => core.reap_containers(),
+            // Nothing else to do: go on walking the snapshot under way.
+            _ = tokio::task::yield_now(), if snapshotter.as_ref().is_some_and(|s| s.walking()) => {}
         }
         let (entries, outbox) = core.take_batch();
         let marks = core.take_marks();

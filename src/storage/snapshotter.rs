@@ -30,13 +30,36 @@ pub struct RocksSnapshotter {
 struct Current {
     snap: FuzzySnapshot,
     parts: std::sync::mpsc::SyncSender<SnapPart>,
+    /// Parts the writer has not taken yet: the core never waits for the disk, it stops
+    /// walking until the writer catches up.
+    queued: std::collections::VecDeque<SnapPart>,
+    /// Whether the End part is queued or sent.
+    ended: bool,
     started: Instant,
+}
+
+impl Current {
+    /// Hands queued parts to the writer while it takes them; false if the writer is gone.
+    fn flush(&mut self) -> bool {
+        use std::sync::mpsc::TrySendError;
+        while let Some(part) = self.queued.pop_front() {
+            match self.parts.try_send(part) {
+                Ok(()) => {}
+                Err(TrySendError::Full(part)) => {
+                    self.queued.push_front(part);
+                    return true;
+                }
+                Err(TrySendError::Disconnected(_)) => return false,
+            }
+        }
+        true
+    }
 }
 
 /// Node bytes handed to the writer at a time.
 const CHUNK_BYTES: usize = 1 << 20;
-/// Chunks queued for the writer; beyond that the core waits for the disk.
-const QUEUED_CHUNKS: usize = 32;
+/// Chunks queued for the writer thread.
+const QUEUED_CHUNKS: usize = 8;
 
 impl RocksSnapshotter {
     /// autopurge.snapRetainCount and autopurge.purgeInterval (hours; 0 = never) apply.
@@ -58,8 +81,8 @@ impl RocksSnapshotter {
     }
 }
 
-/// Nodes written per step: about a millisecond of work between request batches.
-const NODES_PER_STEP: usize = 4000;
+/// Time a step walks the tree for, between request batches.
+const STEP_TIME: Duration = Duration::from_millis(2);
 
 impl crate::server::Snapshotter for RocksSnapshotter {
     fn start(&mut self, core: &Core) {
@@ -113,6 +136,8 @@ impl crate::server::Snapshotter for RocksSnapshotter {
                 self.current = Some(Current {
                     snap: FuzzySnapshot::new(zxid, core.session_list()),
                     parts: tx,
+                    queued: Default::default(),
+                    ended: false,
                     started,
                 })
             }
@@ -123,31 +148,53 @@ impl crate::server::Snapshotter for RocksSnapshotter {
         }
     }
 
+    fn walking(&self) -> bool {
+        self.current
+            .as_ref()
+            .is_some_and(|c| !c.ended && c.queued.is_empty() && !c.snap.walked())
+    }
+
     fn step(&mut self, core: &Core, durable_zxid: i64) {
         let Some(cur) = self.current.as_mut() else {
             return;
         };
-        let done = cur.snap.step(core.tree(), NODES_PER_STEP);
-        if let Some(chunk) = cur.snap.take_nodes(CHUNK_BYTES) {
-            if cur.parts.send(SnapPart::Nodes(chunk)).is_err() {
-                // The writer failed and said why; this snapshot is given up.
+        if !cur.flush() {
+            // The writer failed and said why; this snapshot is given up.
+            self.current = None;
+            return;
+        }
+        if cur.ended {
+            if cur.queued.is_empty() {
                 self.current = None;
-                return;
             }
-        }
-        if !done || cur.snap.zxid() > durable_zxid {
             return;
         }
-        let Some(cur) = self.current.take() else {
+        if !cur.queued.is_empty() {
             return;
-        };
-        let (zxid, nodes) = (cur.snap.zxid(), cur.snap.written());
-        tracing::debug!(
-            "snapshot 0x{zxid:x}: {nodes} nodes walked in {:?}",
-            cur.started.elapsed()
-        );
-        // Head and tail are small; the writer checksums and stores everything.
-        let _ = cur.parts.send(SnapPart::End(cur.snap.finish_parts()));
+        }
+        // Walk in slices of 256 nodes until the step's time is used up.
+        let t0 = Instant::now();
+        let mut done = false;
+        while !done && t0.elapsed() < STEP_TIME {
+            done = cur.snap.step(core.tree(), 256);
+        }
+        if let Some(chunk) = cur.snap.take_nodes(CHUNK_BYTES) {
+            cur.queued.push_back(SnapPart::Nodes(chunk));
+        }
+        if done && cur.snap.zxid() <= durable_zxid {
+            let snap = std::mem::replace(&mut cur.snap, FuzzySnapshot::new(0, Vec::new()));
+            let (zxid, nodes) = (snap.zxid(), snap.written());
+            tracing::debug!(
+                "snapshot 0x{zxid:x}: {nodes} nodes walked in {:?}",
+                cur.started.elapsed()
+            );
+            // Head and tail are small; the writer checksums and stores everything.
+            cur.queued.push_back(SnapPart::End(snap.finish_parts()));
+            cur.ended = true;
+        }
+        if !cur.flush() {
+            self.current = None;
+        }
     }
 }
 

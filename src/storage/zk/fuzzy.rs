@@ -21,8 +21,10 @@ use crate::tree::{join, DataTree, QUOTA_PATH, ZOOKEEPER_PATH};
 pub struct FuzzySnapshot {
     zxid: i64,
     sessions: Vec<(i64, i32)>,
-    /// Paths still to visit (depth first).
-    stack: Vec<String>,
+    /// Depth first: per level, a visited node's path and the child names still to visit.
+    stack: Vec<Level>,
+    /// Whether the root was visited.
+    started: bool,
     index: HashMap<Arc<[Acl]>, i64>,
     lists: Vec<Arc<[Acl]>>,
     nodes: BytesMut,
@@ -31,6 +33,28 @@ pub struct FuzzySnapshot {
     taken_adler: u32,
     digest: u64,
     written: usize,
+}
+
+/// A visited node's path and its child names still to visit, copied out when it was
+/// visited. The names go into one buffer in the set's own order, not sorted and not one
+/// allocation each: a wide node has hundreds of thousands of children, and the copy must
+/// not hold the core up.
+struct Level {
+    path: String,
+    names: String,
+    /// End offsets of the names in `names`.
+    ends: Vec<u32>,
+}
+
+impl Level {
+    fn pop(&mut self) -> Option<String> {
+        let end = self.ends.pop()? as usize;
+        let start = self.ends.last().map_or(0, |e| *e as usize);
+        let name = self.names.get(start..end).unwrap_or_default();
+        let path = join(&self.path, name);
+        self.names.truncate(start);
+        Some(path)
+    }
 }
 
 /// A snapshot file in three parts for streaming: `head` (header, sessions, ACL cache) is
@@ -52,7 +76,8 @@ impl FuzzySnapshot {
         FuzzySnapshot {
             zxid,
             sessions,
-            stack: vec!["/".to_string()],
+            stack: Vec::new(),
+            started: false,
             index: HashMap::new(),
             lists: Vec::new(),
             nodes: BytesMut::with_capacity(1 << 20),
@@ -68,6 +93,11 @@ impl FuzzySnapshot {
         self.zxid
     }
 
+    /// Whether every node has been visited.
+    pub fn walked(&self) -> bool {
+        self.started && self.stack.is_empty()
+    }
+
     /// Nodes written so far.
     pub fn written(&self) -> usize {
         self.written
@@ -76,37 +106,56 @@ impl FuzzySnapshot {
     /// Writes up to `budget` more nodes of the tree as it is now; true once every node
     /// has been visited.
     pub fn step(&mut self, tree: &DataTree, budget: usize) -> bool {
-        for _ in 0..budget {
-            let Some(path) = self.stack.pop() else {
+        if !self.started {
+            self.started = true;
+            self.visit(tree, "/".to_string());
+        }
+        let mut left = budget;
+        while left > 0 {
+            let Some(level) = self.stack.last_mut() else {
                 return true;
             };
-            // Deleted since its parent was written: its delete txn is in the log.
-            let Some(node) = tree.get(&path) else {
+            let Some(path) = level.pop() else {
+                self.stack.pop();
                 continue;
             };
-            let mut names: Vec<&str> = node.children.iter().collect();
-            names.sort_unstable_by(|a, b| b.cmp(a));
-            for c in names {
-                self.stack.push(join(&path, c));
-            }
-            let builtin = matches!(path.as_str(), "/" | ZOOKEEPER_PATH | QUOTA_PATH);
-            let acl = if builtin && is_open(&node.acl) {
-                OPEN_ACL_INDEX
-            } else {
-                let lists = &mut self.lists;
-                *self.index.entry(node.acl.clone()).or_insert_with(|| {
-                    lists.push(node.acl.clone());
-                    lists.len() as i64
-                })
-            };
-            let p = if path == "/" { "" } else { path.as_str() };
-            write_node(&mut self.nodes, p, node, acl);
-            self.digest =
-                self.digest
-                    .wrapping_add(node_digest(&path, node.data.as_deref(), &node.stat));
-            self.written += 1;
+            self.visit(tree, path);
+            left -= 1;
         }
         self.stack.is_empty()
+    }
+
+    /// Writes one node, if it still exists (deleted since its parent was written: its
+    /// delete txn is in the log), and queues its children.
+    fn visit(&mut self, tree: &DataTree, path: String) {
+        let Some(node) = tree.get(&path) else {
+            return;
+        };
+        let builtin = matches!(path.as_str(), "/" | ZOOKEEPER_PATH | QUOTA_PATH);
+        let acl = if builtin && is_open(&node.acl) {
+            OPEN_ACL_INDEX
+        } else {
+            let lists = &mut self.lists;
+            *self.index.entry(node.acl.clone()).or_insert_with(|| {
+                lists.push(node.acl.clone());
+                lists.len() as i64
+            })
+        };
+        let p = if path == "/" { "" } else { path.as_str() };
+        write_node(&mut self.nodes, p, node, acl);
+        self.digest =
+            self.digest
+                .wrapping_add(node_digest(&path, node.data.as_deref(), &node.stat));
+        self.written += 1;
+        if !node.children.is_empty() {
+            let mut names = String::new();
+            let mut ends = Vec::with_capacity(node.children.len());
+            for name in node.children.iter() {
+                names.push_str(name);
+                ends.push(names.len() as u32);
+            }
+            self.stack.push(Level { path, names, ends });
+        }
     }
 
     /// Hands out the node bytes written so far once there are at least `min` of them, so
@@ -197,7 +246,7 @@ mod tests {
     use crate::pipeline::apply::apply;
     use crate::proto::{op, perms, CreateTxn, SetDataTxn, Txn, TxnHeader};
     use crate::storage::recovery::replay;
-    use crate::storage::zk::{read_snapshot, write_snapshot};
+    use crate::storage::zk::{read_snapshot, read_snapshot_full, write_snapshot};
 
     fn hdr(zxid: i64, ty: i32) -> TxnHeader {
         TxnHeader {
@@ -246,7 +295,24 @@ mod tests {
         assert!(f.step(&t, usize::MAX));
         let mut plain = Vec::new();
         write_snapshot(&t, &[(7, 4000)], 3, &mut plain);
-        assert_eq!(f.finish(), plain);
+        let fuzzy = f.finish();
+        // The same nodes, ACL cache and digest; children may come in another order.
+        assert_eq!(fuzzy.len(), plain.len());
+        let (a, b) = (
+            read_snapshot_full(&fuzzy, false).unwrap(),
+            read_snapshot_full(&plain, false).unwrap(),
+        );
+        assert_eq!(a.sessions, b.sessions);
+        assert_eq!(a.digest, b.digest);
+        assert_eq!(a.tree.preorder().len(), b.tree.preorder().len());
+        for (p, n) in b.tree.preorder() {
+            let m = a.tree.get(&p).unwrap();
+            assert_eq!(
+                (&m.data, &*m.acl, &m.stat),
+                (&n.data, &*n.acl, &n.stat),
+                "{p}"
+            );
+        }
     }
 
     #[test]
@@ -269,9 +335,9 @@ mod tests {
         file.extend_from_slice(&taken);
         file.extend_from_slice(&p.nodes);
         file.extend_from_slice(&p.tail);
-        let mut plain = Vec::new();
-        write_snapshot(&t, &[(7, 4000), (9, 6000)], 300, &mut plain);
-        assert_eq!(file, plain);
+        let mut whole = FuzzySnapshot::new(300, vec![(7, 4000), (9, 6000)]);
+        assert!(whole.step(&t, usize::MAX));
+        assert_eq!(file, whole.finish());
         assert!(read_snapshot(&file, false).is_ok());
     }
 
