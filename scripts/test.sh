@@ -46,6 +46,11 @@ if [ -x compat-tests/prometheus/run.sh ]; then
   compat-tests/prometheus/run.sh
 fi
 
+if [ -x compat-tests/container/run.sh ]; then
+  step "container: podman builds docker/Dockerfile, runs the image and docker/compose.yml"
+  compat-tests/container/run.sh
+fi
+
 if [ -x bench/compare.sh ]; then
   step "benchmark smoke: every workload against both servers"
   bench/compare.sh --smoke
