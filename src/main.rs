@@ -88,8 +88,18 @@ fn main() -> ExitCode {
             };
             let result = rt.block_on(async {
                 let server = Server::bind(cfg).await?;
-                server.run().await
+                tokio::select! {
+                    r = server.run() => r,
+                    // Every acknowledged write is already durable, so a stop needs no
+                    // flushing: ZooKeeper's shutdown on SIGTERM, and what a container's
+                    // PID 1 must do (the kernel ignores SIGTERM for it otherwise).
+                    sig = stop_signal() => {
+                        tracing::info!("{sig} received, shutting down");
+                        Ok(())
+                    }
+                }
             });
+            rt.shutdown_timeout(std::time::Duration::from_secs(2));
             match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -98,6 +108,22 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// Waits for SIGTERM or SIGINT; names the one that came.
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without handlers the default action (exit) applies; wait forever here.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
     }
 }
 
