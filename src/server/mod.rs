@@ -57,9 +57,10 @@ pub trait Snapshotter: Send {
     /// log has made durable: a snapshot is stored only once the log covers its zxid, so it
     /// never gets ahead of the log.
     fn step(&mut self, core: &Core, durable_zxid: i64);
-    /// Whether a snapshot has nodes left to walk (the core then steps it when idle too).
-    fn walking(&self) -> bool {
-        false
+    /// When a snapshot with nodes left to walk may take its next step (the core then
+    /// steps it at that time even when no requests come).
+    fn next_walk(&self) -> Option<std::time::Instant> {
+        None
     }
 }
 
@@ -205,6 +206,10 @@ async fn core_loop(
     let mut batch_zxids: VecDeque<(u64, i64)> = VecDeque::new();
     let mut durable_zxid = core.tree().last_processed_zxid;
     loop {
+        let walk_at = snapshotter
+            .as_ref()
+            .and_then(|s| s.next_walk())
+            .map(tokio::time::Instant::from_std);
         tokio::select! {
             n = rx.recv_many(&mut batch, 512) => {
                 if n == 0 {
@@ -230,7 +235,7 @@ async fn core_loop(
             _ = tick.tick() => core.tick(),
             _ = reap.tick() => core.reap_containers(),
             // Nothing else to do: go on walking the snapshot under way.
-            _ = tokio::task::yield_now(), if snapshotter.as_ref().is_some_and(|s| s.walking()) => {}
+            _ = tokio::time::sleep_until(walk_at.unwrap_or_else(tokio::time::Instant::now)), if walk_at.is_some() => {}
         }
         let (entries, outbox) = core.take_batch();
         let marks = core.take_marks();

@@ -36,6 +36,8 @@ struct Current {
     /// Whether the End part is queued or sent.
     ended: bool,
     started: Instant,
+    /// When the walk may take the core thread again.
+    next_walk: Instant,
 }
 
 impl Current {
@@ -83,6 +85,11 @@ impl RocksSnapshotter {
 
 /// Time a step walks the tree for, between request batches.
 const STEP_TIME: Duration = Duration::from_millis(2);
+/// After walking for some time, the walk waits this many times as long: the snapshot
+/// takes at most a quarter of the core thread, which serves requests the rest of the time
+/// (ZooKeeper walks on a thread of its own; a snapshot due while one is still under way is
+/// skipped, as ZooKeeper skips it).
+const WALK_PAUSE_FACTOR: u32 = 3;
 
 impl crate::server::Snapshotter for RocksSnapshotter {
     fn start(&mut self, core: &Core) {
@@ -139,6 +146,7 @@ impl crate::server::Snapshotter for RocksSnapshotter {
                     queued: Default::default(),
                     ended: false,
                     started,
+                    next_walk: started,
                 })
             }
             Err(e) => {
@@ -148,10 +156,11 @@ impl crate::server::Snapshotter for RocksSnapshotter {
         }
     }
 
-    fn walking(&self) -> bool {
+    fn next_walk(&self) -> Option<Instant> {
         self.current
             .as_ref()
-            .is_some_and(|c| !c.ended && c.queued.is_empty() && !c.snap.walked())
+            .filter(|c| !c.ended && c.queued.is_empty() && !c.snap.walked())
+            .map(|c| c.next_walk)
     }
 
     fn step(&mut self, core: &Core, durable_zxid: i64) {
@@ -172,12 +181,16 @@ impl crate::server::Snapshotter for RocksSnapshotter {
         if !cur.queued.is_empty() {
             return;
         }
-        // Walk in slices of 256 nodes until the step's time is used up.
         let t0 = Instant::now();
-        let mut done = false;
+        let mut done = cur.snap.walked();
+        if !done && t0 < cur.next_walk {
+            return;
+        }
+        // Walk in slices of 256 nodes until the step's time is used up.
         while !done && t0.elapsed() < STEP_TIME {
             done = cur.snap.step(core.tree(), 256);
         }
+        cur.next_walk = Instant::now() + t0.elapsed() * WALK_PAUSE_FACTOR;
         if let Some(chunk) = cur.snap.take_nodes(CHUNK_BYTES) {
             cur.queued.push_back(SnapPart::Nodes(chunk));
         }

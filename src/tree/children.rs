@@ -123,6 +123,13 @@ impl Children {
         v.into_iter().map(|(_, _, n)| n.to_string()).collect()
     }
 
+    /// The names with their insertion sequence numbers, in no particular order.
+    pub fn iter_with_seq(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.0
+            .iter()
+            .flat_map(|s| s.names.iter().map(|(k, seq)| (&**k, *seq)))
+    }
+
     /// The names in no particular order (cheap).
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().flat_map(|s| s.names.keys().map(|k| &**k))

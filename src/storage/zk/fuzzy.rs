@@ -6,7 +6,6 @@
 //! comes before its children; the ACL cache, which the file puts before the nodes, is
 //! assembled at the end from the lists the written nodes use.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -25,7 +24,8 @@ pub struct FuzzySnapshot {
     stack: Vec<Level>,
     /// Whether the root was visited.
     started: bool,
-    index: HashMap<Arc<[Acl]>, i64>,
+    /// ACL list (by address: the tree interns them) -> its index in the file's cache.
+    index: hashbrown::HashMap<usize, i64>,
     lists: Vec<Arc<[Acl]>>,
     nodes: BytesMut,
     /// What was handed out of `nodes` already: its length and Adler32.
@@ -78,7 +78,7 @@ impl FuzzySnapshot {
             sessions,
             stack: Vec::new(),
             started: false,
-            index: HashMap::new(),
+            index: hashbrown::HashMap::new(),
             lists: Vec::new(),
             nodes: BytesMut::with_capacity(1 << 20),
             taken_len: 0,
@@ -136,7 +136,8 @@ impl FuzzySnapshot {
             OPEN_ACL_INDEX
         } else {
             let lists = &mut self.lists;
-            *self.index.entry(node.acl.clone()).or_insert_with(|| {
+            let key = Arc::as_ptr(&node.acl).cast::<Acl>() as usize;
+            *self.index.entry(key).or_insert_with(|| {
                 lists.push(node.acl.clone());
                 lists.len() as i64
             })
@@ -148,9 +149,17 @@ impl FuzzySnapshot {
                 .wrapping_add(node_digest(&path, node.data.as_deref(), &node.stat));
         self.written += 1;
         if !node.children.is_empty() {
+            // Oldest child first: children created one after another were allocated one
+            // after another, so the walk reads their memory in order.
+            let mut kids: Vec<(u64, &str)> = node
+                .children
+                .iter_with_seq()
+                .map(|(n, seq)| (seq, n))
+                .collect();
+            kids.sort_unstable_by_key(|k| std::cmp::Reverse(k.0));
             let mut names = String::new();
-            let mut ends = Vec::with_capacity(node.children.len());
-            for name in node.children.iter() {
+            let mut ends = Vec::with_capacity(kids.len());
+            for (_, name) in kids {
                 names.push_str(name);
                 ends.push(names.len() as u32);
             }
