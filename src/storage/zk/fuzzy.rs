@@ -35,6 +35,9 @@ pub struct FuzzySnapshot {
     written: usize,
 }
 
+/// Up to this many children are walked oldest first.
+const SORTED_CHILDREN_MAX: usize = 4096;
+
 /// A visited node's path and its child names still to visit, copied out when it was
 /// visited. The names go into one buffer in the set's own order, not sorted and not one
 /// allocation each: a wide node has hundreds of thousands of children, and the copy must
@@ -150,18 +153,26 @@ impl FuzzySnapshot {
         self.written += 1;
         if !node.children.is_empty() {
             // Oldest child first: children created one after another were allocated one
-            // after another, so the walk reads their memory in order.
-            let mut kids: Vec<(u64, &str)> = node
-                .children
-                .iter_with_seq()
-                .map(|(n, seq)| (seq, n))
-                .collect();
-            kids.sort_unstable_by_key(|k| std::cmp::Reverse(k.0));
+            // after another, so the walk reads their memory in order. A very wide node is
+            // copied as it is: sorting a million names would hold the core up.
             let mut names = String::new();
-            let mut ends = Vec::with_capacity(kids.len());
-            for (_, name) in kids {
-                names.push_str(name);
-                ends.push(names.len() as u32);
+            let mut ends = Vec::with_capacity(node.children.len());
+            if node.children.len() <= SORTED_CHILDREN_MAX {
+                let mut kids: Vec<(u64, &str)> = node
+                    .children
+                    .iter_with_seq()
+                    .map(|(n, seq)| (seq, n))
+                    .collect();
+                kids.sort_unstable_by_key(|k| std::cmp::Reverse(k.0));
+                for (_, name) in kids {
+                    names.push_str(name);
+                    ends.push(names.len() as u32);
+                }
+            } else {
+                for name in node.children.iter() {
+                    names.push_str(name);
+                    ends.push(names.len() as u32);
+                }
             }
             self.stack.push(Level { path, names, ends });
         }
