@@ -157,22 +157,21 @@ impl FuzzySnapshot {
             // copied as it is: sorting a million names would hold the core up.
             let mut names = String::new();
             let mut ends = Vec::with_capacity(node.children.len());
-            if node.children.len() <= SORTED_CHILDREN_MAX {
-                let mut kids: Vec<(u64, &str)> = node
-                    .children
-                    .iter_with_seq()
-                    .map(|(n, seq)| (seq, n))
-                    .collect();
-                kids.sort_unstable_by_key(|k| std::cmp::Reverse(k.0));
-                for (_, name) in kids {
-                    names.push_str(name);
-                    ends.push(names.len() as u32);
-                }
-            } else {
-                for name in node.children.iter() {
-                    names.push_str(name);
-                    ends.push(names.len() as u32);
-                }
+            let order: Box<dyn Iterator<Item = &str>> =
+                if node.children.len() <= SORTED_CHILDREN_MAX {
+                    let mut kids: Vec<(u64, &str)> = node
+                        .children
+                        .iter_with_seq()
+                        .map(|(n, seq)| (seq, n))
+                        .collect();
+                    kids.sort_unstable_by_key(|k| std::cmp::Reverse(k.0));
+                    Box::new(kids.into_iter().map(|(_, n)| n))
+                } else {
+                    Box::new(node.children.iter())
+                };
+            for name in order {
+                names.push_str(name);
+                ends.push(names.len() as u32);
             }
             self.stack.push(Level { path, names, ends });
         }
