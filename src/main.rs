@@ -79,7 +79,11 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let rt = match tokio::runtime::Runtime::new() {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .on_thread_park(ferrokeeper::server::release_freed_memory_when_idle)
+                .build();
+            let rt = match rt {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("ferrokeeper: cannot start the runtime: {e}");

@@ -42,15 +42,15 @@ fn dump(tree: &DataTree) -> String {
     while let Some(p) = stack.pop() {
         let n = tree.get(&p).unwrap();
         let s = tree.stat_of(n);
-        let data = match &n.data {
+        let data = match n.data() {
             None => "null".to_string(),
             Some(d) => d.iter().fold("x".to_string(), |mut a, b| {
                 let _ = write!(a, "{b:02x}");
                 a
             }),
         };
-        let acl: String = n
-            .acl
+        let acl: String = tree
+            .acl(n)
             .iter()
             .map(|a| format!("{}:{}:{};", a.id.scheme, a.id.id, a.perms))
             .collect();
@@ -69,7 +69,7 @@ fn dump(tree: &DataTree) -> String {
             s.num_children,
             s.pzxid
         );
-        let mut names: Vec<&str> = n.children.iter().collect();
+        let mut names: Vec<String> = tree.child_names(n);
         names.sort_unstable_by(|a, b| b.cmp(a));
         for c in names {
             stack.push(if p == "/" {

@@ -315,7 +315,7 @@ fn dump(dir: &Path, log_dir: Option<&Path>, zk: bool, ext: bool) -> Result<(), S
     );
     o!("ZNode Details (count={}):", nodes.len());
     for (path, n) in &nodes {
-        let s = &n.stat;
+        let s = &n.stat();
         o!("----\n{path}");
         o!("  cZxid = 0x{:x}", s.czxid);
         o!("  ctime = {}", time(s.ctime));
@@ -326,7 +326,7 @@ fn dump(dir: &Path, log_dir: Option<&Path>, zk: bool, ext: bool) -> Result<(), S
         o!("  dataVersion = {}", s.version);
         o!("  aclVersion = {}", s.aversion);
         o!("  ephemeralOwner = 0x{:x}", s.ephemeral_owner);
-        o!("  dataLength = {}", n.data.as_ref().map_or(0, Vec::len));
+        o!("  dataLength = {}", n.data_len());
     }
     o!("----\nSession Details (sid, timeout, ephemeralCount):");
     for (id, timeout) in &state.sessions {
@@ -334,7 +334,7 @@ fn dump(dir: &Path, log_dir: Option<&Path>, zk: bool, ext: bool) -> Result<(), S
         o!("0x{id:x}, {timeout}, {count}");
     }
     let kinds = nodes.iter().fold([0usize; 4], |mut k, (_, n)| {
-        let i = match EphemeralType::of(n.stat.ephemeral_owner, ext) {
+        let i = match EphemeralType::of(n.ephemeral_owner(), ext) {
             EphemeralType::Void => 0,
             EphemeralType::Normal => 1,
             EphemeralType::Container => 2,
@@ -355,7 +355,7 @@ fn dump(dir: &Path, log_dir: Option<&Path>, zk: bool, ext: bool) -> Result<(), S
         state.sessions.len(),
         nodes
             .iter()
-            .map(|(_, n)| n.data.as_ref().map_or(0, Vec::len))
+            .map(|(_, n)| n.data_len())
             .sum::<usize>()
     );
     let _ = std::io::stdout().write_all(out.as_bytes());

@@ -39,9 +39,9 @@ impl<'a> Pending<'a> {
         match self.changes.get(path) {
             Some(c) => c.clone(),
             None => self.tree.get(path).map(|n| PendingNode {
-                stat: n.stat.clone(),
-                acl: n.acl.clone(),
-                num_children: n.children.len(),
+                stat: n.stat(),
+                acl: self.tree.acl(n).clone(),
+                num_children: n.num_children(),
             }),
         }
     }

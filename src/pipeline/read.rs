@@ -32,7 +32,7 @@ fn body<T: Jute>(r: T) -> ReadResult {
 
 fn check_read(tree: &DataTree, path: &str, ids: &[Id]) -> Result<(), ErrorCode> {
     let node = tree.get(path).ok_or(ErrorCode::NoNode)?;
-    acl::check(&node.acl, perms::READ, ids)
+    acl::check(tree.acl(node), perms::READ, ids)
 }
 
 /// exists: the watch is left even when the node is missing (it fires on creation).
@@ -45,14 +45,17 @@ pub fn exists(
     if r.path.contains('\0') {
         return Err(ErrorCode::BadArguments);
     }
-    if let Some(n) = tree.get(&r.path) {
-        acl::check(&n.acl, perms::READ, c.ids)?;
+    let node = tree.get(&r.path);
+    if let Some(n) = node {
+        acl::check(tree.acl(n), perms::READ, c.ids)?;
     }
     if r.watch {
         w.data.add(&r.path, c.conn, Kind::Standard);
     }
-    match tree.stat(&r.path) {
-        Some(stat) => body(StatResponse { stat }),
+    match node {
+        Some(n) => body(StatResponse {
+            stat: tree.stat_of(n),
+        }),
         None => Err(ErrorCode::NoNode),
     }
 }
@@ -64,13 +67,13 @@ pub fn get_data(
     r: &PathWatchRequest,
     c: &ReadCtx<'_>,
 ) -> Result<GetDataResponse, ErrorCode> {
-    check_read(tree, &r.path, c.ids)?;
     let n = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+    acl::check(tree.acl(n), perms::READ, c.ids)?;
     if r.watch {
         w.data.add(&r.path, c.conn, Kind::Standard);
     }
     Ok(GetDataResponse {
-        data: n.data.clone(),
+        data: n.data().map(<[u8]>::to_vec),
         stat: tree.stat_of(n),
     })
 }
@@ -82,13 +85,13 @@ pub fn get_children(
     r: &PathWatchRequest,
     c: &ReadCtx<'_>,
 ) -> Result<GetChildren2Response, ErrorCode> {
-    check_read(tree, &r.path, c.ids)?;
     let n = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+    acl::check(tree.acl(n), perms::READ, c.ids)?;
     if r.watch {
         w.child.add(&r.path, c.conn, Kind::Standard);
     }
     Ok(GetChildren2Response {
-        children: n.children.ordered(),
+        children: tree.child_names(n),
         stat: tree.stat_of(n),
     })
 }
@@ -96,11 +99,12 @@ pub fn get_children(
 /// getACL: READ or ADMIN; digests masked without ADMIN.
 pub fn get_acl(tree: &DataTree, path: &str, c: &ReadCtx<'_>) -> ReadResult {
     let n = tree.get(path).ok_or(ErrorCode::NoNode)?;
-    acl::check(&n.acl, perms::READ | perms::ADMIN, c.ids)?;
-    let list = if acl::check(&n.acl, perms::ADMIN, c.ids).is_ok() {
-        n.acl.to_vec()
+    let a = tree.acl(n);
+    acl::check(a, perms::READ | perms::ADMIN, c.ids)?;
+    let list = if acl::check(a, perms::ADMIN, c.ids).is_ok() {
+        a.to_vec()
     } else {
-        acl::mask_digests(&n.acl)
+        acl::mask_digests(a)
     };
     body(GetAclResponse {
         acl: list,
@@ -290,7 +294,7 @@ pub fn set_watches(
     for p in a.data {
         match tree.get(p) {
             None => tell(event::NODE_DELETED, p),
-            Some(n) if n.stat.mzxid > a.relative_zxid => tell(event::NODE_DATA_CHANGED, p),
+            Some(n) if n.mzxid() > a.relative_zxid => tell(event::NODE_DATA_CHANGED, p),
             Some(_) => w.data.add(p, conn, Kind::Standard),
         }
     }
@@ -304,7 +308,7 @@ pub fn set_watches(
     for p in a.child {
         match tree.get(p) {
             None => tell(event::NODE_DELETED, p),
-            Some(n) if n.stat.pzxid > a.relative_zxid => tell(event::NODE_CHILDREN_CHANGED, p),
+            Some(n) if n.pzxid() > a.relative_zxid => tell(event::NODE_CHILDREN_CHANGED, p),
             Some(_) => w.child.add(p, conn, Kind::Standard),
         }
     }

@@ -188,6 +188,39 @@ impl Server {
     }
 }
 
+/// Returns freed memory to the OS when a runtime thread goes idle, at most once a second
+/// per thread; meant for the runtime's `on_thread_park`.
+/// - A request's buffers are allocated on one thread and freed on another (reader task,
+///   core, writer task), and mimalloc gives such memory back only when the allocating
+///   thread looks at its heap again.
+/// - RocksDB allocates with glibc's malloc, whose arenas keep what its flushes and
+///   compactions free.
+///
+/// After a burst of writes into a million znodes, the two held 20 MB of the RSS.
+pub fn release_freed_memory_when_idle() {
+    thread_local! {
+        static LAST: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+    }
+    let now = std::time::Instant::now();
+    let due = LAST.with(|l| {
+        let due = l
+            .get()
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1));
+        if due {
+            l.set(Some(now));
+        }
+        due
+    });
+    if due {
+        // SAFETY: neither call takes pointers; each walks its allocator's own structures
+        // under that allocator's locks.
+        unsafe {
+            libmimalloc_sys::mi_collect(false);
+            libc::malloc_trim(0);
+        }
+    }
+}
+
 async fn core_loop(
     mut core: Core,
     mut rx: mpsc::Receiver<CoreMsg>,

@@ -298,9 +298,9 @@ impl Core {
         let mut candidates = Vec::new();
         for p in self.tree.containers() {
             if let Some(n) = self.tree.get(p) {
-                let elapsed = now - n.stat.mtime;
-                if n.children.is_empty()
-                    && (n.stat.cversion > 0 || (never_used != 0 && elapsed > never_used))
+                let elapsed = now - n.mtime();
+                if n.num_children() == 0
+                    && (n.cversion() > 0 || (never_used != 0 && elapsed > never_used))
                 {
                     candidates.push(p.clone());
                 }
@@ -308,8 +308,8 @@ impl Core {
         }
         for p in self.tree.ttls() {
             if let Some(n) = self.tree.get(p) {
-                if let EphemeralType::Ttl(ttl) = EphemeralType::of(n.stat.ephemeral_owner, true) {
-                    if n.children.is_empty() && ttl != 0 && now - n.stat.mtime > ttl {
+                if let EphemeralType::Ttl(ttl) = EphemeralType::of(n.ephemeral_owner(), true) {
+                    if n.num_children() == 0 && ttl != 0 && now - n.mtime() > ttl {
                         candidates.push(p.clone());
                     }
                 }
@@ -318,7 +318,7 @@ impl Core {
         let limit = self.cfg.container_max_per_minute.max(1) as usize;
         for path in candidates.into_iter().take(limit) {
             let zxid = self.next_zxid();
-            let ok = self.tree.get(&path).is_some_and(|n| n.children.is_empty());
+            let ok = self.tree.get(&path).is_some_and(|n| n.num_children() == 0);
             let (ty, txn) = if ok {
                 (
                     op::DELETE_CONTAINER,

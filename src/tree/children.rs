@@ -1,4 +1,5 @@
-//! A node's children, listed in the order Apache ZooKeeper lists them.
+//! A Java `HashSet<String>`'s iteration order, for the lists ZooKeeper hands out in that
+//! order: a session's ephemerals here, and a node's children (see `childset.rs`).
 //!
 //! ZooKeeper keeps children in a `java.util.HashSet` (created with capacity 8), so
 //! getChildren returns them in HashMap bucket order, and within a bucket in insertion
@@ -9,8 +10,7 @@
 
 use hashbrown::HashMap;
 
-/// The child names of one node. Leaves, most nodes of a big tree, carry no set at all:
-/// one pointer instead of an empty hash map.
+/// A set of names kept in Java `HashSet` order (a session's ephemeral paths).
 #[derive(Debug, Clone, Default)]
 pub struct Children(Option<Box<Set>>);
 
@@ -35,7 +35,7 @@ pub fn java_string_hash(s: &str) -> i32 {
     h
 }
 
-fn bucket(name: &str, capacity: u32) -> u32 {
+pub(super) fn bucket(name: &str, capacity: u32) -> u32 {
     let h = java_string_hash(name) as u32;
     (h ^ (h >> 16)) & (capacity - 1)
 }

@@ -1,18 +1,22 @@
 //! The DataTree: znodes, their Stat, ephemerals by session, containers and TTL nodes.
 //! No IO and no clocks: every change comes from a txn with its zxid and time.
 
+mod acl;
+mod buf;
 pub mod children;
-mod map;
+mod childset;
 mod node;
 mod path;
 mod quota;
+mod slab;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 pub use children::Children;
-pub use node::Node;
+pub use node::{Node, NodeId};
 pub use path::{join, parent_and_name, validate_path};
+pub use slab::ROOT;
 
 use crate::proto::{Acl, EphemeralType, ErrorCode, Stat, StatPersisted};
 
@@ -36,12 +40,15 @@ pub enum Trigger {
     DataChanged { path: String },
 }
 
+/// An interned ACL list (see [`DataTree::intern`]).
+pub type AclId = u32;
+
 /// The in-memory tree.
 #[derive(Debug)]
 pub struct DataTree {
-    nodes: map::NodeMap,
+    nodes: slab::Nodes,
     /// Interned ACL lists, so the many nodes sharing one list share one allocation.
-    acls: HashSet<Arc<[Acl]>>,
+    acls: acl::AclTable,
     /// Per session, its ephemeral paths in a Java-ordered set (ZooKeeper lists them in
     /// HashSet order).
     ephemerals: HashMap<i64, Children>,
@@ -54,6 +61,9 @@ pub struct DataTree {
     data_size: u64,
     /// Paths with a quota (ZooKeeper's pTrie).
     quota_paths: BTreeSet<String>,
+    /// The parent of the node restored last (path, id, czxid): a snapshot lists siblings
+    /// one after another, so restoring does not walk from the root for each of them.
+    restore_parent: Option<(String, NodeId, i64)>,
 }
 
 fn open_acl() -> Vec<Acl> {
@@ -64,8 +74,8 @@ impl DataTree {
     /// A fresh tree: `/`, `/zookeeper`, `/zookeeper/quota` and `/zookeeper/config`.
     pub fn new(extended_types: bool) -> DataTree {
         let mut t = DataTree {
-            nodes: map::NodeMap::default(),
-            acls: HashSet::new(),
+            nodes: slab::Nodes::default(),
+            acls: acl::AclTable::default(),
             ephemerals: HashMap::new(),
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),
@@ -73,54 +83,88 @@ impl DataTree {
             extended_types,
             data_size: 0,
             quota_paths: BTreeSet::new(),
+            restore_parent: None,
         };
-        let open = t.intern(open_acl());
+        let open = t.intern(&open_acl());
+        t.acls.retain(open);
         // ZooKeeper's built-in nodes hold empty data, not null.
-        t.nodes.insert(
-            "/",
-            Node::new(Some(Vec::new()), open.clone(), StatPersisted::default()),
-        );
+        let root = t
+            .nodes
+            .alloc(Node::new("", Some(&[]), open, &StatPersisted::default()));
+        debug_assert_eq!(root, ROOT);
         for p in [ZOOKEEPER_PATH, QUOTA_PATH] {
-            t.insert_raw(p, Some(Vec::new()), open.clone(), StatPersisted::default());
+            t.insert_raw(p, open, StatPersisted::default());
         }
         // /zookeeper/config is world-readable only; ZooKeeper sets its ACL with version -1.
-        let read_only = t.intern(vec![Acl::world(crate::proto::perms::READ)]);
+        let read_only = t.intern(&[Acl::world(crate::proto::perms::READ)]);
         let stat = StatPersisted {
             aversion: -1,
             ..Default::default()
         };
-        t.insert_raw(CONFIG_PATH, Some(Vec::new()), read_only, stat);
+        t.insert_raw(CONFIG_PATH, read_only, stat);
         t
     }
 
-    fn insert_raw(
-        &mut self,
-        path: &str,
-        data: Option<Vec<u8>>,
-        acl: Arc<[Acl]>,
-        stat: StatPersisted,
-    ) {
+    /// A built-in node, empty, under a parent that exists.
+    fn insert_raw(&mut self, path: &str, acl: AclId, stat: StatPersisted) {
         let (parent, name) = parent_and_name(path);
-        if let Some(p) = self.nodes.get_mut(parent) {
-            p.children.insert(name);
+        if let Some(p) = self.nodes.lookup(parent) {
+            self.acls.retain(acl);
+            let id = self.nodes.alloc(Node::new(name, Some(&[]), acl, &stat));
+            self.nodes.link(p, id);
         }
-        self.nodes.insert(path, Node::new(data, acl, stat));
     }
 
-    /// Shares one allocation per distinct ACL list.
-    pub fn intern(&mut self, acl: Vec<Acl>) -> Arc<[Acl]> {
-        if let Some(a) = self.acls.get(acl.as_slice()) {
-            return a.clone();
-        }
-        let a: Arc<[Acl]> = acl.into();
-        self.acls.insert(a.clone());
-        a
+    /// The index of an ACL list, shared by every node that uses the same list.
+    pub fn intern(&mut self, acl: &[Acl]) -> AclId {
+        self.acls.intern(acl)
     }
 
     /// The node at `path`. ZooKeeper stores the root under "" as well as "/", so an
     /// empty path reads the root.
     pub fn get(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(if path.is_empty() { "/" } else { path })
+        self.nodes.get(self.nodes.lookup(path)?)
+    }
+
+    /// The id of the node at `path`.
+    pub fn lookup(&self, path: &str) -> Option<NodeId> {
+        self.nodes.lookup(path)
+    }
+
+    /// The node with an id (ids of deleted nodes are reused: check its czxid).
+    pub fn node(&self, id: NodeId) -> Option<&Node> {
+        self.nodes.get(id)
+    }
+
+    /// A node's ACL list.
+    pub fn acl(&self, node: &Node) -> &Arc<[Acl]> {
+        self.acls.get(node.acl)
+    }
+
+    /// A node's children in no particular order.
+    pub fn child_ids<'a>(&'a self, node: &'a Node) -> impl Iterator<Item = NodeId> + 'a {
+        node.children.as_deref().into_iter().flat_map(|c| c.iter())
+    }
+
+    /// A node's child names in the order ZooKeeper lists them: Java `HashSet` order, a
+    /// bucket of the set's table at a time, each bucket in insertion order. Insertion
+    /// order is creation order, the czxid; siblings created by one multi share a czxid and
+    /// go by slot, which may differ from ZooKeeper's order for them.
+    pub fn child_names(&self, node: &Node) -> Vec<String> {
+        let Some(set) = node.children.as_deref() else {
+            return Vec::new();
+        };
+        let cap = set.java_capacity();
+        let mut v: Vec<(u32, i64, NodeId, String)> = set
+            .iter()
+            .filter_map(|id| {
+                let c = self.nodes.get(id)?;
+                let name = c.name().into_owned();
+                Some((children::bucket(&name, cap), c.czxid, id, name))
+            })
+            .collect();
+        v.sort_unstable();
+        v.into_iter().map(|(_, _, _, n)| n).collect()
     }
 
     /// Number of znodes, the root included.
@@ -135,24 +179,24 @@ impl DataTree {
 
     /// The client-visible Stat of a node.
     pub fn stat_of(&self, node: &Node) -> Stat {
-        let s = &node.stat;
-        let num_children = node.children.len() as i32;
-        let owner = match EphemeralType::of(s.ephemeral_owner, self.extended_types) {
-            EphemeralType::Normal => s.ephemeral_owner,
+        let num_children = node.num_children() as i32;
+        let owner = node.ephemeral_owner();
+        let owner = match EphemeralType::of(owner, self.extended_types) {
+            EphemeralType::Normal => owner,
             _ => 0,
         };
         Stat {
-            czxid: s.czxid,
-            mzxid: s.mzxid,
-            ctime: s.ctime,
-            mtime: s.mtime,
-            version: s.version,
-            cversion: s.cversion.wrapping_mul(2).wrapping_sub(num_children),
-            aversion: s.aversion,
+            czxid: node.czxid,
+            mzxid: node.mzxid,
+            ctime: node.ctime,
+            mtime: node.mtime,
+            version: node.version,
+            cversion: node.cversion.wrapping_mul(2).wrapping_sub(num_children),
+            aversion: node.aversion,
             ephemeral_owner: owner,
-            data_length: node.data.as_ref().map_or(0, |d| d.len() as i32),
+            data_length: node.data_len() as i32,
             num_children,
-            pzxid: s.pzxid,
+            pzxid: node.pzxid,
         }
     }
 
@@ -198,25 +242,23 @@ impl DataTree {
         time: i64,
     ) -> Result<Trigger, ErrorCode> {
         let (parent_path, name) = parent_and_name(path);
-        let acl = self.intern(acl);
-        let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
+        let pid = self.nodes.lookup(parent_path).ok_or(ErrorCode::NoNode)?;
+        let exists = self.nodes.child(pid, name.as_bytes()).is_some();
+        let parent = self.nodes.get_mut(pid).ok_or(ErrorCode::NoNode)?;
         let parent_cversion = if parent_cversion == -1 {
-            parent.stat.cversion + 1
+            parent.cversion + 1
         } else {
             parent_cversion
         };
-        if parent.children.contains(name) {
-            if parent_cversion > parent.stat.cversion {
-                parent.stat.cversion = parent_cversion;
-                parent.stat.pzxid = zxid;
-            }
+        if parent_cversion > parent.cversion {
+            parent.cversion = parent_cversion;
+            parent.pzxid = zxid;
+        }
+        if exists {
             return Err(ErrorCode::NodeExists);
         }
-        parent.children.insert(name);
-        if parent_cversion > parent.stat.cversion {
-            parent.stat.cversion = parent_cversion;
-            parent.stat.pzxid = zxid;
-        }
+        let acl = self.acls.intern(&acl);
+        self.acls.retain(acl);
         let stat = StatPersisted {
             czxid: zxid,
             mzxid: zxid,
@@ -230,7 +272,10 @@ impl DataTree {
         };
         let len = data.as_ref().map_or(0, Vec::len);
         self.data_size += (path.len() + len) as u64;
-        self.nodes.insert(path, Node::new(data, acl, stat));
+        let id = self
+            .nodes
+            .alloc(Node::new(name, data.as_deref(), acl, &stat));
+        self.nodes.link(pid, id);
         self.quota_on_create(parent_path, name, path, len);
         self.index_owner(path, ephemeral_owner);
         Ok(Trigger::Created {
@@ -242,17 +287,25 @@ impl DataTree {
     /// Deletes a node as a DeleteTxn does: the parent's pzxid moves forward, its cversion stays.
     pub fn delete(&mut self, path: &str, zxid: i64) -> Result<Trigger, ErrorCode> {
         let (parent_path, name) = parent_and_name(path);
-        let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
-        self.data_size = self
-            .data_size
-            .saturating_sub((path.len() + node.data.as_ref().map_or(0, Vec::len)) as u64);
-        match EphemeralType::of(node.stat.ephemeral_owner, self.extended_types) {
+        if path.is_empty() || path == "/" {
+            return Err(ErrorCode::NoNode);
+        }
+        let pid = self.nodes.lookup(parent_path).ok_or(ErrorCode::NoNode)?;
+        let id = self
+            .nodes
+            .unlink(pid, name.as_bytes())
+            .ok_or(ErrorCode::NoNode)?;
+        let node = self.free_subtree(id).ok_or(ErrorCode::NoNode)?;
+        let len = node.data_len();
+        self.data_size = self.data_size.saturating_sub((path.len() + len) as u64);
+        let owner = node.ephemeral_owner();
+        match EphemeralType::of(owner, self.extended_types) {
             EphemeralType::Void => {}
             EphemeralType::Normal => {
-                if let Some(set) = self.ephemerals.get_mut(&node.stat.ephemeral_owner) {
+                if let Some(set) = self.ephemerals.get_mut(&owner) {
                     set.remove(path);
                     if set.is_empty() {
-                        self.ephemerals.remove(&node.stat.ephemeral_owner);
+                        self.ephemerals.remove(&owner);
                     }
                 }
             }
@@ -263,22 +316,31 @@ impl DataTree {
                 self.ttls.remove(path);
             }
         }
-        if let Some(parent) = self.nodes.get_mut(parent_path) {
-            parent.children.remove(name);
-            if zxid > parent.stat.pzxid {
-                parent.stat.pzxid = zxid;
+        if let Some(parent) = self.nodes.get_mut(pid) {
+            if zxid > parent.pzxid {
+                parent.pzxid = zxid;
             }
         }
-        self.quota_on_delete(
-            parent_path,
-            name,
-            path,
-            node.data.as_ref().map_or(0, Vec::len),
-        );
+        self.quota_on_delete(parent_path, name, path, len);
         Ok(Trigger::Deleted {
             path: path.to_string(),
             parent: parent_path.to_string(),
         })
+    }
+
+    /// Frees a node's slot and ACL reference, and those of anything still under it (a
+    /// delete txn never names a node with children, but a damaged log must not leak).
+    fn free_subtree(&mut self, id: NodeId) -> Option<Node> {
+        let node = self.nodes.release(id)?;
+        self.acls.release(node.acl);
+        let mut stack: Vec<NodeId> = self.child_ids(&node).collect();
+        while let Some(c) = stack.pop() {
+            if let Some(n) = self.nodes.release(c) {
+                self.acls.release(n.acl);
+                stack.extend(n.children.as_deref().into_iter().flat_map(|s| s.iter()));
+            }
+        }
+        Some(node)
     }
 
     /// Sets data as a SetDataTxn does.
@@ -290,13 +352,14 @@ impl DataTree {
         zxid: i64,
         time: i64,
     ) -> Result<Trigger, ErrorCode> {
-        let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
-        let old = node.data.as_ref().map_or(0, Vec::len) as u64;
+        let id = self.nodes.lookup(path).ok_or(ErrorCode::NoNode)?;
+        let node = self.nodes.get_mut(id).ok_or(ErrorCode::NoNode)?;
+        let old = node.data_len() as u64;
         let new = data.as_ref().map_or(0, Vec::len) as u64;
-        node.data = data;
-        node.stat.version = version;
-        node.stat.mzxid = zxid;
-        node.stat.mtime = time;
+        node.set_data(data.as_deref());
+        node.version = version;
+        node.mzxid = zxid;
+        node.mtime = time;
         self.data_size = (self.data_size + new).saturating_sub(old);
         if let Some(prefix) = self.quota_prefix(path) {
             self.update_quota_stat(&prefix, new as i64 - old as i64, 0);
@@ -308,41 +371,52 @@ impl DataTree {
 
     /// Sets the ACL as a SetACLTxn does (mzxid and mtime stay).
     pub fn set_acl(&mut self, path: &str, acl: Vec<Acl>, version: i32) -> Result<(), ErrorCode> {
-        let acl = self.intern(acl);
-        let node = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
-        node.acl = acl;
-        node.stat.aversion = version;
+        let id = self.nodes.lookup(path).ok_or(ErrorCode::NoNode)?;
+        let new = self.acls.intern(&acl);
+        self.acls.retain(new);
+        let Some(node) = self.nodes.get_mut(id) else {
+            self.acls.release(new);
+            return Err(ErrorCode::NoNode);
+        };
+        let old = std::mem::replace(&mut node.acl, new);
+        node.aversion = version;
+        self.acls.release(old);
         Ok(())
     }
 
     /// Number of descendants of `path` (not counting itself), as getAllChildrenNumber.
     pub fn all_children_number(&self, path: &str) -> usize {
+        let Some(id) = self.nodes.lookup(path) else {
+            return 0;
+        };
         let mut count = 0;
-        let mut stack = vec![path.to_string()];
-        while let Some(p) = stack.pop() {
-            if let Some(n) = self.nodes.get(p.as_str()) {
-                for c in n.children.iter() {
-                    count += 1;
-                    stack.push(path::join(&p, c));
-                }
+        let mut stack = vec![id];
+        while let Some(id) = stack.pop() {
+            for c in self.nodes.children(id) {
+                count += 1;
+                stack.push(c);
             }
         }
         count
     }
 
-    /// Every node in pre-order (parents before children), as snapshots list them.
+    /// Every node in pre-order (parents before children, siblings by name), as snapshots
+    /// list them.
     pub fn preorder(&self) -> Vec<(String, &Node)> {
         let mut out = Vec::with_capacity(self.nodes.len());
-        let mut stack = vec!["/".to_string()];
-        while let Some(p) = stack.pop() {
-            let Some(n) = self.nodes.get(p.as_str()) else {
+        let mut stack = vec![("/".to_string(), ROOT)];
+        while let Some((p, id)) = stack.pop() {
+            let Some(n) = self.nodes.get(id) else {
                 continue;
             };
-            let mut names: Vec<&str> = n.children.iter().collect();
+            let mut kids: Vec<(String, NodeId)> = self
+                .child_ids(n)
+                .filter_map(|c| Some((self.nodes.get(c)?.name().into_owned(), c)))
+                .collect();
             // Reverse so the stack pops them in name order: a stable, deterministic layout.
-            names.sort_unstable_by(|a, b| b.cmp(a));
-            for c in names {
-                stack.push(join(&p, c));
+            kids.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+            for (name, c) in kids {
+                stack.push((join(&p, &name), c));
             }
             out.push((p, n));
         }
@@ -358,8 +432,21 @@ impl DataTree {
         acl: Vec<Acl>,
         stat: StatPersisted,
     ) -> Result<(), ErrorCode> {
-        let acl = self.intern(acl);
+        let acl = self.intern(&acl);
         self.restore_shared(path, data, acl, stat)
+    }
+
+    /// The parent of a node being restored, from the hint when it is the same as last time.
+    fn restore_parent_id(&mut self, parent_path: &str) -> Option<NodeId> {
+        if let Some((p, id, czxid)) = &self.restore_parent {
+            if p == parent_path && self.nodes.get(*id).is_some_and(|n| n.czxid == *czxid) {
+                return Some(*id);
+            }
+        }
+        let id = self.nodes.lookup(parent_path)?;
+        let czxid = self.nodes.get(id)?.czxid;
+        self.restore_parent = Some((parent_path.to_string(), id, czxid));
+        Some(id)
     }
 
     /// [`DataTree::restore_node`] with an ACL list already interned by [`DataTree::intern`].
@@ -367,30 +454,49 @@ impl DataTree {
         &mut self,
         path: &str,
         data: Option<Vec<u8>>,
-        acl: Arc<[Acl]>,
+        acl: AclId,
         stat: StatPersisted,
     ) -> Result<(), ErrorCode> {
         let path = if path.is_empty() { "/" } else { path };
-        if let Some(n) = self.nodes.get_mut(path) {
-            let old = n.data.as_ref().map_or(0, Vec::len) as u64;
+        let (parent_path, name) = parent_and_name(path);
+        let existing = if path == "/" {
+            Some(ROOT)
+        } else {
+            let pid = self
+                .restore_parent_id(parent_path)
+                .ok_or(ErrorCode::NoNode)?;
+            match self.nodes.child(pid, name.as_bytes()) {
+                Some(id) => Some(id),
+                None => {
+                    let owner = stat.ephemeral_owner;
+                    let len = data.as_ref().map_or(0, Vec::len);
+                    self.data_size += (path.len() + len) as u64;
+                    self.acls.retain(acl);
+                    let id = self
+                        .nodes
+                        .alloc(Node::new(name, data.as_deref(), acl, &stat));
+                    self.nodes.link(pid, id);
+                    self.index_owner(path, owner);
+                    if parent_path.starts_with(QUOTA_PATH) && name == quota::LIMIT_NODE {
+                        self.quota_paths
+                            .insert(parent_path[QUOTA_PATH.len()..].to_string());
+                    }
+                    None
+                }
+            }
+        };
+        if let Some(id) = existing {
+            self.acls.retain(acl);
+            let Some(n) = self.nodes.get_mut(id) else {
+                return Err(ErrorCode::NoNode);
+            };
+            let old = n.data_len() as u64;
+            let old_acl = std::mem::replace(&mut n.acl, acl);
+            n.set_data(data.as_deref());
+            n.set_stat(&stat);
+            self.acls.release(old_acl);
             self.data_size = self.data_size.saturating_sub(old);
             self.data_size += data.as_ref().map_or(0, Vec::len) as u64;
-            n.data = data;
-            n.acl = acl;
-            n.stat = stat;
-            return Ok(());
-        }
-        let (parent_path, name) = parent_and_name(path);
-        let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
-        parent.children.insert(name);
-        let owner = stat.ephemeral_owner;
-        let len = data.as_ref().map_or(0, Vec::len);
-        self.data_size += (path.len() + len) as u64;
-        self.nodes.insert(path, Node::new(data, acl, stat));
-        self.index_owner(path, owner);
-        if parent_path.starts_with(QUOTA_PATH) && name == quota::LIMIT_NODE {
-            self.quota_paths
-                .insert(parent_path[QUOTA_PATH.len()..].to_string());
         }
         Ok(())
     }
@@ -416,7 +522,7 @@ impl DataTree {
 
     /// Drops interned ACL lists no node uses any more.
     pub fn purge_unused_acls(&mut self) {
-        self.acls.retain(|a| Arc::strong_count(a) > 1);
+        self.acls.purge();
     }
 }
 

@@ -4,7 +4,7 @@
 //! changing that node's data in place (no version bump), exactly as ZooKeeper does.
 //! Limits are only logged: ZooKeeper enforces them only with zookeeper.enforceQuota.
 
-use crate::tree::{join, DataTree, QUOTA_PATH};
+use crate::tree::{DataTree, QUOTA_PATH};
 
 /// The child holding a quota's limits.
 pub const LIMIT_NODE: &str = "zookeeper_limits";
@@ -63,10 +63,10 @@ impl DataTree {
     /// Adds to the usage recorded for a quota'd path.
     pub(crate) fn update_quota_stat(&mut self, prefix: &str, bytes_diff: i64, count_diff: i64) {
         let sp = stat_path(prefix);
-        match self.nodes.get_mut(sp.as_str()) {
+        match self.nodes.lookup(&sp).and_then(|id| self.nodes.get_mut(id)) {
             Some(n) => {
-                let cur = n.data.clone().unwrap_or_default();
-                n.data = Some(update_stats(&cur, count_diff, bytes_diff));
+                let new = update_stats(n.data().unwrap_or_default(), count_diff, bytes_diff);
+                n.set_data(Some(&new));
             }
             None => tracing::error!("missing quota stat node {sp}"),
         }
@@ -75,18 +75,17 @@ impl DataTree {
     /// Recomputes a quota'd path's usage from its subtree (the node itself included).
     fn update_quota_for_path(&mut self, path: &str) {
         let (mut count, mut bytes) = (0i64, 0i64);
-        let mut stack = vec![path.to_string()];
-        while let Some(p) = stack.pop() {
-            if let Some(n) = self.get(&p) {
+        let mut stack: Vec<_> = self.nodes.lookup(path).into_iter().collect();
+        while let Some(id) = stack.pop() {
+            if let Some(n) = self.nodes.get(id) {
                 count += 1;
-                bytes += n.data.as_ref().map_or(0, Vec::len) as i64;
-                for c in n.children.iter() {
-                    stack.push(join(&p, c));
-                }
+                bytes += n.data_len() as i64;
+                stack.extend(self.nodes.children(id));
             }
         }
-        if let Some(n) = self.nodes.get_mut(stat_path(path).as_str()) {
-            n.data = Some(format!("count={count},bytes={bytes}").into_bytes());
+        let sp = stat_path(path);
+        if let Some(n) = self.nodes.lookup(&sp).and_then(|id| self.nodes.get_mut(id)) {
+            n.set_data(Some(format!("count={count},bytes={bytes}").as_bytes()));
         }
     }
 
@@ -148,9 +147,9 @@ mod tests {
             String::from_utf8(
                 t.get("/zookeeper/quota/a/zookeeper_stats")
                     .unwrap()
-                    .data
-                    .clone()
-                    .unwrap(),
+                    .data()
+                    .unwrap()
+                    .to_vec(),
             )
             .unwrap()
         };

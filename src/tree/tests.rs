@@ -102,12 +102,17 @@ fn preorder_and_restore_rebuild_the_same_tree() {
     .unwrap();
     let mut r = DataTree::new(true);
     for (p, n) in t.preorder() {
-        r.restore_node(&p, n.data.clone(), n.acl.to_vec(), n.stat.clone())
-            .unwrap();
+        r.restore_node(
+            &p,
+            n.data().map(<[u8]>::to_vec),
+            t.acl(n).to_vec(),
+            n.stat(),
+        )
+        .unwrap();
     }
     for (p, n) in t.preorder() {
         assert_eq!(r.stat(&p), t.stat(&p), "{p}");
-        assert_eq!(r.get(&p).unwrap().data, n.data);
+        assert_eq!(r.get(&p).unwrap().data(), n.data());
     }
     assert_eq!(r.node_count(), t.node_count());
     assert_eq!(r.ephemerals_of(0x77), vec!["/a/e"]);
@@ -116,4 +121,59 @@ fn preorder_and_restore_rebuild_the_same_tree() {
         r.restore_node("/x/y", None, open(), StatPersisted::default()),
         Err(ErrorCode::NoNode)
     );
+}
+
+#[test]
+fn children_listed_in_java_hashset_order() {
+    // Printed by Java 17: a HashSet<String>(8) after adding "n0", "n7", ..., "n133".
+    let mut t = DataTree::new(false);
+    t.create("/p", None, open(), 0, -1, 1, 0).unwrap();
+    for i in 0..20 {
+        t.create(&format!("/p/n{}", i * 7), None, open(), 0, -1, 2 + i, 0)
+            .unwrap();
+    }
+    let java = "n0, n70, n91, n7, n63, n84, n21, n98, n42, n56, n77, n14, n35, n133, n49, n28, n126, n112, n119, n105";
+    let p = t.get("/p").unwrap();
+    assert_eq!(t.child_names(p).join(", "), java);
+    // Deleting keeps the table size (Java never shrinks it), so the order of the rest holds.
+    t.delete("/p/n70", 30).unwrap();
+    let p = t.get("/p").unwrap();
+    assert_eq!(t.child_names(p).join(", "), java.replacen("n70, ", "", 1));
+    assert_eq!(t.all_children_number("/p"), 19);
+    assert_eq!(t.all_children_number("/"), 23);
+}
+
+#[test]
+fn slots_and_acls_are_reused() {
+    let mut t = DataTree::new(false);
+    let fresh = DataTree::new(false);
+    let secret = vec![Acl {
+        perms: perms::ALL,
+        id: crate::proto::Id {
+            scheme: "digest".into(),
+            id: "u:x".into(),
+        },
+    }];
+    for round in 0..3 {
+        for i in 0..1000 {
+            let z = round * 10_000 + i;
+            t.create(
+                &format!("/n{i}"),
+                Some(vec![1; 10]),
+                secret.clone(),
+                0,
+                -1,
+                z,
+                0,
+            )
+            .unwrap();
+        }
+        for i in 0..1000 {
+            t.delete(&format!("/n{i}"), round * 10_000 + 5000 + i)
+                .unwrap();
+        }
+        assert_eq!(t.node_count(), 4);
+        assert_eq!(t.approximate_data_size(), fresh.approximate_data_size());
+    }
+    assert_eq!(t.acls.len(), 2, "the digest list went with its last node");
 }

@@ -538,18 +538,18 @@ pub fn recover_offline_split(data_dir: &Path, log_dir: Option<&Path>) -> Result<
     let mut out = TreeView::new();
     for (path, node) in tree.preorder() {
         let stat = tree.stat(&path).expect("stat of a listed node");
-        let mut acl: Vec<(i32, String, String)> = node
-            .acl
+        let mut acl: Vec<(i32, String, String)> = tree
+            .acl(node)
             .iter()
             .map(|a| (a.perms, a.id.scheme.clone(), a.id.id.clone()))
             .collect();
         acl.sort();
-        let mut children: Vec<String> = node.children.iter().map(str::to_string).collect();
+        let mut children: Vec<String> = tree.child_names(node);
         children.sort();
         out.insert(
             path,
             NodeView {
-                data: node.data.clone().unwrap_or_default(),
+                data: node.data().unwrap_or_default().to_vec(),
                 stat: StatView::from(&stat),
                 acl,
                 children,

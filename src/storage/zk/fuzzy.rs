@@ -14,7 +14,7 @@ use super::snapshot::{is_open, write_node, OPEN_ACL_INDEX};
 use super::{adler32_combine, node_digest, DIGEST_VERSION, FILE_VERSION, SNAP_MAGIC};
 use crate::jute::Jute;
 use crate::proto::Acl;
-use crate::tree::{join, DataTree, QUOTA_PATH, ZOOKEEPER_PATH};
+use crate::tree::{join, DataTree, Node, NodeId, QUOTA_PATH, ROOT, ZOOKEEPER_PATH};
 
 /// A snapshot being written.
 pub struct FuzzySnapshot {
@@ -35,29 +35,16 @@ pub struct FuzzySnapshot {
     written: usize,
 }
 
-/// Up to this many children are walked oldest first.
+/// Up to this many children are walked in slab order.
 const SORTED_CHILDREN_MAX: usize = 4096;
 
-/// A visited node's path and its child names still to visit, copied out when it was
-/// visited. The names go into one buffer in the set's own order, not sorted and not one
-/// allocation each: a wide node has hundreds of thousands of children, and the copy must
-/// not hold the core up.
+/// A visited node's path and its children still to visit, copied out when it was visited:
+/// their slab ids, with the czxid that tells the node from a later one in the same slot.
+/// 16 bytes a child and no names: a wide node has hundreds of thousands of children, and
+/// the copy must not hold the core up.
 struct Level {
     path: String,
-    names: String,
-    /// End offsets of the names in `names`.
-    ends: Vec<u32>,
-}
-
-impl Level {
-    fn pop(&mut self) -> Option<String> {
-        let end = self.ends.pop()? as usize;
-        let start = self.ends.last().map_or(0, |e| *e as usize);
-        let name = self.names.get(start..end).unwrap_or_default();
-        let path = join(&self.path, name);
-        self.names.truncate(start);
-        Some(path)
-    }
+    kids: Vec<(NodeId, i64)>,
 }
 
 /// A snapshot file in three parts for streaming: `head` (header, sessions, ACL cache) is
@@ -111,69 +98,62 @@ impl FuzzySnapshot {
     pub fn step(&mut self, tree: &DataTree, budget: usize) -> bool {
         if !self.started {
             self.started = true;
-            self.visit(tree, "/".to_string());
+            if let Some(root) = tree.node(ROOT) {
+                self.visit(tree, root, "/".to_string());
+            }
         }
         let mut left = budget;
         while left > 0 {
             let Some(level) = self.stack.last_mut() else {
                 return true;
             };
-            let Some(path) = level.pop() else {
+            let Some((id, czxid)) = level.kids.pop() else {
                 self.stack.pop();
                 continue;
             };
-            self.visit(tree, path);
+            // Deleted since its parent was visited (its delete txn is in the log), or the
+            // slot now holds a node created after the snapshot began: skip.
+            let Some(node) = tree.node(id).filter(|n| n.czxid() == czxid) else {
+                continue;
+            };
+            let path = join(&level.path, &node.name());
+            self.visit(tree, node, path);
             left -= 1;
         }
         self.stack.is_empty()
     }
 
-    /// Writes one node, if it still exists (deleted since its parent was written: its
-    /// delete txn is in the log), and queues its children.
-    fn visit(&mut self, tree: &DataTree, path: String) {
-        let Some(node) = tree.get(&path) else {
-            return;
-        };
+    /// Writes one node and queues its children.
+    fn visit(&mut self, tree: &DataTree, node: &Node, path: String) {
         let builtin = matches!(path.as_str(), "/" | ZOOKEEPER_PATH | QUOTA_PATH);
-        let acl = if builtin && is_open(&node.acl) {
+        let list = tree.acl(node);
+        let acl = if builtin && is_open(list) {
             OPEN_ACL_INDEX
         } else {
             let lists = &mut self.lists;
-            let key = Arc::as_ptr(&node.acl).cast::<Acl>() as usize;
+            let key = Arc::as_ptr(list).cast::<Acl>() as usize;
             *self.index.entry(key).or_insert_with(|| {
-                lists.push(node.acl.clone());
+                lists.push(list.clone());
                 lists.len() as i64
             })
         };
         let p = if path == "/" { "" } else { path.as_str() };
         write_node(&mut self.nodes, p, node, acl);
-        self.digest =
-            self.digest
-                .wrapping_add(node_digest(&path, node.data.as_deref(), &node.stat));
+        self.digest = self
+            .digest
+            .wrapping_add(node_digest(&path, node.data(), &node.stat()));
         self.written += 1;
-        if !node.children.is_empty() {
-            // Oldest child first: children created one after another were allocated one
-            // after another, so the walk reads their memory in order. A very wide node is
-            // copied as it is: sorting a million names would hold the core up.
-            let mut names = String::new();
-            let mut ends = Vec::with_capacity(node.children.len());
-            let order: Box<dyn Iterator<Item = &str>> =
-                if node.children.len() <= SORTED_CHILDREN_MAX {
-                    let mut kids: Vec<(u64, &str)> = node
-                        .children
-                        .iter_with_seq()
-                        .map(|(n, seq)| (seq, n))
-                        .collect();
-                    kids.sort_unstable_by_key(|k| std::cmp::Reverse(k.0));
-                    Box::new(kids.into_iter().map(|(_, n)| n))
-                } else {
-                    Box::new(node.children.iter())
-                };
-            for name in order {
-                names.push_str(name);
-                ends.push(names.len() as u32);
+        if node.num_children() > 0 {
+            let mut kids: Vec<(NodeId, i64)> = tree
+                .child_ids(node)
+                .filter_map(|c| Some((c, tree.node(c)?.czxid())))
+                .collect();
+            // Lowest slot first, for memory locality (popped from the end). A very wide
+            // node is left in table order: sorting a million ids would hold the core up.
+            if kids.len() <= SORTED_CHILDREN_MAX {
+                kids.sort_unstable_by_key(|k| std::cmp::Reverse(k.0));
             }
-            self.stack.push(Level { path, names, ends });
+            self.stack.push(Level { path, kids });
         }
     }
 
@@ -281,7 +261,7 @@ mod tests {
     /// it over a snapshot that already has the child changes nothing.
     fn create_in(t: &DataTree, path: &str) -> Txn {
         let parent = crate::tree::parent_and_name(path).0;
-        let pcv = t.get(parent).map_or(0, |n| n.stat.cversion) + 1;
+        let pcv = t.get(parent).map_or(0, |n| n.stat().cversion) + 1;
         match create(path) {
             Txn::Create(ty, mut c) => {
                 c.parent_cversion = pcv;
@@ -327,8 +307,8 @@ mod tests {
         for (p, n) in b.tree.preorder() {
             let m = a.tree.get(&p).unwrap();
             assert_eq!(
-                (&m.data, &*m.acl, &m.stat),
-                (&n.data, &*n.acl, &n.stat),
+                (m.data(), &**a.tree.acl(m), m.stat()),
+                (n.data(), &**b.tree.acl(n), n.stat()),
                 "{p}"
             );
         }
@@ -407,7 +387,7 @@ mod tests {
                 .tree
                 .get(&p)
                 .unwrap_or_else(|| panic!("{p} missing"));
-            assert_eq!(r.data, n.data, "{p}");
+            assert_eq!(r.data(), n.data(), "{p}");
             assert_eq!(rebuilt.tree.stat(&p), t.stat(&p), "{p}");
         }
         assert_eq!(rebuilt.tree.node_count(), t.node_count());

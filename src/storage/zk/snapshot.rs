@@ -3,7 +3,6 @@
 //! an Adler32 seal, then the zxid/digest section and its own seal.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use bytes::{BufMut, BytesMut};
 
@@ -11,7 +10,7 @@ use super::source::{ChunkSource, Source};
 use super::{adler32, Cursor, ZkFileError, FILE_VERSION};
 use crate::jute::Jute;
 use crate::proto::{perms, Acl, StatPersisted};
-use crate::tree::{DataTree, Node, QUOTA_PATH, ZOOKEEPER_PATH};
+use crate::tree::{AclId, DataTree, Node, QUOTA_PATH, ZOOKEEPER_PATH};
 
 /// "ZKSN".
 pub const SNAP_MAGIC: i32 = 0x5A4B_534E;
@@ -74,7 +73,7 @@ pub fn node_digest(path: &str, data: Option<&[u8]>, s: &StatPersisted) -> u64 {
 /// The tree digest: the wrapping sum of every node's digest, the root counted once.
 pub fn tree_digest(tree: &DataTree) -> i64 {
     tree.preorder().iter().fold(0u64, |acc, (p, n)| {
-        acc.wrapping_add(node_digest(p, n.data.as_deref(), &n.stat))
+        acc.wrapping_add(node_digest(p, n.data(), &n.stat()))
     }) as i64
 }
 
@@ -85,7 +84,7 @@ pub fn empty_tree(extended_types: bool) -> DataTree {
     let mut t = DataTree::new(extended_types);
     for p in ["/", ZOOKEEPER_PATH, QUOTA_PATH] {
         if let Some(n) = t.get(p) {
-            let (acl, stat) = (n.acl.to_vec(), n.stat.clone());
+            let (acl, stat) = (t.acl(n).to_vec(), n.stat());
             let _ = t.restore_node(p, Some(Vec::new()), acl, stat);
         }
     }
@@ -106,7 +105,7 @@ pub fn write_snapshot(tree: &DataTree, sessions: &[(i64, i32)], zxid: i64, out: 
     let mut node_acl = Vec::with_capacity(nodes.len());
     for (path, node) in &nodes {
         let builtin = matches!(path.as_str(), "/" | ZOOKEEPER_PATH | QUOTA_PATH);
-        let acl: &[Acl] = &node.acl;
+        let acl: &[Acl] = tree.acl(node);
         let i = if builtin && is_open(acl) {
             OPEN_ACL_INDEX
         } else {
@@ -151,9 +150,15 @@ pub fn write_snapshot(tree: &DataTree, sessions: &[(i64, i32)], zxid: i64, out: 
 pub(super) fn write_node(b: &mut BytesMut, path: &str, node: &Node, acl: i64) {
     b.put_i32(path.len() as i32);
     b.put_slice(path.as_bytes());
-    node.data.write(b);
+    match node.data() {
+        Some(d) => {
+            b.put_i32(d.len() as i32);
+            b.put_slice(d);
+        }
+        None => b.put_i32(-1),
+    }
     acl.write(b);
-    node.stat.write(b);
+    node.stat().write(b);
 }
 
 /// SnapStream.sealStream: the Adler32 of everything so far, then the string "/".
@@ -225,11 +230,11 @@ fn read_snapshot_from(
     let sessions = read_sessions(c)?;
     let mut tree = DataTree::new(extended_types);
     // Each list is interned once, not once per node that uses it.
-    let acls: HashMap<i64, Arc<[Acl]>> = read_acl_cache(c)?
+    let acls: HashMap<i64, AclId> = read_acl_cache(c)?
         .into_iter()
-        .map(|(i, list)| (i, tree.intern(list)))
+        .map(|(i, list)| (i, tree.intern(&list)))
         .collect();
-    let open = tree.intern(vec![Acl::world(perms::ALL)]);
+    let open = tree.intern(&[Acl::world(perms::ALL)]);
     loop {
         let at = c.offset();
         let path: String = c.read("node path")?;
@@ -240,9 +245,9 @@ fn read_snapshot_from(
         let acl_index: i64 = c.read("node acl")?;
         let stat: StatPersisted = c.read("node stat")?;
         let acl = if acl_index == OPEN_ACL_INDEX {
-            open.clone()
+            open
         } else {
-            acls.get(&acl_index).cloned().ok_or_else(|| {
+            acls.get(&acl_index).copied().ok_or_else(|| {
                 ZkFileError::Invalid(format!(
                     "snapshot: node {path:?} (offset {at}) uses ACL index {acl_index}, not in the ACL cache"
                 ))

@@ -23,7 +23,7 @@ fn sample_tree() -> DataTree {
         z += 1;
         let pcv = t
             .get(crate::tree::parent_and_name(p).0)
-            .map_or(0, |n| n.stat.cversion)
+            .map_or(0, |n| n.stat().cversion)
             + 1;
         t.create(
             p,
@@ -57,9 +57,9 @@ fn same_tree(a: &DataTree, b: &DataTree) {
     assert_eq!(pa.len(), pb.len());
     for ((p1, n1), (p2, n2)) in pa.iter().zip(pb.iter()) {
         assert_eq!(p1, p2);
-        assert_eq!(n1.data, n2.data, "{p1}");
-        assert_eq!(&*n1.acl, &*n2.acl, "{p1}");
-        assert_eq!(n1.stat, n2.stat, "{p1}");
+        assert_eq!(n1.data(), n2.data(), "{p1}");
+        assert_eq!(&**a.acl(n1), &**b.acl(n2), "{p1}");
+        assert_eq!(n1.stat(), n2.stat(), "{p1}");
     }
 }
 
