@@ -14,14 +14,16 @@ use super::snapshot::{is_open, write_node, OPEN_ACL_INDEX};
 use super::{adler32_combine, node_digest, DIGEST_VERSION, FILE_VERSION, SNAP_MAGIC};
 use crate::jute::Jute;
 use crate::proto::Acl;
-use crate::tree::{join, DataTree, Node, NodeId, QUOTA_PATH, ROOT, ZOOKEEPER_PATH};
+use crate::tree::{DataTree, Node, NodeId, QUOTA_PATH, ROOT, ZOOKEEPER_PATH};
 
 /// A snapshot being written.
 pub struct FuzzySnapshot {
     zxid: i64,
     sessions: Vec<(i64, i32)>,
-    /// Depth first: per level, a visited node's path and the child names still to visit.
+    /// Depth first: per level, a visited node's path and the children still to visit.
     stack: Vec<Level>,
+    /// The path of the node being written (one buffer, not an allocation per node).
+    scratch: String,
     /// Whether the root was visited.
     started: bool,
     /// ACL list (by address: the tree interns them) -> its index in the file's cache.
@@ -39,12 +41,17 @@ pub struct FuzzySnapshot {
 const SORTED_CHILDREN_MAX: usize = 4096;
 
 /// A visited node's path and its children still to visit, copied out when it was visited:
-/// their slab ids, with the czxid that tells the node from a later one in the same slot.
-/// 16 bytes a child and no names: a wide node has hundreds of thousands of children, and
-/// the copy must not hold the core up.
+/// their slab ids, 4 bytes a child, read from the child set without touching the children
+/// (a wide node has hundreds of thousands, and the copy must not hold the core up).
+///
+/// An id may name another node by the time it is popped: the child was deleted and its
+/// slot reused. A node that existed when the snapshot began has a czxid no later than the
+/// snapshot's zxid, and it was in its slot all along; a node in the slot with a later
+/// czxid was created since, and the log replay after the snapshot creates it (and its
+/// subtree, all created since as well). So the czxid alone tells which to write.
 struct Level {
     path: String,
-    kids: Vec<(NodeId, i64)>,
+    kids: Vec<NodeId>,
 }
 
 /// A snapshot file in three parts for streaming: `head` (header, sessions, ACL cache) is
@@ -67,6 +74,7 @@ impl FuzzySnapshot {
             zxid,
             sessions,
             stack: Vec::new(),
+            scratch: String::new(),
             started: false,
             index: hashbrown::HashMap::new(),
             lists: Vec::new(),
@@ -99,33 +107,40 @@ impl FuzzySnapshot {
         if !self.started {
             self.started = true;
             if let Some(root) = tree.node(ROOT) {
-                self.visit(tree, root, "/".to_string());
+                self.visit(tree, root, "/");
             }
         }
         let mut left = budget;
+        let mut path = std::mem::take(&mut self.scratch);
         while left > 0 {
             let Some(level) = self.stack.last_mut() else {
-                return true;
+                break;
             };
-            let Some((id, czxid)) = level.kids.pop() else {
+            let Some(id) = level.kids.pop() else {
                 self.stack.pop();
                 continue;
             };
             // Deleted since its parent was visited (its delete txn is in the log), or the
             // slot now holds a node created after the snapshot began: skip.
-            let Some(node) = tree.node(id).filter(|n| n.czxid() == czxid) else {
+            let Some(node) = tree.node(id).filter(|n| n.czxid() <= self.zxid) else {
                 continue;
             };
-            let path = join(&level.path, &node.name());
-            self.visit(tree, node, path);
+            path.clear();
+            path.push_str(&level.path);
+            if level.path != "/" {
+                path.push('/');
+            }
+            path.push_str(&node.name());
+            self.visit(tree, node, &path);
             left -= 1;
         }
+        self.scratch = path;
         self.stack.is_empty()
     }
 
     /// Writes one node and queues its children.
-    fn visit(&mut self, tree: &DataTree, node: &Node, path: String) {
-        let builtin = matches!(path.as_str(), "/" | ZOOKEEPER_PATH | QUOTA_PATH);
+    fn visit(&mut self, tree: &DataTree, node: &Node, path: &str) {
+        let builtin = matches!(path, "/" | ZOOKEEPER_PATH | QUOTA_PATH);
         let list = tree.acl(node);
         let acl = if builtin && is_open(list) {
             OPEN_ACL_INDEX
@@ -137,23 +152,23 @@ impl FuzzySnapshot {
                 lists.len() as i64
             })
         };
-        let p = if path == "/" { "" } else { path.as_str() };
+        let p = if path == "/" { "" } else { path };
         write_node(&mut self.nodes, p, node, acl);
         self.digest = self
             .digest
-            .wrapping_add(node_digest(&path, node.data(), &node.stat()));
+            .wrapping_add(node_digest(path, node.data(), &node.stat()));
         self.written += 1;
         if node.num_children() > 0 {
-            let mut kids: Vec<(NodeId, i64)> = tree
-                .child_ids(node)
-                .filter_map(|c| Some((c, tree.node(c)?.czxid())))
-                .collect();
+            let mut kids: Vec<NodeId> = tree.child_ids(node).collect();
             // Lowest slot first, for memory locality (popped from the end). A very wide
             // node is left in table order: sorting a million ids would hold the core up.
             if kids.len() <= SORTED_CHILDREN_MAX {
-                kids.sort_unstable_by_key(|k| std::cmp::Reverse(k.0));
+                kids.sort_unstable_by_key(|k| std::cmp::Reverse(*k));
             }
-            self.stack.push(Level { path, kids });
+            self.stack.push(Level {
+                path: path.to_string(),
+                kids,
+            });
         }
     }
 
