@@ -338,12 +338,23 @@ impl Core {
 
     /// Hands held output to the connections (after its txns are durable). A connection's
     /// frames of the batch go out together: one socket write when the socket takes them.
-    pub fn deliver(&mut self, mut outbox: Outbox) {
+    pub fn deliver(&mut self, outbox: Outbox) {
+        // Connections take their turns in the order their first output was queued (their
+        // requests' order), as they did through the writer tasks: ordered by id instead,
+        // the same connections would always wait for all the others' writes.
+        let mut turn: HashMap<ConnId, usize> = HashMap::new();
+        let mut items: Vec<(usize, ConnId, Out)> = outbox
+            .into_iter()
+            .map(|(conn, out)| {
+                let next = turn.len();
+                (*turn.entry(conn).or_insert(next), conn, out)
+            })
+            .collect();
         // A stable sort: each connection's output keeps its order.
-        outbox.sort_by_key(|(conn, _)| *conn);
-        let mut items = outbox.into_iter().peekable();
+        items.sort_by_key(|(t, _, _)| *t);
+        let mut items = items.into_iter().peekable();
         let mut frames = Vec::new();
-        while let Some((conn, first)) = items.next() {
+        while let Some((t, conn, first)) = items.next() {
             let mut close = false;
             let mut next = Some(first);
             while let Some(out) = next {
@@ -353,7 +364,7 @@ impl Core {
                     Out::Frame(f) => frames.push(f),
                     Out::Close => close = true,
                 }
-                next = items.next_if(|(c, _)| *c == conn).map(|(_, out)| out);
+                next = items.next_if(|(u, _, _)| *u == t).map(|(_, _, out)| out);
             }
             self.deliver_to(conn, &mut frames, close);
             frames.clear();
