@@ -339,35 +339,27 @@ impl Core {
     /// Hands held output to the connections (after its txns are durable). A connection's
     /// frames of the batch go out together: one socket write when the socket takes them.
     pub fn deliver(&mut self, outbox: Outbox) {
-        // Connections take their turns in the order their first output was queued (their
-        // requests' order), as they did through the writer tasks: ordered by id instead,
-        // the same connections would always wait for all the others' writes.
+        // Each connection's frames in order, and whether a close follows them. Connections
+        // take their turns in the order of their first output (their requests' order), as
+        // they did through the writer tasks: ordered by id, the same ones would always wait
+        // for all the others' writes.
         let mut turn: HashMap<ConnId, usize> = HashMap::new();
-        let mut items: Vec<(usize, ConnId, Out)> = outbox
-            .into_iter()
-            .map(|(conn, out)| {
-                let next = turn.len();
-                (*turn.entry(conn).or_insert(next), conn, out)
-            })
-            .collect();
-        // A stable sort: each connection's output keeps its order.
-        items.sort_by_key(|(t, _, _)| *t);
-        let mut items = items.into_iter().peekable();
-        let mut frames = Vec::new();
-        while let Some((t, conn, first)) = items.next() {
-            let mut close = false;
-            let mut next = Some(first);
-            while let Some(out) = next {
-                match out {
-                    // Output after a close has nowhere to go, as the connection is gone.
-                    Out::Frame(_) if close => {}
-                    Out::Frame(f) => frames.push(f),
-                    Out::Close => close = true,
-                }
-                next = items.next_if(|(u, _, _)| *u == t).map(|(_, _, out)| out);
+        let mut runs: Vec<(ConnId, Vec<Bytes>, bool)> = Vec::new();
+        for (conn, out) in outbox {
+            let i = *turn.entry(conn).or_insert_with(|| {
+                runs.push((conn, Vec::new(), false));
+                runs.len() - 1
+            });
+            let (_, frames, close) = &mut runs[i];
+            match out {
+                // Output after a close has nowhere to go: the connection is gone.
+                Out::Frame(_) if *close => {}
+                Out::Frame(f) => frames.push(f),
+                Out::Close => *close = true,
             }
+        }
+        for (conn, mut frames, close) in runs {
             self.deliver_to(conn, &mut frames, close);
-            frames.clear();
         }
     }
 
