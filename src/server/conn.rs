@@ -286,6 +286,8 @@ async fn write_loop(sock: Arc<Socket>, mut rx: mpsc::Receiver<Out>, stop: Cancel
                 Err(_) => break,
             }
         }
+        // A connection being closed (its reader ended, or the core gave up on a client that
+        // does not read) drops what is left, as ZooKeeper does.
         let sent = tokio::select! {
             r = sock.write_all(&buf) => r.is_ok(),
             _ = stop.cancelled() => false,
