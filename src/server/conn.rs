@@ -1,11 +1,15 @@
-//! One client connection: a reader that frames and decodes requests for the core, and a
-//! writer that sends what the core queued, batching frames into few socket writes.
+//! One client connection: a reader that frames and decodes requests for the core, and an
+//! outlet through which the core sends replies. The core writes a batch's frames straight
+//! into the socket when it takes them; a writer task sends whatever it could not take.
 
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures::StreamExt;
-use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -22,6 +26,10 @@ use crate::watch::ConnId;
 
 /// Frames a connection may have queued before it counts as not reading.
 const OUT_QUEUE_FRAMES: usize = 100_000;
+/// Bytes the writer task gathers into one socket write.
+const WRITE_BUF: usize = 64 * 1024;
+/// Frames per direct write (writev takes at most IOV_MAX, 1024 on Linux, slices).
+const MAX_SLICES: usize = 64;
 
 /// Serves one accepted connection until either side closes it.
 pub async fn serve(
@@ -55,14 +63,13 @@ pub async fn serve(
         }
         None => return,
     };
-    let (out_tx, out_rx) = mpsc::channel(OUT_QUEUE_FRAMES);
-    let stop = CancellationToken::new();
-    tokio::spawn(write_loop(wr, out_rx, stop.clone()));
-    let msg = CoreMsg::Connect {
+    let out = Outlet::spawn(wr, addr, OUT_QUEUE_FRAMES);
+    let stop = out.stop.clone();
+    let msg = CoreMsg::ConnectSocket {
         conn,
         req: connect,
         addr,
-        out: out_tx,
+        out,
     };
     if core.send(msg).await.is_err() {
         return;
@@ -103,9 +110,157 @@ pub async fn serve(
     let _ = core.send(CoreMsg::Closed { conn }).await;
 }
 
-async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Out>, stop: CancellationToken) {
-    let mut w = BufWriter::with_capacity(64 * 1024, wr);
-    'outer: loop {
+/// Where the core sends a connection's output. Replies and notifications are written
+/// straight into the socket by the core (no task wakeup per reply) as long as nothing
+/// waits in the writer task's queue; what the socket does not take at once goes to the
+/// writer task, and so does everything after it until the writer has sent it all, so no
+/// frame ever overtakes an earlier one. The core never waits on the socket.
+#[derive(Debug)]
+pub struct Outlet {
+    tx: mpsc::Sender<Out>,
+    sock: Option<Arc<Socket>>,
+    /// Ends the connection's reader and writer.
+    stop: CancellationToken,
+}
+
+/// The write half shared by the core and the writer task.
+#[derive(Debug)]
+struct Socket {
+    half: OwnedWriteHalf,
+    addr: SocketAddr,
+    /// Items handed to the writer task and not yet written by it. The core writes
+    /// directly only while this is zero; the writer lowers it only once its bytes are in
+    /// the socket, so a direct write never lands before them.
+    queued: AtomicUsize,
+}
+
+/// Why an outlet took no more output; either way the connection is being closed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Gone {
+    /// The writer's queue is full: the client is not reading its replies.
+    Full,
+    /// The connection is closed or broken.
+    Closed,
+}
+
+impl Outlet {
+    /// An outlet whose output all goes through `tx` (tests and fuzzing, no socket).
+    pub fn channel(tx: mpsc::Sender<Out>) -> Outlet {
+        Outlet {
+            tx,
+            sock: None,
+            stop: CancellationToken::new(),
+        }
+    }
+
+    /// An outlet writing to `wr`, with its writer task; at most `limit` items queue there.
+    fn spawn(wr: OwnedWriteHalf, addr: SocketAddr, limit: usize) -> Outlet {
+        let (tx, rx) = mpsc::channel(limit);
+        let sock = Arc::new(Socket {
+            half: wr,
+            addr,
+            queued: AtomicUsize::new(0),
+        });
+        let stop = CancellationToken::new();
+        tokio::spawn(write_loop(sock.clone(), rx, stop.clone()));
+        Outlet {
+            tx,
+            sock: Some(sock),
+            stop,
+        }
+    }
+
+    /// Sends a connection's frames of one batch, in order, then closes the connection
+    /// when `close` (after everything sent before). Takes the frames out of `frames`.
+    pub fn send(&self, frames: &mut Vec<Bytes>, close: bool) -> Result<(), Gone> {
+        if let Some(s) = &self.sock {
+            if s.queued.load(Ordering::Acquire) == 0 {
+                if let Err(e) = s.write_now(frames) {
+                    tracing::debug!("connection from {} ended: {e}", s.addr);
+                    return Err(Gone::Closed);
+                }
+            }
+        }
+        for f in frames.drain(..) {
+            self.queue(Out::Frame(f))?;
+        }
+        if close {
+            self.queue(Out::Close)?;
+        }
+        Ok(())
+    }
+
+    fn queue(&self, out: Out) -> Result<(), Gone> {
+        if let Some(s) = &self.sock {
+            // Raised before the writer can see the item, so it never goes below zero.
+            s.queued.fetch_add(1, Ordering::Relaxed);
+        }
+        self.tx.try_send(out).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => Gone::Full,
+            mpsc::error::TrySendError::Closed(_) => Gone::Closed,
+        })
+    }
+
+    /// Closes the connection now, dropping whatever is queued (a client that does not
+    /// read would otherwise keep the writer waiting forever).
+    pub fn abort(&self) {
+        self.stop.cancel();
+    }
+}
+
+impl Socket {
+    /// Writes as much of `frames` as the socket takes without waiting, and leaves the
+    /// rest in `frames` (the first one cut where the socket stopped taking bytes).
+    fn write_now(&self, frames: &mut Vec<Bytes>) -> io::Result<()> {
+        let mut done = 0;
+        while done < frames.len() {
+            let chunk = &frames[done..frames.len().min(done + MAX_SLICES)];
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            for (s, f) in slices.iter_mut().zip(chunk) {
+                *s = IoSlice::new(f);
+            }
+            let want: usize = chunk.iter().map(Bytes::len).sum();
+            let wrote = match self.half.try_write_vectored(&slices[..chunk.len()]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                Err(e) => return Err(e),
+            };
+            let mut left = wrote;
+            while left > 0 {
+                let len = frames[done].len();
+                if left < len {
+                    frames[done] = frames[done].slice(left..);
+                    break;
+                }
+                left -= len;
+                done += 1;
+            }
+            if wrote < want {
+                break;
+            }
+        }
+        frames.drain(..done);
+        Ok(())
+    }
+
+    /// Writes all of `buf`, waiting for the socket as needed (the writer task's way).
+    async fn write_all(&self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            self.half.writable().await?;
+            match self.half.try_write(buf) {
+                Ok(n) => buf = &buf[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Sends what the core queued, gathering frames into few socket writes.
+async fn write_loop(sock: Arc<Socket>, mut rx: mpsc::Receiver<Out>, stop: CancellationToken) {
+    let mut buf = Vec::with_capacity(WRITE_BUF);
+    loop {
         let first = tokio::select! {
             m = rx.recv() => m,
             _ = stop.cancelled() => None,
@@ -113,27 +268,42 @@ async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Out>, stop: Cance
         let Some(mut m) = first else {
             break;
         };
+        let (mut taken, mut close) = (0, false);
         loop {
+            taken += 1;
             match m {
-                Out::Frame(b) => {
-                    if w.write_all(&b).await.is_err() {
-                        break 'outer;
-                    }
+                Out::Frame(b) => buf.extend_from_slice(&b),
+                Out::Close => {
+                    close = true;
+                    break;
                 }
-                Out::Close => break 'outer,
+            }
+            if buf.len() >= WRITE_BUF {
+                break;
             }
             match rx.try_recv() {
                 Ok(next) => m = next,
                 Err(_) => break,
             }
         }
-        if w.flush().await.is_err() {
+        // A connection being closed (its reader ended, or the core gave up on a client that
+        // does not read) drops what is left, as ZooKeeper does.
+        let sent = tokio::select! {
+            r = sock.write_all(&buf) => r.is_ok(),
+            _ = stop.cancelled() => false,
+        };
+        if !sent {
+            break;
+        }
+        buf.clear();
+        sock.queued.fetch_sub(taken, Ordering::Release);
+        if close {
             break;
         }
     }
-    let _ = w.flush().await;
-    let _ = w.shutdown().await;
     stop.cancel();
+    // The write side shuts down (FIN) when the last holder of the socket drops it: here,
+    // or the core, which drops its own when it forgets the connection.
 }
 
 /// A bad frame is worth a warning; a client that vanished (reset, broken pipe) is routine.
@@ -141,5 +311,73 @@ fn log_frame_error(addr: SocketAddr, e: &FrameError) {
     match e {
         FrameError::Io(io) => tracing::debug!("connection from {addr} ended: {io}"),
         other => tracing::warn!("closing connection from {addr}: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    /// A connected pair: the server's write half in an outlet, and the client's stream.
+    async fn pair(limit: usize) -> (Outlet, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (server, addr) = l.accept().await.unwrap();
+        // The stream lives on in the write half: dropping the read half closes nothing.
+        let (_, wr) = server.into_split();
+        (Outlet::spawn(wr, addr, limit), client)
+    }
+
+    fn numbered(i: u32) -> Bytes {
+        let mut b = vec![0u8; 1024];
+        b[..4].copy_from_slice(&i.to_be_bytes());
+        Bytes::from(b)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn output_keeps_its_order_when_the_socket_fills() {
+        let (out, mut client) = pair(OUT_QUEUE_FRAMES).await;
+        let sock = out.sock.clone().unwrap();
+        // Batches of 7 frames until the socket pushes back and the writer holds a backlog,
+        // then as many more, which must queue behind it.
+        let mut n = 0u32;
+        let mut backlog_at = None;
+        while backlog_at.is_none_or(|at| n < 2 * at) {
+            let mut frames: Vec<Bytes> = (n..n + 7).map(numbered).collect();
+            n += 7;
+            out.send(&mut frames, false).unwrap();
+            assert!(frames.is_empty());
+            if backlog_at.is_none() && sock.queued.load(Ordering::Acquire) > 0 {
+                backlog_at = Some(n);
+            }
+            assert!(n < 1_000_000, "the socket never pushed back");
+        }
+        out.send(&mut Vec::new(), true).unwrap();
+        drop(sock);
+        drop(out);
+        let mut all = Vec::new();
+        client.read_to_end(&mut all).await.unwrap();
+        assert_eq!(all.len(), n as usize * 1024);
+        for (i, f) in all.chunks(1024).enumerate() {
+            assert_eq!(u32::from_be_bytes([f[0], f[1], f[2], f[3]]), i as u32);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_that_does_not_read_fills_the_queue() {
+        let (out, _client) = pair(16).await;
+        let mut n = 0u32;
+        let gone = loop {
+            let mut frames = vec![numbered(n)];
+            n += 1;
+            if let Err(e) = out.send(&mut frames, false) {
+                break e;
+            }
+            assert!(n < 1_000_000, "the queue never filled");
+        };
+        assert_eq!(gone, Gone::Full);
+        out.abort();
     }
 }

@@ -17,6 +17,7 @@ use crate::jute::Jute;
 use crate::proto::{
     ConnectRequest, ConnectResponse, Id, ReplyHeader, Request, RequestError, WatcherEvent,
 };
+use crate::server::conn::{Gone, Outlet};
 use crate::session::{initial_session_id, SessionTracker};
 use crate::storage::TxnLog;
 use crate::tree::DataTree;
@@ -30,7 +31,8 @@ pub type Outbox = Vec<(ConnId, Out)>;
 /// What the core sends to a connection's writer.
 #[derive(Debug)]
 pub enum Out {
-    /// A whole frame, length prefix included.
+    /// Bytes to send: a whole frame, length prefix included (or, from an outlet, the
+    /// rest of one the socket took only part of).
     Frame(Bytes),
     /// Flush what was sent, then close.
     Close,
@@ -39,7 +41,7 @@ pub enum Out {
 /// What connections send to the core.
 #[derive(Debug)]
 pub enum CoreMsg {
-    /// A ConnectRequest arrived.
+    /// A ConnectRequest arrived (from a caller without a socket: tests, fuzzing).
     Connect {
         /// The connection.
         conn: ConnId,
@@ -49,6 +51,17 @@ pub enum CoreMsg {
         addr: SocketAddr,
         /// Where its output goes.
         out: mpsc::Sender<Out>,
+    },
+    /// A ConnectRequest arrived on a socket the core may write to itself.
+    ConnectSocket {
+        /// The connection.
+        conn: ConnId,
+        /// The request.
+        req: ConnectRequest,
+        /// The client address.
+        addr: SocketAddr,
+        /// Where its output goes.
+        out: Outlet,
     },
     /// A request after the handshake.
     Request {
@@ -110,7 +123,7 @@ pub struct ServerStats {
 pub(crate) struct ConnState {
     pub session_id: i64,
     pub ids: Vec<Id>,
-    pub out: mpsc::Sender<Out>,
+    pub out: Outlet,
     pub addr: SocketAddr,
     pub received: u64,
     pub sent: u64,
@@ -323,31 +336,54 @@ impl Core {
         self.complete(marks);
     }
 
-    /// Hands held output to the connections (after its txns are durable).
-    pub fn deliver(&mut self, outbox: Vec<(ConnId, Out)>) {
+    /// Hands held output to the connections (after its txns are durable). A connection's
+    /// frames of the batch go out together: one socket write when the socket takes them.
+    pub fn deliver(&mut self, outbox: Outbox) {
+        // Each connection's frames in order, and whether a close follows them. Connections
+        // take their turns in the order of their first output (their requests' order), as
+        // they did through the writer tasks: ordered by id, the same ones would always wait
+        // for all the others' writes.
+        let mut turn: HashMap<ConnId, usize> = HashMap::new();
+        let mut runs: Vec<(ConnId, Vec<Bytes>, bool)> = Vec::new();
         for (conn, out) in outbox {
-            let Some(c) = self.conns.get_mut(&conn) else {
-                continue;
-            };
-            let closing = matches!(out, Out::Close);
-            if let Out::Frame(f) = &out {
-                c.sent += 1;
-                self.packets_sent += 1;
-                self.ops.response_size(f.len().saturating_sub(4));
+            let i = *turn.entry(conn).or_insert_with(|| {
+                runs.push((conn, Vec::new(), false));
+                runs.len() - 1
+            });
+            let (_, frames, close) = &mut runs[i];
+            match out {
+                // Output after a close has nowhere to go: the connection is gone.
+                Out::Frame(_) if *close => {}
+                Out::Frame(f) => frames.push(f),
+                Out::Close => *close = true,
             }
-            match c.out.try_send(out) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
+        }
+        for (conn, mut frames, close) in runs {
+            self.deliver_to(conn, &mut frames, close);
+        }
+    }
+
+    /// Sends one connection its frames of a batch, then a close when `close`.
+    fn deliver_to(&mut self, conn: ConnId, frames: &mut Vec<Bytes>, close: bool) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        for f in frames.iter() {
+            c.sent += 1;
+            self.packets_sent += 1;
+            self.ops.response_size(f.len().saturating_sub(4));
+        }
+        match c.out.send(frames, close) {
+            Ok(()) if !close => {}
+            Ok(()) => self.drop_conn(conn),
+            Err(gone) => {
+                if gone == Gone::Full {
                     tracing::warn!(
                         "closing connection from {}: client is not reading its replies",
                         c.addr
                     );
-                    let _ = c.out.try_send(Out::Close);
-                    self.drop_conn(conn);
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => self.drop_conn(conn),
-            }
-            if closing {
+                c.out.abort();
                 self.drop_conn(conn);
             }
         }
@@ -369,7 +405,7 @@ impl Core {
         conn: ConnId,
         req: ConnectRequest,
         addr: SocketAddr,
-        out: mpsc::Sender<Out>,
+        out: Outlet,
     ) {
         if req.last_zxid_seen > self.tree.last_processed_zxid {
             tracing::info!(
@@ -377,7 +413,7 @@ impl Core {
                 req.last_zxid_seen,
                 self.tree.last_processed_zxid
             );
-            let _ = out.try_send(Out::Close);
+            let _ = out.send(&mut Vec::new(), true);
             return;
         }
         let timeout = req.time_out.clamp(
@@ -487,6 +523,12 @@ impl Core {
     pub fn handle(&mut self, msg: CoreMsg) {
         match msg {
             CoreMsg::Connect {
+                conn,
+                req,
+                addr,
+                out,
+            } => self.connect(conn, req, addr, Outlet::channel(out)),
+            CoreMsg::ConnectSocket {
                 conn,
                 req,
                 addr,
