@@ -172,8 +172,10 @@ impl Outlet {
 
     /// Sends a connection's frames of one batch, in order, then closes the connection
     /// when `close` (after everything sent before). Takes the frames out of `frames`.
-    pub fn send(&self, frames: &mut Vec<Bytes>, close: bool) -> Result<(), Gone> {
-        if let Some(s) = &self.sock {
+    /// With `direct`, the caller's thread writes them to the socket itself when nothing
+    /// is queued for the writer task (what the socket does not take goes to the task).
+    pub fn send(&self, frames: &mut Vec<Bytes>, close: bool, direct: bool) -> Result<(), Gone> {
+        if let (Some(s), true) = (&self.sock, direct) {
             if s.queued.load(Ordering::Acquire) == 0 {
                 if let Err(e) = s.write_now(frames) {
                     tracing::debug!("connection from {} ended: {e}", s.addr);
@@ -347,14 +349,14 @@ mod tests {
         while backlog_at.is_none_or(|at| n < 2 * at) {
             let mut frames: Vec<Bytes> = (n..n + 7).map(numbered).collect();
             n += 7;
-            out.send(&mut frames, false).unwrap();
+            out.send(&mut frames, false, true).unwrap();
             assert!(frames.is_empty());
             if backlog_at.is_none() && sock.queued.load(Ordering::Acquire) > 0 {
                 backlog_at = Some(n);
             }
             assert!(n < 1_000_000, "the socket never pushed back");
         }
-        out.send(&mut Vec::new(), true).unwrap();
+        out.send(&mut Vec::new(), true, true).unwrap();
         drop(sock);
         drop(out);
         let mut all = Vec::new();
@@ -372,7 +374,7 @@ mod tests {
         let gone = loop {
             let mut frames = vec![numbered(n)];
             n += 1;
-            if let Err(e) = out.send(&mut frames, false) {
+            if let Err(e) = out.send(&mut frames, false, true) {
                 break e;
             }
             assert!(n < 1_000_000, "the queue never filled");

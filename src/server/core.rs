@@ -28,6 +28,9 @@ pub type LogEntries = Vec<(i64, Vec<u8>)>;
 /// Output waiting for delivery: (connection, frame or close).
 pub type Outbox = Vec<(ConnId, Out)>;
 
+/// Connections in one delivered batch from which the core writes to their sockets itself.
+const DIRECT_FAN_OUT: usize = 64;
+
 /// What the core sends to a connection's writer.
 #[derive(Debug)]
 pub enum Out {
@@ -358,13 +361,19 @@ impl Core {
                 Out::Close => *close = true,
             }
         }
+        // A batch that reaches many connections (a watch fired for hundreds of sessions)
+        // is written from here: one task wakeup per connection would cost more than the
+        // writes. A batch for a few connections goes through their writer tasks, which
+        // batch across the core's turns: writing it here measured 7-10% fewer pipelined
+        // reads, the client and server sharing two cores.
+        let direct = runs.len() >= DIRECT_FAN_OUT;
         for (conn, mut frames, close) in runs {
-            self.deliver_to(conn, &mut frames, close);
+            self.deliver_to(conn, &mut frames, close, direct);
         }
     }
 
     /// Sends one connection its frames of a batch, then a close when `close`.
-    fn deliver_to(&mut self, conn: ConnId, frames: &mut Vec<Bytes>, close: bool) {
+    fn deliver_to(&mut self, conn: ConnId, frames: &mut Vec<Bytes>, close: bool, direct: bool) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -373,7 +382,7 @@ impl Core {
             self.packets_sent += 1;
             self.ops.response_size(f.len().saturating_sub(4));
         }
-        match c.out.send(frames, close) {
+        match c.out.send(frames, close, direct) {
             Ok(()) if !close => {}
             Ok(()) => self.drop_conn(conn),
             Err(gone) => {
@@ -413,7 +422,7 @@ impl Core {
                 req.last_zxid_seen,
                 self.tree.last_processed_zxid
             );
-            let _ = out.send(&mut Vec::new(), true);
+            let _ = out.send(&mut Vec::new(), true, false);
             return;
         }
         let timeout = req.time_out.clamp(
