@@ -211,13 +211,31 @@ pub fn release_freed_memory_when_idle() {
         }
         due
     });
-    if due {
-        // SAFETY: neither call takes pointers; each walks its allocator's own structures
-        // under that allocator's locks.
-        unsafe {
-            libmimalloc_sys::mi_collect(false);
-            libc::malloc_trim(0);
-        }
+    if !due {
+        return;
+    }
+    // SAFETY: mi_collect takes no pointers; it walks the calling thread's heap and the
+    // shared arenas under mimalloc's own synchronisation.
+    unsafe { libmimalloc_sys::mi_collect(false) };
+    // glibc's trim walks every arena under its locks, which RocksDB's threads then wait
+    // for: once every ten seconds for the whole process.
+    static LAST_TRIM_S: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = LAST_TRIM_S.load(std::sync::atomic::Ordering::Relaxed);
+    if now_s >= last + 10
+        && LAST_TRIM_S
+            .compare_exchange(
+                last,
+                now_s,
+                std::sync::atomic::Ordering::Relaxed,
+                std::sync::atomic::Ordering::Relaxed,
+            )
+            .is_ok()
+    {
+        // SAFETY: takes no pointers; glibc trims its own arenas under their locks.
+        unsafe { libc::malloc_trim(0) };
     }
 }
 
