@@ -1,4 +1,4 @@
-//! An immutable byte buffer behind one thin pointer: 8 bytes in the node instead of a
+//! A fixed-length byte buffer behind one thin pointer: 8 bytes in the node instead of a
 //! `Box<[u8]>`'s 16, the length kept in the allocation's first four bytes. A million
 //! znodes each hold one.
 
@@ -10,7 +10,7 @@ const HEADER: usize = std::mem::size_of::<u32>();
 /// Owned bytes, at most `u32::MAX` of them.
 pub(super) struct Buf(NonNull<u8>);
 
-// SAFETY: Buf owns its allocation exclusively and never mutates it after construction,
+// SAFETY: Buf owns its allocation exclusively and mutates it only through `&mut self`,
 // like a Box<[u8]>.
 unsafe impl Send for Buf {}
 // SAFETY: shared access only reads.
@@ -63,6 +63,13 @@ impl Buf {
         // SAFETY: HEADER + len bytes were allocated and all of them initialised.
         unsafe { std::slice::from_raw_parts(self.0.as_ptr().add(HEADER), self.len()) }
     }
+
+    /// The bytes, to overwrite in place.
+    pub(super) fn as_mut_slice(&mut self) -> &mut [u8] {
+        let len = self.len();
+        // SAFETY: as in as_slice, and `&mut self` makes this the only access.
+        unsafe { std::slice::from_raw_parts_mut(self.0.as_ptr().add(HEADER), len) }
+    }
 }
 
 impl Drop for Buf {
@@ -93,6 +100,9 @@ mod tests {
         assert_eq!(b.as_slice().len(), 70_003);
         assert_eq!(&b.as_slice()[..2], b"ab");
         assert_eq!(b.as_slice()[70_002], b'z');
+        let mut b = b;
+        b.as_mut_slice()[0] = b'x';
+        assert_eq!(&b.as_slice()[..2], b"xb");
         let moved = std::thread::spawn(move || b.as_slice().len()).join();
         assert_eq!(moved.ok(), Some(70_003));
     }

@@ -133,6 +133,17 @@ impl Node {
 
     /// Replaces the data, keeping the name and owner.
     pub(super) fn set_data(&mut self, data: Option<&[u8]>) {
+        let l = self.layout();
+        // Data of the same length (a counter, a state record) is written over the old:
+        // no allocation on the path of most setData calls.
+        if let (true, Some(d)) = (l.has_data, data) {
+            if let Some(old) = self.buf.as_mut_slice().get_mut(l.data..) {
+                if old.len() == d.len() {
+                    old.copy_from_slice(d);
+                    return;
+                }
+            }
+        }
         self.buf = pack(self.name_bytes(), data, self.ephemeral_owner());
     }
 
@@ -246,6 +257,14 @@ mod tests {
                 (name.as_bytes(), Some(&b"new"[..]))
             );
             assert_eq!(n.ephemeral_owner(), owner);
+            // Same length: written in place.
+            n.set_data(Some(b"abc"));
+            assert_eq!(
+                (n.name_bytes(), n.data()),
+                (name.as_bytes(), Some(&b"abc"[..]))
+            );
+            assert_eq!(n.ephemeral_owner(), owner);
+            n.set_data(Some(b"new"));
             n.set_stat(&StatPersisted {
                 ephemeral_owner: 99,
                 ..stat
