@@ -272,6 +272,18 @@ mod tests {
         }
     }
 
+    /// Applies a txn as the next zxid (one more than the log holds) and logs it.
+    fn run(t: &mut DataTree, log: &mut Vec<(i64, Vec<u8>)>, ty: i32, txn: Txn) {
+        let zxid = log.len() as i64 + 1;
+        let e = crate::proto::TxnEntry {
+            header: hdr(zxid, ty),
+            txn,
+            digest: None,
+        };
+        apply(t, &e.header, &e.txn);
+        log.push((zxid, e.to_bytes().to_vec()));
+    }
+
     /// A create as prep makes it: the parent's next cversion, absolute, so that replaying
     /// it over a snapshot that already has the child changes nothing.
     fn create_in(t: &DataTree, path: &str) -> Txn {
@@ -359,17 +371,6 @@ mod tests {
     fn a_snapshot_taken_during_writes_plus_the_log_gives_the_tree() {
         let mut t = DataTree::new(false);
         let mut log = Vec::new();
-        let mut zxid = 0;
-        let mut run = |t: &mut DataTree, log: &mut Vec<(i64, Vec<u8>)>, ty: i32, txn: Txn| {
-            zxid += 1;
-            let e = crate::proto::TxnEntry {
-                header: hdr(zxid, ty),
-                txn,
-                digest: None,
-            };
-            apply(t, &e.header, &e.txn);
-            log.push((zxid, e.to_bytes().to_vec()));
-        };
         for i in 0..50 {
             let c = create_in(&t, &format!("/n{i}"));
             run(&mut t, &mut log, op::CREATE, c);
@@ -412,17 +413,6 @@ mod tests {
     fn slots_freed_and_reused_during_the_walk_are_not_written_under_old_parents() {
         let mut t = DataTree::new(false);
         let mut log = Vec::new();
-        let mut zxid = 0;
-        let mut run = |t: &mut DataTree, log: &mut Vec<(i64, Vec<u8>)>, ty: i32, txn: Txn| {
-            zxid += 1;
-            let e = crate::proto::TxnEntry {
-                header: hdr(zxid, ty),
-                txn,
-                digest: None,
-            };
-            apply(t, &e.header, &e.txn);
-            log.push((zxid, e.to_bytes().to_vec()));
-        };
         for p in ["/a", "/b"] {
             let c = create_in(&t, p);
             run(&mut t, &mut log, op::CREATE, c);
