@@ -8,7 +8,14 @@
 # default), fsync on (both default to forceSync=yes), maxClientCnxns=0, admin server off.
 # Each workload runs against one server and then the other, the order alternating.
 # Environment: FERROKEEPER_BIN, ZK_PORT, FK_PORT, ZK_HEAP (default 1000m, zkEnv.sh's default),
-# DURATION, WARMUP, ZNODES (full run: 10s, 2s, 1000000).
+# DURATION, WARMUP, ZNODES (full run: 10s, 2s, 1000000), LAYOUTS (full run: "shared pinned").
+#
+# Layouts: "shared" lets the servers and the bench client share every core, as they do on
+# this machine by default; "pinned" puts the server on CPU 0 and the client on CPU 1
+# (taskset), as if the client ran on a machine of its own. The client takes as much CPU per
+# operation as a fast server does, so on two shared cores a throughput ratio is as much the
+# client's share as the server's speed; each bench line also reports both processes' CPU
+# time per operation over its measured window.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -31,11 +38,19 @@ ZK_PORT="${ZK_PORT:-23581}"
 FK_PORT="${FK_PORT:-23582}"
 if [ "$mode" = smoke ]; then
   DURATION="${DURATION:-1s}" WARMUP="${WARMUP:-200ms}" ZNODES="${ZNODES:-5000}"
-  WATCHERS=50 SESSIONS_N=50 ROUNDS=3 CHILDREN=100
+  WATCHERS=50 SESSIONS_N=50 ROUNDS=3 CHILDREN=100 LAYOUTS="${LAYOUTS:-shared}"
 else
   DURATION="${DURATION:-10s}" WARMUP="${WARMUP:-2s}" ZNODES="${ZNODES:-1000000}"
-  WATCHERS=1000 SESSIONS_N=1000 ROUNDS=20 CHILDREN=1000
+  WATCHERS=1000 SESSIONS_N=1000 ROUNDS=20 CHILDREN=1000 LAYOUTS="${LAYOUTS:-shared pinned}"
 fi
+if [ "$(nproc)" -lt 2 ]; then LAYOUTS=shared; fi
+layout=shared
+# The command prefix that puts a server or the client on its CPU in the pinned layout
+# (taskset execs the command, so a server started in the background keeps its $! pid).
+pin() { # server|client
+  if [ "$layout" != pinned ]; then return; fi
+  if [ "$1" = server ]; then echo "taskset -c 0"; else echo "taskset -c 1"; fi
+}
 
 [ -x "$FK_BIN" ] || { echo "no ferrokeeper binary at $FK_BIN (set FERROKEEPER_BIN)" >&2; exit 1; }
 cp=""
@@ -67,10 +82,10 @@ for k in zookeeper ferrokeeper; do
   port_free "${port[$k]}" || { echo "port ${port[$k]} is busy (set ZK_PORT/FK_PORT)" >&2; exit 1; }
 done
 
-bench() { # KIND ARGS... : one bench run, JSON lines appended to results
+bench() { # KIND ARGS... : one bench run, JSON lines (tagged with the layout) appended to results
   local k="$1"; shift
-  "$FK_BIN" bench --connect "127.0.0.1:${port[$k]}" --label "$k" --json --no-progress "$@" \
-    | tee -a "$results"
+  $(pin client) "$FK_BIN" bench --connect "127.0.0.1:${port[$k]}" --label "$k" --json --no-progress \
+    --server-pid "${pid[$k]}" "$@" | sed "s/^{/{\"layout\":\"$layout\",/" | tee -a "$results"
 }
 
 start() { # KIND [fresh] : start a server, wait until it serves; sets started_ms
@@ -89,10 +104,11 @@ EOF
   local t0
   t0=$(date +%s%N)
   if [ "$k" = zookeeper ]; then
-    java "-Xmx$ZK_HEAP" -cp "$cp" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
+    # G1, the JVM's choice on this machine: pinned to one CPU it would pick the serial GC.
+    $(pin server) java "-Xmx$ZK_HEAP" -XX:+UseG1GC -cp "$cp" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
       org.apache.zookeeper.server.ZooKeeperServerMain "$dir/zoo.cfg" >>"$dir/server.log" 2>&1 &
   else
-    "$FK_BIN" server "$dir/zoo.cfg" --log-level warn >>"$dir/server.log" 2>&1 &
+    $(pin server) "$FK_BIN" server "$dir/zoo.cfg" --log-level warn >>"$dir/server.log" 2>&1 &
   fi
   pid[$k]=$!
   if ! "$FK_BIN" bench --connect "127.0.0.1:${port[$k]}" -w ready -d 600s --json >/dev/null; then
@@ -128,22 +144,26 @@ workloads=(
 )
 
 echo "== $mode comparison in $work"
-for k in zookeeper ferrokeeper; do start "$k" fresh; echo "$k up in ${started_ms} ms"; done
 failed=0
-i=0
-for spec in "${workloads[@]}"; do
-  read -r -a a <<<"$spec"
-  order=(zookeeper ferrokeeper)
-  [ $((i % 2)) = 1 ] && order=(ferrokeeper zookeeper)
-  for k in "${order[@]}"; do
-    bench "$k" -w "${a[@]}" "${std[@]}" || { echo "FAIL: $k ${a[*]}" >&2; failed=1; }
+for layout in $LAYOUTS; do
+  echo "== layout: $layout"
+  for k in zookeeper ferrokeeper; do start "$k" fresh; echo "$k up in ${started_ms} ms"; done
+  i=0
+  for spec in "${workloads[@]}"; do
+    read -r -a a <<<"$spec"
+    order=(zookeeper ferrokeeper)
+    [ $((i % 2)) = 1 ] && order=(ferrokeeper zookeeper)
+    for k in "${order[@]}"; do
+      bench "$k" -w "${a[@]}" "${std[@]}" || { echo "FAIL: $k ${a[*]}" >&2; failed=1; }
+    done
+    i=$((i + 1))
   done
-  i=$((i + 1))
+  for k in zookeeper ferrokeeper; do stop "$k"; done
 done
 
-# Memory and restart: fresh servers, one loaded at a time.
+# Memory and restart: fresh servers, one loaded at a time, on shared cores.
+layout=shared
 declare -A base_rss load_rss restart_ms disk_kb
-for k in zookeeper ferrokeeper; do stop "$k"; done
 for k in zookeeper ferrokeeper; do
   start "$k" fresh
   sleep 1
@@ -169,7 +189,7 @@ done
 if grep -q '"errors":[1-9]' "$results"; then failed=1; fi
 flag=""
 [ "$mode" = smoke ] && flag=" --smoke"
-cmd="bench/compare.sh$flag (DURATION=$DURATION WARMUP=$WARMUP ZNODES=$ZNODES ZK_HEAP=$ZK_HEAP)"
+cmd="bench/compare.sh$flag (DURATION=$DURATION WARMUP=$WARMUP ZNODES=$ZNODES ZK_HEAP=$ZK_HEAP LAYOUTS=\"$LAYOUTS\")"
 if [ "$mode" = smoke ]; then
   python3 "$repo/bench/report.py" "$results" "$cmd" >/dev/null
   n=$(wc -l <"$results")

@@ -10,6 +10,7 @@ use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
 use zookeeper_client::Client;
 
+use super::cpu;
 use super::report::{self, Outcome};
 use super::workloads::Ctx;
 
@@ -108,6 +109,11 @@ pub async fn drive(
             tasks.push(tokio::spawn(w.run()));
         }
     }
+    // CPU time from the start of the measured window (after the warm-up) to its end.
+    let cpu_start = tokio::spawn(async move {
+        tokio::time::sleep_until(measure_start.into()).await;
+        cpu::sample()
+    });
     let mut last = measure_start;
     let mut out = Outcome::new(name);
     for t in tasks {
@@ -118,6 +124,10 @@ pub async fn drive(
             }
             Err(e) => out.fail(format!("worker task: {e}")),
         }
+    }
+    let cpu_end = cpu::sample();
+    if let Ok(start) = cpu_start.await {
+        out.cpu = Some((start, cpu_end));
     }
     ticker.abort();
     bar.finish_and_clear();

@@ -5,6 +5,7 @@
 //! them on one connection). Latencies go to HDR histograms; results print as a table or, with
 //! `--json`, as one JSON object per workload and line.
 
+mod cpu;
 mod driver;
 mod report;
 mod special;
@@ -133,6 +134,10 @@ pub struct BenchArgs {
     /// Never draws a progress bar (it is off anyway when stderr is not a terminal).
     #[arg(long)]
     pub no_progress: bool,
+    /// The server's process id, on this machine: its CPU time over each measured window
+    /// is reported beside the bench's own (Linux, from /proc).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
 }
 
 /// Parses `10s`, `250ms`, `2m`, `1h` or a plain number of seconds.
@@ -163,6 +168,7 @@ pub async fn run(args: BenchArgs) -> bool {
     } else {
         args.workload.clone()
     };
+    cpu::set_server_pid(args.server_pid);
     let mut outcomes = Vec::new();
     for w in list {
         let outcome = match w {

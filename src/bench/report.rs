@@ -6,6 +6,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
+use super::cpu::CpuSample;
 use super::BenchArgs;
 
 /// A latency histogram in nanoseconds, 1 ns to 10 minutes, 3 significant digits.
@@ -37,6 +38,8 @@ pub struct Outcome {
     pub latency: Histogram<u64>,
     /// Workload-specific figures for the JSON line (e.g. watchers, znodes).
     pub extra: Vec<(&'static str, Value)>,
+    /// CPU time at the start and the end of the measured window.
+    pub cpu: Option<(CpuSample, CpuSample)>,
 }
 
 impl Outcome {
@@ -50,6 +53,7 @@ impl Outcome {
             elapsed: Duration::ZERO,
             latency: histogram(),
             extra: Vec::new(),
+            cpu: None,
         }
     }
 
@@ -108,6 +112,37 @@ impl Outcome {
             for (k, x) in &self.extra {
                 map.insert((*k).into(), x.clone());
             }
+            for (k, x) in self.cpu_fields() {
+                map.insert(k.into(), Value::from(round3(x)));
+            }
+        }
+        v
+    }
+}
+
+impl Outcome {
+    /// CPU seconds over the measured window and microseconds per operation, client and
+    /// (when sampled) server.
+    fn cpu_fields(&self) -> Vec<(&'static str, f64)> {
+        let Some((a, b)) = self.cpu else {
+            return Vec::new();
+        };
+        let per_op = |s: f64| {
+            if self.ops > 0 {
+                s * 1e6 / self.ops as f64
+            } else {
+                0.0
+            }
+        };
+        let client = (b.client_s - a.client_s).max(0.0);
+        let mut v = vec![
+            ("client_cpu_s", client),
+            ("client_cpu_us_per_op", per_op(client)),
+        ];
+        if let (Some(x), Some(y)) = (a.server_s, b.server_s) {
+            let server = (y - x).max(0.0);
+            v.push(("server_cpu_s", server));
+            v.push(("server_cpu_us_per_op", per_op(server)));
         }
         v
     }

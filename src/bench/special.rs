@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tokio::time::timeout;
 use zookeeper_client::{Client, SessionState};
 
+use super::cpu;
 use super::driver::progress_bar;
 use super::report::{self, Outcome};
 use super::workloads::{connect_all, connect_one, ensure};
@@ -56,6 +57,7 @@ pub async fn session(args: &BenchArgs) -> Outcome {
     }
     let bar = progress_bar("session", total, args.no_progress);
     let next = Arc::new(AtomicU64::new(0));
+    let cpu_start = cpu::sample();
     let start = Instant::now();
     let tasks = (0..parallel).map(|_| {
         let (next, connect, bar) = (next.clone(), args.connect.clone(), bar.clone());
@@ -83,6 +85,7 @@ pub async fn session(args: &BenchArgs) -> Outcome {
         }
     }
     out.elapsed = start.elapsed();
+    out.cpu = Some((cpu_start, cpu::sample()));
     out.ops = out.latency.len();
     bar.finish_and_clear();
     out
@@ -157,7 +160,11 @@ pub async fn watch(args: &BenchArgs) -> Outcome {
     let warm = u64::from(!args.warmup.is_zero());
     let bar = progress_bar("watch", rounds + warm, args.no_progress);
     let mut spent = Duration::ZERO;
+    let mut cpu_start = cpu::sample();
     for r in 0..rounds + warm {
+        if r == warm {
+            cpu_start = cpu::sample();
+        }
         match round(&setter, &watchers, &path).await {
             Ok(d) if r >= warm => {
                 report::record(&mut out.latency, d);
@@ -169,6 +176,7 @@ pub async fn watch(args: &BenchArgs) -> Outcome {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    out.cpu = Some((cpu_start, cpu::sample()));
     out.ops = out.latency.len();
     out.elapsed = spent;
     out
