@@ -93,7 +93,9 @@ fn main() -> ExitCode {
             let result = rt.block_on(async {
                 let server = Server::bind(cfg).await?;
                 tokio::select! {
-                    r = server.run() => r,
+                    // On a worker thread: accepting from block_on's own thread woke one
+                    // more thread per connection.
+                    r = tokio::spawn(server.run()) => r.unwrap_or_else(|e| Err(e.into())),
                     // Every acknowledged write is already durable, so a stop needs no
                     // flushing: ZooKeeper's shutdown on SIGTERM, and what a container's
                     // PID 1 must do (the kernel ignores SIGTERM for it otherwise).

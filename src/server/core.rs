@@ -382,6 +382,10 @@ impl Core {
             self.packets_sent += 1;
             self.ops.response_size(f.len().saturating_sub(4));
         }
+        // A connection's first output (its ConnectResponse) and its last (a close) are
+        // written from here too: a session that connects and closes would otherwise wake
+        // its writer task twice for one frame each.
+        let direct = direct || close || c.sent == frames.len() as u64;
         match c.out.send(frames, close, direct) {
             Ok(()) if !close => {}
             Ok(()) => self.drop_conn(conn),

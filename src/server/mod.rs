@@ -46,6 +46,9 @@ pub enum ServerError {
         /// The cause.
         source: StorageError,
     },
+    /// The task serving clients ended abnormally.
+    #[error("the client listener stopped: {0}")]
+    Listener(#[from] tokio::task::JoinError),
 }
 
 /// Takes snapshots for the core loop when enough txns went by.
