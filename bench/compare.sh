@@ -126,6 +126,25 @@ stop() { # KIND
   pid[$k]=""
 }
 
+cpu_ticks() { # PID: user + system clock ticks so far (0 when gone)
+  awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+settle() { # waits (at most 15 s) until both servers are idle, so neither's leftover work
+  # (closing sessions, a snapshot, the JVM's collector) lands in the other's measurement
+  local k t0 t1 busy
+  for _ in $(seq 1 30); do
+    busy=0
+    for k in zookeeper ferrokeeper; do
+      [ -n "${pid[$k]:-}" ] || continue
+      t0=$(cpu_ticks "${pid[$k]}"); sleep 0.25; t1=$(cpu_ticks "${pid[$k]}")
+      # More than 2 ticks (20 ms) in 250 ms: still working.
+      [ $((t1 - t0)) -gt 2 ] && busy=1
+    done
+    [ "$busy" = 0 ] && return
+  done
+}
+
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/${pid[$1]}/status"; }
 
 std=(-d "$DURATION" --warmup "$WARMUP" --value-size 100)
@@ -154,6 +173,7 @@ for layout in $LAYOUTS; do
     order=(zookeeper ferrokeeper)
     [ $((i % 2)) = 1 ] && order=(ferrokeeper zookeeper)
     for k in "${order[@]}"; do
+      settle
       bench "$k" -w "${a[@]}" "${std[@]}" || { echo "FAIL: $k ${a[*]}" >&2; failed=1; }
     done
     i=$((i + 1))

@@ -13,7 +13,7 @@ use zookeeper_client::{Client, SessionState};
 use super::cpu;
 use super::driver::progress_bar;
 use super::report::{self, Outcome};
-use super::workloads::{connect_all, connect_one, ensure};
+use super::workloads::{close_all, connect_all, connect_one, ensure};
 use super::{BenchArgs, ROOT};
 
 /// Longest wait for a close, a round of notifications or a connection attempt.
@@ -179,6 +179,8 @@ pub async fn watch(args: &BenchArgs) -> Outcome {
     out.cpu = Some((cpu_start, cpu::sample()));
     out.ops = out.latency.len();
     out.elapsed = spent;
+    close_all(watchers).await;
+    close_all(vec![setter]).await;
     out
 }
 
@@ -194,7 +196,9 @@ pub async fn ready(args: &BenchArgs) -> Outcome {
             .with_connection_timeout(Duration::from_secs(2))
             .connect(&args.connect)
             .await?;
-        c.get_data("/").await.map(|_| ())
+        let served = c.get_data("/").await.map(|_| ());
+        close_all(vec![c]).await;
+        served
     };
     let mut last_error = String::new();
     while start.elapsed() < limit {

@@ -143,6 +143,26 @@ pub async fn connect_all(connect: &str, n: usize) -> Result<Vec<Client>, Error> 
         .await
 }
 
+/// Closes sessions and waits (a bounded time) until the server has answered each close, so
+/// a run leaves nothing behind: sessions that outlive the bench process linger until they
+/// expire, and the server's expiring them would land in the next measurement.
+pub async fn close_all(clients: Vec<Client>) {
+    let waits = clients.into_iter().map(|c| {
+        let mut states = c.state_watcher();
+        drop(c);
+        async move {
+            let _ = tokio::time::timeout(Duration::from_secs(10), async {
+                while !states.changed().await.is_terminated() {}
+            })
+            .await;
+        }
+    });
+    stream::iter(waits)
+        .buffer_unordered(CONNECT_PARALLELISM)
+        .collect::<Vec<()>>()
+        .await;
+}
+
 /// Connects one session.
 pub async fn connect_one(connect: &str) -> Result<Client, Error> {
     Client::connector()
@@ -302,6 +322,7 @@ pub async fn run(w: Workload, args: &BenchArgs) -> Outcome {
     let outstanding = args.outstanding.max(1);
     let ctx = Arc::new(ctx);
     let mut out = drive(w.name(), &clients, outstanding, ctx, lim, args.no_progress).await;
+    close_all(clients).await;
     match w {
         Workload::Mixed => out.extra.push(("read_pct", Value::from(args.read_pct))),
         Workload::Multi => out.extra.push(("multi_ops", Value::from(args.multi_ops))),
