@@ -1,6 +1,6 @@
 //! Reads and watch requests, answered from the applied tree (FinalRequestProcessor).
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 
 use crate::jute::Jute;
 use crate::pipeline::acl;
@@ -94,6 +94,37 @@ pub fn get_children(
         children: tree.child_names(n),
         stat: tree.stat_of(n),
     })
+}
+
+/// getChildren (`with_stat` false) and getChildren2 replies, encoded as their records
+/// would be, with the names copied from the tree straight into the reply: a wide node's
+/// listing allocated a String per child only to serialize it.
+pub fn get_children_reply(
+    tree: &DataTree,
+    w: &mut WatchManager,
+    r: &PathWatchRequest,
+    c: &ReadCtx<'_>,
+    with_stat: bool,
+) -> ReadResult {
+    let n = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+    acl::check(tree.acl(n), perms::READ, c.ids)?;
+    if r.watch {
+        w.child.add(&r.path, c.conn, Kind::Standard);
+    }
+    let children = tree.children_in_order(n);
+    let bytes: usize = children.iter().map(|c| 4 + c.name_bytes().len()).sum();
+    let mut out = BytesMut::with_capacity(4 + bytes + if with_stat { 68 } else { 0 });
+    out.put_i32(children.len() as i32);
+    for c in children {
+        // Names entered the tree as strings, so their bytes are UTF-8 already.
+        let name = c.name();
+        out.put_i32(name.len() as i32);
+        out.put_slice(name.as_bytes());
+    }
+    if with_stat {
+        tree.stat_of(n).write(&mut out);
+    }
+    Ok(Some(out))
 }
 
 /// getACL: READ or ADMIN; digests masked without ADMIN.
@@ -326,4 +357,65 @@ pub fn set_watches(
 /// The Create2Response of a create result.
 pub fn create2(path: String, stat: crate::proto::Stat) -> Create2Response {
     Create2Response { path, stat }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::Acl;
+
+    /// The reply written straight from the tree is byte for byte the records' encoding.
+    #[test]
+    fn get_children_reply_encodes_as_the_records_do() {
+        let mut t = DataTree::new(false);
+        let open = || vec![Acl::world(perms::ALL)];
+        t.create("/p", None, open(), 0, -1, 1, 0).unwrap();
+        t.create("/empty", None, open(), 0, -1, 2, 0).unwrap();
+        for i in 0..70 {
+            t.create(&format!("/p/c-{i}"), None, open(), 0, -1, 3 + i, 0)
+                .unwrap();
+        }
+        let mut w = WatchManager::default();
+        let ids = [Id {
+            scheme: "ip".into(),
+            id: "127.0.0.1".into(),
+        }];
+        let c = ReadCtx {
+            conn: 1,
+            session_id: 1,
+            ids: &ids,
+        };
+        for path in ["/p", "/empty"] {
+            let r = PathWatchRequest {
+                path: path.into(),
+                watch: false,
+            };
+            let n = t.get(path).unwrap();
+            let children = t.child_names(n);
+            let stat = t.stat_of(n);
+            let plain = get_children_reply(&t, &mut w, &r, &c, false)
+                .unwrap()
+                .unwrap();
+            let want = GetChildrenResponse {
+                children: children.clone(),
+            }
+            .to_bytes();
+            assert_eq!(plain, want);
+            let with_stat = get_children_reply(&t, &mut w, &r, &c, true)
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                with_stat,
+                GetChildren2Response { children, stat }.to_bytes()
+            );
+        }
+        let missing = PathWatchRequest {
+            path: "/nope".into(),
+            watch: false,
+        };
+        assert_eq!(
+            get_children_reply(&t, &mut w, &missing, &c, true),
+            Err(ErrorCode::NoNode)
+        );
+    }
 }

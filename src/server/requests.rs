@@ -11,8 +11,8 @@ use crate::pipeline::prep::{prep, PrepCtx};
 use crate::pipeline::read::{self, ReadCtx, SetWatchesArgs};
 use crate::proto::{
     op, xid as special_xid, CloseSessionTxn, Create2Response, CreateResponse, CreateSessionTxn,
-    DeleteTxn, EphemeralType, ErrorCode, ErrorTxn, GetChildrenResponse, Id, MultiResponse,
-    MultiResult, Request, RequestError, StatResponse, Txn, TxnEntry, TxnHeader,
+    DeleteTxn, EphemeralType, ErrorCode, ErrorTxn, Id, MultiResponse, MultiResult, Request,
+    RequestError, StatResponse, Txn, TxnEntry, TxnHeader,
 };
 use crate::server::core::{wall_ms, Core};
 use crate::watch::ConnId;
@@ -237,15 +237,8 @@ impl Core {
         match r {
             Request::Exists(x) => read::exists(t, w, x, &c),
             Request::GetData(x) => read::get_data(t, w, x, &c).map(|g| Some(g.to_bytes())),
-            Request::GetChildren(x) => read::get_children(t, w, x, &c).map(|g| {
-                Some(
-                    GetChildrenResponse {
-                        children: g.children,
-                    }
-                    .to_bytes(),
-                )
-            }),
-            Request::GetChildren2(x) => read::get_children(t, w, x, &c).map(|g| Some(g.to_bytes())),
+            Request::GetChildren(x) => read::get_children_reply(t, w, x, &c, false),
+            Request::GetChildren2(x) => read::get_children_reply(t, w, x, &c, true),
             Request::GetAcl(x) => read::get_acl(t, &x.path, &c),
             Request::GetAllChildrenNumber(x) => read::all_children_number(t, &x.path, &c),
             Request::GetEphemerals(x) => read::ephemerals(t, &x.path, &c),

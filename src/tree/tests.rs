@@ -177,3 +177,28 @@ fn slots_and_acls_are_reused() {
     }
     assert_eq!(t.acls.len(), 2, "the digest list went with its last node");
 }
+
+#[test]
+fn a_wide_node_is_listed_in_java_hashset_order() {
+    // Printed by Java 17: a HashSet<String>(8) after adding "k0", "k13", ..., "k1287",
+    // removing "k650" and adding it again, then removing "k13". Over 32 children the
+    // listing takes the counting sort of buckets; "k650" went to the end of its bucket.
+    let mut t = DataTree::new(false);
+    t.create("/p", None, open(), 0, -1, 1, 0).unwrap();
+    for i in 0..100 {
+        t.create(&format!("/p/k{}", i * 13), None, open(), 0, -1, 2 + i, 0)
+            .unwrap();
+    }
+    t.delete("/p/k650", 200).unwrap();
+    t.create("/p/k650", None, open(), 0, -1, 201, 0).unwrap();
+    t.delete("/p/k13", 202).unwrap();
+    let java = "k429, k949, k390, k39, k260, k1053, k143, k780, k663, k546, k1170, k702, k936, k819, k0, k1209, k1287, k130, k494, k650, k377, k897, k533, k1040, k416, k728, k52, k1274, k286, k442, k1157, k169, k325, k962, k689, k208, k845, k715, k65, k1144, k273, k1027, k156, k793, k312, k676, k832, k1261, k559, k507, k78, k182, k1131, k585, k221, k1014, k741, k1092, k468, k104, k624, k988, k858, k1248, k1001, k572, k299, k455, k611, k338, k975, k91, k806, k1118, k1196, k481, k1235, k1079, k364, k884, k520, k247, k767, k403, k923, k1105, k26, k1066, k195, k351, k871, k1222, k598, k234, k754, k910, k1183, k117, k637";
+    let p = t.get("/p").unwrap();
+    assert_eq!(t.child_names(p).join(", "), java);
+    let nodes: Vec<String> = t
+        .children_in_order(p)
+        .iter()
+        .map(|n| n.name().into())
+        .collect();
+    assert_eq!(nodes.join(", "), java);
+}
