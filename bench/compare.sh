@@ -173,7 +173,7 @@ for layout in $LAYOUTS; do
     order=(zookeeper ferrokeeper)
     [ $((i % 2)) = 1 ] && order=(ferrokeeper zookeeper)
     for k in "${order[@]}"; do
-      settle
+      [ "$mode" = smoke ] || settle
       bench "$k" -w "${a[@]}" "${std[@]}" || { echo "FAIL: $k ${a[*]}" >&2; failed=1; }
     done
     i=$((i + 1))

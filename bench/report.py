@@ -86,7 +86,8 @@ def main():
         return f / z if f is not None and z else None
 
     out = ["# Ferrokeeper vs Apache ZooKeeper 3.8: benchmark results", ""]
-    out.append(f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}")
+    # When the run ended: the results file's time, so a report made again later keeps it.
+    out.append(f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z', time.localtime(os.path.getmtime(path)))}")
     out.append(f"- Machine: {machine()}")
     out.append(f"- Command: `{cmd}`")
     out.append("- Both standalone, same disk, fsync on, maxClientCnxns=0, ZooKeeper on G1 with "
