@@ -288,12 +288,14 @@ impl Core {
         err: i32,
         body: Option<&[u8]>,
     ) {
-        let mut b = BytesMut::with_capacity(16 + body.map_or(0, <[u8]>::len));
+        let body = body.unwrap_or_default();
+        // The frame is built in place, length first: one allocation and one copy of the
+        // body per reply.
+        let mut b = BytesMut::with_capacity(4 + 16 + body.len());
+        b.put_i32((16 + body.len()) as i32);
         ReplyHeader { xid, zxid, err }.write(&mut b);
-        if let Some(body) = body {
-            b.put_slice(body);
-        }
-        self.send(conn, &b);
+        b.put_slice(body);
+        self.outbox.push((conn, Out::Frame(b.freeze())));
     }
 
     /// Queues a close after what is queued for the connection.
@@ -304,7 +306,8 @@ impl Core {
     /// Queues watch notifications (xid -1, zxid -1 as ZooKeeper 3.8 sends them).
     pub(crate) fn notify(&mut self, list: Vec<Notification>) {
         for n in list {
-            let mut b = BytesMut::with_capacity(64);
+            let mut b = BytesMut::with_capacity(4 + 16 + 12 + n.path.len());
+            b.put_i32(0);
             ReplyHeader {
                 xid: crate::proto::xid::NOTIFICATION,
                 zxid: -1,
@@ -317,7 +320,10 @@ impl Core {
                 path: n.path,
             }
             .write(&mut b);
-            self.send(n.conn, &b);
+            // Built in place like a reply; the length goes in once the event is written.
+            let len = (b.len() - 4) as i32;
+            b[..4].copy_from_slice(&len.to_be_bytes());
+            self.outbox.push((n.conn, Out::Frame(b.freeze())));
         }
     }
 

@@ -236,7 +236,7 @@ impl Core {
         let (t, w) = (&self.tree, &mut self.watches);
         match r {
             Request::Exists(x) => read::exists(t, w, x, &c),
-            Request::GetData(x) => read::get_data(t, w, x, &c).map(|g| Some(g.to_bytes())),
+            Request::GetData(x) => read::get_data_reply(t, w, x, &c),
             Request::GetChildren(x) => read::get_children_reply(t, w, x, &c, false),
             Request::GetChildren2(x) => read::get_children_reply(t, w, x, &c, true),
             Request::GetAcl(x) => read::get_acl(t, &x.path, &c),
