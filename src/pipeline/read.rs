@@ -30,9 +30,11 @@ fn body<T: Jute>(r: T) -> ReadResult {
     Ok(Some(r.to_bytes()))
 }
 
-fn check_read(tree: &DataTree, path: &str, ids: &[Id]) -> Result<(), ErrorCode> {
+/// The node at `path`, if `ids` may read it.
+fn readable<'t>(tree: &'t DataTree, path: &str, ids: &[Id]) -> Result<&'t Node, ErrorCode> {
     let node = tree.get(path).ok_or(ErrorCode::NoNode)?;
-    acl::check(tree.acl(node), perms::READ, ids)
+    acl::check(tree.acl(node), perms::READ, ids)?;
+    Ok(node)
 }
 
 /// exists: the watch is left even when the node is missing (it fires on creation).
@@ -67,8 +69,7 @@ fn get_data_node<'t>(
     r: &PathWatchRequest,
     c: &ReadCtx<'_>,
 ) -> Result<&'t Node, ErrorCode> {
-    let n = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
-    acl::check(tree.acl(n), perms::READ, c.ids)?;
+    let n = readable(tree, &r.path, c.ids)?;
     if r.watch {
         w.data.add(&r.path, c.conn, Kind::Standard);
     }
@@ -115,18 +116,28 @@ pub fn get_data_reply(
 /// Bytes of an encoded Stat: eight longs' and ints' worth (czxid ... pzxid).
 const STAT_BYTES: usize = 68;
 
-/// getChildren and getChildren2 (with the parent's stat).
+/// getChildren's checks and watch: the node whose children to list.
+fn get_children_node<'t>(
+    tree: &'t DataTree,
+    w: &mut WatchManager,
+    r: &PathWatchRequest,
+    c: &ReadCtx<'_>,
+) -> Result<&'t Node, ErrorCode> {
+    let n = readable(tree, &r.path, c.ids)?;
+    if r.watch {
+        w.child.add(&r.path, c.conn, Kind::Standard);
+    }
+    Ok(n)
+}
+
+/// getChildren and getChildren2 (with the parent's stat), inside a multi read.
 pub fn get_children(
     tree: &DataTree,
     w: &mut WatchManager,
     r: &PathWatchRequest,
     c: &ReadCtx<'_>,
 ) -> Result<GetChildren2Response, ErrorCode> {
-    let n = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
-    acl::check(tree.acl(n), perms::READ, c.ids)?;
-    if r.watch {
-        w.child.add(&r.path, c.conn, Kind::Standard);
-    }
+    let n = get_children_node(tree, w, r, c)?;
     Ok(GetChildren2Response {
         children: tree.child_names(n),
         stat: tree.stat_of(n),
@@ -143,11 +154,7 @@ pub fn get_children_reply(
     c: &ReadCtx<'_>,
     with_stat: bool,
 ) -> ReadResult {
-    let n = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
-    acl::check(tree.acl(n), perms::READ, c.ids)?;
-    if r.watch {
-        w.child.add(&r.path, c.conn, Kind::Standard);
-    }
+    let n = get_children_node(tree, w, r, c)?;
     let children = tree.children_in_order(n);
     let bytes: usize = children.iter().map(|c| 4 + c.name_bytes().len()).sum();
     let mut out = BytesMut::with_capacity(4 + bytes + if with_stat { STAT_BYTES } else { 0 });
@@ -182,7 +189,7 @@ pub fn get_acl(tree: &DataTree, path: &str, c: &ReadCtx<'_>) -> ReadResult {
 
 /// getAllChildrenNumber.
 pub fn all_children_number(tree: &DataTree, path: &str, c: &ReadCtx<'_>) -> ReadResult {
-    check_read(tree, path, c.ids)?;
+    readable(tree, path, c.ids)?;
     body(GetAllChildrenNumberResponse {
         total_number: tree.all_children_number(path) as i32,
     })
