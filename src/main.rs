@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use ferrokeeper::config::{parse_system_property_args, Config};
-use ferrokeeper::server::Server;
+use ferrokeeper::server::{Server, ServerError};
 
 /// mimalloc: the server allocates and frees many small objects (requests, replies, znode
 /// data) across threads; it is faster than glibc's malloc at that and returns memory to the
@@ -110,7 +110,12 @@ fn main() -> ExitCode {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("ferrokeeper: {e}");
-                    1
+                    // 2 when the txn log failed (an operator's alerting may tell it apart).
+                    if matches!(e, ServerError::Log(_)) {
+                        2
+                    } else {
+                        1
+                    }
                 }
             };
             exit_now(code)

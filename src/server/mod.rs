@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 use crate::config::Config;
 use crate::server::core::{Core, CoreMsg, Outbox};
 use crate::server::facts::RequestMark;
-use crate::storage::writer::{Job, LogWriter};
+use crate::storage::writer::{Ack, Job, LogWriter};
 use crate::storage::{MemLog, StorageError, TxnLog};
 
 /// Why the server could not start or had to stop.
@@ -49,6 +49,10 @@ pub enum ServerError {
     /// The task serving clients ended abnormally.
     #[error("the client listener stopped: {0}")]
     Listener(#[from] tokio::task::JoinError),
+    /// The txn log could not be written: the node stopped without answering the writes
+    /// it had not made durable (ZooKeeper ends the server the same way).
+    #[error("the txn log failed, stopping: {0}")]
+    Log(StorageError),
 }
 
 /// Takes snapshots for the core loop when enough txns went by.
@@ -96,10 +100,16 @@ impl Server {
 
     /// Binds the client port with the txn log kept in memory (tests; nothing survives).
     pub async fn bind_in_memory(cfg: Config) -> Result<Server, ServerError> {
+        Server::bind_with_log(cfg, Box::new(MemLog::default())).await
+    }
+
+    /// Binds the client port over an empty tree and the given txn log, without snapshots
+    /// (tests: a log whose sync blocks or fails shows what waits for durability).
+    pub async fn bind_with_log(cfg: Config, log: Box<dyn TxnLog>) -> Result<Server, ServerError> {
         let cfg = Arc::new(cfg);
         let tree = crate::tree::DataTree::new(cfg.extended_types_enabled);
         let core = Core::with_state(cfg.clone(), tree, std::iter::empty());
-        Server::bind_with(cfg, core, Box::new(MemLog::default()), None).await
+        Server::bind_with(cfg, core, log, None).await
     }
 
     async fn bind_with(
@@ -134,60 +144,70 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Serves until the process ends.
+    /// Serves until the process ends, or until the txn log fails: then every connection
+    /// is closed without the replies that were waiting for the log, the client port is
+    /// released, and the failure is returned.
     pub async fn run(self) -> Result<(), ServerError> {
         let cfg = self.cfg;
         let (core_tx, core_rx) = mpsc::channel(CORE_QUEUE);
         let writer = LogWriter::spawn(self.log);
-        tokio::spawn(core_loop(self.core, core_rx, writer, self.snapshotter));
+        let core = tokio::spawn(core_loop(self.core, core_rx, writer, self.snapshotter));
         admin::start(cfg.clone(), core_tx.clone()).await;
         metrics::start(cfg.clone(), core_tx.clone()).await;
-        let per_ip: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
-        let mut next_conn: u64 = 1;
-        tracing::info!(
-            "serving clients on {}",
-            self.listener
-                .local_addr()
-                .map(|a| a.to_string())
-                .unwrap_or_default()
-        );
-        loop {
-            let (stream, addr) = match self.listener.accept().await {
-                Ok(x) => x,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            let ip = addr.ip();
-            {
-                let mut m = per_ip.lock().unwrap_or_else(|p| p.into_inner());
-                let total: u32 = m.values().sum();
-                let n = m.entry(ip).or_default();
-                let max = cfg.max_client_cnxns;
-                if (max > 0 && *n >= max) || total as usize >= MAX_CONNECTIONS {
-                    tracing::warn!("Too many connections from {ip} - max is {max}");
-                    drop(stream);
-                    continue;
-                }
-                *n += 1;
-            }
-            let conn = next_conn;
-            next_conn += 1;
-            let (core_tx, cfg, per_ip) = (core_tx.clone(), cfg.clone(), per_ip.clone());
-            tokio::spawn(async move {
-                conn::serve(stream, conn, addr, core_tx, cfg).await;
-                let mut m = per_ip.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(n) = m.get_mut(&ip) {
-                    *n -= 1;
-                    if *n == 0 {
-                        m.remove(&ip);
-                    }
-                }
-            });
+        tokio::select! {
+            r = core => r?,
+            () = accept_loop(self.listener, cfg, core_tx) => Ok(()),
         }
+    }
+}
+
+/// Accepts client connections for as long as the server runs.
+async fn accept_loop(listener: TcpListener, cfg: Arc<Config>, core_tx: mpsc::Sender<CoreMsg>) {
+    let per_ip: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
+    let mut next_conn: u64 = 1;
+    tracing::info!(
+        "serving clients on {}",
+        listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+    );
+    loop {
+        let (stream, addr) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let ip = addr.ip();
+        {
+            let mut m = per_ip.lock().unwrap_or_else(|p| p.into_inner());
+            let total: u32 = m.values().sum();
+            let n = m.entry(ip).or_default();
+            let max = cfg.max_client_cnxns;
+            if (max > 0 && *n >= max) || total as usize >= MAX_CONNECTIONS {
+                tracing::warn!("Too many connections from {ip} - max is {max}");
+                drop(stream);
+                continue;
+            }
+            *n += 1;
+        }
+        let conn = next_conn;
+        next_conn += 1;
+        let (core_tx, cfg, per_ip) = (core_tx.clone(), cfg.clone(), per_ip.clone());
+        tokio::spawn(async move {
+            conn::serve(stream, conn, addr, core_tx, cfg).await;
+            let mut m = per_ip.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = m.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    m.remove(&ip);
+                }
+            }
+        });
     }
 }
 
@@ -247,7 +267,7 @@ async fn core_loop(
     mut rx: mpsc::Receiver<CoreMsg>,
     mut writer: LogWriter,
     mut snapshotter: Option<Box<dyn Snapshotter>>,
-) {
+) -> Result<(), ServerError> {
     // Expiry is checked often so sessions end close to their tick boundary.
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     let reap_ms = core.cfg.container_check_interval_ms.max(10);
@@ -273,7 +293,18 @@ async fn core_loop(
                     core.handle(m);
                 }
             }
-            Some(acked) = writer.acks.recv() => {
+            ack = writer.acks.recv() => {
+                let acked = match ack {
+                    Some(Ack::Durable(seq)) => seq,
+                    // Returning drops the core with the output still held: the connections
+                    // close without a reply that was not made durable.
+                    Some(Ack::Failed(e)) => return Err(ServerError::Log(e)),
+                    None => {
+                        return Err(ServerError::Log(StorageError::Io(
+                            "the txn log writer stopped".into(),
+                        )))
+                    }
+                };
                 while batch_zxids.front().is_some_and(|(s, _)| *s <= acked) {
                     if let Some((_, z)) = batch_zxids.pop_front() {
                         durable_zxid = durable_zxid.max(z);
@@ -297,8 +328,14 @@ async fn core_loop(
             seq += 1;
             batch_zxids.push_back((seq, *last));
             if !writer.submit(Job { seq, entries }) {
-                tracing::error!("fatal: the txn log writer stopped");
-                std::process::exit(2);
+                // The writer stopped after a failure, which its next ack reports; without
+                // one it stopped for no reason it gave.
+                return match writer.acks.recv().await {
+                    Some(Ack::Failed(e)) => Err(ServerError::Log(e)),
+                    _ => Err(ServerError::Log(StorageError::Io(
+                        "the txn log writer stopped".into(),
+                    ))),
+                };
             }
             inflight.push_back((seq, outbox, marks));
         } else if let Some((_, held, held_marks)) = inflight.back_mut() {
@@ -316,4 +353,5 @@ async fn core_loop(
             s.step(&core, durable_zxid);
         }
     }
+    Ok(())
 }

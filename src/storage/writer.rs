@@ -2,13 +2,17 @@
 //! sequence number and carries on preparing the next batch; the thread coalesces what has
 //! queued up into one write and one fsync, then acknowledges the highest sequence number it
 //! made durable. The core releases a batch's replies only after that acknowledgement.
+//!
+//! A failed write or sync is reported as [`Ack::Failed`] and the thread stops: the caller
+//! decides how the node stops (ZooKeeper's SyncRequestProcessor ends the server), and no
+//! entry after the failure is ever acknowledged.
 
 use std::sync::mpsc;
 use std::thread;
 
 use tokio::sync::mpsc as tokio_mpsc;
 
-use crate::storage::TxnLog;
+use crate::storage::{StorageError, TxnLog};
 
 /// One batch of txn entries.
 pub struct Job {
@@ -18,11 +22,21 @@ pub struct Job {
     pub entries: Vec<(i64, Vec<u8>)>,
 }
 
+/// What the writer tells the core.
+#[derive(Debug)]
+pub enum Ack {
+    /// Every batch up to this number is durable (numbers only increase).
+    Durable(u64),
+    /// The log could not be written or synced; nothing after the last `Durable` is, and
+    /// the writer has stopped.
+    Failed(StorageError),
+}
+
 /// The handle the core keeps.
 pub struct LogWriter {
     tx: mpsc::Sender<Job>,
-    /// Durable batch numbers, in increasing order.
-    pub acks: tokio_mpsc::UnboundedReceiver<u64>,
+    /// Durable batch numbers in increasing order, then at most one failure.
+    pub acks: tokio_mpsc::UnboundedReceiver<Ack>,
 }
 
 impl LogWriter {
@@ -48,11 +62,12 @@ impl LogWriter {
                         .and_then(|()| log.sync());
                     crate::server::metrics::fsync_done(started.elapsed().as_millis() as u64);
                     if let Err(e) = result {
-                        // An acknowledged write must never be lost: stop, as ZooKeeper does.
+                        // An acknowledged write must never be lost: nothing more is written.
                         tracing::error!("fatal: cannot write the txn log: {e}");
-                        std::process::exit(2);
+                        let _ = ack_tx.send(Ack::Failed(e));
+                        break;
                     }
-                    if ack_tx.send(seq).is_err() {
+                    if ack_tx.send(Ack::Durable(seq)).is_err() {
                         break;
                     }
                 }
@@ -86,9 +101,68 @@ mod tests {
         }
         let mut last = 0;
         while last < 5 {
-            let a = w.acks.recv().await.unwrap();
+            let Some(Ack::Durable(a)) = w.acks.recv().await else {
+                panic!("the writer failed");
+            };
             assert!(a > last);
             last = a;
         }
+    }
+
+    /// A log whose sync fails after `ok` successful ones.
+    struct Failing {
+        ok: usize,
+    }
+
+    impl TxnLog for Failing {
+        fn append(&mut self, _: i64, _: &[u8]) -> Result<(), StorageError> {
+            Ok(())
+        }
+        fn sync(&mut self) -> Result<(), StorageError> {
+            if self.ok == 0 {
+                return Err(StorageError::Io("disk gone".into()));
+            }
+            self.ok -= 1;
+            Ok(())
+        }
+        fn put_snapshot(&mut self, _: i64, _: &[u8]) -> Result<(), StorageError> {
+            Ok(())
+        }
+        fn snapshot_zxids(&self) -> Result<Vec<i64>, StorageError> {
+            Ok(Vec::new())
+        }
+        fn get_snapshot(&self, _: i64) -> Result<Vec<u8>, StorageError> {
+            Err(StorageError::Corrupt("none".into()))
+        }
+        fn purge(&mut self, _: usize) -> Result<(), StorageError> {
+            Ok(())
+        }
+        fn read_from(&self, _: i64) -> Result<Vec<(i64, Vec<u8>)>, StorageError> {
+            Ok(Vec::new())
+        }
+        fn last_zxid(&self) -> i64 {
+            0
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_sync_is_reported_once_and_nothing_after_it_is_acknowledged() {
+        let mut w = LogWriter::spawn(Box::new(Failing { ok: 1 }));
+        assert!(w.submit(Job {
+            seq: 1,
+            entries: vec![(1, vec![1])],
+        }));
+        assert!(matches!(w.acks.recv().await, Some(Ack::Durable(1))));
+        assert!(w.submit(Job {
+            seq: 2,
+            entries: vec![(2, vec![2])],
+        }));
+        assert!(matches!(w.acks.recv().await, Some(Ack::Failed(_))));
+        // The thread has stopped: later batches are refused or never answered.
+        let _ = w.submit(Job {
+            seq: 3,
+            entries: vec![(3, vec![3])],
+        });
+        assert!(w.acks.recv().await.is_none());
     }
 }
