@@ -1785,6 +1785,207 @@ public class CompatSuite {
             isTrue(r.closedWithin(5000), "connection closed after an unknown opcode");
         });
 
+        // ------------------------------------------- differences a differential run found
+
+        // CVE-2024-23944 (fixed in 3.8.4 and 3.9.2, and in Debian's 3.8.0-11+deb12u2): a
+        // watcher is told of an event only when it holds READ on the node (on the parent for
+        // NodeChildrenChanged); a one-shot watch whose event was filtered is used up all the same.
+        check("watch_acl_filter_exists_created", () -> {
+            String b = base("watch_acl_filter_exists_created");
+            Client c = client();
+            String p = b + "/c";
+            isTrue(c.zk.exists(p, true) == null, "no node yet");
+            List<ACL> noRead = Arrays.asList(new ACL(Perms.DELETE, Ids.ANYONE_ID_UNSAFE),
+                new ACL(Perms.CREATE, new Id("ip", "127.0.0.0/8")));
+            c.zk.create(p, EMPTY, noRead, CreateMode.PERSISTENT);
+            c.ev.expectNone(1000);
+            // the exists watch is gone: opening the node and deleting it tells nothing
+            Client su = superClient();
+            su.zk.setACL(p, Ids.OPEN_ACL_UNSAFE, -1);
+            su.zk.delete(p, -1);
+            c.ev.expectNone(1000);
+            // the same watch on an open node is told
+            isTrue(c.zk.exists(p, true) == null, "deleted");
+            c.zk.create(p, EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+            c.ev.expect(EventType.NodeCreated, p);
+        });
+
+        check("watch_acl_filter_data_children_deleted", () -> {
+            String b = base("watch_acl_filter_data_children_deleted");
+            Client c = client();
+            Client su = superClient();
+            List<ACL> noRead = Arrays.asList(new ACL(Perms.WRITE | Perms.CREATE | Perms.DELETE, Ids.ANYONE_ID_UNSAFE));
+            String d = b + "/d";
+            su.zk.create(d, EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+            c.zk.getData(d, true, null);
+            c.zk.getChildren(d, true);
+            su.zk.setACL(d, noRead, -1);
+            su.zk.setData(d, b("1"), -1);
+            su.zk.create(d + "/k", EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+            c.ev.expectNone(1000);
+            // both watches were used up
+            su.zk.setACL(d, Ids.OPEN_ACL_UNSAFE, -1);
+            su.zk.setData(d, b("2"), -1);
+            su.zk.create(d + "/k2", EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+            c.ev.expectNone(1000);
+            // NodeDeleted, to a data and a child watch, filtered by the deleted node's ACL
+            String g = b + "/g";
+            su.zk.create(g, EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+            c.zk.exists(g, true);
+            c.zk.getChildren(g, true);
+            su.zk.setACL(g, noRead, -1);
+            su.zk.delete(g, -1);
+            c.ev.expectNone(1000);
+            // a parent without READ hides NodeChildrenChanged, an open child still tells its own
+            String h = b + "/h";
+            su.zk.create(h, EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+            su.zk.create(h + "/x", EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+            c.zk.getChildren(h, true);
+            c.zk.exists(h + "/x", true);
+            su.zk.setACL(h, noRead, -1);
+            su.zk.delete(h + "/x", -1);
+            c.ev.expect(EventType.NodeDeleted, h + "/x");
+            c.ev.expectNone(1000);
+            // control: an open node tells
+            c.zk.getData(d, true, null);
+            su.zk.setData(d, b("3"), -1);
+            c.ev.expect(EventType.NodeDataChanged, d);
+        });
+
+        check("watch_acl_filter_persistent_recursive", () -> {
+            String b = base("watch_acl_filter_persistent_recursive");
+            Client c = client();
+            Client other = client();
+            other.zk.addAuthInfo("digest", b("other:secret"));
+            List<ACL> others = Arrays.asList(new ACL(Perms.ALL, new Id("digest", digestId("other:secret"))));
+            String r = b + "/r";
+            other.zk.create(r, EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+            c.zk.addWatch(r, AddWatchMode.PERSISTENT_RECURSIVE);
+            other.zk.create(r + "/x", EMPTY, others, CreateMode.PERSISTENT);
+            other.zk.setData(r + "/x", b("1"), -1);
+            other.zk.create(r + "/x/y", EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+            other.zk.delete(r + "/x/y", -1);
+            other.zk.delete(r + "/x", -1);
+            other.zk.create(r + "/o", EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+            c.ev.expect(EventType.NodeCreated, r + "/x/y");
+            c.ev.expect(EventType.NodeDeleted, r + "/x/y");
+            c.ev.expect(EventType.NodeCreated, r + "/o");
+            c.ev.expectNone(1000);
+            // a persistent watch on the hidden node itself stays, and tells nothing while hidden
+            other.zk.create(r + "/z", EMPTY, others, CreateMode.PERSISTENT);
+            c.ev.expectNone(500);
+            c.zk.addWatch(r + "/z", AddWatchMode.PERSISTENT);
+            other.zk.setData(r + "/z", b("1"), -1);
+            other.zk.setACL(r + "/z", Ids.OPEN_ACL_UNSAFE, -1);
+            other.zk.setData(r + "/z", b("2"), -1);
+            // one event: the recursive and the persistent watch tell a connection once
+            c.ev.expect(EventType.NodeDataChanged, r + "/z");
+            c.ev.expectNone(500);
+        });
+
+        check("watch_acl_filter_close_session", () -> {
+            String b = base("watch_acl_filter_close_session");
+            Client c = client();
+            String q = b + "/q";
+            c.zk.create(q, EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+            c.zk.addWatch(q, AddWatchMode.PERSISTENT_RECURSIVE);
+            Client other = client();
+            other.zk.addAuthInfo("digest", b("other:secret"));
+            List<ACL> others = Arrays.asList(new ACL(Perms.ALL, new Id("digest", digestId("other:secret"))));
+            other.zk.create(q + "/secret", EMPTY, others, CreateMode.EPHEMERAL);
+            other.zk.create(q + "/open", EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.EPHEMERAL);
+            c.ev.expect(EventType.NodeCreated, q + "/open");
+            other.zk.close();
+            // the ephemerals go with the session; only the readable one is told
+            c.ev.expect(EventType.NodeDeleted, q + "/open");
+            c.ev.expectNone(1000);
+            eq(0, c.zk.getChildren(q, false).size(), "ephemerals deleted");
+        });
+
+        check("raw_get_all_children_number_empty_path", () -> {
+            String b = base("raw_get_all_children_number_empty_path");
+            Raw r = Raw.session(10000);
+            eq(0, r.call(ZooDefs.OpCode.create, new CreateRequest(b + "/a", EMPTY, Ids.OPEN_ACL_UNSAFE, 0)).hdr.getErr(), "create");
+            // ZooKeeper counts its node map's keys under path + "/": for "" that includes the
+            // root's own "/" key, one more than for "/". Another check's TTL or container
+            // node may be reaped meanwhile: compare readings taken between two equal ones.
+            String got = null;
+            for (int i = 0; i < 5 && got == null; i++) {
+                int before = allChildren(r, "/");
+                int empty = allChildren(r, "");
+                int after = allChildren(r, "/");
+                if (before == after) {
+                    got = (empty - before) + "";
+                }
+            }
+            eq("1", got, "getAllChildrenNumber(\"\") - getAllChildrenNumber(\"/\")");
+            eq(1, allChildren(r, b), "below the base");
+        });
+
+        // A createTTL sub-op is rebuilt by Op.create(path, data, acl, flags, ttl): only a TTL
+        // mode keeps it a createTTL; other modes make a create (createContainer for the
+        // container mode) whose ttl is dropped. Create sub-ops get their type from their flags.
+        check("raw_multi_create_ttl_modes", () -> {
+            String b = base("raw_multi_create_ttl_modes");
+            Raw r = Raw.session(10000);
+            Reply ok = r.callRaw(ZooDefs.OpCode.multi, new MultiBuilder()
+                .op(ZooDefs.OpCode.createTTL, new CreateTTLRequest(b + "/p", EMPTY, Ids.OPEN_ACL_UNSAFE, 0, 1000))
+                .op(ZooDefs.OpCode.createTTL, new CreateTTLRequest(b + "/e", EMPTY, Ids.OPEN_ACL_UNSAFE, 1, 1000))
+                .op(ZooDefs.OpCode.createTTL, new CreateTTLRequest(b + "/s", EMPTY, Ids.OPEN_ACL_UNSAFE, 2, 1000))
+                .op(ZooDefs.OpCode.createTTL, new CreateTTLRequest(b + "/c", EMPTY, Ids.OPEN_ACL_UNSAFE, 4, 1000))
+                .op(ZooDefs.OpCode.createTTL, new CreateTTLRequest(b + "/t", EMPTY, Ids.OPEN_ACL_UNSAFE, 5, 1000))
+                .op(ZooDefs.OpCode.createTTL, new CreateTTLRequest(b + "/n", EMPTY, Ids.OPEN_ACL_UNSAFE, 0, -1))
+                .op(ZooDefs.OpCode.createContainer, new CreateRequest(b + "/pc", EMPTY, Ids.OPEN_ACL_UNSAFE, 0))
+                .op(ZooDefs.OpCode.create, new CreateRequest(b + "/cc", EMPTY, Ids.OPEN_ACL_UNSAFE, 4))
+                .bytes());
+            eq(0, ok.hdr.getErr(), "multi err");
+            eq("1/0 1/0 1/0 15/0 15/0 1/0 1/0 15/0", multiResultTypes(ok), "result types/errs");
+            Client c = client();
+            eq(r.conn.getSessionId(), c.zk.exists(b + "/e", false).getEphemeralOwner(), "createTTL mode 1: ephemeral");
+            isTrue(c.zk.exists(b + "/s0000000002", false) != null, "createTTL mode 2: sequential");
+            // Stats show 0 as the owner of containers and TTL nodes: tell them by the reaper,
+            // which removes a container once its last child goes and a TTL node after its ttl.
+            for (String n : new String[] {"p", "c", "pc", "cc"}) {
+                c.zk.create(b + "/" + n + "/k", EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+                c.zk.delete(b + "/" + n + "/k", -1);
+            }
+            isTrue(waitGone(c.zk, b + "/c", 10000) >= 0, "createTTL mode 4: a container, reaped");
+            isTrue(waitGone(c.zk, b + "/cc", 10000) >= 0, "create with flags 4: a container, reaped");
+            isTrue(waitGone(c.zk, b + "/t", 10000) >= 0, "createTTL mode 5: a TTL node, reaped");
+            Thread.sleep(1500);
+            for (String n : new String[] {"p", "n", "pc"}) {
+                isTrue(c.zk.exists(b + "/" + n, false) != null, "/" + n + " is persistent: not reaped");
+            }
+            // failing as the create it became: an existing path, an unknown mode
+            Reply exists = r.callRaw(ZooDefs.OpCode.multi, new MultiBuilder()
+                .op(ZooDefs.OpCode.createTTL, new CreateTTLRequest(b + "/p", EMPTY, Ids.OPEN_ACL_UNSAFE, 0, 1000)).bytes());
+            eq("-1/-110", multiResultTypes(exists), "existing path");
+            Reply badMode = r.callRaw(ZooDefs.OpCode.multi, new MultiBuilder()
+                .op(ZooDefs.OpCode.createTTL, new CreateTTLRequest(b + "/bad", EMPTY, Ids.OPEN_ACL_UNSAFE, 9, 1000)).bytes());
+            eq("-1/-8", multiResultTypes(badMode), "unknown mode");
+            Reply badTtl = r.callRaw(ZooDefs.OpCode.multi, new MultiBuilder()
+                .op(ZooDefs.OpCode.createTTL, new CreateTTLRequest(b + "/bt", EMPTY, Ids.OPEN_ACL_UNSAFE, 5, 0)).bytes());
+            eq("-1/-8", multiResultTypes(badTtl), "TTL mode with ttl 0");
+        });
+
+        // ZooKeeper 3.8's containsWatcher walks the path with a PathParentIterator that throws
+        // on a non-empty path without '/'; FinalRequestProcessor answers MARSHALLINGERROR.
+        check("raw_check_watches_path_without_slash", () -> {
+            Raw r = Raw.session(10000);
+            for (int type = 1; type <= 3; type++) {
+                eq(Code.MARSHALLINGERROR.intValue(),
+                    r.call(ZooDefs.OpCode.checkWatches, new org.apache.zookeeper.proto.CheckWatchesRequest("abc", type)).hdr.getErr(),
+                    "checkWatches(\"abc\", " + type + ")");
+            }
+            eq(Code.NOWATCHER.intValue(),
+                r.call(ZooDefs.OpCode.checkWatches, new org.apache.zookeeper.proto.CheckWatchesRequest("", 3)).hdr.getErr(),
+                "checkWatches(\"\")");
+            eq(Code.NOWATCHER.intValue(),
+                r.call(ZooDefs.OpCode.removeWatches, new org.apache.zookeeper.proto.RemoveWatchesRequest("abc", 3)).hdr.getErr(),
+                "removeWatches(\"abc\")");
+            eq(0, r.call(ZooDefs.OpCode.exists, new ExistsRequest("/", false)).hdr.getErr(), "connection still serves");
+        });
+
         check("four_letter_words", () -> {
             eq("imok", rawFourLetter("ruok"), "ruok");
             eq("rw", rawFourLetter("isro"), "isro");
@@ -2111,6 +2312,36 @@ public class CompatSuite {
     }
 
     // ------------------------------------------------------------------ small helpers
+
+    static int allChildren(Raw r, String path) throws IOException {
+        Reply x = r.call(ZooDefs.OpCode.getAllChildrenNumber, new org.apache.zookeeper.proto.GetAllChildrenNumberRequest(path));
+        eq(0, x.hdr.getErr(), "getAllChildrenNumber(" + path + ")");
+        return x.read(new org.apache.zookeeper.proto.GetAllChildrenNumberResponse()).getTotalNumber();
+    }
+
+    /** "type/err ..." of a multi reply's results. */
+    static String multiResultTypes(Reply reply) throws IOException {
+        eq(0, reply.hdr.getErr(), "multi ReplyHeader.err");
+        StringBuilder types = new StringBuilder();
+        BinaryInputArchive ia = BinaryInputArchive.getArchive(new ByteArrayInputStream(reply.body));
+        while (true) {
+            MultiHeader h = new MultiHeader();
+            h.deserialize(ia, "h");
+            if (h.getDone()) {
+                break;
+            }
+            types.append(h.getType()).append('/').append(h.getErr()).append(' ');
+            switch (h.getType()) {
+                case 1: new CreateResponse().deserialize(ia, "r"); break;
+                case 15: new Create2Response().deserialize(ia, "r"); break;
+                case 5: new org.apache.zookeeper.proto.SetDataResponse().deserialize(ia, "r"); break;
+                case -1: new org.apache.zookeeper.proto.ErrorResponse().deserialize(ia, "r"); break;
+                case 2: case 13: break;
+                default: fail("unexpected result type " + h.getType());
+            }
+        }
+        return types.toString().trim();
+    }
 
     static class MultiBuilder {
         final ByteArrayOutputStream bos = new ByteArrayOutputStream();

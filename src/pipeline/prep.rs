@@ -91,8 +91,10 @@ pub fn prep_multi(m: &MultiRequest, ctx: &PrepCtx<'_>, view: &mut Pending<'_>) -
             continue;
         }
         let r = match o {
-            MultiOp::Create(ty, c) => prep_create(*ty, c, -1, ctx, view),
-            MultiOp::CreateTtl(c) => prep_create_ttl(c, ctx, view),
+            // ZooKeeper rebuilds a create sub-op from its flags alone (`Op.create`): the
+            // header's create, create2 or createContainer is not kept.
+            MultiOp::Create(_, c) => prep_create(multi_create_type(c.flags), c, -1, ctx, view),
+            MultiOp::CreateTtl(c) => prep_multi_create_ttl(c, ctx, view),
             MultiOp::Delete(d) => prep_delete(d, ctx, view),
             MultiOp::SetData(s) => prep_set_data(s, ctx, view),
             MultiOp::Check(c) => prep_check(c, ctx, view),
@@ -122,6 +124,38 @@ fn prep_create_ttl(
         flags: c.flags,
     };
     prep_create(op::CREATE_TTL, &cr, c.ttl, ctx, view)
+}
+
+/// A createTTL sub-op of a multi. ZooKeeper rebuilds each sub-op with `Op.create(path,
+/// data, acl, flags, ttl)`, which keeps a createTTL only for a TTL mode: any other mode
+/// becomes a plain create (a createContainer for the container mode) with its ttl dropped,
+/// checked and failing as that create would.
+fn prep_multi_create_ttl(
+    c: &CreateTtlRequest,
+    ctx: &PrepCtx<'_>,
+    view: &mut Pending<'_>,
+) -> Result<Txn, ErrorCode> {
+    let mode = CreateMode::from_flag(c.flags);
+    if mode.is_some_and(CreateMode::is_ttl) {
+        return prep_create_ttl(c, ctx, view);
+    }
+    let ty = multi_create_type(c.flags);
+    let cr = CreateRequest {
+        path: c.path.clone(),
+        data: c.data.clone(),
+        acl: c.acl.clone(),
+        flags: c.flags,
+    };
+    prep_create(ty, &cr, -1, ctx, view)
+}
+
+/// The type `Op.create` gives a create sub-op with these flags (other than TTL ones).
+fn multi_create_type(flags: i32) -> i32 {
+    if CreateMode::from_flag(flags) == Some(CreateMode::Container) {
+        op::CREATE_CONTAINER
+    } else {
+        op::CREATE
+    }
 }
 
 fn prep_create(

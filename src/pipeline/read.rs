@@ -11,7 +11,7 @@ use crate::proto::{
     PathWatchRequest, StatResponse, WhoAmIResponse,
 };
 use crate::tree::{DataTree, Node};
-use crate::watch::{ConnId, Kind, Modes, Notification, WatchManager};
+use crate::watch::{ConnId, Kind, Modes, Notification, WatchManager, WatchTable};
 
 /// The caller of a read.
 pub struct ReadCtx<'a> {
@@ -190,8 +190,12 @@ pub fn get_acl(tree: &DataTree, path: &str, c: &ReadCtx<'_>) -> ReadResult {
 /// getAllChildrenNumber.
 pub fn all_children_number(tree: &DataTree, path: &str, c: &ReadCtx<'_>) -> ReadResult {
     readable(tree, path, c.ids)?;
+    // ZooKeeper counts the keys of its node map under `path + "/"`. The root is there
+    // twice, as "" and "/": for "/" it answers the map's size less those two, but for ""
+    // every key starting with "/" counts, the root's "/" key included.
+    let root_key = usize::from(path.is_empty());
     body(GetAllChildrenNumberResponse {
-        total_number: tree.all_children_number(path) as i32,
+        total_number: (tree.all_children_number(path) + root_key) as i32,
     })
 }
 
@@ -312,13 +316,37 @@ pub fn watches(
         let b = w.child.remove(path, conn, child);
         a || b
     } else {
-        holds(w.data.modes(path, conn), data) || holds(w.child.modes(path, conn), child)
+        let in_data = holds(w.data.modes(path, conn), data);
+        let in_child = holds(w.child.modes(path, conn), child);
+        let throws = |t: &WatchTable, sel: Modes, found: bool| {
+            sel != Modes::default() && parent_walk_throws(t, path, found)
+        };
+        if throws(&w.child, child, in_child) || throws(&w.data, data, in_data) {
+            return Err(ErrorCode::MarshallingError);
+        }
+        in_data || in_child
     };
     if found {
         Ok(None)
     } else {
         Err(ErrorCode::NoWatcher)
     }
+}
+
+/// Whether ZooKeeper 3.8's `containsWatcher` throws on this path, which its
+/// FinalRequestProcessor answers with MARSHALLINGERROR. It walks the path's parents with a
+/// PathParentIterator that cuts the next step at the last '/' before it is asked for it: on
+/// a non-empty path without a '/' the first step already fails. When the table holds
+/// recursive watches the walk goes on towards the root after a miss, and fails on the first
+/// component of a path that does not start with '/'.
+fn parent_walk_throws(table: &WatchTable, path: &str, found: bool) -> bool {
+    if path.is_empty() {
+        return false;
+    }
+    if !path.contains('/') {
+        return true;
+    }
+    table.has_recursive() && !path.starts_with('/') && !found
 }
 
 /// addWatch: registers in both tables, answers a 4-byte ErrorResponse(0).
@@ -364,6 +392,8 @@ pub fn set_watches(
             conn,
             event_type: ty,
             path: path.to_string(),
+            // ZooKeeper's DataTree.setWatches fires these with no ACL: never filtered.
+            acl: None,
         })
     };
     for p in a.data {

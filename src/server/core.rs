@@ -306,6 +306,17 @@ impl Core {
     /// Queues watch notifications (xid -1, zxid -1 as ZooKeeper 3.8 sends them).
     pub(crate) fn notify(&mut self, list: Vec<Notification>) {
         for n in list {
+            if !self.may_read(&n) {
+                // CVE-2024-23944: an event must not tell a connection about a node it may not
+                // read; ZooKeeper drops it silently (ZOOKEEPER-4799 logs it at trace).
+                tracing::trace!(
+                    "not delivering event {} {} to connection {} (filtered by ACL)",
+                    n.event_type,
+                    n.path,
+                    n.conn
+                );
+                continue;
+            }
             let mut b = BytesMut::with_capacity(4 + 16 + 12 + n.path.len());
             b.put_i32(0);
             ReplyHeader {
@@ -325,6 +336,18 @@ impl Core {
             b[..4].copy_from_slice(&len.to_be_bytes());
             self.outbox.push((n.conn, Out::Frame(b.freeze())));
         }
+    }
+
+    /// Whether a notification's connection holds READ on the ACL the event is filtered by.
+    fn may_read(&self, n: &Notification) -> bool {
+        let Some(acl) = n.acl.as_deref() else {
+            return true;
+        };
+        let ids = self
+            .conns
+            .get(&n.conn)
+            .map_or(&[][..], |c| c.ids.as_slice());
+        crate::pipeline::acl::check(acl, crate::proto::perms::READ, ids).is_ok()
     }
 
     /// Ends a batch with the synchronous log: writes and syncs it, then releases the output.

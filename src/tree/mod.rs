@@ -28,16 +28,31 @@ pub const QUOTA_PATH: &str = "/zookeeper/quota";
 pub const CONFIG_PATH: &str = "/zookeeper/config";
 
 /// A watch trigger produced by a change: the path and the event type (see `proto::event`).
+///
+/// Each carries the ACL lists its events are filtered by (CVE-2024-23944, ZOOKEEPER-4799):
+/// a watcher without READ on the node (on the parent for NodeChildrenChanged) is not told.
+/// They are taken when the change is made: a multi may delete the node before its
+/// watches fire, and a deleted node's list may be freed with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[allow(missing_docs)]
 pub enum Trigger {
     /// NodeCreated(path), then NodeChildrenChanged(parent).
-    Created { path: String, parent: String },
+    Created {
+        path: String,
+        parent: String,
+        acl: Arc<[Acl]>,
+        parent_acl: Arc<[Acl]>,
+    },
     /// NodeDeleted(path) (data table, then the child table minus those told), then
     /// NodeChildrenChanged(parent).
-    Deleted { path: String, parent: String },
+    Deleted {
+        path: String,
+        parent: String,
+        acl: Arc<[Acl]>,
+        parent_acl: Arc<[Acl]>,
+    },
     /// NodeDataChanged(path).
-    DataChanged { path: String },
+    DataChanged { path: String, acl: Arc<[Acl]> },
 }
 
 /// An interned ACL list (see [`DataTree::intern`]).
@@ -301,8 +316,10 @@ impl DataTree {
         if exists {
             return Err(ErrorCode::NodeExists);
         }
+        let parent_acl = self.acls.get(parent.acl).clone();
         let acl = self.acls.intern(&acl);
         self.acls.retain(acl);
+        let node_acl = self.acls.get(acl).clone();
         let stat = StatPersisted {
             czxid: zxid,
             mzxid: zxid,
@@ -325,6 +342,8 @@ impl DataTree {
         Ok(Trigger::Created {
             path: path.to_string(),
             parent: parent_path.to_string(),
+            acl: node_acl,
+            parent_acl,
         })
     }
 
@@ -339,6 +358,15 @@ impl DataTree {
             .nodes
             .unlink(pid, name.as_bytes())
             .ok_or(ErrorCode::NoNode)?;
+        // Taken before the node's ACL reference goes with it.
+        let acl = self.nodes.get(id).map_or_else(
+            || self.acls.get(u32::MAX).clone(),
+            |n| self.acls.get(n.acl).clone(),
+        );
+        let parent_acl = self.nodes.get(pid).map_or_else(
+            || self.acls.get(u32::MAX).clone(),
+            |n| self.acls.get(n.acl).clone(),
+        );
         let node = self.free_subtree(id).ok_or(ErrorCode::NoNode)?;
         let len = node.data_len();
         self.data_size = self.data_size.saturating_sub((path.len() + len) as u64);
@@ -369,6 +397,8 @@ impl DataTree {
         Ok(Trigger::Deleted {
             path: path.to_string(),
             parent: parent_path.to_string(),
+            acl,
+            parent_acl,
         })
     }
 
@@ -404,12 +434,14 @@ impl DataTree {
         node.version = version;
         node.mzxid = zxid;
         node.mtime = time;
+        let acl = self.acls.get(node.acl).clone();
         self.data_size = (self.data_size + new).saturating_sub(old);
         if let Some(prefix) = self.quota_prefix(path) {
             self.update_quota_stat(&prefix, new as i64 - old as i64, 0);
         }
         Ok(Trigger::DataChanged {
             path: path.to_string(),
+            acl,
         })
     }
 

@@ -202,3 +202,30 @@ fn a_wide_node_is_listed_in_java_hashset_order() {
         .collect();
     assert_eq!(nodes.join(", "), java);
 }
+
+#[test]
+fn triggers_carry_the_acls_their_events_are_filtered_by() {
+    let mut t = DataTree::new(false);
+    let parent = vec![Acl::world(perms::CREATE | perms::DELETE)];
+    let node = vec![Acl::world(perms::WRITE)];
+    t.create("/p", None, parent.clone(), 0, 1, 1, 0).unwrap();
+    let created = t.create("/p/n", None, node.clone(), 0, 1, 2, 0).unwrap();
+    let Trigger::Created {
+        acl, parent_acl, ..
+    } = created
+    else {
+        panic!("{created:?}");
+    };
+    assert_eq!((&*acl, &*parent_acl), (node.as_slice(), parent.as_slice()));
+    let changed = t.set_data("/p/n", None, 1, 3, 0).unwrap();
+    assert!(matches!(changed, Trigger::DataChanged { ref acl, .. } if **acl == *node));
+    // The node's list is freed with its last user: the trigger keeps its own copy.
+    let deleted = t.delete("/p/n", 4).unwrap();
+    let Trigger::Deleted {
+        acl, parent_acl, ..
+    } = deleted
+    else {
+        panic!("{deleted:?}");
+    };
+    assert_eq!((&*acl, &*parent_acl), (node.as_slice(), parent.as_slice()));
+}

@@ -7,8 +7,9 @@
 //! at most once.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use crate::proto::event;
+use crate::proto::{event, Acl};
 use crate::tree::{parent_and_name, Trigger};
 
 /// Identifies a client connection (watches belong to connections, not sessions).
@@ -159,6 +160,11 @@ impl WatchTable {
         }
     }
 
+    /// Whether any connection holds a persistent-recursive watch in this table.
+    pub fn has_recursive(&self) -> bool {
+        self.recursive_count > 0
+    }
+
     /// Number of (path, connection) watches.
     pub fn len(&self) -> usize {
         self.by_path.values().map(HashMap::len).sum()
@@ -211,6 +217,10 @@ pub struct Notification {
     pub event_type: i32,
     /// The znode path.
     pub path: String,
+    /// The ACL the connection needs READ on for the event to be delivered (the node's, or
+    /// the parent's for NodeChildrenChanged); `None` for events that are never filtered,
+    /// as ZooKeeper passes no ACL for those fired by setWatches.
+    pub acl: Option<Arc<[Acl]>>,
 }
 
 /// The data and child tables.
@@ -225,42 +235,55 @@ pub struct WatchManager {
 }
 
 impl WatchManager {
-    /// The notifications a tree change produces, in ZooKeeper's order.
+    /// The notifications a tree change produces, in ZooKeeper's order. One-shot watches are
+    /// used up here whether or not the ACL later lets the event through, as in ZooKeeper,
+    /// which removes them before `ServerCnxn.process` checks READ.
     pub fn trigger(&mut self, t: &Trigger) -> Vec<Notification> {
         let mut out = Vec::new();
         let none = HashSet::new();
-        let mut push = |conns: Vec<ConnId>, ty: i32, path: &str| {
+        let mut push = |conns: Vec<ConnId>, ty: i32, path: &str, acl: &Arc<[Acl]>| {
             for conn in conns {
                 out.push(Notification {
                     conn,
                     event_type: ty,
                     path: path.to_string(),
+                    acl: Some(acl.clone()),
                 });
             }
         };
         match t {
-            Trigger::Created { path, parent } => {
+            Trigger::Created {
+                path,
+                parent,
+                acl,
+                parent_acl,
+            } => {
                 let c = self.data.trigger(path, event::NODE_CREATED, &none);
-                push(c, event::NODE_CREATED, path);
+                push(c, event::NODE_CREATED, path, acl);
                 let c = self
                     .child
                     .trigger(parent, event::NODE_CHILDREN_CHANGED, &none);
-                push(c, event::NODE_CHILDREN_CHANGED, parent);
+                push(c, event::NODE_CHILDREN_CHANGED, parent, parent_acl);
             }
-            Trigger::Deleted { path, parent } => {
+            Trigger::Deleted {
+                path,
+                parent,
+                acl,
+                parent_acl,
+            } => {
                 let told = self.data.trigger(path, event::NODE_DELETED, &none);
                 let suppress: HashSet<ConnId> = told.iter().copied().collect();
-                push(told, event::NODE_DELETED, path);
+                push(told, event::NODE_DELETED, path, acl);
                 let c = self.child.trigger(path, event::NODE_DELETED, &suppress);
-                push(c, event::NODE_DELETED, path);
+                push(c, event::NODE_DELETED, path, acl);
                 let c = self
                     .child
                     .trigger(parent, event::NODE_CHILDREN_CHANGED, &none);
-                push(c, event::NODE_CHILDREN_CHANGED, parent);
+                push(c, event::NODE_CHILDREN_CHANGED, parent, parent_acl);
             }
-            Trigger::DataChanged { path } => {
+            Trigger::DataChanged { path, acl } => {
                 let c = self.data.trigger(path, event::NODE_DATA_CHANGED, &none);
-                push(c, event::NODE_DATA_CHANGED, path);
+                push(c, event::NODE_DATA_CHANGED, path, acl);
             }
         }
         out

@@ -1,10 +1,16 @@
 use super::*;
 
+fn open_acl() -> Arc<[Acl]> {
+    vec![Acl::world(crate::proto::perms::ALL)].into()
+}
+
 fn created(p: &str) -> Trigger {
     let (parent, _) = parent_and_name(p);
     Trigger::Created {
         path: p.into(),
         parent: parent.into(),
+        acl: open_acl(),
+        parent_acl: open_acl(),
     }
 }
 
@@ -13,6 +19,15 @@ fn deleted(p: &str) -> Trigger {
     Trigger::Deleted {
         path: p.into(),
         parent: parent.into(),
+        acl: open_acl(),
+        parent_acl: open_acl(),
+    }
+}
+
+fn changed(p: &str) -> Trigger {
+    Trigger::DataChanged {
+        path: p.into(),
+        acl: open_acl(),
     }
 }
 
@@ -20,11 +35,9 @@ fn deleted(p: &str) -> Trigger {
 fn standard_watch_fires_once() {
     let mut w = WatchManager::default();
     w.data.add("/a", 1, Kind::Standard);
-    let n = w.trigger(&Trigger::DataChanged { path: "/a".into() });
+    let n = w.trigger(&changed("/a"));
     assert_eq!(n.len(), 1);
-    assert!(w
-        .trigger(&Trigger::DataChanged { path: "/a".into() })
-        .is_empty());
+    assert!(w.trigger(&changed("/a")).is_empty());
     assert_eq!(w.count(), 0);
 }
 
