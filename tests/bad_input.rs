@@ -10,6 +10,11 @@ use std::time::Duration;
 use ferrokeeper::config::Config;
 use ferrokeeper::server::Server;
 
+mod raw_support;
+use raw_support::{
+    connect_request, create_body, frame, raw, read_frame, reply, request, session, ustr,
+};
+
 fn start(tune: impl FnOnce(&mut Config)) -> SocketAddr {
     let mut cfg = Config::default_standalone();
     cfg.client_port = 0;
@@ -29,96 +34,6 @@ fn start(tune: impl FnOnce(&mut Config)) -> SocketAddr {
         });
     });
     rx.recv().unwrap()
-}
-
-fn frame(payload: &[u8]) -> Vec<u8> {
-    let mut b = (payload.len() as i32).to_be_bytes().to_vec();
-    b.extend_from_slice(payload);
-    b
-}
-
-fn ustr(s: &[u8]) -> Vec<u8> {
-    let mut b = (s.len() as i32).to_be_bytes().to_vec();
-    b.extend_from_slice(s);
-    b
-}
-
-fn connect_request(session_id: i64, last_zxid: i64, read_only: bool) -> Vec<u8> {
-    let mut b = Vec::new();
-    b.extend_from_slice(&0i32.to_be_bytes());
-    b.extend_from_slice(&last_zxid.to_be_bytes());
-    b.extend_from_slice(&30000i32.to_be_bytes());
-    b.extend_from_slice(&session_id.to_be_bytes());
-    b.extend_from_slice(&ustr(&[0; 16]));
-    if read_only {
-        b.push(0);
-    }
-    b
-}
-
-fn request(xid: i32, op: i32, body: &[u8]) -> Vec<u8> {
-    let mut p = xid.to_be_bytes().to_vec();
-    p.extend_from_slice(&op.to_be_bytes());
-    p.extend_from_slice(body);
-    frame(&p)
-}
-
-/// CreateRequest{path, null data, [world:anyone ALL], flags 0}.
-fn create_body(path: &[u8]) -> Vec<u8> {
-    let mut b = ustr(path);
-    b.extend_from_slice(&(-1i32).to_be_bytes());
-    b.extend_from_slice(&1i32.to_be_bytes());
-    b.extend_from_slice(&31i32.to_be_bytes());
-    b.extend_from_slice(&ustr(b"world"));
-    b.extend_from_slice(&ustr(b"anyone"));
-    b.extend_from_slice(&0i32.to_be_bytes());
-    b
-}
-
-fn raw(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s
-}
-
-/// One whole frame, or None when the peer closed (or reset) the connection.
-fn read_frame(s: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut len = [0u8; 4];
-    match s.read_exact(&mut len) {
-        Ok(()) => {}
-        Err(e)
-            if matches!(
-                e.kind(),
-                ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset
-            ) =>
-        {
-            return None
-        }
-        Err(e) => panic!("read: {e}"),
-    }
-    let mut b = vec![0u8; i32::from_be_bytes(len) as usize];
-    s.read_exact(&mut b).ok()?;
-    Some(b)
-}
-
-/// (xid, zxid, err, body) of a reply.
-fn reply(s: &mut TcpStream) -> (i32, i64, i32, Vec<u8>) {
-    let f = read_frame(s).expect("a reply, not a close");
-    assert!(f.len() >= 16, "short reply {f:?}");
-    (
-        i32::from_be_bytes(f[0..4].try_into().unwrap()),
-        i64::from_be_bytes(f[4..12].try_into().unwrap()),
-        i32::from_be_bytes(f[12..16].try_into().unwrap()),
-        f[16..].to_vec(),
-    )
-}
-
-fn session(addr: SocketAddr) -> TcpStream {
-    let mut s = raw(addr);
-    s.write_all(&frame(&connect_request(0, 0, true))).unwrap();
-    let r = read_frame(&mut s).expect("ConnectResponse");
-    assert_eq!(r.len(), 37);
-    s
 }
 
 /// The server's last zxid, as a ping reply reports it.

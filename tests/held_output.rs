@@ -4,7 +4,7 @@
 //! shows the node stopping without answering. Raw sockets, so every byte that leaves is
 //! seen.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -12,6 +12,11 @@ use std::time::{Duration, Instant};
 use ferrokeeper::config::Config;
 use ferrokeeper::server::{Server, ServerError};
 use ferrokeeper::storage::{MemLog, StorageError, TxnLog};
+
+mod raw_support;
+use raw_support::{
+    connect_request, create_body_with, frame, raw, read_frame, reply, request, session, ustr,
+};
 
 const OP_CREATE: i32 = 1;
 const OP_EXISTS: i32 = 3;
@@ -142,46 +147,8 @@ fn start() -> Node {
     }
 }
 
-fn ustr(s: &[u8]) -> Vec<u8> {
-    let mut b = (s.len() as i32).to_be_bytes().to_vec();
-    b.extend_from_slice(s);
-    b
-}
-
-fn send_frame(s: &mut TcpStream, payload: &[u8]) {
-    let mut b = (payload.len() as i32).to_be_bytes().to_vec();
-    b.extend_from_slice(payload);
-    s.write_all(&b).unwrap();
-}
-
 fn send_request(s: &mut TcpStream, xid: i32, op: i32, body: &[u8]) {
-    let mut p = xid.to_be_bytes().to_vec();
-    p.extend_from_slice(&op.to_be_bytes());
-    p.extend_from_slice(body);
-    send_frame(s, &p);
-}
-
-/// ConnectRequest for a new 30 s session, without the readOnly byte.
-fn send_connect(s: &mut TcpStream) {
-    let mut b = Vec::new();
-    b.extend_from_slice(&0i32.to_be_bytes());
-    b.extend_from_slice(&0i64.to_be_bytes());
-    b.extend_from_slice(&30000i32.to_be_bytes());
-    b.extend_from_slice(&0i64.to_be_bytes());
-    b.extend_from_slice(&ustr(&[0; 16]));
-    send_frame(s, &b);
-}
-
-/// CreateRequest{path, data, [world:anyone ALL], persistent}.
-fn create_body(path: &str, data: &[u8]) -> Vec<u8> {
-    let mut b = ustr(path.as_bytes());
-    b.extend_from_slice(&ustr(data));
-    b.extend_from_slice(&1i32.to_be_bytes());
-    b.extend_from_slice(&31i32.to_be_bytes());
-    b.extend_from_slice(&ustr(b"world"));
-    b.extend_from_slice(&ustr(b"anyone"));
-    b.extend_from_slice(&0i32.to_be_bytes());
-    b
+    s.write_all(&request(xid, op, body)).unwrap();
 }
 
 /// exists / getData body: path, watch.
@@ -191,51 +158,8 @@ fn path_watch(path: &str, watch: bool) -> Vec<u8> {
     b
 }
 
-fn raw(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.set_nodelay(true).unwrap();
-    s
-}
-
-/// One whole frame, or None when the server closed the connection.
-fn read_frame(s: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut len = [0u8; 4];
-    match s.read_exact(&mut len) {
-        Ok(()) => {}
-        Err(e)
-            if matches!(
-                e.kind(),
-                ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset
-            ) =>
-        {
-            return None
-        }
-        Err(e) => panic!("read: {e}"),
-    }
-    let mut b = vec![0u8; i32::from_be_bytes(len) as usize];
-    s.read_exact(&mut b).ok()?;
-    Some(b)
-}
-
 fn be_i32(b: &[u8], at: usize) -> i32 {
     i32::from_be_bytes(b[at..at + 4].try_into().unwrap())
-}
-
-/// (xid, err, body) of a reply.
-fn reply(s: &mut TcpStream) -> (i32, i32, Vec<u8>) {
-    let f = read_frame(s).expect("a reply, not a close");
-    assert!(f.len() >= 16, "short reply {f:?}");
-    (be_i32(&f, 0), be_i32(&f, 12), f[16..].to_vec())
-}
-
-/// A new session's connection, its handshake answered.
-fn session(addr: SocketAddr) -> TcpStream {
-    let mut s = raw(addr);
-    send_connect(&mut s);
-    let f = read_frame(&mut s).expect("ConnectResponse");
-    assert!(f.len() >= 36, "short ConnectResponse");
-    s
 }
 
 /// True when no byte arrives for `QUIET` (the connection staying open).
@@ -243,7 +167,7 @@ fn quiet(s: &TcpStream) -> bool {
     s.set_read_timeout(Some(QUIET)).unwrap();
     let mut one = [0u8; 1];
     let r = s.peek(&mut one);
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     matches!(r, Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut))
 }
 
@@ -253,19 +177,20 @@ fn replies_notifications_later_reads_and_handshakes_wait_for_the_sync() {
     let mut a = session(node.addr);
     let mut b = session(node.addr);
     send_request(&mut b, 1, OP_EXISTS, &path_watch("/x", true));
+    let (xid, _, err, body) = reply(&mut b);
     assert_eq!(
-        reply(&mut b),
+        (xid, err, body),
         (1, NO_NODE, Vec::new()),
         "exists with a watch"
     );
 
     node.gate.set(|g| g.closed = true);
-    send_request(&mut a, 1, OP_CREATE, &create_body("/x", b"v"));
+    send_request(&mut a, 1, OP_CREATE, &create_body_with(b"/x", Some(b"v")));
     node.gate.await_blocked();
     // Applied in memory but not durable: none of this may leave yet.
     send_request(&mut b, 2, OP_GET_DATA, &path_watch("/x", false));
     let mut c = raw(node.addr);
-    send_connect(&mut c);
+    c.write_all(&frame(&connect_request(0, 0, true))).unwrap();
     assert!(quiet(&a), "the create's reply left before its sync");
     assert!(
         quiet(&b),
@@ -277,14 +202,14 @@ fn replies_notifications_later_reads_and_handshakes_wait_for_the_sync() {
     );
 
     node.gate.set(|g| g.closed = false);
-    let (xid, err, body) = reply(&mut a);
+    let (xid, _, err, body) = reply(&mut a);
     assert_eq!((xid, err), (1, 0), "create");
     assert_eq!(body, ustr(b"/x"), "CreateResponse");
     let event = read_frame(&mut b).expect("notification");
     assert_eq!(be_i32(&event, 0), -1, "a notification comes first");
     assert_eq!(be_i32(&event, 16), NODE_CREATED, "NodeCreated");
     assert_eq!(&event[24..], ustr(b"/x").as_slice());
-    let (xid, err, body) = reply(&mut b);
+    let (xid, _, err, body) = reply(&mut b);
     assert_eq!((xid, err), (2, 0), "getData after the event");
     assert_eq!(
         &body[..5],
@@ -304,7 +229,7 @@ fn a_failing_log_stops_the_node_without_answering() {
     let mut a = session(node.addr);
     let mut b = session(node.addr);
     node.gate.set(|g| g.failing = true);
-    send_request(&mut a, 1, OP_CREATE, &create_body("/x", b"v"));
+    send_request(&mut a, 1, OP_CREATE, &create_body_with(b"/x", Some(b"v")));
     let started = Instant::now();
     assert_eq!(read_frame(&mut a), None, "the write was answered");
     assert_eq!(read_frame(&mut b), None, "another session was answered");
