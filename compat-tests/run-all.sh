@@ -13,7 +13,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib.sh
 source "$HERE/lib.sh"
 
-ALL_SUITES=(java kazoo cli cli-shell rust-client ops)
+ALL_SUITES=(java kazoo cli cli-shell rust-client ops golden)
 TARGETS=(zookeeper ferrokeeper)
 SUITES=()
 
