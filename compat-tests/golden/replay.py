@@ -11,7 +11,8 @@ and compared. Only fields that must vary between runs and servers are left out, 
 their position in the reply's record (parsed from the captured frame by the request's
 opcode), never by a fuzzy compare:
 
-  * ReplyHeader.zxid (except in notifications, whose zxid is always -1);
+  * ReplyHeader.zxid (except in notifications and auth replies, whose zxid is always -1
+    and 0);
   * in every Stat: czxid, mzxid, ctime, mtime, pzxid;
   * a new session's id and password in its ConnectResponse.
 
@@ -168,7 +169,10 @@ def reply_layout(b, op):
         r.string()
         r.done()
         return r.masks, r.owners
-    r.mask(8, "zxid")
+    if xid == -4:
+        r.take(8)  # an auth reply's zxid is always 0
+    else:
+        r.mask(8, "zxid")
     err = r.i32()
     if r.at < len(b):
         if op not in BODIES:
