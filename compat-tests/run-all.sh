@@ -180,6 +180,11 @@ some() { head -3 | sed 's#^kazoo/tests/##' | paste -sd' ' -; }
 
 EXIT=0
 declare -A VERDICT
+# Records a failed verdict (a suite can fail on both servers: both reasons are shown).
+fails() {
+    if [ "$v" = ok ]; then v="$1"; else v="$v; $1"; fi
+    EXIT=1
+}
 PREVIOUS_ZK=0
 for suite in "${SUITES[@]}"; do
     zk="zookeeper/$suite"; fk="ferrokeeper/$suite"
@@ -200,34 +205,34 @@ for suite in "${SUITES[@]}"; do
                 # kazoo: every test that ran must pass on the reference; one that cannot
                 # belongs in kazoo/excluded.txt with its reason, not in a tolerated count.
                 if [ ! -s "$zres" ]; then
-                    v="REFERENCE BROKEN (no per-test results)"; EXIT=1
+                    fails "REFERENCE BROKEN (no per-test results)"
                 else
                     bad="$(failing_tests "$zres")"
                     if [ -n "$bad" ]; then
-                        v="REFERENCE BROKEN ($(wc -l <<<"$bad") tests fail: $(some <<<"$bad"))"; EXIT=1
+                        fails "REFERENCE BROKEN ($(wc -l <<<"$bad") tests fail: $(some <<<"$bad"))"
                     fi
                 fi ;;
-            *) v="REFERENCE BROKEN"; EXIT=1 ;;
+            *) fails "REFERENCE BROKEN" ;;
         esac
     fi
     if [ $ran_fk -eq 1 ]; then
         if [ "$suite" = kazoo ]; then
             if [ "${ST[$fk]}" != ran ] || [ ! -s "$fres" ]; then
-                v="FERROKEEPER FAILED (${ST[$fk]}$([ -s "$fres" ] || echo ', no per-test results'))"; EXIT=1
+                fails "FERROKEEPER FAILED (${ST[$fk]}$([ -s "$fres" ] || echo ', no per-test results'))"
             elif bad="$(failing_tests "$fres")" && [ -n "$bad" ]; then
-                v="FERROKEEPER FAILED ($(wc -l <<<"$bad") tests fail: $(some <<<"$bad"))"; EXIT=1
+                fails "FERROKEEPER FAILED ($(wc -l <<<"$bad") tests fail: $(some <<<"$bad"))"
             elif [ -z "${ST[$zk]:-}" ] || [ ! -s "$zres" ]; then
-                v="no zookeeper baseline"; EXIT=1
+                fails "no zookeeper baseline"
             elif d="$(result_diff "$zres" "$fres")" && [ -n "$d" ]; then
-                v="DIFFERS ($(wc -l <<<"$d") tests: $(awk '{print $1}' <<<"$d" | some))"; EXIT=1
+                fails "DIFFERS ($(wc -l <<<"$d") tests: $(awk '{print $1}' <<<"$d" | some))"
             fi
         else
             if [ "${ST[$fk]}" != ok ]; then
-                v="FERROKEEPER FAILED"; EXIT=1
+                fails "FERROKEEPER FAILED"
             elif [ -n "${ST[$zk]:-}" ] && [ "${ST[$zk]}" = ok ] && [ "${PASSED[$fk]}" -ne "${PASSED[$zk]}" ]; then
-                v="DIFFERS (passed ${PASSED[$fk]} vs ${PASSED[$zk]})"; EXIT=1
+                fails "DIFFERS (passed ${PASSED[$fk]} vs ${PASSED[$zk]})"
             elif [ -s "$zres" ] && [ -s "$fres" ] && d="$(result_diff "$zres" "$fres")" && [ -n "$d" ]; then
-                v="DIFFERS ($(wc -l <<<"$d") checks: $(awk '{print $1}' <<<"$d" | some))"; EXIT=1
+                fails "DIFFERS ($(wc -l <<<"$d") checks: $(awk '{print $1}' <<<"$d" | some))"
             fi
         fi
     fi
