@@ -180,3 +180,51 @@ async fn a_busy_admin_port_does_not_stop_the_server() {
     let addr = start(cfg).await;
     assert_eq!(four(&addr, "ruok").await, "imok");
 }
+
+#[tokio::test]
+async fn hash_lists_the_tree_digest_every_128_txns() {
+    use zookeeper_client::{Acls, Client, CreateMode};
+    let port = free_port().await;
+    let mut cfg = config(&["*"]);
+    cfg.admin_enable_server = true;
+    cfg.admin_server_address = "127.0.0.1".into();
+    cfg.admin_server_port = port;
+    let addr = start(cfg).await;
+    // Nothing is logged before the 128th txn.
+    assert_eq!(four(&addr, "hash").await, "");
+    let c = Client::connector().connect(&addr).await.expect("connect");
+    let open = CreateMode::Persistent.with_acls(Acls::anyone_all());
+    let mut last = 0;
+    for i in 0..300 {
+        let (stat, _) = c
+            .create(&format!("/h{i}"), b"x", &open)
+            .await
+            .expect("create");
+        last = stat.czxid;
+    }
+    // createSession was txn 1: the creates are 2..=301.
+    assert_eq!(last, 301);
+    let text = four(&addr, "hash").await;
+    let entries: Vec<(i64, i64)> = text
+        .lines()
+        .map(|l| {
+            let (z, d) = l.split_once(": ").expect("`zxid: digest`");
+            (
+                i64::from_str_radix(z, 16).expect("hex zxid"),
+                d.parse().expect("decimal digest"),
+            )
+        })
+        .collect();
+    assert_eq!(text.lines().next().map(|l| &l[..4]), Some("80: "), "{text}");
+    let zxids: Vec<i64> = entries.iter().map(|e| e.0).collect();
+    assert_eq!(zxids, [0x80, 0x100], "{text}");
+    assert_ne!(entries[0].1, entries[1].1);
+    // The AdminServer lists the same entries.
+    let (_, body) = http_get(port, "/commands/hash").await;
+    for (z, d) in &entries {
+        let item = format!(
+            "{{\n    \"zxid\" : {z},\n    \"digest\" : {d},\n    \"digest_version\" : 2\n  }}"
+        );
+        assert!(body.contains(&item), "{item} in {body}");
+    }
+}

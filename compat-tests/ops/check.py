@@ -7,6 +7,10 @@ with expectations captured from Apache ZooKeeper 3.8.0 (values normalized).
 With --capture the normalized replies are written to expected/ instead of compared.
 With --whitelist the server's whitelist is only `ruok`: checks which words are refused and
 the refusal text. Prints PASS/FAIL lines, then "checks: N passed, M failed".
+
+Before the words are compared, digest_load.py drives writes past three multiples of 128
+zxids, and `hash` (and the AdminServer's `hash`) must list exactly the digests the client
+computes from the tree it reads back at each of them (hash_* checks).
 """
 import json
 import os
@@ -16,6 +20,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+
+import digest_load
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXPECTED = os.path.join(HERE, "expected")
@@ -189,6 +195,66 @@ def check_or_capture(capture, rel, actual, name):
         result(name, False, "differs from ZooKeeper 3.8's format")
 
 
+HASH_LINE = re.compile(r"^([0-9a-f]+): (-?[0-9]+)$")
+
+
+def check_hash(addr, admin_port):
+    """The digest log after the digest load, while its session still holds its ephemerals."""
+    host, port = addr.rsplit(":", 1)
+    try:
+        client, first, expected = digest_load.run(addr)
+    except (OSError, EOFError, RuntimeError) as e:
+        result("hash_load", False, "digest load: %s" % e)
+        return
+    try:
+        print("  digest load from zxid 0x%x: %s" % (
+            first, ", ".join("0x%x: %d" % e for e in expected)))
+        text = four_lw(host, int(port), "hash")
+        lines = text.split("\n")
+        ok = lines[-1] == ""
+        entries = []
+        for l in lines[:-1]:
+            m = HASH_LINE.match(l)
+            ok = ok and m is not None
+            if m:
+                entries.append((int(m.group(1), 16), int(m.group(2))))
+        if not ok:
+            result("hash_format", False, "not `hex-zxid: digest` lines: %r" % text[:300])
+        else:
+            result("hash_format", True)
+        # Consecutive multiples of 128 (from 0x80 if the load began before it, as on a fresh
+        # server), ending with the load's own, at most 1024 of them.
+        zxids = [z for z, _ in entries]
+        load = [z for z, _ in expected]
+        why = []
+        if any(z % 128 for z in zxids) or any(b - a != 128 for a, b in zip(zxids, zxids[1:])):
+            why.append("not consecutive multiples of 0x80")
+        if zxids[-len(load):] != load:
+            why.append("does not end with the load's %s" % [hex(z) for z in load])
+        if first < 128 and zxids[:1] != [128]:
+            why.append("does not start at 0x80")
+        if len(zxids) > 1024:
+            why.append("more than 1024 entries")
+        result("hash_zxids", not why, "%s: %s" % ([hex(z) for z in zxids], ", ".join(why)))
+        got = dict(entries)
+        bad = ["0x%x: %s, the tree's digest is %d" % (z, got.get(z, "missing"), d)
+               for z, d in expected if got.get(z) != d]
+        result("hash_digests", not bad, "; ".join(bad))
+        if admin_port:
+            try:
+                _, _, body = admin_get(admin_port, "hash")
+                doc = json.loads(body)
+                admin = [(d["zxid"], d["digest"], d["digest_version"]) for d in doc["digests"]]
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                result("hash_admin", False, str(e))
+            else:
+                want = [(z, d, 2) for z, d in entries]
+                result("hash_admin", admin == want,
+                       "AdminServer lists %s, the four-letter word %s" % (admin, want))
+    finally:
+        client.close()
+
+
 def main():
     args = sys.argv[1:]
     capture = whitelist = False
@@ -214,6 +280,7 @@ def main():
         ready = holder.stdout.readline()
         if not ready.startswith("ready"):
             result("session_setup", False, "could not open the holding session")
+        check_hash(args[0], admin_port)
         time.sleep(0.3)
         for w in WORDS:
             try:

@@ -15,8 +15,9 @@
 #
 #   run.sh --capture HOST:PORT zookeeper   rewrite expected/ from a ZooKeeper 3.8 server
 #
-# Last line: "N passed, M failed[, K skipped]".
-set -u
+# Last line: "N passed, M failed[, K skipped]". Exit status 0 only when nothing failed and
+# every check.py run exited 0 (a run that dies without a FAIL line counts as one failure).
+set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../lib.sh
 source "$HERE/../lib.sh"
@@ -31,7 +32,19 @@ OUT="$(mktemp)"
 trap 'stop_all; rm -f "$OUT"' EXIT
 SKIPPED=0
 
-python3 "$HERE/check.py" "${CAPTURE[@]}" "$ADDR" "${ADMIN_PORT:-}" 2>&1 | tee -a "$OUT"
+# check.py's exit status, through tee (pipefail): a run that stops early, e.g. on a Python
+# error, may print no FAIL line at all.
+run_check() { # NAME ARGS...
+    local name="$1" rc
+    shift
+    python3 "$HERE/check.py" "${CAPTURE[@]}" "$@" 2>&1 | tee -a "$OUT"
+    rc=$?
+    if [ "$rc" -ne 0 ]; then
+        echo "FAIL $name: check.py exited with status $rc" | tee -a "$OUT"
+    fi
+}
+
+run_check check_py "$ADDR" "${ADMIN_PORT:-}"
 if [ -z "${ADMIN_PORT:-}" ]; then
     echo "SKIP admin: ADMIN_PORT not set"
     SKIPPED=$((SKIPPED + 1))
@@ -66,7 +79,7 @@ case "$TARGET" in
     zookeeper|ferrokeeper)
         AUX_DIR="$COMPAT_WORK/ops-aux-$TARGET"
         if start_aux "$TARGET" "$AUX_PORT" "$AUX_DIR"; then
-            python3 "$HERE/check.py" "${CAPTURE[@]}" --whitelist "127.0.0.1:$AUX_PORT" 2>&1 | tee -a "$OUT"
+            run_check check_py_whitelist --whitelist "127.0.0.1:$AUX_PORT"
         else
             echo "FAIL 4lw_whitelist: the $TARGET server with a restricted whitelist did not start" | tee -a "$OUT"
         fi

@@ -57,9 +57,8 @@ pub fn apply(tree: &mut DataTree, hdr: &TxnHeader, txn: &Txn) -> Applied {
             out.results.push(r);
         }
     }
-    if hdr.zxid > tree.last_processed_zxid {
-        tree.last_processed_zxid = hdr.zxid;
-    }
+    // After the whole txn, as DataTree.processTxn: the zxid, and the digest log.
+    tree.txn_applied(hdr.zxid);
     out
 }
 

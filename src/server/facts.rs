@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use crate::proto::op;
 use crate::server::core::{wall_ms, Core};
+use crate::tree::ZxidDigest;
 use crate::watch::ConnId;
 
 /// What an operations message asks the core for.
@@ -21,6 +22,8 @@ pub enum OpsCmd {
     ResetServer,
     /// `crst`: reset every connection's stats, then report.
     ResetConns,
+    /// Counts, plus the tree's digest log (`hash`).
+    Digests,
 }
 
 /// min/max/sum/count of latencies in ms, as ZooKeeper's ServerStats and ServerCnxn keep them.
@@ -206,6 +209,8 @@ pub struct Facts {
     pub session_expiry: BTreeMap<i64, Vec<i64>>,
     /// Ephemeral paths by session (Detailed only).
     pub ephemerals: BTreeMap<i64, Vec<String>>,
+    /// The digest log, oldest first (Digests only).
+    pub digests: Vec<ZxidDigest>,
 }
 
 /// ZooKeeper's short operation names (FinalRequestProcessor's `lastOp`).
@@ -301,7 +306,7 @@ impl Core {
                     c.stats.reset();
                 }
             }
-            OpsCmd::Facts | OpsCmd::Detailed => {}
+            OpsCmd::Facts | OpsCmd::Detailed | OpsCmd::Digests => {}
         }
         let mut f = Facts {
             zxid: self.tree.last_processed_zxid,
@@ -326,6 +331,11 @@ impl Core {
                     stats: c.stats.clone(),
                 })
                 .collect(),
+            digests: if cmd == OpsCmd::Digests {
+                self.tree.digest_log()
+            } else {
+                Vec::new()
+            },
             ..Facts::default()
         };
         let table = &self.watches.data;

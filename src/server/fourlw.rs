@@ -43,12 +43,23 @@ pub async fn answer(
     let op = match &cmd[..] {
         "srst" => OpsCmd::ResetServer,
         "crst" => OpsCmd::ResetConns,
+        "hash" => OpsCmd::Digests,
         _ if detailed => OpsCmd::Detailed,
         _ => OpsCmd::Facts,
     };
     let needs_core = matches!(
         &cmd[..],
-        "cons" | "crst" | "dump" | "mntr" | "srst" | "srvr" | "stat" | "wchc" | "wchp" | "wchs"
+        "cons"
+            | "crst"
+            | "dump"
+            | "hash"
+            | "mntr"
+            | "srst"
+            | "srvr"
+            | "stat"
+            | "wchc"
+            | "wchp"
+            | "wchs"
     );
     let f = if needs_core {
         match facts(core, op).await {
@@ -76,8 +87,7 @@ pub async fn answer(
         "gtmk" => TRACE_MASK.load(Ordering::Relaxed).to_string(),
         // ZooKeeper reads the new mask as 8 more bytes; without them it answers nothing.
         "stmk" => String::new(),
-        // No digests are logged yet (ZooKeeper logs one every 128 txns with digests enabled).
-        "hash" => String::new(),
+        "hash" => hash(&f),
         "mntr" => {
             let mut out = String::new();
             for (k, _, v) in mntr::values(&f, cfg, usize::from(peer.is_some())) {
@@ -113,6 +123,16 @@ pub async fn answer(
         }
         _ => String::new(),
     }
+}
+
+/// `hash` (DigestCommand): the digest log, oldest first, one `zxid: digest` line each, the
+/// zxid in hex without 0x (Long.toHexString) and the digest as a signed decimal long.
+pub(crate) fn hash(f: &Facts) -> String {
+    let mut out = String::new();
+    for d in &f.digests {
+        let _ = writeln!(out, "{:x}: {}", d.zxid, d.digest);
+    }
+    out
 }
 
 /// `srvr` (and the tail of `stat`).

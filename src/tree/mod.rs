@@ -5,6 +5,7 @@ mod acl;
 mod buf;
 pub mod children;
 mod childset;
+pub mod digest;
 mod node;
 mod path;
 mod quota;
@@ -14,6 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 pub use children::Children;
+pub use digest::{node_digest, ZxidDigest};
 pub use node::{Node, NodeId};
 pub use path::{join, parent_and_name, validate_path};
 pub use slab::ROOT;
@@ -79,6 +81,10 @@ pub struct DataTree {
     /// The parent of the node restored last (path, id, czxid): a snapshot lists siblings
     /// one after another, so restoring does not walk from the root for each of them.
     restore_parent: Option<(String, NodeId, i64)>,
+    /// ZooKeeper's tree digest (the wrapping sum of every node's digest), kept up to date
+    /// by every change: `hash` logs it every 128 txns.
+    digest: u64,
+    digest_log: digest::DigestLog,
 }
 
 fn open_acl() -> Vec<Acl> {
@@ -99,6 +105,8 @@ impl DataTree {
             data_size: 0,
             quota_paths: BTreeSet::new(),
             restore_parent: None,
+            digest: 0,
+            digest_log: digest::DigestLog::default(),
         };
         let open = t.intern(&open_acl());
         t.acls.retain(open);
@@ -107,6 +115,7 @@ impl DataTree {
             .nodes
             .alloc(Node::new("", Some(&[]), open, &StatPersisted::default()));
         debug_assert_eq!(root, ROOT);
+        t.digest = t.digest_at("/", ROOT);
         for p in [ZOOKEEPER_PATH, QUOTA_PATH] {
             t.insert_raw(p, open, StatPersisted::default());
         }
@@ -127,7 +136,49 @@ impl DataTree {
             self.acls.retain(acl);
             let id = self.nodes.alloc(Node::new(name, Some(&[]), acl, &stat));
             self.nodes.link(p, id);
+            self.digest = self.digest.wrapping_add(self.digest_at(path, id));
         }
+    }
+
+    /// The digest of the node `id`, at `path` (0 if there is none).
+    fn digest_at(&self, path: &str, id: NodeId) -> u64 {
+        self.nodes
+            .get(id)
+            .map_or(0, |n| node_digest(path, n.data(), &n.stat()))
+    }
+
+    /// Replaces a node's old digest by its current one in the tree digest.
+    fn redigest(&mut self, path: &str, id: NodeId, old: u64) {
+        self.digest = self
+            .digest
+            .wrapping_sub(old)
+            .wrapping_add(self.digest_at(path, id));
+    }
+
+    /// ZooKeeper's digest of the whole tree (NodeHashMapImpl.getDigest).
+    pub fn digest(&self) -> i64 {
+        self.digest as i64
+    }
+
+    /// Marks a whole txn (a multi once) as applied: the last processed zxid moves forward,
+    /// and the digest log takes the tree digest if the zxid is a multiple of 128.
+    pub fn txn_applied(&mut self, zxid: i64) {
+        if zxid > self.last_processed_zxid {
+            self.last_processed_zxid = zxid;
+        }
+        self.digest_log.txn_applied(zxid, self.digest as i64);
+    }
+
+    /// The digest log, oldest first (the `hash` four-letter word).
+    pub fn digest_log(&self) -> Vec<ZxidDigest> {
+        self.digest_log.entries()
+    }
+
+    /// Forgets the digest log: digests taken while replaying a fuzzy snapshot's log may be
+    /// of a tree that never was (ZooKeeper does not log them until its snapshot's digest
+    /// zxid; Ferrokeeper's snapshots do not say where that is).
+    pub fn clear_digest_log(&mut self) {
+        self.digest_log.clear();
     }
 
     /// The index of an ACL list, shared by every node that uses the same list.
@@ -303,7 +354,9 @@ impl DataTree {
         let (parent_path, name) = parent_and_name(path);
         let pid = self.nodes.lookup(parent_path).ok_or(ErrorCode::NoNode)?;
         let exists = self.nodes.child(pid, name.as_bytes()).is_some();
+        let parent_digest = self.digest_at(parent_path, pid);
         let parent = self.nodes.get_mut(pid).ok_or(ErrorCode::NoNode)?;
+        let parent_acl = self.acls.get(parent.acl).clone();
         let parent_cversion = if parent_cversion == -1 {
             parent.cversion + 1
         } else {
@@ -312,11 +365,11 @@ impl DataTree {
         if parent_cversion > parent.cversion {
             parent.cversion = parent_cversion;
             parent.pzxid = zxid;
+            self.redigest(parent_path, pid, parent_digest);
         }
         if exists {
             return Err(ErrorCode::NodeExists);
         }
-        let parent_acl = self.acls.get(parent.acl).clone();
         let acl = self.acls.intern(&acl);
         self.acls.retain(acl);
         let node_acl = self.acls.get(acl).clone();
@@ -333,6 +386,9 @@ impl DataTree {
         };
         let len = data.as_ref().map_or(0, Vec::len);
         self.data_size += (path.len() + len) as u64;
+        self.digest = self
+            .digest
+            .wrapping_add(node_digest(path, data.as_deref(), &stat));
         let id = self
             .nodes
             .alloc(Node::new(name, data.as_deref(), acl, &stat));
@@ -367,7 +423,7 @@ impl DataTree {
             || self.acls.get(u32::MAX).clone(),
             |n| self.acls.get(n.acl).clone(),
         );
-        let node = self.free_subtree(id).ok_or(ErrorCode::NoNode)?;
+        let node = self.free_subtree(path, id).ok_or(ErrorCode::NoNode)?;
         let len = node.data_len();
         self.data_size = self.data_size.saturating_sub((path.len() + len) as u64);
         let owner = node.ephemeral_owner();
@@ -388,9 +444,11 @@ impl DataTree {
                 self.ttls.remove(path);
             }
         }
+        let parent_digest = self.digest_at(parent_path, pid);
         if let Some(parent) = self.nodes.get_mut(pid) {
             if zxid > parent.pzxid {
                 parent.pzxid = zxid;
+                self.redigest(parent_path, pid, parent_digest);
             }
         }
         self.quota_on_delete(parent_path, name, path, len);
@@ -403,15 +461,32 @@ impl DataTree {
     }
 
     /// Frees a node's slot and ACL reference, and those of anything still under it (a
-    /// delete txn never names a node with children, but a damaged log must not leak).
-    fn free_subtree(&mut self, id: NodeId) -> Option<Node> {
+    /// delete txn never names a node with children, but a damaged log must not leak), and
+    /// takes their digests out of the tree's.
+    fn free_subtree(&mut self, path: &str, id: NodeId) -> Option<Node> {
         let node = self.nodes.release(id)?;
         self.acls.release(node.acl);
-        let mut stack: Vec<NodeId> = self.child_ids(&node).collect();
-        while let Some(c) = stack.pop() {
+        self.digest = self
+            .digest
+            .wrapping_sub(node_digest(path, node.data(), &node.stat()));
+        let mut stack: Vec<(String, NodeId)> = self
+            .child_ids(&node)
+            .map(|c| (path.to_string(), c))
+            .collect();
+        while let Some((parent, c)) = stack.pop() {
             if let Some(n) = self.nodes.release(c) {
                 self.acls.release(n.acl);
-                stack.extend(n.children.as_deref().into_iter().flat_map(|s| s.iter()));
+                let p = join(&parent, &n.name());
+                self.digest = self
+                    .digest
+                    .wrapping_sub(node_digest(&p, n.data(), &n.stat()));
+                stack.extend(
+                    n.children
+                        .as_deref()
+                        .into_iter()
+                        .flat_map(|s| s.iter())
+                        .map(|k| (p.clone(), k)),
+                );
             }
         }
         Some(node)
@@ -427,6 +502,7 @@ impl DataTree {
         time: i64,
     ) -> Result<Trigger, ErrorCode> {
         let id = self.nodes.lookup(path).ok_or(ErrorCode::NoNode)?;
+        let old_digest = self.digest_at(path, id);
         let node = self.nodes.get_mut(id).ok_or(ErrorCode::NoNode)?;
         let old = node.data_len() as u64;
         let new = data.as_ref().map_or(0, Vec::len) as u64;
@@ -435,6 +511,7 @@ impl DataTree {
         node.mzxid = zxid;
         node.mtime = time;
         let acl = self.acls.get(node.acl).clone();
+        self.redigest(path, id, old_digest);
         self.data_size = (self.data_size + new).saturating_sub(old);
         if let Some(prefix) = self.quota_prefix(path) {
             self.update_quota_stat(&prefix, new as i64 - old as i64, 0);
@@ -448,6 +525,7 @@ impl DataTree {
     /// Sets the ACL as a SetACLTxn does (mzxid and mtime stay).
     pub fn set_acl(&mut self, path: &str, acl: Vec<Acl>, version: i32) -> Result<(), ErrorCode> {
         let id = self.nodes.lookup(path).ok_or(ErrorCode::NoNode)?;
+        let old_digest = self.digest_at(path, id);
         let new = self.acls.intern(&acl);
         self.acls.retain(new);
         let Some(node) = self.nodes.get_mut(id) else {
@@ -457,6 +535,7 @@ impl DataTree {
         let old = std::mem::replace(&mut node.acl, new);
         node.aversion = version;
         self.acls.release(old);
+        self.redigest(path, id, old_digest);
         Ok(())
     }
 
@@ -548,6 +627,9 @@ impl DataTree {
                     let len = data.as_ref().map_or(0, Vec::len);
                     self.data_size += (path.len() + len) as u64;
                     self.acls.retain(acl);
+                    self.digest =
+                        self.digest
+                            .wrapping_add(node_digest(path, data.as_deref(), &stat));
                     let id = self
                         .nodes
                         .alloc(Node::new(name, data.as_deref(), acl, &stat));
@@ -563,6 +645,7 @@ impl DataTree {
         };
         if let Some(id) = existing {
             self.acls.retain(acl);
+            let old_digest = self.digest_at(path, id);
             let Some(n) = self.nodes.get_mut(id) else {
                 return Err(ErrorCode::NoNode);
             };
@@ -573,6 +656,7 @@ impl DataTree {
             self.acls.release(old_acl);
             self.data_size = self.data_size.saturating_sub(old);
             self.data_size += data.as_ref().map_or(0, Vec::len) as u64;
+            self.redigest(path, id, old_digest);
         }
         Ok(())
     }

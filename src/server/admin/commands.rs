@@ -10,6 +10,7 @@ use crate::server::core::CoreMsg;
 use crate::server::facts::{ConnFact, Facts, OpsCmd};
 use crate::server::fourlw::{self, BUILT, TRACE_MASK, VERSION};
 use crate::server::{envinfo, mntr};
+use crate::tree::digest::DIGEST_VERSION;
 
 /// (primary name, aliases), as ZooKeeper 3.8 registers them.
 pub const COMMANDS: &[(&str, &[&str])] = &[
@@ -299,7 +300,18 @@ pub async fn run(
             TRACE_MASK.store(mask, Ordering::Relaxed);
             kv(vec![("tracemask", J::Int(mask))])
         }
-        "hash" => kv(vec![("digests", J::Arr(vec![]))]),
+        "hash" => {
+            // DigestCommand: the digest log's ZxidDigest beans as Jackson writes them.
+            let f = needs(OpsCmd::Digests).await?;
+            let digests = f.digests.iter().map(|d| {
+                obj([
+                    ("zxid", J::Int(d.zxid)),
+                    ("digest", J::Int(d.digest)),
+                    ("digest_version", J::Int(i64::from(DIGEST_VERSION))),
+                ])
+            });
+            kv(vec![("digests", J::Arr(digests.collect()))])
+        }
         "initial_configuration" => {
             let text = cfg
                 .config_file

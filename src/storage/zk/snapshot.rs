@@ -15,12 +15,9 @@ use crate::tree::{AclId, DataTree, Node, QUOTA_PATH, ZOOKEEPER_PATH};
 /// "ZKSN".
 pub const SNAP_MAGIC: i32 = 0x5A4B_534E;
 /// The digest version ZooKeeper 3.8 writes (a long; older versions wrote a hex string).
-pub const DIGEST_VERSION: i32 = 2;
+pub use crate::tree::digest::DIGEST_VERSION;
 /// ReferenceCountedACLCache's index for OPEN_ACL_UNSAFE on nodes created without a list.
 pub(super) const OPEN_ACL_INDEX: i64 = -1;
-/// Paths under this prefix are left out of the digest ("/zookeeper" itself counts).
-const DIGEST_EXCLUDED: &str = "/zookeeper/";
-
 /// The zxid/digest section that follows the first seal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ZxidDigest {
@@ -45,30 +42,8 @@ pub struct SnapshotContents {
     pub last_processed_zxid: Option<i64>,
 }
 
-/// DigestCalculator.calculateDigest: CRC32 of the path ("/" as ""), the data and the stored
-/// stat fields in the digest's order. Paths under "/zookeeper/" count as 0.
-pub fn node_digest(path: &str, data: Option<&[u8]>, s: &StatPersisted) -> u64 {
-    if path.starts_with(DIGEST_EXCLUDED) {
-        return 0;
-    }
-    let path = if path == "/" { "" } else { path };
-    let mut h = crc32fast::Hasher::new();
-    h.update(path.as_bytes());
-    if let Some(d) = data {
-        h.update(d);
-    }
-    let mut b = [0u8; 60];
-    let mut w = &mut b[..];
-    for v in [s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime] {
-        w.put_i64(v);
-    }
-    for v in [s.version, s.cversion, s.aversion] {
-        w.put_i32(v);
-    }
-    w.put_i64(s.ephemeral_owner);
-    h.update(&b);
-    u64::from(h.finalize())
-}
+/// DigestCalculator.calculateDigest (the tree keeps the sum up to date as it changes).
+pub use crate::tree::digest::node_digest;
 
 /// The tree digest: the wrapping sum of every node's digest, the root counted once.
 pub fn tree_digest(tree: &DataTree) -> i64 {
