@@ -46,11 +46,11 @@ FK_PORT="${FK_PORT:-23582}"
 if [ "$mode" = smoke ]; then
   DURATION="${DURATION:-1s}" WARMUP="${WARMUP:-200ms}" ZNODES="${ZNODES:-5000}" RUNS="${RUNS:-1}"
   WATCHERS=50 SESSIONS_N=50 CHILDREN=100 LAYOUTS="${LAYOUTS:-shared}"
-  JAVA_WATCHERS=100 JAVA_ROUNDS=3 JAVA_SECS=0
+  JAVA_WATCHERS=100 JAVA_ROUNDS=3 JAVA_SECS=0 JAVA_WARM=1
 else
   DURATION="${DURATION:-5s}" WARMUP="${WARMUP:-2s}" ZNODES="${ZNODES:-1000000}" RUNS="${RUNS:-3}"
   WATCHERS=1000 SESSIONS_N=10000 CHILDREN=1000 LAYOUTS="${LAYOUTS:-shared pinned}"
-  JAVA_WATCHERS=1000 JAVA_ROUNDS=5 JAVA_SECS="${DURATION%s}"
+  JAVA_WATCHERS=1000 JAVA_ROUNDS=5 JAVA_SECS="${DURATION%s}" JAVA_WARM=5
 fi
 if [ "$(nproc)" -lt 2 ]; then LAYOUTS=shared; fi
 layout=shared
@@ -106,10 +106,10 @@ javac -nowarn -J-Xmx256m -d "$java_classes" -cp "$cp" "$repo/bench/WatchFanOut.j
 
 watch_java() { # KIND : watch fan-out through the Java client, one JVM of JAVA_WATCHERS sessions
   local k="$1" rc=0
-  # One warm-up round (the JIT's first pass over the client's code), then at least
-  # JAVA_ROUNDS rounds and JAVA_SECS seconds.
+  # JAVA_WARM unmeasured rounds (the JIT's C2 threads still took a third of the JVM's CPU
+  # samples four rounds in), then at least JAVA_ROUNDS rounds and JAVA_SECS seconds.
   $(pin client) java -Xmx512m -cp "$java_classes:$cp" -Dorg.slf4j.simpleLogger.defaultLogLevel=error \
-    WatchFanOut "127.0.0.1:${port[$k]}" "$k" "$JAVA_WATCHERS" "$JAVA_ROUNDS" "$JAVA_SECS" 1 "${pid[$k]}" \
+    WatchFanOut "127.0.0.1:${port[$k]}" "$k" "$JAVA_WATCHERS" "$JAVA_ROUNDS" "$JAVA_SECS" "$JAVA_WARM" "${pid[$k]}" \
     | tag || rc=1
   # The JVM leaves its sessions to expire (6 s; WatchFanOut.java says why): wait them out, so
   # their expiry lands in no other measurement.
