@@ -4,11 +4,18 @@
 #   bench/compare.sh            full comparison; writes bench/RESULTS.md (or --out FILE)
 #   bench/compare.sh --smoke    every workload briefly against both; fails on any error
 #
+# A full comparison runs every workload RUNS (3) times against each server, each run at least
+# DURATION (5 s) long or, for the count-bound workloads (delete, session), 10000 ops; the
+# report takes the median of the runs, and a target whose runs had errors or no successful op
+# is not met (bench/report.py; its rules are unit-tested by bench/test_report.py, which the
+# smoke run runs).
 # Both servers are standalone, on the same disk (a directory under $BENCH_DIR, /var/tmp by
 # default), fsync on (both default to forceSync=yes), maxClientCnxns=0, admin server off.
 # Each workload runs against one server and then the other, the order alternating.
 # Environment: FERROKEEPER_BIN, ZK_PORT, FK_PORT, ZK_HEAP (default 1000m, zkEnv.sh's default),
-# DURATION, WARMUP, ZNODES (full run: 10s, 2s, 1000000), LAYOUTS (full run: "shared pinned").
+# DURATION, WARMUP, ZNODES, RUNS (full run: 5s, 2s, 1000000, 3), LAYOUTS (full run: "shared pinned").
+# watch-java is watch fan-out through the official Java client: bench/WatchFanOut.java, compiled
+# with javac at run time against the jars in ZK_JAVA_DIR, 1000 sessions in one JVM.
 #
 # Layouts: "shared" lets the servers and the bench client share every core, as they do on
 # this machine by default; "pinned" puts the server on CPU 0 and the client on CPU 1
@@ -37,11 +44,13 @@ ZK_HEAP="${ZK_HEAP:-1000m}"
 ZK_PORT="${ZK_PORT:-23581}"
 FK_PORT="${FK_PORT:-23582}"
 if [ "$mode" = smoke ]; then
-  DURATION="${DURATION:-1s}" WARMUP="${WARMUP:-200ms}" ZNODES="${ZNODES:-5000}"
-  WATCHERS=50 SESSIONS_N=50 ROUNDS=3 CHILDREN=100 LAYOUTS="${LAYOUTS:-shared}"
+  DURATION="${DURATION:-1s}" WARMUP="${WARMUP:-200ms}" ZNODES="${ZNODES:-5000}" RUNS="${RUNS:-1}"
+  WATCHERS=50 SESSIONS_N=50 CHILDREN=100 LAYOUTS="${LAYOUTS:-shared}"
+  JAVA_WATCHERS=100 JAVA_ROUNDS=3 JAVA_SECS=0 JAVA_WARM=1
 else
-  DURATION="${DURATION:-10s}" WARMUP="${WARMUP:-2s}" ZNODES="${ZNODES:-1000000}"
-  WATCHERS=1000 SESSIONS_N=1000 ROUNDS=20 CHILDREN=1000 LAYOUTS="${LAYOUTS:-shared pinned}"
+  DURATION="${DURATION:-5s}" WARMUP="${WARMUP:-2s}" ZNODES="${ZNODES:-1000000}" RUNS="${RUNS:-3}"
+  WATCHERS=1000 SESSIONS_N=10000 CHILDREN=1000 LAYOUTS="${LAYOUTS:-shared pinned}"
+  JAVA_WATCHERS=1000 JAVA_ROUNDS=5 JAVA_SECS="${DURATION%s}" JAVA_WARM=5
 fi
 if [ "$(nproc)" -lt 2 ]; then LAYOUTS=shared; fi
 layout=shared
@@ -82,10 +91,30 @@ for k in zookeeper ferrokeeper; do
   port_free "${port[$k]}" || { echo "port ${port[$k]} is busy (set ZK_PORT/FK_PORT)" >&2; exit 1; }
 done
 
-bench() { # KIND ARGS... : one bench run, JSON lines (tagged with the layout) appended to results
+tag() { sed "s/^{/{\"layout\":\"$layout\",\"run\":$run,/" | tee -a "$results"; }
+
+bench() { # KIND ARGS... : one bench run, JSON lines (tagged with the layout and run) appended to results
   local k="$1"; shift
   $(pin client) "$FK_BIN" bench --connect "127.0.0.1:${port[$k]}" --label "$k" --json --no-progress \
-    --server-pid "${pid[$k]}" "$@" | sed "s/^{/{\"layout\":\"$layout\",/" | tee -a "$results"
+    --server-pid "${pid[$k]}" "$@" | tag
+}
+
+java_classes="$work/java-classes"
+mkdir -p "$java_classes"
+javac -nowarn -J-Xmx256m -d "$java_classes" -cp "$cp" "$repo/bench/WatchFanOut.java" \
+  || { echo "cannot compile bench/WatchFanOut.java" >&2; exit 1; }
+
+watch_java() { # KIND : watch fan-out through the Java client, one JVM of JAVA_WATCHERS sessions
+  local k="$1" rc=0
+  # JAVA_WARM unmeasured rounds (the JIT's C2 threads still took a third of the JVM's CPU
+  # samples four rounds in), then at least JAVA_ROUNDS rounds and JAVA_SECS seconds.
+  $(pin client) java -Xmx512m -cp "$java_classes:$cp" -Dorg.slf4j.simpleLogger.defaultLogLevel=error \
+    WatchFanOut "127.0.0.1:${port[$k]}" "$k" "$JAVA_WATCHERS" "$JAVA_ROUNDS" "$JAVA_SECS" "$JAVA_WARM" "${pid[$k]}" \
+    | tag || rc=1
+  # The JVM leaves its sessions to expire (6 s; WatchFanOut.java says why): wait them out, so
+  # their expiry lands in no other measurement.
+  sleep 9
+  return $rc
 }
 
 start() { # KIND [fresh] : start a server, wait until it serves; sets started_ms
@@ -159,7 +188,8 @@ workloads=(
   "mixed -s 32 -o 8 --read-pct 80"
   "multi -s 32 -o 8 --multi-ops 10"
   "session -s 32 -n $SESSIONS_N"
-  "watch --watchers $WATCHERS -n $ROUNDS"
+  "watch --watchers $WATCHERS"
+  "watch-java"
 )
 
 echo "== $mode comparison in $work"
@@ -170,48 +200,58 @@ for layout in $LAYOUTS; do
   i=0
   for spec in "${workloads[@]}"; do
     read -r -a a <<<"$spec"
-    order=(zookeeper ferrokeeper)
-    [ $((i % 2)) = 1 ] && order=(ferrokeeper zookeeper)
-    for k in "${order[@]}"; do
-      [ "$mode" = smoke ] || settle
-      bench "$k" -w "${a[@]}" "${std[@]}" || { echo "FAIL: $k ${a[*]}" >&2; failed=1; }
+    for run in $(seq 1 "$RUNS"); do
+      order=(zookeeper ferrokeeper)
+      [ $(((i + run) % 2)) = 0 ] && order=(ferrokeeper zookeeper)
+      for k in "${order[@]}"; do
+        [ "$mode" = smoke ] || settle
+        if [ "${a[0]}" = watch-java ]; then
+          watch_java "$k" || { echo "FAIL: $k watch-java" >&2; failed=1; }
+        else
+          bench "$k" -w "${a[@]}" "${std[@]}" || { echo "FAIL: $k ${a[*]}" >&2; failed=1; }
+        fi
+      done
     done
     i=$((i + 1))
   done
   for k in zookeeper ferrokeeper; do stop "$k"; done
 done
 
-# Memory and restart: fresh servers, one loaded at a time, on shared cores.
+# Memory and restart: fresh servers, one loaded at a time, on shared cores, RUNS times.
 layout=shared
-declare -A base_rss load_rss restart_ms disk_kb
-for k in zookeeper ferrokeeper; do
-  start "$k" fresh
-  sleep 1
-  base_rss[$k]=$(rss_kb "$k")
-  bench "$k" -w load --znodes "$ZNODES" -s 32 -o 8 --value-size 100 || { echo "FAIL: $k load" >&2; failed=1; }
-  sleep 2
-  load_rss[$k]=$(rss_kb "$k")
-  stop "$k"
-  # The data directory as the stopped server left it (txn log, snapshots, RocksDB files).
-  disk_kb[$k]=$(du -sk "$work/$k/data" | cut -f1)
-  start "$k"
-  restart_ms[$k]=$started_ms
-  "$FK_BIN" bench --connect "127.0.0.1:${port[$k]}" -w get -s 1 -o 1 -n 1 --warmup 0s --json >/dev/null \
-    || { echo "FAIL: $k after restart" >&2; failed=1; }
-  stop "$k"
-  echo "$k: RSS ${base_rss[$k]} kB empty, ${load_rss[$k]} kB with $ZNODES znodes; data dir ${disk_kb[$k]} kB; restart ${restart_ms[$k]} ms"
-done
-for k in zookeeper ferrokeeper; do
-  printf '{"workload":"memory","server":"%s","znodes":%s,"rss_empty_kb":%s,"rss_kb":%s,"restart_ms":%s,"data_dir_kb":%s}\n' \
-    "$k" "$ZNODES" "${base_rss[$k]}" "${load_rss[$k]}" "${restart_ms[$k]}" "${disk_kb[$k]}" >>"$results"
+for run in $(seq 1 "$RUNS"); do
+  for k in zookeeper ferrokeeper; do
+    errors=0
+    start "$k" fresh
+    sleep 1
+    base_rss=$(rss_kb "$k")
+    bench "$k" -w load --znodes "$ZNODES" -s 32 -o 8 --value-size 100 || { echo "FAIL: $k load" >&2; errors=1; }
+    sleep 2
+    load_rss=$(rss_kb "$k")
+    stop "$k"
+    # The data directory as the stopped server left it (txn log, snapshots, RocksDB files).
+    disk_kb=$(du -sk "$work/$k/data" | cut -f1)
+    start "$k"
+    restart_ms=$started_ms
+    "$FK_BIN" bench --connect "127.0.0.1:${port[$k]}" -w get -s 1 -o 1 -n 1 --warmup 0s --json >/dev/null \
+      || { echo "FAIL: $k after restart" >&2; errors=$((errors + 1)); }
+    stop "$k"
+    echo "$k: RSS $base_rss kB empty, $load_rss kB with $ZNODES znodes; data dir $disk_kb kB; restart $restart_ms ms"
+    printf '{"workload":"memory","server":"%s","run":%s,"errors":%s,"znodes":%s,"rss_empty_kb":%s,"rss_kb":%s,"restart_ms":%s,"data_dir_kb":%s}\n' \
+      "$k" "$run" "$errors" "$ZNODES" "$base_rss" "$load_rss" "$restart_ms" "$disk_kb" >>"$results"
+  done
 done
 
+# A run with errors, or one that measured nothing, fails the comparison (and its target).
 if grep -q '"errors":[1-9]' "$results"; then failed=1; fi
+if grep -q '"ops":0,' "$results"; then echo "FAIL: a run measured no successful op" >&2; failed=1; fi
 flag=""
 [ "$mode" = smoke ] && flag=" --smoke"
-cmd="bench/compare.sh$flag (DURATION=$DURATION WARMUP=$WARMUP ZNODES=$ZNODES ZK_HEAP=$ZK_HEAP LAYOUTS=\"$LAYOUTS\")"
+cmd="bench/compare.sh$flag (DURATION=$DURATION WARMUP=$WARMUP ZNODES=$ZNODES RUNS=$RUNS ZK_HEAP=$ZK_HEAP LAYOUTS=\"$LAYOUTS\")"
 if [ "$mode" = smoke ]; then
-  python3 "$repo/bench/report.py" "$results" "$cmd" >/dev/null
+  # The report's medians and verdicts, unit-tested, then the report made from this run.
+  python3 "$repo/bench/test_report.py" || failed=1
+  python3 "$repo/bench/report.py" --smoke "$results" "$cmd" >/dev/null || failed=1
   n=$(wc -l <"$results")
   if [ "$failed" = 0 ]; then
     echo "bench-smoke: $n passed, 0 failed"

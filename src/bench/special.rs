@@ -128,7 +128,8 @@ async fn round(setter: &Client, watchers: &[Client], path: &str) -> Result<Durat
     Ok(last - t0)
 }
 
-/// Watch fan-out: `--watchers` sessions watch one znode; `--ops` (default 10) rounds of setData.
+/// Watch fan-out: `--watchers` sessions watch one znode; `--ops` rounds of setData, or as many
+/// as `--duration` holds.
 pub async fn watch(args: &BenchArgs) -> Outcome {
     let mut out = Outcome::new("watch");
     out.extra.push(("watchers", Value::from(args.watchers)));
@@ -156,14 +157,25 @@ pub async fn watch(args: &BenchArgs) -> Outcome {
             return out;
         }
     };
-    let rounds = args.ops.unwrap_or(10);
+    // `--ops` rounds, or as many as fit in `--duration` (at least one).
+    let rounds = args.ops;
     let warm = u64::from(!args.warmup.is_zero());
-    let bar = progress_bar("watch", rounds + warm, args.no_progress);
+    let bar = progress_bar("watch", rounds.unwrap_or(0) + warm, args.no_progress);
     let mut spent = Duration::ZERO;
     let mut cpu_start = cpu::sample();
-    for r in 0..rounds + warm {
+    let mut window = Instant::now();
+    let mut r = 0;
+    loop {
         if r == warm {
             cpu_start = cpu::sample();
+            window = Instant::now();
+        }
+        let done = match rounds {
+            Some(n) => r >= n + warm,
+            None => r > warm && window.elapsed() >= args.duration,
+        };
+        if done {
+            break;
         }
         match round(&setter, &watchers, &path).await {
             Ok(d) if r >= warm => {
@@ -174,7 +186,11 @@ pub async fn watch(args: &BenchArgs) -> Outcome {
             Err(e) => out.fail(e),
         }
         bar.inc(1);
+        r += 1;
     }
+    // The rounds' own times add up to `elapsed`; the window also holds the arming.
+    out.extra
+        .push(("window_s", Value::from(window.elapsed().as_secs_f64())));
     bar.finish_and_clear();
     out.cpu = Some((cpu_start, cpu::sample()));
     out.ops = out.latency.len();
