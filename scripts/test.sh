@@ -23,6 +23,10 @@ step "build (release)"
 cargo build --release --locked
 export FERROKEEPER_BIN="${CARGO_TARGET_DIR:-$root/target}/release/ferrokeeper"
 
+step "format and lints"
+cargo fmt --check
+cargo clippy --release --locked --all-targets -- -D warnings
+
 step "cargo test (release)"
 cargo test --release --locked 2>&1 | tee /tmp/ferrokeeper-cargo-test.log
 
