@@ -7,9 +7,9 @@ use super::{golden, manifest, Entry};
 use crate::jute::Jute;
 use crate::proto::codes::op;
 use crate::proto::quorum::election::{
-    ElectionFrameCodec, InitialMessage, Notification, ServerState, NOTIFICATION_VERSION,
-    PROTOCOL_VERSION_V1,
+    ElectionFrameCodec, Notification, ServerState, NOTIFICATION_VERSION,
 };
+use crate::proto::quorum::handshake::{InitialMessage, PROTOCOL_VERSION_V1};
 use crate::proto::quorum::packet::{QuorumPacket, QuorumPacketCodec};
 use crate::proto::quorum::packet_type as pt;
 use crate::proto::quorum::payload::*;

@@ -7,6 +7,7 @@ use tokio_util::codec::{Decoder, Encoder};
 use super::{golden, manifest};
 use crate::jute::Jute;
 use crate::proto::quorum::election::*;
+use crate::proto::quorum::handshake::*;
 use crate::proto::quorum::packet::{QuorumPacket, QuorumPacketCodec, DEFAULT_MAX_BUFFER};
 use crate::proto::quorum::payload::*;
 use crate::proto::quorum::QuorumWireError;
