@@ -53,7 +53,8 @@ pub(crate) struct Notification {
     pub(crate) leader: i64,
     /// The proposed leader's last logged zxid.
     pub(crate) zxid: i64,
-    /// The sender's round (logical clock).
+    /// The round: the sender's logical clock when LOOKING, else the election epoch of
+    /// the vote it holds (seen as 0 from a follower that joined an established leader).
     pub(crate) election_epoch: i64,
     /// The proposed leader's current epoch; `None` in the 28-byte form, where receivers
     /// take the zxid's epoch.
