@@ -83,8 +83,9 @@ mod tests {
 
     #[test]
     fn majority_table() {
-        // (voters, observers, acks, quorum?)
-        let rows: &[(&[u64], &[u64], &[u64], bool)] = &[
+        /// (voters, observers, acks, quorum?)
+        type Row = (&'static [u64], &'static [u64], &'static [u64], bool);
+        let rows: &[Row] = &[
             (&[1], &[], &[], false),
             (&[1], &[], &[1], true),
             (&[1, 2], &[], &[1], false), // 2 voters need both: half = 1, 1 > 1 is false
