@@ -541,3 +541,38 @@ fn notifications_before_the_first_round_wait_for_it() {
     assert_eq!(out.actions, want);
     assert_eq!(e.recvset_sids(), vec![Sid(3)]);
 }
+
+/// A view where some voters weigh 0, as QuorumHierarchical allows.
+struct ZeroWeight(Majority, Sid);
+
+impl crate::quorum::QuorumVerifier for ZeroWeight {
+    fn voting_members(&self) -> &std::collections::BTreeSet<Sid> {
+        self.0.voting_members()
+    }
+    fn observing_members(&self) -> &std::collections::BTreeSet<Sid> {
+        self.0.observing_members()
+    }
+    fn weight(&self, sid: Sid) -> u64 {
+        u64::from(sid != self.1)
+    }
+    fn contains_quorum(&self, acks: &std::collections::BTreeSet<Sid>) -> bool {
+        self.0.contains_quorum(acks)
+    }
+}
+
+#[test]
+fn a_leader_of_weight_zero_is_never_adopted() {
+    let qv = ZeroWeight(view(&[1, 2, 3], &[]), Sid(3));
+    let mut e = Election::new(
+        Sid(1),
+        LearnerType::Participant,
+        qv,
+        CFG.to_vec(),
+        Zxid(0x100),
+        1,
+    );
+    e.start(0, Zxid(0x100), 1);
+    let out = e.on_notification(Sid(3), note(3, prop(3, 0x900, 9), 1, Looking), 1);
+    assert_eq!(out.actions, vec![]);
+    assert_eq!(e.proposal(), prop(1, 0x100, 1));
+}
