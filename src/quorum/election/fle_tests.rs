@@ -576,3 +576,14 @@ fn a_leader_of_weight_zero_is_never_adopted() {
     assert_eq!(out.actions, vec![]);
     assert_eq!(e.proposal(), prop(1, 0x100, 1));
 }
+
+#[test]
+fn a_duplicate_notification_changes_nothing() {
+    // QuorumCnxManager re-sends the last message when a connection comes back.
+    let mut e = peer(1, 0x100, 1);
+    e.start(0, Zxid(0x100), 1);
+    let p3 = prop(3, 0x100, 1);
+    assert_eq!(deliver(&mut e, 3, p3, 1, Looking, 1).actions.len(), 3);
+    assert_eq!(deliver(&mut e, 3, p3, 1, Looking, 2).actions, vec![]);
+    assert_eq!((e.proposal(), e.recvset_sids()), (p3, vec![Sid(3)]));
+}

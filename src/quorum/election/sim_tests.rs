@@ -1,5 +1,5 @@
 //! A seeded, in-memory simulation of whole elections: servers exchange notifications over a
-//! network that delays, reorders and drops them; time is simulated. Every run is replayed
+//! network that delays, reorders, duplicates and drops them; time is simulated. Every run is replayed
 //! exactly from its seed (the seed is in every failure message).
 //!
 //! Invariants checked (names after the properties FLE exists to give Zab):
@@ -47,6 +47,9 @@ struct Net {
     max_delay_ms: u64,
     /// Messages between two servers lost, per mille (a server's messages to itself never are).
     drop_per_mille: u64,
+    /// Messages delivered twice, per mille (QuorumCnxManager re-sends the last message when a
+    /// sender thread restarts).
+    dup_per_mille: u64,
     /// How often `haveDelivered()` says no, per mille (then the timeout only reconnects).
     undelivered_per_mille: u64,
     /// Stand in for Zab: a follower whose leader is not LEADING, or a leader without a quorum
@@ -60,6 +63,7 @@ const CALM: Net = Net {
     min_delay_ms: 1,
     max_delay_ms: 50,
     drop_per_mille: 0,
+    dup_per_mille: 0,
     undelivered_per_mille: 0,
     zab_check_ms: None,
 };
@@ -70,6 +74,7 @@ const ROUGH: Net = Net {
     min_delay_ms: 1,
     max_delay_ms: 400,
     drop_per_mille: 200,
+    dup_per_mille: 50,
     undelivered_per_mille: 100,
     zab_check_ms: Some(2000),
 };
@@ -179,13 +184,18 @@ impl Sim {
                     if to != from && self.rng.per_mille(self.net.drop_per_mille) {
                         continue;
                     }
-                    let at =
-                        self.now_ms + self.rng.range(self.net.min_delay_ms, self.net.max_delay_ms);
-                    let key = self.in_flight.len();
-                    self.in_flight.push(Some(msg));
-                    let seq = key as u64;
-                    self.wire
-                        .push(Reverse((at, seq, self.index(to), from, key)));
+                    let copies = if self.rng.per_mille(self.net.dup_per_mille) {
+                        2
+                    } else {
+                        1
+                    };
+                    for _ in 0..copies {
+                        let delay = self.rng.range(self.net.min_delay_ms, self.net.max_delay_ms);
+                        let key = self.in_flight.len();
+                        self.in_flight.push(Some(msg.clone()));
+                        let entry = (self.now_ms + delay, key as u64, self.index(to), from, key);
+                        self.wire.push(Reverse(entry));
+                    }
                 }
                 Action::ConnectAll => {}
                 Action::Decided {
@@ -469,4 +479,18 @@ fn on_a_lossy_network_fle_alone_splits_and_need_not_pick_the_highest() {
         not_highest > 0,
         "every lossy run elected the highest vote: it tests too little"
     );
+}
+
+/// The same checks over many more seeds: `cargo test --lib many_seeds -- --ignored`.
+#[test]
+#[ignore]
+fn many_seeds() {
+    for seed in 0..5000 {
+        for (voters, observers) in [(3, 0), (4, 0), (5, 1), (7, 2)] {
+            check(seed, voters, observers, CALM, total_order_predicate)
+                .unwrap_or_else(|e| panic!("{e}"));
+            check(seed, voters, observers, ROUGH, total_order_predicate)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
 }
