@@ -31,7 +31,7 @@ impl Default for Timing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Send a notification to `to`; when `to` is this server, feed it back through
-    /// [`Election::on_notification`] (QuorumCnxManager.toSend loops it to the recv queue).
+    /// [`Election::on_notification`](super::Election::on_notification) (QuorumCnxManager.toSend loops it to the recv queue).
     Send {
         /// The recipient.
         to: Sid,
@@ -58,6 +58,6 @@ pub enum Action {
 pub struct Output {
     /// The actions, in order.
     pub actions: Vec<Action>,
-    /// When to call [`Election::tick`] next; `None` when not LOOKING.
+    /// When to call [`Election::tick`](super::Election::tick) next; `None` when not LOOKING.
     pub wake_at_ms: Option<u64>,
 }
