@@ -6,6 +6,7 @@ pub mod config;
 pub mod jute;
 pub mod pipeline;
 pub mod proto;
+pub mod quorum;
 pub mod server;
 pub mod session;
 pub mod storage;
