@@ -10,38 +10,13 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::{be_i32, be_i64, QuorumWireError};
+use crate::quorum::election::{Notification as Received, ToSend};
+use crate::quorum::{ServerState, Sid, Zxid};
 
 /// QuorumCnxManager.PACKETMAXSIZE: the largest frame a RecvWorker accepts.
 pub(crate) const MAX_FRAME_LEN: usize = 512 * 1024;
 /// Notification.CURRENTVERSION: 2 means the message carries the sender's config.
 pub(crate) const NOTIFICATION_VERSION: i32 = 2;
-
-/// QuorumPeer.ServerState, sent as its ordinal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ServerState {
-    /// Electing.
-    Looking = 0,
-    /// Following the proposed leader.
-    Following = 1,
-    /// Leading.
-    Leading = 2,
-    /// Observing the proposed leader.
-    Observing = 3,
-}
-
-impl ServerState {
-    /// Known ordinals only: the receiver drops notifications with any other state.
-    pub(crate) fn from_i32(v: i32) -> Option<ServerState> {
-        [
-            Self::Looking,
-            Self::Following,
-            Self::Leading,
-            Self::Observing,
-        ]
-        .into_iter()
-        .find(|s| *s as i32 == v)
-    }
-}
 
 /// A FastLeaderElection notification (FastLeaderElection.buildMsg). 3.8 always sends
 /// the 44+N byte form; the shorter forms of older servers decode too.
@@ -69,7 +44,42 @@ pub(crate) struct Notification {
 impl Notification {
     /// The sender's state, if it is one of the four Java knows.
     pub(crate) fn server_state(&self) -> Option<ServerState> {
-        ServerState::from_i32(self.state)
+        ServerState::from_ordinal(self.state)
+    }
+
+    /// What WorkerReceiver makes of these bytes, arrived on `from`'s connection: `None`
+    /// for an unknown state (dropped); the 28-byte form takes its peer epoch from the
+    /// zxid; without a config (the 28- and 40-byte forms, all Java releases send) the
+    /// version is 0, because 3.8 reads the version field only past 40 bytes.
+    pub(crate) fn received_from(&self, from: Sid) -> Option<Received> {
+        Some(Received {
+            version: if self.config.is_some() {
+                self.version
+            } else {
+                0
+            },
+            leader: Sid(self.leader as u64),
+            zxid: Zxid(self.zxid),
+            election_epoch: self.election_epoch,
+            state: self.server_state()?,
+            sid: from,
+            peer_epoch: self.peer_epoch.unwrap_or_else(|| Zxid(self.zxid).epoch()),
+            config: self.config.clone(),
+        })
+    }
+
+    /// The bytes FastLeaderElection.buildMsg makes of a vote to send: always the current
+    /// version with the config.
+    pub(crate) fn to_send(t: &ToSend) -> Notification {
+        Notification {
+            state: t.state.ordinal(),
+            leader: t.leader.as_i64(),
+            zxid: t.zxid.0,
+            election_epoch: t.election_epoch,
+            peer_epoch: Some(t.peer_epoch),
+            version: NOTIFICATION_VERSION,
+            config: Some(t.config.clone()),
+        }
     }
 
     /// Parses a frame's payload with the receive rules of FastLeaderElection's

@@ -137,21 +137,6 @@ pub(crate) mod packet_type {
     }
 }
 
-/// The epoch half of a zxid (ZxidUtils.getEpochFromZxid: an arithmetic shift, so -1 stays -1).
-pub(crate) fn zxid_epoch(zxid: i64) -> i64 {
-    zxid >> 32
-}
-
-/// The counter half of a zxid.
-pub(crate) fn zxid_counter(zxid: i64) -> i64 {
-    zxid & 0xffff_ffff
-}
-
-/// (epoch << 32) | counter, as ZxidUtils.makeZxid.
-pub(crate) fn make_zxid(epoch: i64, counter: i64) -> i64 {
-    (epoch << 32) | (counter & 0xffff_ffff)
-}
-
 /// The big-endian long at `at`, or None when the buffer ends before it.
 pub(crate) fn be_i64(buf: &[u8], at: usize) -> Option<i64> {
     let b: [u8; 8] = buf.get(at..at.checked_add(8)?)?.try_into().ok()?;
