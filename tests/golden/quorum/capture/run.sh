@@ -139,4 +139,5 @@ for i in 1 2 3 4; do stop "$i"; done
 sleep 1
 kill -INT "$TCPDUMP_PID"; wait "$TCPDUMP_PID" || true; TCPDUMP_PID=""
 echo "leader=$LEADER (then trunc) f1(snap)=$F1 f2(diff)=$F2" >"$W/roles"
+rm -f "$OUT"/*.bin "$OUT/MANIFEST"
 python3 "$HERE/extract.py" "$W/cap.pcap" "$OUT"
