@@ -1,7 +1,9 @@
 //! Drives the server core with arbitrary connections and requests. Input: a sequence of
 //! records `[conn: u8][len: u8][payload: len bytes]`; the first payload of a connection is
 //! its ConnectRequest, later ones RequestHeader + body. A zero-length payload closes the
-//! connection; conn 0xff ticks the clock (session expiry, container reaping).
+//! connection; conn 0xff ticks the clock (session expiry, container reaping). A record whose
+//! conn has bit 0x40 set leaves its txns unsynced, so later requests are prepped over the
+//! uncommitted state and wait behind them until a later record syncs the log.
 #![no_main]
 
 use std::collections::hash_map::Entry;
@@ -70,7 +72,14 @@ fuzz_target!(|data: &[u8]| {
                 req: Request::decode(h.r#type, body),
             });
         }
-        core.flush();
+        if conn & 0x40 == 0 {
+            if core.flush().is_err() {
+                return;
+            }
+            drain(&mut conns);
+        }
+    }
+    if core.flush().is_ok() {
         drain(&mut conns);
     }
 });

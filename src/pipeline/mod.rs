@@ -5,3 +5,4 @@ pub mod apply;
 pub mod pending;
 pub mod prep;
 pub mod read;
+pub mod uncommitted;

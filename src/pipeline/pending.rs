@@ -1,10 +1,13 @@
-//! The uncommitted view prep checks against: the DataTree plus the changes of txns that
-//! were prepared but are not applied yet (ZooKeeper's outstanding ChangeRecords). Inside a
-//! multi, later ops see what earlier ops did.
+//! The view prep checks against: the DataTree, under the changes of txns that were prepared
+//! but are not applied yet ([`Uncommitted`]), under the changes of the request being
+//! prepared (inside a multi, later ops see what earlier ops did). Only a request that
+//! prepares without error hands its changes on to [`Uncommitted`] (a failed multi leaves
+//! nothing behind, as ZooKeeper's `rollbackPendingChanges`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::pipeline::uncommitted::Uncommitted;
 use crate::proto::{Acl, StatPersisted};
 use crate::tree::DataTree;
 
@@ -22,6 +25,7 @@ pub struct PendingNode {
 /// The tree seen through pending changes.
 pub struct Pending<'a> {
     tree: &'a DataTree,
+    uncommitted: Option<&'a Uncommitted>,
     changes: HashMap<String, Option<PendingNode>>,
 }
 
@@ -30,13 +34,31 @@ impl<'a> Pending<'a> {
     pub fn new(tree: &'a DataTree) -> Pending<'a> {
         Pending {
             tree,
+            uncommitted: None,
             changes: HashMap::new(),
         }
     }
 
+    /// A view of the tree under the txns prepared before this request.
+    pub fn over(tree: &'a DataTree, uncommitted: &'a Uncommitted) -> Pending<'a> {
+        Pending {
+            tree,
+            uncommitted: Some(uncommitted),
+            changes: HashMap::new(),
+        }
+    }
+
+    /// This request's changes, for [`Uncommitted::add`].
+    pub fn into_changes(self) -> HashMap<String, Option<PendingNode>> {
+        self.changes
+    }
+
     /// The node at `path` as it will be once pending txns apply.
     pub fn get(&self, path: &str) -> Option<PendingNode> {
-        match self.changes.get(path) {
+        if let Some(c) = self.changes.get(path) {
+            return c.clone();
+        }
+        match self.uncommitted.and_then(|u| u.get(path)) {
             Some(c) => c.clone(),
             None => self.tree.get(path).map(|n| PendingNode {
                 stat: n.stat(),

@@ -1,8 +1,9 @@
 //! The core: owns the DataTree, sessions, watches and the log, and handles every request
 //! of every connection in one sequence. That sequence is ZooKeeper's standalone pipeline
-//! (prep -> sync -> final): a write is prepped into a txn, appended to the log and applied;
-//! replies and notifications are held until the batch's log sync, so nothing a client can
-//! see was not durable, and each connection's output keeps request order.
+//! (prep -> sync -> final): a write is prepped into a txn over the uncommitted state and
+//! proposed to the log; it is applied, and answered, only once the log says it is durable
+//! (`commit.rs`). The tree holds only durable txns, so nothing a client can see was not
+//! durable, and what came after a write waits behind it, so output keeps request order.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -143,6 +144,10 @@ pub struct Core {
     /// `pending_log` to the group-commit writer.
     pub(crate) log: Option<Box<dyn TxnLog>>,
     pending_log: Vec<(i64, Vec<u8>)>,
+    /// Changes of proposed, uncommitted txns, which prep sees.
+    pub(crate) uncommitted: crate::pipeline::uncommitted::Uncommitted,
+    /// Proposals waiting for the log, and what waits behind them.
+    pub(crate) waiting: crate::server::commit::WaitQueue,
     /// Txns since the last snapshot, and the count that triggers the next one.
     pub(crate) txns_since_snapshot: u64,
     pub(crate) next_snapshot_at: u64,
@@ -201,6 +206,8 @@ impl Core {
             sessions: tracker,
             log: None,
             pending_log: Vec::new(),
+            uncommitted: Default::default(),
+            waiting: Default::default(),
             txns_since_snapshot: 0,
             next_snapshot_at: 0,
             conns: HashMap::new(),
@@ -266,12 +273,31 @@ impl Core {
         self.txns_since_snapshot += 1;
     }
 
-    /// Takes the batch's txn entries and held output (the group-commit path).
-    pub fn take_batch(&mut self) -> (LogEntries, Outbox) {
-        (
-            std::mem::take(&mut self.pending_log),
-            std::mem::take(&mut self.outbox),
-        )
+    /// Takes the txn entries proposed since the last call, for the log.
+    pub fn take_log(&mut self) -> LogEntries {
+        std::mem::take(&mut self.pending_log)
+    }
+
+    /// Takes the output that may go now: none of it waits for the log any more.
+    pub fn take_outbox(&mut self) -> Outbox {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// Proposals and deferred entries waiting for the log.
+    pub fn waiting_len(&self) -> usize {
+        self.waiting.len()
+    }
+
+    pub(crate) fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    pub(crate) fn outbox_split_off(&mut self, at: usize) -> Outbox {
+        self.outbox.split_off(at)
+    }
+
+    pub(crate) fn outbox_extend(&mut self, out: Outbox) {
+        self.outbox.extend(out);
     }
 
     /// Queues a frame for a connection.
@@ -350,22 +376,26 @@ impl Core {
         crate::pipeline::acl::check(acl, crate::proto::perms::READ, ids).is_ok()
     }
 
-    /// Ends a batch with the synchronous log: writes and syncs it, then releases the output.
-    pub fn flush(&mut self) {
-        let (entries, outbox) = self.take_batch();
-        if let Some(log) = self.log.as_mut() {
-            let r = entries
+    /// Ends a batch with the synchronous log (tests, fuzzing): writes and syncs it, then
+    /// commits what it made durable and delivers the output, through the same `durable` as
+    /// the group-commit writer's acknowledgements.
+    pub fn flush(&mut self) -> Result<(), crate::storage::StorageError> {
+        let entries = self.take_log();
+        if let (Some(log), Some(&(upto, _))) = (self.log.as_mut(), entries.last()) {
+            entries
                 .iter()
                 .try_for_each(|(z, e)| log.append(*z, e))
-                .and_then(|()| log.sync());
-            if let Err(e) = r {
-                tracing::error!("fatal: cannot write the txn log: {e}");
-                std::process::exit(2);
-            }
+                .and_then(|()| log.sync())?;
+            self.durable(upto);
+        } else if let Some(&(upto, _)) = entries.last() {
+            self.durable(upto);
         }
+        self.hold_marks();
+        let outbox = self.take_outbox();
         self.deliver(outbox);
         let marks = self.take_marks();
         self.complete(marks);
+        Ok(())
     }
 
     /// Hands held output to the connections (after its txns are durable). A connection's
@@ -480,11 +510,32 @@ impl Core {
                 stats: crate::server::facts::ConnStats::new(timeout),
             },
         );
-        let (valid, session_id) = if req.session_id == 0 {
+        if req.session_id == 0 {
+            // The ConnectResponse goes out when the createSession txn is committed; the
+            // connection may send requests before that, which wait behind the txn.
             let id = self.sessions.next_session_id();
-            self.create_session(id, timeout);
-            (true, id)
-        } else {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.session_id = id;
+            }
+            self.session_conn.insert(id, conn);
+            let read_only = req.read_only.map(|_| false);
+            self.create_session(
+                id,
+                timeout,
+                crate::server::commit::Origin::Connect {
+                    conn,
+                    timeout,
+                    read_only,
+                },
+            );
+            return;
+        }
+        self.in_order(|core| core.reconnect(conn, req, addr, timeout));
+    }
+
+    /// Answers a reconnect with a session id and password.
+    fn reconnect(&mut self, conn: ConnId, req: ConnectRequest, addr: SocketAddr, timeout: i32) {
+        let (valid, session_id) = {
             let id = req.session_id;
             // A reconnect takes the session from any other connection holding it.
             if let Some(old) = self.session_conn.get(&id).copied() {
@@ -590,15 +641,13 @@ impl Core {
         }
     }
 
-    /// One tick: expires sessions whose time has come.
+    /// One tick: proposes the close of sessions whose time has come (their connections
+    /// close when the close is committed).
     pub fn tick(&mut self) {
         let now = self.now_ms();
         for id in self.sessions.expired(now) {
             tracing::info!("expiring session 0x{id:x}");
-            self.close_session(id, 0, None);
-            if let Some(conn) = self.session_conn.remove(&id) {
-                self.close(conn);
-            }
+            self.close_session(id, crate::server::commit::Origin::Internal);
         }
     }
 }

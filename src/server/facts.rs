@@ -139,7 +139,9 @@ impl Default for ResponseSizes {
 /// The core's operations bookkeeping.
 #[derive(Debug, Default)]
 pub struct OpsState {
-    marks: Vec<RequestMark>,
+    pub(crate) marks: Vec<RequestMark>,
+    /// Marks whose replies may go out: everything before them was released.
+    pub(crate) released_marks: Vec<RequestMark>,
     /// Server-wide request latency since the last `srst`.
     pub latency: Latency,
     /// Response sizes since the last `srst`.
@@ -256,9 +258,11 @@ impl Core {
         });
     }
 
-    /// The requests noted since the last call; complete them once their replies are out.
+    /// The requests whose replies were released since the last call; complete them once
+    /// the output is delivered.
     pub fn take_marks(&mut self) -> Vec<RequestMark> {
-        std::mem::take(&mut self.ops.marks)
+        self.hold_marks();
+        std::mem::take(&mut self.ops.released_marks)
     }
 
     /// Records latency and per-connection stats of requests whose replies were released.

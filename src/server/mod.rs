@@ -1,6 +1,9 @@
 //! The client-facing server: listener, connections, the core, four-letter words.
 
 pub mod admin;
+mod commit;
+#[cfg(test)]
+mod commit_tests;
 pub mod conn;
 pub mod core;
 pub mod envinfo;
@@ -19,11 +22,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use std::collections::VecDeque;
-
 use crate::config::Config;
-use crate::server::core::{Core, CoreMsg, Outbox};
-use crate::server::facts::RequestMark;
+use crate::server::core::{Core, CoreMsg};
 use crate::storage::writer::{Ack, Job, LogWriter};
 use crate::storage::{MemLog, StorageError, TxnLog};
 
@@ -273,12 +273,6 @@ async fn core_loop(
     let reap_ms = core.cfg.container_check_interval_ms.max(10);
     let mut reap = tokio::time::interval(Duration::from_millis(reap_ms));
     let mut batch = Vec::with_capacity(512);
-    // Output held until the log writer says its batch is durable, oldest first.
-    let mut inflight: VecDeque<(u64, Outbox, Vec<RequestMark>)> = VecDeque::new();
-    let mut seq = 0u64;
-    // The last zxid of each batch in flight, and the last zxid known durable.
-    let mut batch_zxids: VecDeque<(u64, i64)> = VecDeque::new();
-    let mut durable_zxid = core.tree().last_processed_zxid;
     loop {
         let walk_at = snapshotter
             .as_ref()
@@ -294,26 +288,15 @@ async fn core_loop(
                 }
             }
             ack = writer.acks.recv() => {
-                let acked = match ack {
-                    Some(Ack::Durable(seq)) => seq,
-                    // Returning drops the core with the output still held: the connections
-                    // close without a reply that was not made durable.
+                match ack {
+                    Some(Ack::Durable(zxid)) => core.durable(zxid),
+                    // Returning drops the core with its proposals and what waits behind
+                    // them: the connections close without a reply that was not made durable.
                     Some(Ack::Failed(e)) => return Err(ServerError::Log(e)),
                     None => {
                         return Err(ServerError::Log(StorageError::Io(
                             "the txn log writer stopped".into(),
                         )))
-                    }
-                };
-                while batch_zxids.front().is_some_and(|(s, _)| *s <= acked) {
-                    if let Some((_, z)) = batch_zxids.pop_front() {
-                        durable_zxid = durable_zxid.max(z);
-                    }
-                }
-                while inflight.front().is_some_and(|(s, _, _)| *s <= acked) {
-                    if let Some((_, out, marks)) = inflight.pop_front() {
-                        core.deliver(out);
-                        core.complete(marks);
                     }
                 }
             }
@@ -322,34 +305,28 @@ async fn core_loop(
             // Nothing else to do: go on walking the snapshot under way.
             _ = tokio::time::sleep_until(walk_at.unwrap_or_else(tokio::time::Instant::now)), if walk_at.is_some() => {}
         }
-        let (entries, outbox) = core.take_batch();
-        let marks = core.take_marks();
-        if let Some((last, _)) = entries.last() {
-            seq += 1;
-            batch_zxids.push_back((seq, *last));
-            if !writer.submit(Job { seq, entries }) {
-                // The writer stopped after a failure, which its next ack reports; without
-                // one it stopped for no reason it gave.
-                return match writer.acks.recv().await {
-                    Some(Ack::Failed(e)) => Err(ServerError::Log(e)),
-                    _ => Err(ServerError::Log(StorageError::Io(
-                        "the txn log writer stopped".into(),
-                    ))),
-                };
-            }
-            inflight.push_back((seq, outbox, marks));
-        } else if let Some((_, held, held_marks)) = inflight.back_mut() {
-            // Output of reads must not overtake the writes queued before them.
-            held.extend(outbox);
-            held_marks.extend(marks);
-        } else {
-            core.deliver(outbox);
-            core.complete(marks);
+        let entries = core.take_log();
+        if !entries.is_empty() && !writer.submit(Job { entries }) {
+            // The writer stopped after a failure, which its next ack reports; without
+            // one it stopped for no reason it gave.
+            return match writer.acks.recv().await {
+                Some(Ack::Failed(e)) => Err(ServerError::Log(e)),
+                _ => Err(ServerError::Log(StorageError::Io(
+                    "the txn log writer stopped".into(),
+                ))),
+            };
         }
+        // What is in the outbox now is committed or answered from the committed tree.
+        let outbox = core.take_outbox();
+        let marks = core.take_marks();
+        core.deliver(outbox);
+        core.complete(marks);
         if let Some(s) = snapshotter.as_mut() {
             if core.snapshot_due() {
                 s.start(&core);
             }
+            // The tree holds only durable txns.
+            let durable_zxid = core.tree().last_processed_zxid;
             s.step(&core, durable_zxid);
         }
     }

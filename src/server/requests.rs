@@ -1,74 +1,90 @@
-//! Request handling in the core: writes go prep -> log -> apply -> reply, reads are answered
-//! from the applied tree, in the order they arrived.
-
-use bytes::BytesMut;
+//! Request handling in the core: writes are prepped over the uncommitted state and
+//! proposed (see `commit.rs`), reads are answered from the committed tree once every write
+//! proposed before them is committed.
 
 use crate::jute::Jute;
 use crate::pipeline::acl::generate_digest;
-use crate::pipeline::apply::{apply, Applied};
 use crate::pipeline::pending::Pending;
 use crate::pipeline::prep::{prep, PrepCtx};
 use crate::pipeline::read::{self, ReadCtx, SetWatchesArgs};
 use crate::proto::{
-    op, xid as special_xid, CloseSessionTxn, Create2Response, CreateResponse, CreateSessionTxn,
-    DeleteTxn, EphemeralType, ErrorCode, ErrorTxn, Id, MultiResponse, MultiResult, Request,
-    RequestError, StatResponse, Txn, TxnEntry, TxnHeader,
+    op, xid as special_xid, CloseSessionTxn, CreateResponse, CreateSessionTxn, DeleteTxn,
+    EphemeralType, ErrorCode, ErrorTxn, Id, Request, RequestError, Txn, TxnHeader,
 };
+use crate::server::commit::{Origin, Waiting};
 use crate::server::core::{wall_ms, Core};
 use crate::watch::ConnId;
 
-impl Core {
-    /// Runs a txn through log and apply, fires its watches, and returns what it did.
-    fn commit(&mut self, session_id: i64, cxid: i32, ty: i32, txn: Txn, zxid: i64) -> Applied {
-        let entry = TxnEntry {
-            header: TxnHeader {
-                client_id: session_id,
-                cxid,
-                zxid,
-                time: wall_ms(),
-                r#type: ty,
-            },
-            txn,
-            digest: None,
-        };
-        self.log_txn(zxid, &entry.to_bytes());
-        let applied = apply(&mut self.tree, &entry.header, &entry.txn);
-        for t in &applied.triggers {
-            let n = self.watches.trigger(t);
-            self.notify(n);
-        }
-        if let Some((id, timeout)) = applied.session_created {
-            let now = self.now_ms();
-            self.sessions.add(id, timeout, now);
-        }
-        if let Some(id) = applied.session_closed {
-            self.sessions.remove(id);
-        }
-        applied
+/// A txn header before propose stamps its time.
+fn header(session_id: i64, cxid: i32, ty: i32, zxid: i64) -> TxnHeader {
+    TxnHeader {
+        client_id: session_id,
+        cxid,
+        zxid,
+        time: 0,
+        r#type: ty,
     }
+}
 
-    /// A createSession txn for a new session.
-    pub(crate) fn create_session(&mut self, id: i64, timeout: i32) {
+impl Core {
+    /// Proposes a createSession txn for a new session (tracked from now on, as ZooKeeper's
+    /// session tracker does before the txn is logged).
+    pub(crate) fn create_session(&mut self, id: i64, timeout: i32, origin: Origin) {
+        let now = self.now_ms();
+        self.sessions.add(id, timeout, now);
         let zxid = self.next_zxid();
         let txn = Txn::CreateSession(CreateSessionTxn { time_out: timeout });
-        self.commit(id, 0, op::CREATE_SESSION, txn, zxid);
+        self.propose(header(id, 0, op::CREATE_SESSION, zxid), txn, None, origin);
     }
 
-    /// A closeSession txn: deletes the session's ephemerals. With a connection, the reply
-    /// goes out and the connection closes after it.
-    pub(crate) fn close_session(&mut self, id: i64, xid: i32, conn: Option<ConnId>) {
+    /// Proposes a closeSession txn deleting the session's ephemerals, those the tree has and
+    /// those proposed and not yet committed (PrepRequestProcessor's closeSession). The
+    /// session's connection closes when the txn is committed, after the reply to `origin`.
+    pub(crate) fn close_session(&mut self, id: i64, origin: Origin) {
         self.sessions.set_closing(id);
         let zxid = self.next_zxid();
-        let paths = self.tree.ephemerals_of(id);
+        let mut paths = self.tree.ephemerals_of(id);
+        let mut changes = crate::server::commit::Changes::new();
+        if !self.uncommitted.is_empty() {
+            for (path, node) in self.uncommitted.iter() {
+                match node {
+                    None => paths.retain(|p| p != path),
+                    Some(n) if n.stat.ephemeral_owner == id => {
+                        if !paths.iter().any(|p| p == path) {
+                            paths.push(path.to_string());
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        // Later preps must see the ephemerals gone, and their parents' pzxid moved (3.8
+        // leaves the parents' child count to the commit).
+        {
+            let mut view = Pending::over(&self.tree, &self.uncommitted);
+            for p in &paths {
+                let (parent, _) = crate::tree::parent_and_name(p);
+                if let Some(mut pn) = view.get(parent) {
+                    pn.stat.pzxid = zxid;
+                    view.put(parent, Some(pn));
+                }
+                view.put(p, None);
+            }
+            changes.extend(view.into_changes());
+        }
+        let cxid = match origin {
+            Origin::Client { xid, .. } => xid,
+            _ => 0,
+        };
         let txn = Txn::CloseSession(Some(CloseSessionTxn {
             paths2_delete: paths,
         }));
-        self.commit(id, xid, op::CLOSE_SESSION, txn, zxid);
-        if let Some(conn) = conn {
-            self.reply(conn, xid, zxid, 0, None);
-            self.close(conn);
-            self.session_conn.remove(&id);
-        }
+        self.propose(
+            header(id, cxid, op::CLOSE_SESSION, zxid),
+            txn,
+            Some(changes),
+            origin,
+        );
     }
 
     /// Handles a request from an established connection.
@@ -82,48 +98,76 @@ impl Core {
         let Some(sid) = self.touch(conn) else {
             return;
         };
-        let zxid = self.tree.last_processed_zxid;
         let req = match req {
             Ok(r) => r,
-            Err(RequestError::UnknownOp(o)) => {
-                tracing::warn!("received packet of unknown type {o}, closing the connection");
-                // ZooKeeper answers from UnimplementedRequestProcessor with zxid -1.
-                self.reply(conn, xid, -1, ErrorCode::Unimplemented.code(), None);
-                self.close(conn);
-                return;
-            }
-            Err(e @ RequestError::Malformed(..)) => {
+            Err(e @ RequestError::Malformed(..)) if crate::proto::is_write_op(opcode) => {
                 tracing::warn!("failed to process request: {e}");
                 // A malformed write still takes a zxid, logged as ErrorTxn(MARSHALLINGERROR).
                 let err = ErrorCode::MarshallingError.code();
-                let zxid = if crate::proto::is_write_op(opcode) {
-                    let zxid = self.next_zxid();
-                    self.commit(sid, xid, op::ERROR, Txn::Error(ErrorTxn { err }), zxid);
-                    zxid
-                } else {
-                    zxid
+                let zxid = self.next_zxid();
+                // Answered as the error it is, whatever the opcode's reply would carry.
+                let origin = Origin::Client {
+                    conn,
+                    xid,
+                    opcode: op::ERROR,
                 };
-                self.reply(conn, xid, zxid, err, None);
+                let txn = Txn::Error(ErrorTxn { err });
+                self.propose(header(sid, xid, op::ERROR, zxid), txn, None, origin);
+                return;
+            }
+            Err(e) => {
+                self.in_order(|core| core.bad_request(conn, xid, e));
                 return;
             }
         };
         match req {
+            Request::Auth(a) => self
+                .in_order(|core| core.auth(conn, xid, &a.scheme, a.auth.as_deref().unwrap_or(&[]))),
+            Request::CloseSession => self.close_session(sid, Origin::Client { conn, xid, opcode }),
+            r if r.is_write() => self.write(conn, sid, xid, opcode, &r),
+            r if self.waiting.is_empty() => self.answer_read(conn, xid, opcode, r),
+            r => self.waiting.push(Waiting::Read {
+                conn,
+                xid,
+                opcode,
+                req: r,
+            }),
+        }
+    }
+
+    fn bad_request(&mut self, conn: ConnId, xid: i32, e: RequestError) {
+        let zxid = self.tree.last_processed_zxid;
+        match e {
+            RequestError::UnknownOp(o) => {
+                tracing::warn!("received packet of unknown type {o}, closing the connection");
+                // ZooKeeper answers from UnimplementedRequestProcessor with zxid -1.
+                self.reply(conn, xid, -1, ErrorCode::Unimplemented.code(), None);
+                self.close(conn);
+            }
+            e @ RequestError::Malformed(..) => {
+                tracing::warn!("failed to process request: {e}");
+                self.reply(conn, xid, zxid, ErrorCode::MarshallingError.code(), None);
+            }
+        }
+    }
+
+    /// Answers a read (or ping, sasl, sync) from the committed tree.
+    pub(crate) fn answer_read(&mut self, conn: ConnId, xid: i32, _opcode: i32, r: Request) {
+        let Some(c) = self.conns.get(&conn) else {
+            // Gone while the read waited: nothing to answer, no watch to leave behind.
+            return;
+        };
+        let (sid, ids) = (c.session_id, c.ids.clone());
+        let zxid = self.tree.last_processed_zxid;
+        match r {
             Request::Ping => self.reply(conn, special_xid::PING, zxid, 0, None),
-            Request::Auth(a) => self.auth(conn, xid, &a.scheme, a.auth.as_deref().unwrap_or(&[])),
-            Request::CloseSession => self.close_session(sid, xid, Some(conn)),
             // Without SASL configured ZooKeeper answers OK with a null token.
             Request::Sasl(_) => self.reply(conn, xid, 0, 0, Some(&(-1i32).to_be_bytes())),
-            r if r.is_write() => self.write(conn, sid, xid, opcode, &r),
             r => {
                 if !self.sessions.is_valid(sid) {
                     self.reply(conn, xid, zxid, ErrorCode::SessionExpired.code(), None);
                     return;
                 }
-                let ids = self
-                    .conns
-                    .get(&conn)
-                    .map(|c| c.ids.clone())
-                    .unwrap_or_default();
                 let result = self.read(conn, sid, &ids, &r);
                 let zxid = self.tree.last_processed_zxid;
                 match result {
@@ -175,7 +219,7 @@ impl Core {
             .get(&conn)
             .map(|c| c.ids.clone())
             .unwrap_or_default();
-        let prepped = {
+        let (prepped, changes) = {
             let ctx = PrepCtx {
                 session_id: sid,
                 session_valid: self.sessions.is_valid(sid),
@@ -184,47 +228,21 @@ impl Core {
                 extended_types: self.cfg.extended_types_enabled,
                 reconfig_enabled: self.cfg.reconfig_enabled,
             };
-            let mut view = Pending::new(&self.tree);
-            prep(req, &ctx, &mut view)
+            let mut view = Pending::over(&self.tree, &self.uncommitted);
+            let prepped = prep(req, &ctx, &mut view);
+            (prepped, view.into_changes())
         };
-        let (ty, txn) = match prepped {
-            Ok(t) => (opcode, t),
-            Err(e) => (op::ERROR, Txn::Error(ErrorTxn { err: e.code() })),
+        // Only a txn that prepared cleanly leaves changes for later preps to see; a failed
+        // multi's earlier ops are rolled back (their txns become ErrorTxn(0) at apply).
+        let (ty, txn, changes) = match prepped {
+            Ok(Txn::Multi(subs)) if subs.iter().any(|t| matches!(t, Txn::Error(_))) => {
+                (opcode, Txn::Multi(subs), None)
+            }
+            Ok(t) => (opcode, t, Some(changes)),
+            Err(e) => (op::ERROR, Txn::Error(ErrorTxn { err: e.code() }), None),
         };
-        let applied = self.commit(sid, xid, ty, txn, zxid);
-        let zxid = self.tree.last_processed_zxid;
-        if opcode == op::MULTI {
-            let results = applied.results.iter().map(multi_result).collect();
-            let body = MultiResponse { results }.to_bytes();
-            self.reply(conn, xid, zxid, 0, Some(&body));
-            return;
-        }
-        let Some(r) = applied.results.first() else {
-            return;
-        };
-        if r.err != 0 {
-            self.reply(conn, xid, zxid, r.err, None);
-            return;
-        }
-        let stat = r.stat.clone().unwrap_or_default();
-        let body: Option<BytesMut> = match opcode {
-            op::CREATE => Some(
-                CreateResponse {
-                    path: r.path.clone(),
-                }
-                .to_bytes(),
-            ),
-            op::CREATE2 | op::CREATE_CONTAINER | op::CREATE_TTL => Some(
-                Create2Response {
-                    path: r.path.clone(),
-                    stat,
-                }
-                .to_bytes(),
-            ),
-            op::SET_DATA | op::SET_ACL => Some(StatResponse { stat }.to_bytes()),
-            _ => None,
-        };
-        self.reply(conn, xid, zxid, 0, body.as_deref());
+        let origin = Origin::Client { conn, xid, opcode };
+        self.propose(header(sid, xid, ty, zxid), txn, changes, origin);
     }
 
     fn read(&mut self, conn: ConnId, sid: i64, ids: &[Id], r: &Request) -> read::ReadResult {
@@ -290,6 +308,10 @@ impl Core {
         let never_used = self.cfg.container_max_never_used_interval_ms as i64;
         let mut candidates = Vec::new();
         for p in self.tree.containers() {
+            if self.uncommitted.get(p).is_some() {
+                // A proposed change of the node: look again once it is committed.
+                continue;
+            }
             if let Some(n) = self.tree.get(p) {
                 let elapsed = now - n.mtime();
                 if n.num_children() == 0
@@ -300,6 +322,9 @@ impl Core {
             }
         }
         for p in self.tree.ttls() {
+            if self.uncommitted.get(p).is_some() {
+                continue;
+            }
             if let Some(n) = self.tree.get(p) {
                 if let EphemeralType::Ttl(ttl) = EphemeralType::of(n.ephemeral_owner(), true) {
                     if n.num_children() == 0 && ttl != 0 && now - n.mtime() > ttl {
@@ -311,11 +336,25 @@ impl Core {
         let limit = self.cfg.container_max_per_minute.max(1) as usize;
         for path in candidates.into_iter().take(limit) {
             let zxid = self.next_zxid();
-            let ok = self.tree.get(&path).is_some_and(|n| n.num_children() == 0);
-            let (ty, txn) = if ok {
+            // An uncommitted child (or delete) shows in the view prep sees.
+            let (ok, changes) = {
+                let mut view = Pending::over(&self.tree, &self.uncommitted);
+                let ok = view.get(&path).is_some_and(|n| n.num_children == 0);
+                if ok {
+                    let (parent, _) = crate::tree::parent_and_name(&path);
+                    if let Some(mut pn) = view.get(parent) {
+                        pn.num_children = pn.num_children.saturating_sub(1);
+                        view.put(parent, Some(pn));
+                    }
+                    view.put(&path, None);
+                }
+                (ok, view.into_changes())
+            };
+            let (ty, txn, changes) = if ok {
                 (
                     op::DELETE_CONTAINER,
                     Txn::Delete(op::DELETE_CONTAINER, DeleteTxn { path }),
+                    Some(changes),
                 )
             } else {
                 (
@@ -323,28 +362,10 @@ impl Core {
                     Txn::Error(ErrorTxn {
                         err: ErrorCode::NotEmpty.code(),
                     }),
+                    None,
                 )
             };
-            self.commit(0, 0, ty, txn, zxid);
+            self.propose(header(0, 0, ty, zxid), txn, changes, Origin::Internal);
         }
-    }
-}
-
-fn multi_result(r: &crate::pipeline::apply::OpResult) -> MultiResult {
-    let stat = r.stat.clone().unwrap_or_default();
-    match r.op_type {
-        // ZooKeeper 3.8 answers a create2 inside a multi without its stat (result type 1);
-        // only container and TTL creates carry one.
-        op::CREATE | op::CREATE2 => MultiResult::Create(CreateResponse {
-            path: r.path.clone(),
-        }),
-        op::CREATE_CONTAINER | op::CREATE_TTL => MultiResult::Create2(Create2Response {
-            path: r.path.clone(),
-            stat,
-        }),
-        op::DELETE | op::DELETE_CONTAINER => MultiResult::Delete,
-        op::SET_DATA => MultiResult::SetData(StatResponse { stat }),
-        op::CHECK => MultiResult::Check,
-        _ => MultiResult::Error(r.err),
     }
 }

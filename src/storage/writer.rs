@@ -1,7 +1,8 @@
-//! Group commit: one thread owns the txn log. The core hands it each batch's entries with a
-//! sequence number and carries on preparing the next batch; the thread coalesces what has
-//! queued up into one write and one fsync, then acknowledges the highest sequence number it
-//! made durable. The core releases a batch's replies only after that acknowledgement.
+//! Group commit: one thread owns the txn log. The core hands it each batch's entries and
+//! carries on preparing the next batch; the thread coalesces what has queued up into one
+//! write and one fsync, then answers the highest zxid it made durable. The writer knows no
+//! roles: the core turns "durable up to zxid" into commits (standalone), its own ACK (a
+//! leader) or ACK packets (a follower).
 //!
 //! A failed write or sync is reported as [`Ack::Failed`] and the thread stops: the caller
 //! decides how the node stops (ZooKeeper's SyncRequestProcessor ends the server), and no
@@ -16,17 +17,15 @@ use crate::storage::{StorageError, TxnLog};
 
 /// One batch of txn entries.
 pub struct Job {
-    /// The core's batch number.
-    pub seq: u64,
-    /// (zxid, txn entry bytes), in zxid order.
+    /// (zxid, txn entry bytes), in zxid order, after every entry of earlier jobs.
     pub entries: Vec<(i64, Vec<u8>)>,
 }
 
 /// What the writer tells the core.
 #[derive(Debug)]
 pub enum Ack {
-    /// Every batch up to this number is durable (numbers only increase).
-    Durable(u64),
+    /// Every entry up to this zxid is durable (zxids only increase).
+    Durable(i64),
     /// The log could not be written or synced; nothing after the last `Durable` is, and
     /// the writer has stopped.
     Failed(StorageError),
@@ -35,7 +34,7 @@ pub enum Ack {
 /// The handle the core keeps.
 pub struct LogWriter {
     tx: mpsc::Sender<Job>,
-    /// Durable batch numbers in increasing order, then at most one failure.
+    /// Durable zxids in increasing order, then at most one failure.
     pub acks: tokio_mpsc::UnboundedReceiver<Ack>,
 }
 
@@ -48,13 +47,14 @@ impl LogWriter {
             .name("txnlog-writer".into())
             .spawn(move || {
                 while let Ok(first) = rx.recv() {
-                    let mut seq = first.seq;
                     let mut entries = first.entries;
                     // Whatever queued while the last fsync ran joins this one.
                     while let Ok(more) = rx.try_recv() {
-                        seq = more.seq;
                         entries.extend(more.entries);
                     }
+                    let Some(&(upto, _)) = entries.last() else {
+                        continue;
+                    };
                     let started = std::time::Instant::now();
                     let result = entries
                         .iter()
@@ -67,7 +67,7 @@ impl LogWriter {
                         let _ = ack_tx.send(Ack::Failed(e));
                         break;
                     }
-                    if ack_tx.send(Ack::Durable(seq)).is_err() {
+                    if ack_tx.send(Ack::Durable(upto)).is_err() {
                         break;
                     }
                 }
@@ -91,12 +91,11 @@ mod tests {
     use crate::storage::MemLog;
 
     #[tokio::test]
-    async fn batches_are_acknowledged_in_order() {
+    async fn durable_zxids_are_acknowledged_in_order() {
         let mut w = LogWriter::spawn(Box::new(MemLog::default()));
-        for seq in 1..=5u64 {
+        for zxid in 1..=5i64 {
             assert!(w.submit(Job {
-                seq,
-                entries: vec![(seq as i64, vec![seq as u8])],
+                entries: vec![(zxid, vec![zxid as u8])],
             }));
         }
         let mut last = 0;
@@ -149,18 +148,15 @@ mod tests {
     async fn a_failed_sync_is_reported_once_and_nothing_after_it_is_acknowledged() {
         let mut w = LogWriter::spawn(Box::new(Failing { ok: 1 }));
         assert!(w.submit(Job {
-            seq: 1,
             entries: vec![(1, vec![1])],
         }));
         assert!(matches!(w.acks.recv().await, Some(Ack::Durable(1))));
         assert!(w.submit(Job {
-            seq: 2,
             entries: vec![(2, vec![2])],
         }));
         assert!(matches!(w.acks.recv().await, Some(Ack::Failed(_))));
         // The thread has stopped: later batches are refused or never answered.
         let _ = w.submit(Job {
-            seq: 3,
             entries: vec![(3, vec![3])],
         });
         assert!(w.acks.recv().await.is_none());
