@@ -587,3 +587,26 @@ fn a_duplicate_notification_changes_nothing() {
     assert_eq!(deliver(&mut e, 3, p3, 1, Looking, 2).actions, vec![]);
     assert_eq!((e.proposal(), e.recvset_sids()), (p3, vec![Sid(3)]));
 }
+
+#[test]
+fn a_decided_server_answers_a_non_voter_whatever_its_state() {
+    let qv = view(&[1, 2, 3], &[4]);
+    let mut e = Election::new(
+        Sid(3),
+        LearnerType::Participant,
+        qv,
+        CFG.to_vec(),
+        Zxid(0x100),
+        1,
+    );
+    e.start(0, Zxid(0x100), 1);
+    e.start(1, Zxid(0x100), 1); // logicalclock 2
+    let p3 = prop(3, 0x100, 1);
+    deliver(&mut e, 3, p3, 2, Looking, 2);
+    deliver(&mut e, 1, p3, 2, Looking, 3);
+    e.tick(203, true);
+    e.set_current_vote(Vote::looking(p3, 1)); // an older round, to tell the two apart
+                                              // Even an OBSERVING observer is answered: with our logicalclock (2), not the vote's (1).
+    let out = deliver(&mut e, 4, prop(3, 0x100, 1), 2, Observing, 300);
+    assert_eq!(out.actions, vec![send(4, p3, 2, Leading)]);
+}
