@@ -1,6 +1,6 @@
 //! The election port (QuorumCnxManager + FastLeaderElection in 3.8).
 //!
-//! The dialer opens with an [`InitialMessage`] (no length prefix, no answer). From then
+//! The dialer opens with an `InitialMessage` ([`super::handshake`]). From then
 //! on both directions carry frames `int length` (1..=524288, PACKETMAXSIZE) + payload; a
 //! bad length breaks the connection. The payload is a [`Notification`]; one that is
 //! malformed is dropped by the receiver without closing the connection, which is why
@@ -9,169 +9,14 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
-use super::QuorumWireError;
+use super::{be_i32, be_i64, QuorumWireError};
+use crate::quorum::election::{Notification as Received, ToSend};
+use crate::quorum::{ServerState, Sid, Zxid};
 
-/// The handshake version 3.8 sends unless multiAddress.enabled.
-pub(crate) const PROTOCOL_VERSION_V1: i64 = -65536;
-/// The handshake version listing several '|'-separated addresses (multiAddress.enabled).
-pub(crate) const PROTOCOL_VERSION_V2: i64 = -65535;
-/// InitialMessage.maxBuffer: the address string must be 1..=2048 bytes.
-pub(crate) const MAX_ADDRESS_LEN: usize = 2048;
 /// QuorumCnxManager.PACKETMAXSIZE: the largest frame a RecvWorker accepts.
 pub(crate) const MAX_FRAME_LEN: usize = 512 * 1024;
 /// Notification.CURRENTVERSION: 2 means the message carries the sender's config.
 pub(crate) const NOTIFICATION_VERSION: i32 = 2;
-
-/// The dialer's first bytes on an election connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum InitialMessage {
-    /// A first long that is not negative is taken as a bare sid (pre-3.5 servers).
-    Legacy {
-        /// The dialer's sid.
-        sid: i64,
-    },
-    /// `long version, long sid, int len, len bytes of "host:port[|host:port...]"`.
-    Versioned {
-        /// [`PROTOCOL_VERSION_V1`] or [`PROTOCOL_VERSION_V2`].
-        protocol_version: i64,
-        /// The dialer's sid.
-        sid: i64,
-        /// Its election address(es), as InitialMessage.parse will split them.
-        addresses: String,
-    },
-}
-
-impl InitialMessage {
-    /// The dialer's sid.
-    pub(crate) fn sid(&self) -> i64 {
-        match self {
-            InitialMessage::Legacy { sid } | InitialMessage::Versioned { sid, .. } => *sid,
-        }
-    }
-
-    /// Decodes from the front of a stream buffer: `Ok(None)` until it is all there,
-    /// `Ok(Some((message, bytes used)))`, or the error InitialMessage.parse would raise.
-    pub(crate) fn decode(buf: &[u8]) -> Result<Option<(InitialMessage, usize)>, QuorumWireError> {
-        let Some(version) = be_i64(buf, 0) else {
-            return Ok(None);
-        };
-        if version >= 0 {
-            return Ok(Some((InitialMessage::Legacy { sid: version }, 8)));
-        }
-        if version != PROTOCOL_VERSION_V1 && version != PROTOCOL_VERSION_V2 {
-            return Err(QuorumWireError::UnknownProtocolVersion(version));
-        }
-        let (Some(sid), Some(len)) = (be_i64(buf, 8), be_i32(buf, 16)) else {
-            return Ok(None);
-        };
-        let len = match usize::try_from(len) {
-            Ok(n) if n > MAX_ADDRESS_LEN => {
-                return Err(QuorumWireError::TooLarge {
-                    what: "election address",
-                    len: i64::from(len),
-                    max: MAX_ADDRESS_LEN,
-                })
-            }
-            Ok(n) if n > 0 => n,
-            _ => {
-                return Err(QuorumWireError::BadLength {
-                    what: "election address",
-                    len: i64::from(len),
-                })
-            }
-        };
-        let Some(raw) = buf.get(20..20 + len) else {
-            return Ok(None);
-        };
-        let addresses = String::from_utf8(raw.to_vec())
-            .map_err(|_| QuorumWireError::BadAddress(String::from_utf8_lossy(raw).into_owned()))?;
-        let message = InitialMessage::Versioned {
-            protocol_version: version,
-            sid,
-            addresses,
-        };
-        message.election_addresses()?;
-        Ok(Some((message, 20 + len)))
-    }
-
-    /// Appends the encoding.
-    pub(crate) fn encode(&self, out: &mut BytesMut) {
-        match self {
-            InitialMessage::Legacy { sid } => out.put_i64(*sid),
-            InitialMessage::Versioned {
-                protocol_version,
-                sid,
-                addresses,
-            } => {
-                out.put_i64(*protocol_version);
-                out.put_i64(*sid);
-                out.put_i32(addresses.len() as i32);
-                out.put_slice(addresses.as_bytes());
-            }
-        }
-    }
-
-    /// The (host, port) pairs, split and checked as InitialMessage.parse does
-    /// (ConfigUtils.getHostAndPort: `host:port` or `[v6]:port`). Empty for Legacy.
-    pub(crate) fn election_addresses(&self) -> Result<Vec<(String, u16)>, QuorumWireError> {
-        let InitialMessage::Versioned { addresses, .. } = self else {
-            return Ok(Vec::new());
-        };
-        addresses.split('|').map(host_port).collect()
-    }
-}
-
-fn host_port(addr: &str) -> Result<(String, u16), QuorumWireError> {
-    let bad = || QuorumWireError::BadAddress(addr.to_owned());
-    let (host, port) = match addr.strip_prefix('[') {
-        Some(rest) => {
-            let (host, after) = rest.split_once(']').ok_or_else(bad)?;
-            (host, after.strip_prefix(':').ok_or_else(bad)?)
-        }
-        None => addr.split_once(':').ok_or_else(bad)?,
-    };
-    if port.contains(':') {
-        return Err(bad());
-    }
-    Ok((host.to_owned(), port.parse().map_err(|_| bad())?))
-}
-
-fn be_i64(buf: &[u8], at: usize) -> Option<i64> {
-    let b: [u8; 8] = buf.get(at..at + 8)?.try_into().ok()?;
-    Some(i64::from_be_bytes(b))
-}
-
-fn be_i32(buf: &[u8], at: usize) -> Option<i32> {
-    let b: [u8; 4] = buf.get(at..at + 4)?.try_into().ok()?;
-    Some(i32::from_be_bytes(b))
-}
-
-/// QuorumPeer.ServerState, sent as its ordinal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ServerState {
-    /// Electing.
-    Looking = 0,
-    /// Following the proposed leader.
-    Following = 1,
-    /// Leading.
-    Leading = 2,
-    /// Observing the proposed leader.
-    Observing = 3,
-}
-
-impl ServerState {
-    /// Known ordinals only: the receiver drops notifications with any other state.
-    pub(crate) fn from_i32(v: i32) -> Option<ServerState> {
-        [
-            Self::Looking,
-            Self::Following,
-            Self::Leading,
-            Self::Observing,
-        ]
-        .into_iter()
-        .find(|s| *s as i32 == v)
-    }
-}
 
 /// A FastLeaderElection notification (FastLeaderElection.buildMsg). 3.8 always sends
 /// the 44+N byte form; the shorter forms of older servers decode too.
@@ -183,7 +28,8 @@ pub(crate) struct Notification {
     pub(crate) leader: i64,
     /// The proposed leader's last logged zxid.
     pub(crate) zxid: i64,
-    /// The sender's round (logical clock).
+    /// The round: the sender's logical clock when LOOKING, else the election epoch of
+    /// the vote it holds (seen as 0 from a follower that joined an established leader).
     pub(crate) election_epoch: i64,
     /// The proposed leader's current epoch; `None` in the 28-byte form, where receivers
     /// take the zxid's epoch.
@@ -198,7 +44,42 @@ pub(crate) struct Notification {
 impl Notification {
     /// The sender's state, if it is one of the four Java knows.
     pub(crate) fn server_state(&self) -> Option<ServerState> {
-        ServerState::from_i32(self.state)
+        ServerState::from_ordinal(self.state)
+    }
+
+    /// What WorkerReceiver makes of these bytes, arrived on `from`'s connection: `None`
+    /// for an unknown state (dropped); the 28-byte form takes its peer epoch from the
+    /// zxid; without a config (the 28- and 40-byte forms, all Java releases send) the
+    /// version is 0, because 3.8 reads the version field only past 40 bytes.
+    pub(crate) fn received_from(&self, from: Sid) -> Option<Received> {
+        Some(Received {
+            version: if self.config.is_some() {
+                self.version
+            } else {
+                0
+            },
+            leader: Sid(self.leader as u64),
+            zxid: Zxid(self.zxid),
+            election_epoch: self.election_epoch,
+            state: self.server_state()?,
+            sid: from,
+            peer_epoch: self.peer_epoch.unwrap_or_else(|| Zxid(self.zxid).epoch()),
+            config: self.config.clone(),
+        })
+    }
+
+    /// The bytes FastLeaderElection.buildMsg makes of a vote to send: always the current
+    /// version with the config.
+    pub(crate) fn to_send(t: &ToSend) -> Notification {
+        Notification {
+            state: t.state.ordinal(),
+            leader: t.leader.as_i64(),
+            zxid: t.zxid.0,
+            election_epoch: t.election_epoch,
+            peer_epoch: Some(t.peer_epoch),
+            version: NOTIFICATION_VERSION,
+            config: Some(t.config.clone()),
+        }
     }
 
     /// Parses a frame's payload with the receive rules of FastLeaderElection's

@@ -2,8 +2,8 @@
 //!
 //! - the quorum port (Zab): back-to-back jute `QuorumPacket` records with **no** length
 //!   prefix ([`packet`]), and what their `data` buffer carries per packet type ([`payload`]);
-//! - the election port (FastLeaderElection): the dialer's initial message, then
-//!   int-length-prefixed notifications ([`election`]).
+//! - the election port (FastLeaderElection): the dialer's initial message
+//!   ([`handshake`]), then int-length-prefixed notifications ([`election`]).
 //!
 //! Only codecs live here: no sockets, no state machines. Every decoder returns an error
 //! value for malformed or oversized input and never panics; stream decoders answer
@@ -12,6 +12,7 @@
 //! (`tests/golden/quorum/`, see its README).
 
 pub(crate) mod election;
+pub(crate) mod handshake;
 pub(crate) mod packet;
 pub(crate) mod payload;
 
@@ -136,17 +137,14 @@ pub(crate) mod packet_type {
     }
 }
 
-/// The epoch half of a zxid (ZxidUtils.getEpochFromZxid: an arithmetic shift, so -1 stays -1).
-pub(crate) fn zxid_epoch(zxid: i64) -> i64 {
-    zxid >> 32
+/// The big-endian long at `at`, or None when the buffer ends before it.
+pub(crate) fn be_i64(buf: &[u8], at: usize) -> Option<i64> {
+    let b: [u8; 8] = buf.get(at..at.checked_add(8)?)?.try_into().ok()?;
+    Some(i64::from_be_bytes(b))
 }
 
-/// The counter half of a zxid.
-pub(crate) fn zxid_counter(zxid: i64) -> i64 {
-    zxid & 0xffff_ffff
-}
-
-/// (epoch << 32) | counter, as ZxidUtils.makeZxid.
-pub(crate) fn make_zxid(epoch: i64, counter: i64) -> i64 {
-    (epoch << 32) | (counter & 0xffff_ffff)
+/// The big-endian int at `at`, or None when the buffer ends before it.
+pub(crate) fn be_i32(buf: &[u8], at: usize) -> Option<i32> {
+    let b: [u8; 4] = buf.get(at..at.checked_add(4)?)?.try_into().ok()?;
+    Some(i32::from_be_bytes(b))
 }

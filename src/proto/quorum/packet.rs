@@ -15,7 +15,7 @@
 use bytes::{Buf, BufMut, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
-use super::QuorumWireError;
+use super::{be_i32, QuorumWireError};
 use crate::jute::{JResult, Jute, JuteError};
 use crate::proto::acl::Id;
 
@@ -121,12 +121,6 @@ impl Jute for QuorumPacket {
     }
 }
 
-/// The big-endian int at `at`, or None when the buffer ends before it.
-fn peek_i32(buf: &[u8], at: usize) -> Option<i32> {
-    let b = buf.get(at..at.checked_add(4)?)?;
-    Some(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-}
-
 /// Validates a buffer/string length field: -1 (null) counts as 0 bytes.
 fn field_len(what: &'static str, n: i32, max: usize) -> Result<usize, QuorumWireError> {
     if n == -1 {
@@ -150,19 +144,21 @@ fn field_len(what: &'static str, n: i32, max: usize) -> Result<usize, QuorumWire
 /// needed, an error as soon as a length field is invalid or over `max_buffer`.
 pub(crate) fn frame_len(buf: &[u8], max_buffer: usize) -> Result<Option<usize>, QuorumWireError> {
     let max_frame = max_buffer.saturating_add(FRAME_HEADROOM);
-    let Some(n) = peek_i32(buf, 12) else {
+    let Some(n) = be_i32(buf, 12) else {
         return Ok(None);
     };
     let mut at = HEADER_LEN + field_len("data", n, max_buffer)?;
-    let Some(count) = peek_i32(buf, at) else {
+    let Some(count) = be_i32(buf, at) else {
         return Ok(None);
     };
     at += 4;
     if count != -1 {
+        // Java reads a count below -1 as an empty vector, but no Java writer produces one,
+        // so it is rejected here; each id takes at least 8 bytes, which bounds the count.
         let count = field_len("authinfo", count, max_frame / 8)?;
         for _ in 0..count {
             for what in ["authinfo scheme", "authinfo id"] {
-                let Some(n) = peek_i32(buf, at) else {
+                let Some(n) = be_i32(buf, at) else {
                     return Ok(None);
                 };
                 at += 4 + field_len(what, n, max_buffer)?;

@@ -67,7 +67,7 @@ jute_record! {
 /// shorter forms are accepted. `None` fields were absent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LearnerInfoView {
-    /// The learner's sid (absent with null or short data: the leader then makes one up).
+    /// The learner's sid (with null data the leader makes up a negative one).
     pub(crate) serverid: Option<i64>,
     /// Below 0x10000 the leader skips LEADERINFO/ACKEPOCH and sends NEWLEADER first.
     pub(crate) protocol_version: Option<i32>,

@@ -7,10 +7,12 @@ use tokio_util::codec::{Decoder, Encoder};
 use super::{golden, manifest};
 use crate::jute::Jute;
 use crate::proto::quorum::election::*;
+use crate::proto::quorum::handshake::*;
 use crate::proto::quorum::packet::{QuorumPacket, QuorumPacketCodec, DEFAULT_MAX_BUFFER};
 use crate::proto::quorum::payload::*;
 use crate::proto::quorum::QuorumWireError;
 use crate::proto::txn::TxnEntry;
+use crate::quorum::Sid;
 
 /// Runs every decoder of this layer over `b`; only the absence of panics matters here.
 pub(super) fn decode_everything(b: &[u8]) {
@@ -268,12 +270,19 @@ fn notification_receive_rules() {
     assert!(Notification::decode(&b[..27]).is_err());
     // 28 bytes: the pre-ZOOKEEPER-107 form, no peer epoch.
     let n28 = Notification::decode(&b[..28]).expect("28");
-    assert_eq!((n28.peer_epoch, n28.version, n28.config), (None, 0, None));
+    assert_eq!((n28.peer_epoch, n28.version, &n28.config), (None, 0, &None));
+    let r28 = n28.received_from(Sid(2)).expect("state 1");
+    assert_eq!(
+        (r28.peer_epoch, r28.version),
+        (1, 0),
+        "peer epoch from the zxid"
+    );
     // 36 bytes: peer epoch but the version read underflows, which Java drops.
     assert!(Notification::decode(&b[..36]).is_err());
     // 40 bytes: the version field is not read, so no config even though it says 2.
     let n40 = Notification::decode(&b[..40]).expect("40");
-    assert_eq!((n40.peer_epoch, n40.config), (Some(1), None));
+    assert_eq!((n40.peer_epoch, &n40.config), (Some(1), &None));
+    assert_eq!(n40.received_from(Sid(2)).expect("state 1").version, 0);
     // A config length past the end, or negative, is malformed.
     for len in [i32::MAX, -1, 1000] {
         let mut c = b.clone();
@@ -285,7 +294,13 @@ fn notification_receive_rules() {
     old[36..40].copy_from_slice(&1i32.to_be_bytes());
     assert_eq!(Notification::decode(&old).expect("v1").config, None);
     assert_eq!(Notification::decode(&b).expect("full"), full);
-    assert_eq!(Notification { state: 9, ..full }.server_state(), None);
+    let unknown = Notification { state: 9, ..full };
+    assert_eq!(unknown.server_state(), None);
+    assert_eq!(
+        unknown.received_from(Sid(2)),
+        None,
+        "WorkerReceiver drops it"
+    );
 }
 
 #[test]

@@ -4,6 +4,7 @@
 mod golden;
 mod malformed;
 mod props;
+mod stream;
 
 use std::path::PathBuf;
 

@@ -8,6 +8,7 @@ use tokio_util::codec::{Decoder, Encoder};
 use super::malformed::decode_everything;
 use crate::proto::acl::Id;
 use crate::proto::quorum::election::*;
+use crate::proto::quorum::handshake::*;
 use crate::proto::quorum::packet::{QuorumPacket, QuorumPacketCodec};
 use crate::proto::quorum::payload::*;
 

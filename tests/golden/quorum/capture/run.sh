@@ -8,7 +8,9 @@
 # Scenario: start voters 1,2,3 and observer 4 -> election; client writes through a follower
 # (REQUEST, PROPOSAL, COMMIT, INFORM, SYNC, REVALIDATE, PING touch tables) -> an incremental
 # reconfig (COMMITANDACTIVATE, INFORMANDACTIVATE) -> stop a follower, write, restart it
-# (DIFF) -> wipe the other follower's data and restart it (SNAP).
+# (DIFF) -> wipe the other follower's data and restart it (SNAP) -> stop one follower,
+# freeze the other, write to the leader (logged there only), kill both, restart the
+# followers (a new epoch), then the old leader (TRUNC).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -29,7 +31,7 @@ declare -A PID
 TCPDUMP_PID=""
 
 cleanup() {
-    for i in "${!PID[@]}"; do kill "${PID[$i]}" 2>/dev/null || true; done
+    for i in "${!PID[@]}"; do kill -CONT "${PID[$i]}" 2>/dev/null; kill "${PID[$i]}" 2>/dev/null || true; done
     [ -n "$TCPDUMP_PID" ] && kill -INT "$TCPDUMP_PID" 2>/dev/null || true
     wait 2>/dev/null || true
 }
@@ -121,8 +123,21 @@ rm -rf "$W/$F1/data/version-2"
 start "$F1"; wait_serving "$F1"
 sleep 2
 
+# TRUNC: the leader alone logs a proposal and dies; the others elect a new leader
+# without it. The follower that would get the proposal is frozen and then killed, so the
+# PROPOSAL never leaves its socket buffer (a thawed follower would log it and the new
+# leader would commit it).
+stop "$F1"
+python3 "$HERE/zkclient.py" lone "$(client_port "$LEADER")" "${PID[$F2]}"
+kill -9 "${PID[$LEADER]}" "${PID[$F2]}"
+for i in "$LEADER" "$F2"; do wait "${PID[$i]}" 2>/dev/null || true; unset "PID[$i]"; done
+start "$F1"; start "$F2"; wait_serving "$F1" "$F2"
+start "$LEADER"; wait_serving "$LEADER"
+sleep 2
+
 for i in 1 2 3 4; do stop "$i"; done
 sleep 1
 kill -INT "$TCPDUMP_PID"; wait "$TCPDUMP_PID" || true; TCPDUMP_PID=""
-echo "leader=$LEADER f1(snap)=$F1 f2(diff)=$F2" >"$W/roles"
+echo "leader=$LEADER (then trunc) f1(snap)=$F1 f2(diff)=$F2" >"$W/roles"
+rm -f "$OUT"/*.bin "$OUT/MANIFEST"
 python3 "$HERE/extract.py" "$W/cap.pcap" "$OUT"

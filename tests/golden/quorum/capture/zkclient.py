@@ -5,7 +5,12 @@ writes (REQUEST), reattach a session on another server (REVALIDATE) and close it
 usage: zkclient.py writes PORT_A PORT_B TAG   -- session on A, writes, reattach on B, close
        zkclient.py burst PORT TAG N           -- N setData on /golden-TAG (for DIFF catch-up)
        zkclient.py reconfig PORT JOINING      -- incremental reconfig (needs skipACL)
+       zkclient.py lone PORT PID...           -- session on the leader, SIGSTOP the PIDs
+                                                 (the followers), then a write only the
+                                                 leader will log (for TRUNC)
 """
+import os
+import signal
 import time
 import socket
 import struct
@@ -145,5 +150,15 @@ if __name__ == "__main__":
         c = Conn(int(sys.argv[2]))
         print("reconfig", c.reconfig(sys.argv[3]))
         c.close_session()
+    elif sys.argv[1] == "lone":
+        # The session must be committed before the followers freeze.
+        c = Conn(int(sys.argv[2]))
+        for pid in sys.argv[3:]:
+            os.kill(int(pid), signal.SIGSTOP)
+        c.xid += 1
+        c.send_raw(struct.pack(">ii", c.xid, 1) + ustr("/golden-lone") + buf(b"x") + OPEN_ACL
+                   + struct.pack(">i", 0))
+        time.sleep(1.5)  # the leader logs (and fsyncs) the proposal; no quorum can ack it
+        print("lone write sent")
     else:
         burst(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
