@@ -129,6 +129,11 @@ impl Learner {
         (self.accepted_epoch, self.current_epoch)
     }
 
+    /// Whether UPTODATE came: the server serves clients and follows the broadcast.
+    pub(crate) fn is_serving(&self) -> bool {
+        self.phase == Phase::Broadcast
+    }
+
     /// The connection is up: send FOLLOWERINFO (OBSERVERINFO) with zxid
     /// (acceptedEpoch, 0) and our LearnerInfo (Learner.registerWithLeader).
     pub(crate) fn start(&mut self, now_ms: u64) -> Result<Vec<Action>, ZabError> {

@@ -47,11 +47,16 @@ fn sent(actions: Vec<Action>) -> Vec<QuorumPacket> {
         .collect()
 }
 
-/// Server 1 joins a fresh ensemble (epoch 0, empty log), syncs by an empty DIFF, serves,
-/// answers a PING and ACKs the first proposal: the bytes it writes are the Java follower's
-/// (stream_learner.bin, minus the REQUESTs its clients caused).
+/// Server 1 joins a fresh ensemble (epoch 0, empty log), syncs by an empty DIFF and
+/// serves; then, for each PING (or proposal ACK) the Java follower wrote next, the machine
+/// gets the leader's PING (or that proposal and its durability). The bytes it writes must
+/// be the Java follower's (stream_learner.bin, minus the REQUESTs its clients caused).
 #[test]
 fn fresh_follower_writes_what_the_java_follower_wrote() {
+    let java: Vec<QuorumPacket> = packets("stream_learner.bin")
+        .into_iter()
+        .filter(|p| p.r#type != pt::REQUEST)
+        .collect();
     let mut cfg = config(LearnerType::Participant);
     cfg.sid = Sid(1);
     let mut l = Learner::new(cfg, persisted(0, 0, Zxid(0)));
@@ -62,25 +67,31 @@ fn fresh_follower_writes_what_the_java_follower_wrote() {
         "diff.bin",
         "newleader.bin",
         "uptodate.bin",
-        "ping_leader.bin",
-        "proposal_createsession.bin",
     ]
     .into_iter()
     .enumerate()
     {
         actions.extend(feed(&mut l, 10 * t as u64, &one(file)));
     }
-    let proposed = Zxid(one("proposal_createsession.bin").zxid);
-    actions.extend(l.durable(proposed).expect("durable"));
-    assert!(actions.contains(&Action::Serving { epoch: 1 }));
     assert!(actions.contains(&Action::PersistAcceptedEpoch(1)));
     assert!(actions.contains(&Action::PersistCurrentEpoch(1)));
+    assert!(actions.contains(&Action::Serving { epoch: 1 }));
     wrote.extend(sent(actions));
-    let java: Vec<QuorumPacket> = packets("stream_learner.bin")
-        .into_iter()
-        .filter(|p| p.r#type != pt::REQUEST)
-        .collect();
-    assert_eq!(wrote, java);
+    // FOLLOWERINFO, ACKEPOCH, the NEWLEADER ACK and the UPTODATE ACK.
+    assert_eq!(wrote, java[..4]);
+    let proposal = one("proposal_createsession.bin");
+    for (t, answer) in java[4..].iter().enumerate() {
+        let now = 100 + t as u64;
+        let out = match answer.r#type {
+            pt::PING => feed(&mut l, now, &one("ping_leader.bin")),
+            pt::ACK if answer.zxid == proposal.zxid => {
+                feed(&mut l, now, &proposal);
+                l.durable(Zxid(proposal.zxid)).expect("durable")
+            }
+            _ => panic!("no leader packet in the capture for {answer:?}"),
+        };
+        assert_eq!(sent(out), vec![answer.clone()]);
+    }
     assert_eq!(l.epochs(), (1, 1));
 }
 
@@ -132,4 +143,43 @@ fn rejoining_follower_follows_the_java_leaders_diff() {
             .map(|p| Action::Commit { zxid: Zxid(p.zxid) }),
     );
     assert_eq!(out, expected);
+}
+
+/// The captured TRUNC (the restarted old leader, whose last txn the new epoch dropped)
+/// and SNAP (a follower with a wiped log) become the driver's Truncate and LoadSnapshot.
+#[test]
+fn captured_trunc_and_snap_start_their_syncs() {
+    let trunc = one("trunc.bin");
+    let mut l = started(persisted(1, 1, Zxid(trunc.zxid + 1)));
+    feed(&mut l, 1, &leader_info(2));
+    assert_eq!(
+        feed(&mut l, 2, &trunc),
+        vec![Action::Truncate {
+            zxid: Zxid(trunc.zxid)
+        }]
+    );
+
+    // The snapshot bytes after SNAP are not a packet: the driver reads them itself.
+    let mut buf = BytesMut::from(&golden("snap_with_snapshot.bin")[..]);
+    let snap = (QuorumPacketCodec::default().decode(&mut buf))
+        .expect("decode")
+        .expect("SNAP");
+    assert!(buf.ends_with(b"BenWasHere"));
+    let mut l = started(persisted(0, 0, Zxid(0)));
+    feed(&mut l, 1, &one("leaderinfo.bin"));
+    assert_eq!(
+        feed(&mut l, 2, &snap),
+        vec![Action::LoadSnapshot {
+            zxid: Zxid(snap.zxid)
+        }]
+    );
+    assert_eq!(l.snapshot_loaded(3).expect("loaded"), vec![]);
+    assert_eq!(
+        feed(&mut l, 4, &one("newleader.bin")),
+        vec![
+            Action::TakeSnapshot { sync: true },
+            Action::PersistCurrentEpoch(1),
+            send(pt::ACK, Zxid::new(1, 0)),
+        ]
+    );
 }

@@ -44,6 +44,7 @@ fn diff_sync_logs_at_newleader_acks_after_durable_and_commits_after_uptodate() {
             Action::Commit { zxid: z(5) },
         ]
     );
+    assert!(l.is_serving());
     // The proposal logged after UPTODATE is ACKed the usual way.
     assert_eq!(
         l.durable(Zxid::new(2, 1)).expect("durable"),
@@ -186,6 +187,17 @@ fn commit_before_any_proposal_during_sync_is_an_error() {
     assert!(matches!(
         l.on_packet(21, &bare(pt::COMMIT, z(4))),
         Err(ZabError::CommitBeforeProposal(c)) if c == z(4)
+    ));
+}
+
+#[test]
+fn commit_after_newleader_with_nothing_pending_is_an_error_as_in_java() {
+    let mut l = in_sync_start(LearnerType::Participant);
+    feed(&mut l, 20, &bare(pt::DIFF, z(3)));
+    feed(&mut l, 30, &bare(pt::NEWLEADER, Zxid::new(2, 0)));
+    assert!(matches!(
+        l.on_packet(31, &bare(pt::COMMIT, z(3))),
+        Err(ZabError::CommitBeforeProposal(_))
     ));
 }
 
