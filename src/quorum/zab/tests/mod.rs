@@ -4,6 +4,7 @@
 mod broadcast;
 mod discovery;
 mod golden;
+mod props;
 mod sync;
 
 use super::{Action, Learner, LearnerConfig, Persisted};
