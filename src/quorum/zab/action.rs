@@ -121,7 +121,7 @@ pub(crate) enum Warning {
     /// COMMIT with nothing pending ("Committing .. without seeing txn").
     CommitWithoutTxn(Zxid),
     /// A packet this phase ignores (UPTODATE after serving, PROPOSAL/COMMIT at an
-    /// observer, unknown types, PINGs during sync).
+    /// observer, unknown types).
     Ignored {
         /// The packet type name.
         packet: &'static str,

@@ -213,6 +213,15 @@ impl Learner {
         Ok(out)
     }
 
+    /// When [`Learner::tick`] would next find the leader silent, if nothing arrives
+    /// before: the driver's timer. `None` while no timeout runs.
+    pub(crate) fn wake_at_ms(&self) -> Option<u64> {
+        match self.phase {
+            Phase::Idle | Phase::Stopped | Phase::AwaitSnapshot => None,
+            _ => Some(self.last_heard_ms.saturating_add(self.silence_limit_ms)),
+        }
+    }
+
     /// Time passes. The leader counts as lost once it has been silent for the read
     /// timeout (Java's SO_TIMEOUT). Not while the driver reads a snapshot: that read has
     /// its own timeout.

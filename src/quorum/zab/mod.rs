@@ -12,7 +12,8 @@
 //!   [`Learner::snapshot_loaded`] before decoding packets again.
 //! - Whenever the log writer reports entries durable, [`Learner::durable`] with the highest
 //!   durable zxid.
-//! - [`Learner::tick`] at least every tick; it says when the leader went quiet.
+//! - [`Learner::tick`] at [`Learner::wake_at_ms`] (or every tick); it says when the
+//!   leader went quiet (`GoLooking`).
 //! - Actions are performed in order. Persist/Truncate/TakeSnapshot/Apply are synchronous
 //!   (done before the next action), `Log` is handed to the group-commit writer. The
 //!   `Send`s of one call may go out with one flush, as SendAckRequestProcessor.flush does.

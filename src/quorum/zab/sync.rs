@@ -99,7 +99,7 @@ impl Learner {
     }
 
     /// A packet between the sync start and UPTODATE. Packet types the Java loop has no
-    /// case for (PING, ...) are read and dropped.
+    /// case for are read and dropped (with a warning, except the expected PINGs).
     pub(super) fn on_sync_packet(
         &mut self,
         p: &QuorumPacket,
@@ -127,6 +127,8 @@ impl Learner {
             pt::COMMITANDACTIVATE | pt::INFORMANDACTIVATE => {
                 return Err(ZabError::Unsupported(pt::name(p.r#type)))
             }
+            // The leader pings from NEWLEADER on; Java reads and drops them until UPTODATE.
+            pt::PING => {}
             other => out.push(Action::Warn(Warning::Ignored {
                 packet: pt::name(other),
                 phase: self.phase.name(),

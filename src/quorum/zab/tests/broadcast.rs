@@ -80,6 +80,7 @@ fn leader_silence_once_serving_is_sync_limit_ticks() {
     let mut l = serving();
     assert_eq!(l.tick(100 + 5 * TICK_MS - 1), vec![]);
     feed(&mut l, 3000, &bare(pt::PING, e2(0)));
+    assert_eq!(l.wake_at_ms(), Some(3000 + 5 * TICK_MS));
     assert_eq!(l.tick(3000 + 5 * TICK_MS - 1), vec![]);
     let out = l.tick(3000 + 5 * TICK_MS);
     assert!(matches!(&out[..], [Action::GoLooking { .. }]), "{out:?}");

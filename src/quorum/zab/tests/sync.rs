@@ -138,6 +138,7 @@ fn snap_sync_waits_for_the_snapshot_then_takes_a_synced_one_at_newleader() {
     );
     // Reading a large snapshot is not leader silence.
     assert_eq!(l.tick(20 + 100 * TICK_MS), vec![]);
+    assert_eq!(l.wake_at_ms(), None);
     assert_eq!(l.snapshot_loaded(200_000).expect("loaded"), vec![]);
     assert_eq!(feed(&mut l, 200_001, &proposal(z(8))), vec![]);
     assert_eq!(
@@ -219,10 +220,13 @@ fn uptodate_before_the_newleader_ack_is_an_error() {
 fn ping_during_sync_is_read_and_dropped() {
     let mut l = in_sync_start(LearnerType::Participant);
     feed(&mut l, 20, &bare(pt::DIFF, z(3)));
+    assert_eq!(feed(&mut l, 21, &bare(pt::PING, Zxid::new(2, 0))), vec![]);
+    // It still counts as hearing from the leader.
+    assert_eq!(l.wake_at_ms(), Some(21 + 10 * TICK_MS));
     assert_eq!(
-        feed(&mut l, 21, &bare(pt::PING, Zxid::new(2, 0))),
+        feed(&mut l, 22, &bare(pt::REVALIDATE, Zxid(-1))),
         vec![Action::Warn(Warning::Ignored {
-            packet: "PING",
+            packet: "REVALIDATE",
             phase: "syncing"
         })]
     );
