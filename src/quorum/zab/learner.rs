@@ -1,5 +1,4 @@
-//! The learner machine: its state, the inputs' dispatch, the leader-silence timeout, and
-//! the discovery phase (Learner.registerWithLeader).
+//! The learner machine: its state, the inputs' dispatch and the leader-silence timeout.
 
 use std::collections::VecDeque;
 
@@ -8,9 +7,6 @@ use super::error::ZabError;
 use super::sync::SyncState;
 use crate::proto::quorum::packet::QuorumPacket;
 use crate::proto::quorum::packet_type as pt;
-use crate::proto::quorum::payload::{
-    AckEpoch, LeaderInfo, LearnerInfo, Payload, ZAB_PROTOCOL_VERSION,
-};
 use crate::proto::quorum::QuorumWireError;
 use crate::quorum::{LearnerType, Sid, Zxid};
 
@@ -142,22 +138,7 @@ impl Learner {
         }
         self.phase = Phase::Discovery;
         self.last_heard_ms = now_ms;
-        let info = LearnerInfo {
-            serverid: self.cfg.sid.as_i64(),
-            protocol_version: ZAB_PROTOCOL_VERSION,
-            config_version: self.cfg.config_version,
-        };
-        let r#type = if self.is_observer() {
-            pt::OBSERVERINFO
-        } else {
-            pt::FOLLOWERINFO
-        };
-        let zxid = Zxid::new(self.accepted_epoch, 0);
-        Ok(vec![Action::Send(QuorumPacket::with_data(
-            r#type,
-            zxid.0,
-            info.to_data(),
-        ))])
+        Ok(vec![Action::Send(self.learner_info())])
     }
 
     /// A packet from the leader arrived at `now_ms`.
@@ -249,54 +230,6 @@ impl Learner {
     pub(super) fn stop(&mut self, e: ZabError) -> ZabError {
         self.phase = Phase::Stopped;
         e
-    }
-
-    /// LEADERINFO: accept a newer epoch, re-ack an equal one with -1, refuse an older one;
-    /// ACKEPOCH carries our last logged zxid either way (Learner.registerWithLeader).
-    fn on_leader_info(&mut self, p: &QuorumPacket, out: &mut Vec<Action>) -> Result<(), ZabError> {
-        match p.r#type {
-            pt::LEADERINFO => {}
-            // A pre-1.0 leader starts with NEWLEADER; Java still follows it.
-            pt::NEWLEADER => return Err(ZabError::PreZab10Leader),
-            other => {
-                return Err(ZabError::Unexpected {
-                    packet: pt::name(other),
-                    phase: self.phase.name(),
-                })
-            }
-        }
-        // The protocol version is read (a short payload is an error, as getInt throws)
-        // but nothing depends on it in 3.8.
-        LeaderInfo::decode(p.data_or_empty()).map_err(malformed("LEADERINFO"))?;
-        let new_epoch = Zxid(p.zxid).epoch();
-        let acked = if new_epoch > self.accepted_epoch {
-            // Java writes (int) currentEpoch, then makes the new epoch durable.
-            let current = self.current_epoch as i32;
-            self.accepted_epoch = new_epoch;
-            out.push(Action::PersistAcceptedEpoch(new_epoch));
-            current
-        } else if new_epoch == self.accepted_epoch {
-            // Already acked this epoch (to this leader before a reconnect, or to a rival):
-            // -1 keeps this ACKEPOCH from counting toward the epoch's quorum, but the
-            // leader still learns our last zxid to sync us.
-            -1
-        } else {
-            return Err(ZabError::EpochBehind {
-                leader: new_epoch,
-                accepted: self.accepted_epoch,
-            });
-        };
-        self.new_epoch = new_epoch;
-        out.push(Action::Send(QuorumPacket::with_data(
-            pt::ACKEPOCH,
-            self.last_logged.0,
-            AckEpoch {
-                current_epoch: acked,
-            }
-            .to_data(),
-        )));
-        self.phase = Phase::SyncStart;
-        Ok(())
     }
 }
 

@@ -31,6 +31,7 @@
 
 mod action;
 mod broadcast;
+mod discovery;
 mod error;
 mod learner;
 mod sync;
