@@ -22,8 +22,9 @@
 //!
 //! Which Java release: the NEWLEADER rules are 3.8.5's (ZOOKEEPER-4785 on top of
 //! ZOOKEEPER-3911): the txns synced before NEWLEADER are durable and currentEpoch is
-//! written before the NEWLEADER ACK, and their ACKs follow the UPTODATE ACK. That order is
-//! also safe toward older 3.8 leaders, which only count the NEWLEADER ACK.
+//! written before the NEWLEADER ACK, and their ACKs follow the UPTODATE ACK. Every 3.8
+//! leader takes the first packet after NEWLEADER to be its ACK (LearnerHandler.run checks
+//! only the type), so this order suits 3.8.0's leaders too.
 //!
 //! Not modelled: the pre-Zab-1.0 handshake (NEWLEADER as first packet: refused), reconfig
 //! (COMMITANDACTIVATE / INFORMANDACTIVATE are refused; NEWLEADER's config is not read),
