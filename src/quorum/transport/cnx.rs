@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -53,6 +53,8 @@ pub(crate) struct Peer {
     member: Member,
     pub(crate) slot: SendSlot,
     pub(crate) state: Mutex<PeerState>,
+    /// Cuts a dial's backoff short: the peer just proved it is up.
+    dial_now: Notify,
 }
 
 #[derive(Debug)]
@@ -132,6 +134,7 @@ impl CnxManager {
                         backoff: limits::MIN_BACKOFF,
                         last_sent: None,
                     }),
+                    dial_now: Notify::new(),
                 };
                 (sid, Arc::new(peer))
             })
@@ -213,6 +216,7 @@ impl CnxManager {
                 tokio::select! {
                     _ = cnx.cancel.cancelled() => return,
                     _ = tokio::time::sleep_until(at) => {}
+                    _ = peer.dial_now.notified() => {}
                 }
                 // The peer may have dialed us while we waited.
                 let mut st = lock(&peer.state);
@@ -357,8 +361,11 @@ impl CnxManager {
         if claimed < self.me.as_i64() {
             // We win the challenge: drop this connection (and any old one, which this
             // peer evidently no longer believes in) and dial it ourselves.
+            // It must hear from us now, whatever backoff an earlier failed dial left.
             drop(stream);
             self.finish(&peer);
+            peer.reset_backoff();
+            peer.dial_now.notify_one();
             self.connect_one(peer.sid);
         } else {
             self.install(&peer, stream, rest);
