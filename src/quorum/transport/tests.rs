@@ -8,8 +8,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::codec::Decoder;
 
+use super::cnx::CnxManager;
 use super::election::{Decided, ElectionPort};
 use super::frames;
+use super::view::View;
 use crate::config::{Config, ServerSpec};
 use crate::proto::quorum::election::ElectionFrameCodec;
 use crate::proto::quorum::handshake::{InitialMessage, PROTOCOL_VERSION_V1};
@@ -229,5 +231,63 @@ async fn read_until_not_looking(s: &mut TcpStream) -> crate::quorum::election::N
             .expect("an answer in time")
             .expect("read");
         assert!(n > 0, "closed before answering");
+    }
+}
+
+#[tokio::test]
+async fn a_peer_that_dials_us_is_dialed_back_at_once() {
+    // Sid 2's dials to 1 fail and back off to 1.6 s, and one more dial sleeps out that
+    // backoff. When 1 comes up it dials 2, loses the challenge and closes; 2 must dial back
+    // now, not when its backoff ends, or the election waits for nothing.
+    let ports = view(&[1, 2]).await;
+    let v = View::from_config(&config(2, &ports)).expect("view");
+    let (tx, _rx) = tokio::sync::mpsc::channel(8);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let _stop = cancel.clone().drop_guard();
+    let (cnx, addr_of_2) = CnxManager::start(&v, tx, cancel).await.expect("start");
+    for wait_ms in [50, 150, 250, 450, 850] {
+        cnx.connect_one(Sid(1));
+        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+    }
+    let one = TcpListener::bind(("127.0.0.1", ports[&1]))
+        .await
+        .expect("bind 1");
+    cnx.connect_one(Sid(1)); // sleeps out the 1.6 s backoff
+    let mut s = TcpStream::connect(addr_of_2).await.expect("connect");
+    s.write_all(&initial(1, &format!("127.0.0.1:{}", ports[&1])))
+        .await
+        .expect("write");
+    let dialed_back = tokio::time::timeout(Duration::from_millis(600), one.accept()).await;
+    assert!(dialed_back.is_ok(), "2 dialed 1 back at once");
+}
+
+#[tokio::test]
+async fn idle_connections_are_bounded_and_timed_out() {
+    let view = view(&[1, 2, 3]).await;
+    let mut ports = start(&[1, 2, 3], &view).await;
+    let target = ports[0].local_addr();
+    // MAX_PENDING_HANDSHAKES sockets that never send their initial message...
+    let mut idle = Vec::new();
+    for _ in 0..super::limits::MAX_PENDING_HANDSHAKES {
+        idle.push(TcpStream::connect(target).await.expect("connect"));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // ...make the next one be closed at once...
+    let mut extra = TcpStream::connect(target).await.expect("connect");
+    let mut buf = [0u8; 8];
+    let closed_at_once = tokio::time::timeout(Duration::from_millis(500), extra.read(&mut buf))
+        .await
+        .is_ok_and(|r| matches!(r, Ok(0) | Err(_)));
+    assert!(
+        closed_at_once,
+        "the connection over the limit is closed at once"
+    );
+    // ...and each is closed after the handshake timeout (tickTime 200 x syncLimit 5).
+    for s in &mut idle {
+        assert!(closed_by_server(s).await, "idle connection closed");
+    }
+    // Meanwhile the real servers elected as usual.
+    for port in &mut ports {
+        assert_eq!(decided(port).await.leader, Sid(3));
     }
 }
