@@ -98,6 +98,7 @@ fn free_ports(sids: &[u64]) -> BTreeMap<u64, Ports> {
 struct Ensemble {
     dir: PathBuf,
     ports: BTreeMap<u64, Ports>,
+    observers: Vec<u64>,
     java: BTreeMap<u64, Child>,
 }
 
@@ -112,8 +113,16 @@ impl Ensemble {
         Ensemble {
             dir,
             ports: free_ports(sids),
+            observers: Vec::new(),
             java: BTreeMap::new(),
         }
+    }
+
+    /// Make `sids` observers (`server.N=...:observer`, and `peerType=observer` in their
+    /// own zoo.cfg).
+    fn with_observers(mut self, sids: &[u64]) -> Ensemble {
+        self.observers = sids.to_vec();
+        self
     }
 
     /// Write `N/zoo.cfg` and `N/data/myid` for server `sid`; returns the zoo.cfg path.
@@ -130,10 +139,18 @@ impl Ensemble {
             self.ports[&sid].client
         );
         for (s, p) in &self.ports {
+            let role = if self.observers.contains(s) {
+                ":observer"
+            } else {
+                ""
+            };
             cfg.push_str(&format!(
-                "server.{s}=127.0.0.1:{}:{}\n",
+                "server.{s}=127.0.0.1:{}:{}{role}\n",
                 p.quorum, p.election
             ));
+        }
+        if self.observers.contains(&sid) {
+            cfg.push_str("peerType=observer\n");
         }
         let path = home.join("zoo.cfg");
         std::fs::write(&path, cfg).expect("zoo.cfg");
@@ -364,4 +381,44 @@ async fn rust_highest_sid_leads_the_java_servers() {
         })
         .await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_observer_observes_the_java_leader() {
+    let classpath = match java_classpath() {
+        Ok(cp) => cp,
+        Err(why) => {
+            eprintln!("skipping: {why}");
+            return;
+        }
+    };
+    let _serial = SERIAL.lock().await;
+    init_tracing();
+    // Two Java voters and the Rust server as an observer: it never votes, and the voters
+    // answer its notifications at once with their current vote (WorkerReceiver's
+    // non-voter reply), which it follows once they have a leader.
+    let mut ens = Ensemble::new("observer", &[1, 2, 3]).with_observers(&[3]);
+    ens.start_java(1, &classpath);
+    ens.start_java(2, &classpath);
+    let rust = spawn_rust(&ens, 3);
+
+    let (decided, port) = rust_decision(rust).await;
+    let modes = eventually("srvr Mode: leader and follower", || {
+        let modes = (ens.mode(1)?, ens.mode(2)?);
+        let serving = |m: &str| m == "leader" || m == "follower";
+        (serving(&modes.0) && serving(&modes.1)).then_some(modes)
+    })
+    .await;
+    eprintln!(
+        "Java modes: 1 {}, 2 {}; Rust decided {decided:?}",
+        modes.0, modes.1
+    );
+    let java_leader = if modes.0 == "leader" { 1 } else { 2 };
+    assert_eq!(
+        (decided.state, decided.leader),
+        (ServerState::Observing, Sid(java_leader))
+    );
+    // The voters never counted the observer: neither names 3 in what it sent.
+    let heard = port.heard().borrow().clone();
+    assert!(heard.values().all(|n| n.leader != Sid(3)), "{heard:?}");
 }
