@@ -91,6 +91,11 @@ pub(crate) struct CnxManager {
     next_link_id: AtomicU64,
 }
 
+const _: () = assert!(
+    limits::CONNECTIONS_PER_SID == 1,
+    "install keeps one link per peer"
+);
+
 enum Dialed {
     /// We have the larger sid: this connection is the pair's.
     Kept(TcpStream),
@@ -380,7 +385,8 @@ impl CnxManager {
         }
     }
 
-    /// Make `stream` the peer's connection, replacing (closing) an older one.
+    /// Make `stream` the peer's connection, replacing (closing) an older one: this is what
+    /// holds each peer to [`limits::CONNECTIONS_PER_SID`].
     fn install(self: &Arc<Self>, peer: &Arc<Peer>, stream: TcpStream, rest: BytesMut) {
         let id = self.next_link_id.fetch_add(1, Ordering::Relaxed);
         let cancel = self.cancel.child_token();

@@ -12,7 +12,7 @@
 //! - a received frame is decoded (a malformed payload is logged and dropped, as Java does)
 //!   and fed to [`Election::on_notification`] with the connection's sid;
 //! - at [`Output::wake_at_ms`] it calls [`Election::tick`] with
-//!   [`CnxManager::have_delivered`]; `now_ms` counts from the driver's start on tokio's
+//!   `CnxManager::have_delivered` (haveDelivered); `now_ms` counts from the driver's start on tokio's
 //!   monotonic clock;
 //! - actions run in order: `Send` to a peer replaces that peer's queued message, `Send` to
 //!   ourselves goes straight back into the machine (QuorumCnxManager.toSend's loopback),

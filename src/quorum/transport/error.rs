@@ -20,15 +20,8 @@ pub enum TransportError {
         /// Why.
         source: std::io::Error,
     },
-    /// An election address did not resolve.
-    #[error("cannot resolve election address {addr}: {reason}")]
-    Resolve {
-        /// `host:port`.
-        addr: String,
-        /// Why.
-        reason: String,
-    },
-    /// A dial failed or timed out.
+    /// A dial failed (the address did not resolve, the connect was refused or timed out,
+    /// the initial message could not be written).
     #[error("cannot open channel to sid {sid} at {addr}: {reason}")]
     Connect {
         /// The peer.
