@@ -11,9 +11,10 @@
 //! The driver loop, one task:
 //! - a received frame is decoded (a malformed payload is logged and dropped, as Java does)
 //!   and fed to [`Election::on_notification`] with the connection's sid;
-//! - at [`Output::wake_at_ms`] it calls [`Election::tick`] with
-//!   `CnxManager::have_delivered` (haveDelivered); `now_ms` counts from the driver's start on tokio's
-//!   monotonic clock;
+//! - at [`Output::wake_at_ms`] (a `sleep_until` rather than a fixed interval: the machine
+//!   says when it next needs time) it calls [`Election::tick`] with haveDelivered from
+//!   the connection manager; `now_ms` counts from the driver's start on tokio's monotonic
+//!   clock;
 //! - actions run in order: `Send` to a peer replaces that peer's queued message, `Send` to
 //!   ourselves goes straight back into the machine (QuorumCnxManager.toSend's loopback),
 //!   `ConnectAll` dials the missing peers, `Decided` is published on a `watch` channel.
