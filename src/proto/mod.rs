@@ -5,8 +5,8 @@ pub mod codes;
 pub mod data;
 pub mod header;
 pub mod multi;
-// The quorum driver (src/quorum/) is not written yet: until it uses these codecs, only
-// their tests do.
+// The election port (src/quorum/transport/) uses the election codecs; the Zab packets
+// wait for the Zab driver, and until then only their tests use them.
 #[allow(dead_code)]
 pub(crate) mod quorum;
 pub mod request;

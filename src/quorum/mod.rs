@@ -2,6 +2,7 @@
 //! leader election and Zab. Everything here is pure: no IO, no clock, no global state.
 
 pub mod election;
+pub mod transport;
 mod verifier;
 // The learner's IO driver is not written yet: until it uses the machine, only its tests do.
 #[allow(dead_code)]

@@ -1,0 +1,448 @@
+//! QuorumCnxManager: the election port's connections.
+//!
+//! One connection per pair of servers, and the one that survives is the one dialed by the
+//! larger sid (QuorumCnxManager.startConnection / handleConnection in 3.8):
+//! - a dialer always sends its initial message first; if the peer's sid is larger, it
+//!   then closes the connection ("Have smaller server identifier, so dropping the
+//!   connection") and waits for the peer to dial back;
+//! - an acceptor that learns a smaller sid closes the new connection, finishes any old one
+//!   to that sid and dials it back; a larger sid gets its connection kept, replacing any
+//!   older one; our own sid is refused.
+//!
+//! Unlike Java, a sid that is not in the configured view is refused outright (Java keeps a
+//! larger one and lets FastLeaderElection answer it as a non-voter; 3.8 only reaches that
+//! path through dynamic reconfig, which is not modelled).
+//!
+//! Dialing is asynchronous (Java's connectOne blocks its caller for up to cnxTO), at most
+//! one dial per peer at a time, and spaced by a backoff that doubles on failure and resets
+//! once a connection delivers a frame.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::limits;
+use super::link;
+use super::slot::{lock, SendSlot};
+use super::view::{host_port, Member, View};
+use super::TransportError;
+use crate::proto::quorum::handshake::InitialMessage;
+use crate::quorum::Sid;
+
+/// A frame received from a peer, for the election driver (QuorumCnxManager.Message).
+#[derive(Debug)]
+pub(crate) struct Received {
+    /// The connection's sid (not what the bytes claim).
+    pub(crate) from: Sid,
+    /// The notification payload, without its length prefix.
+    pub(crate) frame: Bytes,
+}
+
+/// One other server: its send queue and its connection.
+#[derive(Debug)]
+pub(crate) struct Peer {
+    pub(crate) sid: Sid,
+    member: Member,
+    pub(crate) slot: SendSlot,
+    pub(crate) state: Mutex<PeerState>,
+    /// Cuts a dial's backoff short: the peer just proved it is up.
+    dial_now: Notify,
+}
+
+#[derive(Debug)]
+pub(crate) struct PeerState {
+    /// Java's `queueSendMap` has an entry: we have sent to it or connected with it. Only
+    /// such peers count for haveDelivered.
+    known: bool,
+    link: Option<LinkEntry>,
+    dialing: bool,
+    next_dial: Option<Instant>,
+    backoff: Duration,
+    /// SendWorker's lastMessageSent: repeated on a new connection when nothing newer waits,
+    /// in case the old connection died before the peer read it.
+    pub(crate) last_sent: Option<Bytes>,
+}
+
+#[derive(Debug)]
+struct LinkEntry {
+    id: u64,
+    cancel: CancellationToken,
+}
+
+/// The election port's connection manager, shared by the listener, the links and the
+/// election driver.
+#[derive(Debug)]
+pub(crate) struct CnxManager {
+    me: Sid,
+    my_address: String,
+    handshake_timeout: Duration,
+    peers: BTreeMap<Sid, Arc<Peer>>,
+    recv_tx: mpsc::Sender<Received>,
+    cancel: CancellationToken,
+    handshakes: Arc<Semaphore>,
+    next_link_id: AtomicU64,
+}
+
+const _: () = assert!(
+    limits::CONNECTIONS_PER_SID == 1,
+    "install keeps one link per peer"
+);
+
+enum Dialed {
+    /// We have the larger sid: this connection is the pair's.
+    Kept(TcpStream),
+    /// The peer has the larger sid: it will dial back.
+    LostChallenge,
+}
+
+impl CnxManager {
+    /// Bind the election port and start accepting. Everything stops when `cancel` fires.
+    pub(crate) async fn start(
+        view: &View,
+        recv_tx: mpsc::Sender<Received>,
+        cancel: CancellationToken,
+    ) -> Result<(Arc<CnxManager>, SocketAddr), TransportError> {
+        let (host, port) = &view.listen;
+        let listener = TcpListener::bind((host.as_str(), *port))
+            .await
+            .map_err(|source| TransportError::Bind {
+                addr: host_port(host, *port),
+                source,
+            })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| TransportError::Bind {
+                addr: host_port(host, *port),
+                source,
+            })?;
+        let peers = view
+            .peers
+            .iter()
+            .map(|(&sid, member)| {
+                let peer = Peer {
+                    sid,
+                    member: member.clone(),
+                    slot: SendSlot::default(),
+                    state: Mutex::new(PeerState {
+                        known: false,
+                        link: None,
+                        dialing: false,
+                        next_dial: None,
+                        backoff: limits::MIN_BACKOFF,
+                        last_sent: None,
+                    }),
+                    dial_now: Notify::new(),
+                };
+                (sid, Arc::new(peer))
+            })
+            .collect();
+        let cnx = Arc::new(CnxManager {
+            me: view.me,
+            my_address: view.my_address.clone(),
+            handshake_timeout: view.handshake_timeout,
+            peers,
+            recv_tx,
+            cancel,
+            handshakes: Arc::new(Semaphore::new(limits::MAX_PENDING_HANDSHAKES)),
+            next_link_id: AtomicU64::new(1),
+        });
+        tracing::info!("{} is accepting election connections on {local}", cnx.me.0);
+        tokio::spawn(cnx.clone().accept_loop(listener));
+        Ok((cnx, local))
+    }
+
+    pub(crate) fn me(&self) -> Sid {
+        self.me
+    }
+
+    pub(crate) fn recv_sender(&self) -> &mpsc::Sender<Received> {
+        &self.recv_tx
+    }
+
+    /// QuorumCnxManager.toSend for another server: replace what waits in its queue, and
+    /// dial it if there is no connection.
+    pub(crate) fn to_send(self: &Arc<Self>, to: Sid, frame: Bytes) {
+        let Some(peer) = self.peers.get(&to) else {
+            tracing::warn!("not sending to sid {}: not in the view", to.0);
+            return;
+        };
+        lock(&peer.state).known = true;
+        peer.slot.put(frame);
+        self.connect_one(to);
+    }
+
+    /// QuorumCnxManager.haveDelivered: true as soon as one known peer's queue is empty.
+    pub(crate) fn have_delivered(&self) -> bool {
+        self.peers
+            .values()
+            .any(|p| lock(&p.state).known && p.slot.is_empty())
+    }
+
+    /// connectAll: dial every other member we have no connection with (Java walks only
+    /// queueSendMap; here every voter and observer, which is where that map ends up).
+    pub(crate) fn connect_all(self: &Arc<Self>) {
+        for &sid in self.peers.keys() {
+            self.connect_one(sid);
+        }
+    }
+
+    /// Whether a connection to `sid` is up (connectedToPeer).
+    pub(crate) fn connected(&self, sid: Sid) -> bool {
+        self.peers
+            .get(&sid)
+            .is_some_and(|p| lock(&p.state).link.is_some())
+    }
+
+    /// connectOne: start a dial unless connected, already dialing, or shut down.
+    pub(crate) fn connect_one(self: &Arc<Self>, sid: Sid) {
+        let Some(peer) = self.peers.get(&sid).cloned() else {
+            tracing::warn!("Invalid server id: {}", sid.0);
+            return;
+        };
+        let not_before = {
+            let mut st = lock(&peer.state);
+            if st.link.is_some() || st.dialing || self.cancel.is_cancelled() {
+                return;
+            }
+            st.dialing = true;
+            st.next_dial
+        };
+        let cnx = self.clone();
+        tokio::spawn(async move {
+            if let Some(at) = not_before {
+                tokio::select! {
+                    _ = cnx.cancel.cancelled() => return,
+                    _ = tokio::time::sleep_until(at) => {}
+                    _ = peer.dial_now.notified() => {}
+                }
+                // The peer may have dialed us while we waited.
+                let mut st = lock(&peer.state);
+                if st.link.is_some() {
+                    st.dialing = false;
+                    return;
+                }
+            }
+            let result = tokio::select! {
+                _ = cnx.cancel.cancelled() => return,
+                r = cnx.dial(&peer) => r,
+            };
+            let kept = {
+                let mut st = lock(&peer.state);
+                st.dialing = false;
+                match result {
+                    Ok(Dialed::Kept(stream)) => Some(stream),
+                    Ok(Dialed::LostChallenge) => {
+                        tracing::info!(
+                            "Have smaller server identifier, so dropping the connection: (myId:{} --> sid:{})",
+                            cnx.me.0,
+                            peer.sid.0
+                        );
+                        st.back_off();
+                        None
+                    }
+                    Err(e) => {
+                        tracing::warn!("{e}; next try in {:?}", st.backoff);
+                        st.back_off();
+                        None
+                    }
+                }
+            };
+            if let Some(stream) = kept {
+                cnx.install(&peer, stream, BytesMut::new());
+            }
+        });
+    }
+
+    /// Dial and send our initial message (startConnection).
+    async fn dial(&self, peer: &Peer) -> Result<Dialed, TransportError> {
+        let addr_str = host_port(&peer.member.host, peer.member.port);
+        let err = |reason: String| TransportError::Connect {
+            sid: peer.sid.0,
+            addr: addr_str.clone(),
+            reason,
+        };
+        let addr = tokio::net::lookup_host((peer.member.host.as_str(), peer.member.port))
+            .await
+            .map_err(|e| err(e.to_string()))?
+            .next()
+            .ok_or_else(|| err("no address".into()))?;
+        let mut stream = tokio::time::timeout(limits::CONNECT_TIMEOUT, TcpStream::connect(addr))
+            .await
+            .map_err(|_| err(format!("timed out after {:?}", limits::CONNECT_TIMEOUT)))?
+            .map_err(|e| err(e.to_string()))?;
+        let _ = stream.set_nodelay(true);
+        link::send_initial_message(&mut stream, self.me, &self.my_address)
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        if peer.sid.as_i64() > self.me.as_i64() {
+            Ok(Dialed::LostChallenge)
+        } else {
+            Ok(Dialed::Kept(stream))
+        }
+    }
+
+    async fn accept_loop(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            let accepted = tokio::select! {
+                _ = self.cancel.cancelled() => break,
+                a = listener.accept() => a,
+            };
+            let (stream, remote) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors and the like: pause rather than spin.
+                    tracing::error!("Exception while listening: {e}");
+                    tokio::time::sleep(limits::MIN_BACKOFF).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = self.handshakes.clone().try_acquire_owned() else {
+                tracing::warn!(
+                    "closing election connection from {remote}: {} initial messages already pending",
+                    limits::MAX_PENDING_HANDSHAKES
+                );
+                continue;
+            };
+            tracing::info!("Received connection request from {remote}");
+            let cnx = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = cnx.handle_connection(stream, remote, permit).await {
+                    tracing::warn!("{e}");
+                }
+            });
+        }
+        tracing::info!("Leaving listener");
+    }
+
+    /// handleConnection: read the initial message and apply the larger-sid rule.
+    async fn handle_connection(
+        self: &Arc<Self>,
+        mut stream: TcpStream,
+        remote: SocketAddr,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<(), TransportError> {
+        let _ = stream.set_nodelay(true);
+        let read = tokio::select! {
+            _ = self.cancel.cancelled() => return Ok(()),
+            r = tokio::time::timeout(self.handshake_timeout, link::read_initial_message(&mut stream)) => r,
+        };
+        drop(permit);
+        let (msg, rest) = read
+            .map_err(|_| TransportError::Handshake {
+                peer: remote,
+                reason: format!("none within {:?}", self.handshake_timeout),
+            })?
+            .map_err(|reason| TransportError::Handshake {
+                peer: remote,
+                reason,
+            })?;
+        let claimed = msg.sid();
+        let refused = |reason: String| TransportError::Refused {
+            peer: remote,
+            reason,
+        };
+        if claimed == self.me.as_i64() {
+            // ZOOKEEPER-2164: a configuration error or a bug. Java leaves the socket open.
+            return Err(refused(format!(
+                "it claims our own sid {claimed}; check the server.N lines"
+            )));
+        }
+        let peer = u64::try_from(claimed)
+            .ok()
+            .and_then(|sid| self.peers.get(&Sid(sid)))
+            .cloned()
+            .ok_or_else(|| refused(format!("sid {claimed} is not in the view")))?;
+        if let InitialMessage::Versioned { .. } = &msg {
+            tracing::debug!("initial message from {remote}: {msg:?}");
+        }
+        if claimed < self.me.as_i64() {
+            // We win the challenge: drop this connection (and any old one, which this
+            // peer evidently no longer believes in) and dial it ourselves.
+            // It must hear from us now, whatever backoff an earlier failed dial left.
+            drop(stream);
+            self.finish(&peer);
+            peer.reset_backoff();
+            peer.dial_now.notify_one();
+            self.connect_one(peer.sid);
+        } else {
+            self.install(&peer, stream, rest);
+        }
+        Ok(())
+    }
+
+    /// SendWorker.finish: close the peer's connection, if any.
+    pub(crate) fn finish(&self, peer: &Peer) {
+        if let Some(old) = lock(&peer.state).link.take() {
+            old.cancel.cancel();
+        }
+    }
+
+    /// Make `stream` the peer's connection, replacing (closing) an older one: this is what
+    /// holds each peer to [`limits::CONNECTIONS_PER_SID`].
+    fn install(self: &Arc<Self>, peer: &Arc<Peer>, stream: TcpStream, rest: BytesMut) {
+        let id = self.next_link_id.fetch_add(1, Ordering::Relaxed);
+        let cancel = self.cancel.child_token();
+        {
+            let mut st = lock(&peer.state);
+            st.known = true;
+            let entry = LinkEntry {
+                id,
+                cancel: cancel.clone(),
+            };
+            if let Some(old) = st.link.replace(entry) {
+                old.cancel.cancel();
+            }
+        }
+        tracing::debug!("election connection {id} with sid {} up", peer.sid.0);
+        tokio::spawn(link::run(
+            self.clone(),
+            peer.clone(),
+            id,
+            cancel,
+            stream,
+            rest,
+        ));
+    }
+
+    /// A connection ended by itself (error or EOF): forget it and, unless shutting down,
+    /// dial again (after the backoff).
+    pub(crate) fn link_ended(self: &Arc<Self>, peer: &Peer, id: u64) {
+        let was_current = {
+            let mut st = lock(&peer.state);
+            match &st.link {
+                Some(l) if l.id == id => {
+                    st.link = None;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if was_current && !self.cancel.is_cancelled() {
+            self.connect_one(peer.sid);
+        }
+    }
+}
+
+impl Peer {
+    /// A connection delivered a frame: the peer is reachable, dial at once next time.
+    pub(crate) fn reset_backoff(&self) {
+        let mut st = lock(&self.state);
+        st.backoff = limits::MIN_BACKOFF;
+        st.next_dial = None;
+    }
+}
+
+impl PeerState {
+    fn back_off(&mut self) {
+        self.next_dial = Some(Instant::now() + self.backoff);
+        self.backoff = (self.backoff * 2).min(limits::MAX_BACKOFF);
+    }
+}

@@ -1,0 +1,336 @@
+//! FastLeaderElection over the election port: the task that owns the pure
+//! [`Election`] machine and does its IO through QuorumCnxManager.
+//!
+//! [`run_election`] is what the quorum peer calls when it turns LOOKING at boot: it binds
+//! the election port, runs the election and returns the decision with the
+//! [`ElectionPort`] that keeps running. The port must stay alive for the peer's life: once
+//! decided it keeps answering LOOKING peers with our vote (WorkerReceiver's reply when not
+//! LOOKING), and [`ElectionPort::look_again`] starts the next election when a role ends.
+//! Dropping the port closes the listener and every connection.
+//!
+//! The driver loop, one task:
+//! - a received frame is decoded (a malformed payload is logged and dropped, as Java does)
+//!   and fed to [`Election::on_notification`] with the connection's sid;
+//! - at [`Output::wake_at_ms`] (a `sleep_until` rather than a fixed interval: the machine
+//!   says when it next needs time) it calls [`Election::tick`] with haveDelivered from
+//!   the connection manager; `now_ms` counts from the driver's start on tokio's monotonic
+//!   clock;
+//! - actions run in order: `Send` to a peer replaces that peer's queued message, `Send` to
+//!   ourselves goes straight back into the machine (QuorumCnxManager.toSend's loopback),
+//!   `ConnectAll` dials the missing peers, `Decided` is published on a `watch` channel.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Duration, Instant};
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use super::cnx::{CnxManager, Received};
+use super::view::View;
+use super::{frames, limits, TransportError};
+use crate::config::Config;
+use crate::quorum::election::{Action, Election, Notification, Output, Timing, Vote};
+use crate::quorum::{ServerState, Sid, Zxid};
+
+/// The outcome of an election (the `Decided` action), as the quorum peer needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decided {
+    /// The elected leader.
+    pub leader: Sid,
+    /// This server's role under it: LEADING, FOLLOWING or OBSERVING.
+    pub state: ServerState,
+    /// The final vote, now QuorumPeer.currentVote.
+    pub vote: Vote,
+}
+
+/// Requests from the peer to its running election driver.
+#[derive(Debug)]
+enum Command {
+    /// The role ended: elect again (QuorumPeer back to LOOKING).
+    LookAgain { last_zxid: Zxid, current_epoch: i64 },
+    /// Zab settled the new epoch (QuorumPeer.updateElectionVote).
+    UpdateElectionVote(i64),
+}
+
+/// A running election port: the listener, the connections and the driver task.
+#[derive(Debug)]
+pub struct ElectionPort {
+    me: Sid,
+    local_addr: SocketAddr,
+    decided: watch::Receiver<Option<Decided>>,
+    heard: watch::Receiver<BTreeMap<Sid, Notification>>,
+    commands: mpsc::Sender<Command>,
+    cnx: Arc<CnxManager>,
+    task: tokio::task::JoinHandle<()>,
+    _stop: DropGuard,
+}
+
+/// Bind the election port of `cfg`'s `myid`, run FastLeaderElection from our last logged
+/// zxid and current epoch, and return the decision with the port, which keeps answering
+/// LOOKING peers until dropped.
+pub async fn run_election(
+    cfg: &Config,
+    last_zxid: Zxid,
+    current_epoch: i64,
+) -> Result<(Decided, ElectionPort), TransportError> {
+    let mut port = ElectionPort::start(cfg, last_zxid, current_epoch, Timing::default()).await?;
+    let decided = port.decided().await?;
+    Ok((decided, port))
+}
+
+impl ElectionPort {
+    /// Bind, connect to the other members and start LOOKING; the decision arrives on
+    /// [`ElectionPort::decided`].
+    pub async fn start(
+        cfg: &Config,
+        last_zxid: Zxid,
+        current_epoch: i64,
+        timing: Timing,
+    ) -> Result<ElectionPort, TransportError> {
+        let view = View::from_config(cfg)?;
+        let cancel = CancellationToken::new();
+        let (recv_tx, recv_rx) = mpsc::channel(limits::RECV_CAPACITY);
+        let (cnx, local_addr) = CnxManager::start(&view, recv_tx, cancel.clone()).await?;
+        let election = Election::new(
+            view.me,
+            view.learner_type,
+            view.qv.clone(),
+            view.config_bytes.clone(),
+            last_zxid,
+            current_epoch,
+        )
+        .with_timing(timing);
+        let (decided_tx, decided) = watch::channel(None);
+        let (heard_tx, heard) = watch::channel(BTreeMap::new());
+        let (commands, commands_rx) = mpsc::channel(limits::COMMAND_CAPACITY);
+        let driver = Driver {
+            me: view.me,
+            election,
+            cnx: cnx.clone(),
+            recv: recv_rx,
+            commands: commands_rx,
+            decided: decided_tx,
+            heard: heard_tx,
+            epoch: Instant::now(),
+            wake_at_ms: None,
+            cancel: cancel.clone(),
+        };
+        cnx.connect_all();
+        let task = tokio::spawn(driver.run(last_zxid, current_epoch));
+        Ok(ElectionPort {
+            me: view.me,
+            local_addr,
+            decided,
+            heard,
+            commands,
+            cnx,
+            task,
+            _stop: cancel.drop_guard(),
+        })
+    }
+
+    /// This server's sid.
+    pub fn sid(&self) -> Sid {
+        self.me
+    }
+
+    /// Where the election port listens.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Whether the election connection to `sid` is up (QuorumCnxManager.connectedToPeer).
+    pub fn connected_to(&self, sid: Sid) -> bool {
+        self.cnx.connected(sid)
+    }
+
+    /// Wait for the current election's decision.
+    pub async fn decided(&mut self) -> Result<Decided, TransportError> {
+        let d = self
+            .decided
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| TransportError::Stopped)?;
+        (*d).ok_or(TransportError::Stopped)
+    }
+
+    /// The latest notification received from each peer (for diagnostics and tests: whom
+    /// the others vote for).
+    pub fn heard(&self) -> watch::Receiver<BTreeMap<Sid, Notification>> {
+        self.heard.clone()
+    }
+
+    /// Start a new election (a role ended): the decision is cleared until it is made.
+    pub async fn look_again(
+        &self,
+        last_zxid: Zxid,
+        current_epoch: i64,
+    ) -> Result<(), TransportError> {
+        self.command(Command::LookAgain {
+            last_zxid,
+            current_epoch,
+        })
+        .await
+    }
+
+    /// The new epoch is settled: answer late joiners with it (ZOOKEEPER-1732).
+    pub async fn update_election_vote(&self, new_epoch: i64) -> Result<(), TransportError> {
+        self.command(Command::UpdateElectionVote(new_epoch)).await
+    }
+
+    async fn command(&self, c: Command) -> Result<(), TransportError> {
+        self.commands
+            .send(c)
+            .await
+            .map_err(|_| TransportError::Stopped)
+    }
+
+    /// Close the listener and every connection, and wait for the driver to end.
+    pub async fn shutdown(self) {
+        let ElectionPort { task, _stop, .. } = self;
+        drop(_stop);
+        let _ = task.await;
+    }
+}
+
+struct Driver {
+    me: Sid,
+    election: Election,
+    cnx: Arc<CnxManager>,
+    recv: mpsc::Receiver<Received>,
+    commands: mpsc::Receiver<Command>,
+    decided: watch::Sender<Option<Decided>>,
+    heard: watch::Sender<BTreeMap<Sid, Notification>>,
+    /// `now_ms` is measured from here.
+    epoch: Instant,
+    wake_at_ms: Option<u64>,
+    cancel: CancellationToken,
+}
+
+impl Driver {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    async fn run(mut self, last_zxid: Zxid, current_epoch: i64) {
+        let out = self.election.start(self.now_ms(), last_zxid, current_epoch);
+        self.execute(out);
+        loop {
+            let wake = self
+                .wake_at_ms
+                .map(|ms| self.epoch + Duration::from_millis(ms));
+            tokio::select! {
+                _ = self.cancel.cancelled() => break,
+                r = self.recv.recv() => match r {
+                    Some(r) => self.on_frame(r),
+                    None => break,
+                },
+                c = self.commands.recv() => match c {
+                    Some(c) => self.on_command(c),
+                    None => break,
+                },
+                _ = sleep_until(wake) => {
+                    let out = self.election.tick(self.now_ms(), self.cnx.have_delivered());
+                    self.execute(out);
+                }
+            }
+        }
+        tracing::info!("election driver of sid {} stopped", self.me.0);
+    }
+
+    fn on_frame(&mut self, r: Received) {
+        let n = match frames::decode(r.from, &r.frame) {
+            Ok(Some(n)) => n,
+            Ok(None) => {
+                tracing::debug!(
+                    "skipping a notification from sid {} with an unknown state",
+                    r.from.0
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "dropping a malformed notification from sid {}: {e}",
+                    r.from.0
+                );
+                return;
+            }
+        };
+        tracing::debug!(
+            "Notification from sid {}: leader {}, zxid {:#x}, round {:#x}, state {:?}, peer epoch {:#x}",
+            n.sid.0,
+            n.leader.as_i64(),
+            n.zxid.0,
+            n.election_epoch,
+            n.state,
+            n.peer_epoch
+        );
+        self.heard.send_modify(|m| {
+            m.insert(r.from, n.clone());
+        });
+        let out = self.election.on_notification(r.from, n, self.now_ms());
+        self.execute(out);
+    }
+
+    fn on_command(&mut self, c: Command) {
+        match c {
+            Command::LookAgain {
+                last_zxid,
+                current_epoch,
+            } => {
+                self.decided.send_replace(None);
+                let out = self.election.start(self.now_ms(), last_zxid, current_epoch);
+                self.execute(out);
+            }
+            Command::UpdateElectionVote(epoch) => self.election.update_election_vote(epoch),
+        }
+    }
+
+    fn execute(&mut self, out: Output) {
+        self.wake_at_ms = out.wake_at_ms;
+        let mut pending: VecDeque<Action> = out.actions.into();
+        while let Some(action) = pending.pop_front() {
+            match action {
+                Action::Send { to, msg } if to == self.me => {
+                    // QuorumCnxManager.toSend: a message to ourselves is received at once.
+                    let n = msg.into_notification(self.me);
+                    let out = self.election.on_notification(self.me, n, self.now_ms());
+                    self.wake_at_ms = out.wake_at_ms;
+                    pending.extend(out.actions);
+                }
+                Action::Send { to, msg } => match frames::encode(&msg) {
+                    Ok(frame) => self.cnx.to_send(to, frame),
+                    Err(e) => tracing::error!("cannot encode a notification for sid {}: {e}", to.0),
+                },
+                Action::ConnectAll => self.cnx.connect_all(),
+                Action::Decided {
+                    leader,
+                    state,
+                    vote,
+                } => {
+                    tracing::info!(
+                        "sid {} decided: {state:?}, leader {}, zxid {:#x}, peer epoch {:#x}",
+                        self.me.0,
+                        leader.0,
+                        vote.zxid.0,
+                        vote.peer_epoch
+                    );
+                    self.decided.send_replace(Some(Decided {
+                        leader,
+                        state,
+                        vote,
+                    }));
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,134 @@
+//! The ensemble as the election port sees it, built from `zoo.cfg`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::limits;
+use super::TransportError;
+use crate::config::Config;
+use crate::quorum::{LearnerType, Majority, Sid};
+
+/// One other member: where to dial it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Member {
+    /// Host of its election port, without IPv6 brackets.
+    pub(crate) host: String,
+    /// Its election port.
+    pub(crate) port: u16,
+}
+
+/// Everything the transport and the election need from the configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct View {
+    pub(crate) me: Sid,
+    pub(crate) learner_type: LearnerType,
+    /// Every other `server.N` (voters and observers), by sid.
+    pub(crate) peers: BTreeMap<Sid, Member>,
+    /// Where the listener binds: the configured host, or 0.0.0.0 with quorumListenOnAllIPs.
+    pub(crate) listen: (String, u16),
+    /// What our initial message announces (NetUtils.formatInetAddr of our election address).
+    pub(crate) my_address: String,
+    pub(crate) qv: Majority,
+    /// `QuorumMaj.toString()`: the config every notification carries.
+    pub(crate) config_bytes: Vec<u8>,
+    /// Java's socketTimeout for the initial message: tickTime * syncLimit.
+    pub(crate) handshake_timeout: Duration,
+}
+
+impl View {
+    pub(crate) fn from_config(cfg: &Config) -> Result<View, TransportError> {
+        let my_id = cfg
+            .my_id
+            .ok_or_else(|| TransportError::Config("no myid".into()))?;
+        let me_spec = cfg.servers.get(&my_id).ok_or_else(|| {
+            TransportError::Config(format!("myid {my_id} has no server.{my_id} line"))
+        })?;
+        let peers = cfg
+            .servers
+            .values()
+            .filter(|s| s.sid != my_id)
+            .map(|s| {
+                let member = Member {
+                    host: s.host.clone(),
+                    port: s.election_port,
+                };
+                (Sid(s.sid), member)
+            })
+            .collect();
+        let voters = cfg
+            .servers
+            .values()
+            .filter(|s| !s.observer)
+            .map(|s| Sid(s.sid));
+        let observers = cfg
+            .servers
+            .values()
+            .filter(|s| s.observer)
+            .map(|s| Sid(s.sid));
+        let listen_all = ["quorumListenOnAllIPs", "zookeeper.quorumListenOnAllIPs"]
+            .iter()
+            .filter_map(|k| cfg.raw.get(*k))
+            .any(|v| v.trim().eq_ignore_ascii_case("true"));
+        let listen_host = if listen_all {
+            "0.0.0.0".to_string()
+        } else {
+            me_spec.host.clone()
+        };
+        let handshake_ms = cfg.tick_time_ms.saturating_mul(u64::from(cfg.sync_limit));
+        let handshake_timeout = if handshake_ms == 0 {
+            limits::DEFAULT_HANDSHAKE_TIMEOUT
+        } else {
+            Duration::from_millis(handshake_ms)
+        };
+        Ok(View {
+            me: Sid(my_id),
+            learner_type: if me_spec.observer {
+                LearnerType::Observer
+            } else {
+                LearnerType::Participant
+            },
+            peers,
+            listen: (listen_host, me_spec.election_port),
+            my_address: host_port(&me_spec.host, me_spec.election_port),
+            qv: Majority::new(voters, observers),
+            config_bytes: quorum_maj_string(cfg).into_bytes(),
+            handshake_timeout,
+        })
+    }
+}
+
+/// `host:port`, with an IPv6 literal in brackets (NetUtils.formatInetAddr).
+pub(crate) fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// `QuorumMaj.toString()` for a static configuration: one `server.N=` line per member
+/// (QuorumServer.toString: `host:quorumPort:electionPort:type[;clientHost:clientPort]`),
+/// then `version=0`. Java parses this from every notification; it must stay parseable.
+pub(crate) fn quorum_maj_string(cfg: &Config) -> String {
+    let mut out = String::new();
+    for s in cfg.servers.values() {
+        out.push_str(&format!(
+            "server.{}={}:{}:{}",
+            s.sid,
+            host_port(&s.host, s.quorum_port),
+            s.election_port,
+            if s.observer {
+                "observer"
+            } else {
+                "participant"
+            }
+        ));
+        if let Some(client) = &s.client_addr {
+            out.push(';');
+            out.push_str(client);
+        }
+        out.push('\n');
+    }
+    out.push_str("version=0");
+    out
+}
