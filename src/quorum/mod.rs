@@ -2,6 +2,7 @@
 //! leader election and Zab. Everything here is pure: no IO, no clock, no global state.
 
 pub mod election;
+pub mod leader;
 mod verifier;
 
 pub use verifier::{Majority, QuorumVerifier};
