@@ -95,8 +95,8 @@ pub enum Action {
     },
 }
 
-/// Why a learner's input was refused. The driver closes that learner's link; none of
-/// these stops the leader.
+/// Why an input was refused. For a learner's packet the driver closes that learner's
+/// link; none of these stops the leader.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LeaderError {
     /// A packet's data did not have the layout its type needs.
@@ -139,6 +139,14 @@ pub enum LeaderError {
         "zxid lower 32 bits have rolled over, forcing re-election, and therefore new epoch start"
     )]
     XidRollover,
+    /// The local pipeline proposed a zxid not above the last one (a bug in the caller).
+    #[error("proposal 0x{zxid:x} is not after the last proposed 0x{last:x}")]
+    ProposalOutOfOrder {
+        /// The zxid proposed.
+        zxid: i64,
+        /// Leader.lastProposed.
+        last: i64,
+    },
 }
 
 /// `StateSummary`: what a server reports in ACKEPOCH, and what the leader compares it to.
