@@ -139,6 +139,11 @@ impl<Q: QuorumVerifier> Discovery<Q> {
         (d, out)
     }
 
+    /// The quorum verifier.
+    pub fn qv(&self) -> &Q {
+        &self.qv
+    }
+
     /// The proposed epoch (-1 before any was proposed).
     pub fn epoch(&self) -> i64 {
         self.epoch

@@ -11,11 +11,13 @@
 //! - [`liveness`]: the half-tick loop of `Leader.lead` (the syncLimit quorum check, PINGs)
 //!   and the session touches learners report in their PING replies.
 //!
-//! Every machine returns its effects as data; the driver performs them in order.
+//! [`Leader`] runs them together with one handler state per learner; it is what a driver
+//! holds. Every machine returns its effects as data; the driver performs them in order.
 
 pub mod broadcast;
 pub mod epoch;
 pub mod liveness;
+mod machine;
 mod packet;
 pub mod sync;
 
@@ -26,6 +28,7 @@ mod sim_tests;
 #[cfg(test)]
 mod sync_tests;
 
+pub use machine::{Leader, LeaderStart};
 pub use packet::{LeaderPacket, LearnerPacket};
 
 use super::{Sid, Zxid};
@@ -70,6 +73,44 @@ pub enum Action {
     PersistAcceptedEpoch(i64),
     /// Write `currentEpoch` durably before going on (QuorumPeer.setCurrentEpoch).
     PersistCurrentEpoch(i64),
+    /// Stream the snapshot (the data tree at the SNAP zxid, then the "BenWasHere"
+    /// signature) to `to`, right after the SNAP packet (ZKDatabase.serializeSnapshot).
+    StreamSnapshot {
+        /// The learner.
+        to: Sid,
+    },
+    /// Queue, for each logged txn in `range`, PROPOSAL(txn) then COMMIT(zxid) to `to`.
+    StreamProposals {
+        /// The learner.
+        to: Sid,
+        /// Which txns.
+        range: sync::StreamRange,
+    },
+    /// A quorum acknowledged NEWLEADER: start serving with `zxid` as the last processed
+    /// zxid (Leader.startZkServer). Learners now get UPTODATE.
+    Established {
+        /// `makeZxid(epoch, 0)`.
+        zxid: Zxid,
+    },
+    /// A learner forwarded a client request (LearnerHandler → submitLearnerRequest): hand
+    /// it to the prep stage with the learner as owner. A `sync` (op 9) comes back through
+    /// [`Leader::process_sync`].
+    Forwarded {
+        /// The learner.
+        from: Sid,
+        /// The [`LearnerPacket::Request`].
+        request: Box<LearnerPacket>,
+    },
+    /// A learner asks whether a session may reattach there (Leader.revalidateSession):
+    /// answer it with REVALIDATE(session id, valid) on that learner's link.
+    Revalidate {
+        /// The learner.
+        from: Sid,
+        /// The session.
+        session_id: i64,
+        /// Its timeout.
+        timeout_ms: i32,
+    },
     /// Apply the committed txn `zxid` locally (CommitProcessor.commit).
     Commit {
         /// The committed txn.
