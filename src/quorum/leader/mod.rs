@@ -87,7 +87,8 @@ pub enum Action {
         range: sync::StreamRange,
     },
     /// A quorum acknowledged NEWLEADER: start serving with `zxid` as the last processed
-    /// zxid (Leader.startZkServer). Learners now get UPTODATE.
+    /// zxid (Leader.startZkServer: zk.startup, setlastProcessedZxid, and
+    /// QuorumPeer.updateElectionVote with the new epoch). Learners now get UPTODATE.
     Established {
         /// `makeZxid(epoch, 0)`.
         zxid: Zxid,
@@ -180,6 +181,9 @@ pub enum LeaderError {
         "zxid lower 32 bits have rolled over, forcing re-election, and therefore new epoch start"
     )]
     XidRollover,
+    /// The local pipeline proposed before the leader serves (a bug in the caller).
+    #[error("the leader does not serve yet")]
+    NotServing,
     /// The local pipeline proposed a zxid not above the last one (a bug in the caller).
     #[error("proposal 0x{zxid:x} is not after the last proposed 0x{last:x}")]
     ProposalOutOfOrder {

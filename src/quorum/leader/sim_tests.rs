@@ -1,4 +1,5 @@
-//! A seeded simulation of broadcast: one leader, 2-4 followers whose ACKs arrive in random
+//! A seeded simulation of broadcast: one [`Leader`] taken through discovery and sync, then
+//! 2-4 followers whose ACKs arrive in random
 //! interleavings (and, in chaos mode, out of order, duplicated, dropped or for zxids never
 //! proposed). Checks Zab's broadcast invariants on what the leader emits:
 //! - commits are in zxid order and skip nothing (Zab.tla TotalOrder / PrefixConsistency);
@@ -11,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
-use super::broadcast::Broadcast;
-use super::{Action, LeaderPacket};
+use super::sync::{LogState, TxnLogRead, TxnLogView};
+use super::{Action, Leader, LeaderConfig, LeaderError, LeaderPacket, LeaderStart, LearnerPacket};
 use crate::quorum::{LearnerType, Majority, QuorumVerifier, Sid, Zxid};
 
 /// splitmix64: seedable and ours, so a run depends only on its seed.
@@ -55,17 +56,96 @@ struct Run {
     proposed: i64,
 }
 
+fn no_log() -> LogState<'static> {
+    LogState {
+        last_processed_zxid: Zxid::new(EPOCH - 1, 0),
+        committed_log: &[],
+        txn_log: &NoDisk,
+        snapshot_size_factor: 0.33,
+        snapshot_size: 0,
+        force_snap_sync: false,
+    }
+}
+
+struct NoDisk;
+
+impl TxnLogView for NoDisk {
+    fn read_from(&self, _: Zxid) -> Option<TxnLogRead> {
+        None
+    }
+}
+
+fn ack(l: &mut Leader<Majority>, sid: Sid, zxid: Zxid) -> Result<Vec<Action>, String> {
+    let packet = LearnerPacket::Ack { zxid };
+    l.on_packet(sid, packet, &no_log(), 0)
+        .map_err(|e| e.to_string())
+}
+
+/// Runs discovery and sync: every follower joins at the previous epoch's start (an empty
+/// DIFF) and the leader serves epoch `EPOCH`.
+fn established_leader(qv: &Majority, voters: &[Sid]) -> Result<Leader<Majority>, String> {
+    let start = LeaderStart {
+        accepted_epoch: EPOCH - 1,
+        current_epoch: EPOCH - 1,
+        last_processed_zxid: Zxid::new(EPOCH - 1, 0),
+        config_version: 0,
+        config_bytes: Bytes::new(),
+    };
+    let cfg = LeaderConfig {
+        my_sid: Sid(1),
+        tick_ms: 2000,
+        init_limit: 10,
+        sync_limit: 5,
+    };
+    let (mut l, _) = Leader::new(cfg, qv.clone(), start, 0);
+    let log = no_log();
+    let fail = |e: LeaderError| e.to_string();
+    for &f in &voters[1..] {
+        let info = LearnerPacket::Info {
+            learner_type: LearnerType::Participant,
+            zxid: Zxid::new(EPOCH - 1, 0),
+            sid: Some(f.0 as i64),
+            protocol_version: 0x10000,
+            config_version: None,
+        };
+        l.on_learner_info(info, &log, 0).map_err(fail)?;
+    }
+    for &f in &voters[1..] {
+        let ack_epoch = LearnerPacket::AckEpoch {
+            current_epoch: EPOCH - 1,
+            last_zxid: Zxid::new(EPOCH - 1, 0),
+        };
+        l.on_packet(f, ack_epoch, &log, 0).map_err(fail)?;
+    }
+    let mut established = false;
+    for &f in &voters[1..] {
+        let out = l
+            .on_packet(
+                f,
+                LearnerPacket::Ack {
+                    zxid: Zxid::new(EPOCH, 0),
+                },
+                &log,
+                0,
+            )
+            .map_err(fail)?;
+        established |= out.iter().any(|a| matches!(a, Action::Established { .. }));
+    }
+    if !established {
+        return Err("the leader never established".into());
+    }
+    Ok(l)
+}
+
 /// Drives one leader; returns the first invariant violated, if any.
 fn simulate(seed: u64, mode: Mode, planted_bug: bool) -> Result<Run, String> {
     let mut rng = Rng(seed);
     let followers = 2 + rng.below(3); // 2..=4
     let voters: Vec<Sid> = (1..=followers + 1).map(Sid).collect();
     let qv = Majority::new(voters.clone(), []);
-    let mut b = Broadcast::new(qv.clone(), Sid(1), EPOCH);
-    b.ignore_order = planted_bug;
-    b.establish();
-    for &f in &voters[1..] {
-        b.start_forwarding(f, LearnerType::Participant, Zxid::new(EPOCH, 0));
+    let mut b = established_leader(&qv, &voters)?;
+    if let Some(b) = b.broadcast_mut() {
+        b.ignore_order = planted_bug;
     }
     // Per server (the leader's own log too): the zxids it will ACK, in delivery order.
     let mut pending: BTreeMap<Sid, Vec<Zxid>> = voters.iter().map(|s| (*s, Vec::new())).collect();
@@ -134,7 +214,7 @@ fn simulate(seed: u64, mode: Mode, planted_bug: bool) -> Result<Run, String> {
             run.proposed += 1;
             let zxid = Zxid::new(EPOCH, run.proposed);
             let out = b
-                .propose(zxid, Bytes::from_static(b"txn"))
+                .propose(zxid, Bytes::from_static(b"txn"), 0)
                 .map_err(|e| format!("seed {seed}: {e}"))?;
             check(out, &delivered, &mut run)?;
             for (sid, queue) in pending.iter_mut() {
@@ -152,13 +232,15 @@ fn simulate(seed: u64, mode: Mode, planted_bug: bool) -> Result<Run, String> {
             .collect();
         let sid = ready[rng.below(ready.len() as u64) as usize];
         let queue = pending.get_mut(&sid).expect("ready");
-        let idx = if mode == Mode::Chaos {
+        // The leader's own log is always in order.
+        let idx = if mode == Mode::Chaos && sid != Sid(1) {
             rng.below(queue.len() as u64) as usize
         } else {
             0
         };
         let zxid = queue.remove(idx);
-        if mode == Mode::Chaos {
+        // Chaos touches the followers' links only: the leader's log is in order and whole.
+        if mode == Mode::Chaos && sid != Sid(1) {
             if rng.chance(10) {
                 continue; // dropped
             }
@@ -167,17 +249,16 @@ fn simulate(seed: u64, mode: Mode, planted_bug: bool) -> Result<Run, String> {
             }
             if rng.chance(5) {
                 let stray = Zxid::new(EPOCH, PROPOSALS + 1 + rng.below(5) as i64);
-                let (_, out) = b.process_ack(sid, stray);
+                let out = ack(&mut b, sid, stray)?;
                 check(out, &delivered, &mut run)?;
             }
         }
         delivered.entry(zxid).or_default().insert(sid);
-        // The leader's own ACK is its log's durability, which is in order; in chaos mode it
-        // is delivered as a raw ACK like the others.
-        let out = if sid == Sid(1) && mode == Mode::InOrder {
+        // The leader's own ACK is its log's durability.
+        let out = if sid == Sid(1) {
             b.on_durable(zxid)
         } else {
-            b.process_ack(sid, zxid).1
+            ack(&mut b, sid, zxid)?
         };
         check(out, &delivered, &mut run)?;
     }

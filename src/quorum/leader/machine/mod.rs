@@ -114,6 +114,12 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
         self.broadcast.as_ref()
     }
 
+    /// The broadcast state, mutable, for the planted-bug test.
+    #[cfg(test)]
+    pub(crate) fn broadcast_mut(&mut self) -> Option<&mut Broadcast<Q>> {
+        self.broadcast.as_mut()
+    }
+
     /// Whether the leader has given up (the peer must go LOOKING).
     pub fn gave_up(&self) -> bool {
         self.gave_up
@@ -272,15 +278,20 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
         }
     }
 
-    /// The local pipeline proposes txn `zxid` (Leader.propose).
+    /// The local pipeline proposes txn `zxid` (Leader.propose). Refused before the leader
+    /// serves; a rollover zxid gives up leadership.
     pub fn propose(
         &mut self,
         zxid: Zxid,
         data: Bytes,
         now_ms: u64,
     ) -> Result<Vec<Action>, LeaderError> {
-        let Some(b) = self.broadcast.as_mut().filter(|_| !self.gave_up) else {
+        if self.gave_up {
             return Ok(Vec::new());
+        }
+        // Java's pipeline only runs once startZkServer has: nothing is proposed before.
+        let Some(b) = self.broadcast.as_mut().filter(|_| self.serving) else {
+            return Err(LeaderError::NotServing);
         };
         let out = b.propose(zxid, data)?;
         for a in &out {

@@ -400,6 +400,11 @@ fn packets_sent_while_the_handler_is_blocked_wait_for_uptodate() {
         l.on_packet(Sid(2), LearnerPacket::Ack { zxid: z(2, 0) }, &state, 1),
         Ok(vec![])
     );
+    // Nothing is proposed before the leader serves.
+    assert_eq!(
+        l.propose(z(2, 1), Bytes::new(), 1),
+        Err(LeaderError::NotServing)
+    );
     // Learner 2 waits in waitForNewLeaderAck: its PING reply is not read yet.
     let ping = LearnerPacket::Ping {
         touches: vec![(7, 4000)],
