@@ -13,6 +13,22 @@
 //!
 //! [`Leader`] runs them together with one handler state per learner; it is what a driver
 //! holds. Every machine returns its effects as data; the driver performs them in order.
+//!
+//! How a driver runs a [`Leader`]:
+//! - Build it with [`Leader::new`] once FLE decides LEADING (after loading the database).
+//! - Decode each learner link's first packet with [`LearnerPacket::decode`] and pass it to
+//!   [`Leader::on_learner_info`], which names the link's sid; pass every later packet to
+//!   [`Leader::on_packet`] with a [`sync::LogState`] view of the leader's history. An
+//!   `Err` means: close that link (the machine has already forgotten the learner). When a
+//!   link closes for any other reason, call [`Leader::remove_learner`].
+//! - The pipeline calls [`Leader::propose`] for each txn (after `Action::Established`),
+//!   [`Leader::on_durable`] when its log makes txns durable, [`Leader::process_sync`] for
+//!   a learner's forwarded sync, and [`Leader::applied`] after applying a commit.
+//! - Call [`Leader::on_tick`] at or after [`Leader::next_wakeup_ms`].
+//! - Perform the actions in order: `Send` queues on the learner's link (encode with
+//!   [`LeaderPacket::encode`]); `Persist*Epoch` are synchronous writes; `StreamSnapshot`
+//!   and `StreamProposals` write the snapshot or the logged txns in place; `GiveUp` ends
+//!   the role (close every learner link, go LOOKING).
 
 pub mod broadcast;
 pub mod epoch;

@@ -1,10 +1,12 @@
 //! A seeded simulation of broadcast: one [`Leader`] taken through discovery and sync, then
-//! 2-4 followers whose ACKs arrive in random
-//! interleavings (and, in chaos mode, out of order, duplicated, dropped or for zxids never
-//! proposed). Checks Zab's broadcast invariants on what the leader emits:
-//! - commits are in zxid order and skip nothing (Zab.tla TotalOrder / PrefixConsistency);
-//! - nothing commits without a quorum of voters' ACKs delivered before it (Integrity);
-//! - every follower receives COMMITs in the order the leader commits locally.
+//! 2-4 followers whose ACKs arrive in random interleavings (and, in chaos mode, out of
+//! order, duplicated, dropped or for zxids never proposed). Checks, on what the leader
+//! emits:
+//! - commits are in zxid order and skip nothing (Zab.tla TotalOrder, PrefixConsistency);
+//! - nothing commits before a quorum of voters' ACKs was delivered (the guard of Zab.tla
+//!   LeaderProcessACK);
+//! - every follower receives COMMITs in the order the leader commits locally;
+//! - with in-order ACKs, every zxid a quorum logged commits (nothing is left stuck).
 //!
 //! A failure names its seed; rerun that seed alone to replay it.
 
