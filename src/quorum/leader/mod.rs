@@ -40,6 +40,8 @@ pub mod sync;
 #[cfg(test)]
 mod broadcast_tests;
 #[cfg(test)]
+mod golden_tests;
+#[cfg(test)]
 mod sim_tests;
 #[cfg(test)]
 mod sync_tests;

@@ -302,7 +302,7 @@ fn a_follower_ahead_is_refused_and_the_leader_times_out_without_a_quorum() {
 }
 
 #[test]
-fn snap_sync_streams_the_snapshot_then_forwarded_proposals_then_newleader() {
+fn snap_sync_streams_the_snapshot_before_newleader_and_observers_get_inform() {
     let (mut l, committed) = start();
     let state = log(z(1, 5), &committed);
     // An observer with an empty log, and learner 2 completing the quorums.
