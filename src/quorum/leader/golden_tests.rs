@@ -182,6 +182,12 @@ fn learner_packets_from_java_decode() {
     ));
 }
 
+/// The captured ensemble's members (server 4 is an observer).
+const MEMBERS: &str = "server.1=127.0.0.1:22888:23888:participant\n\
+                       server.2=127.0.0.1:22889:23889:participant\n\
+                       server.3=127.0.0.1:22890:23890:participant\n\
+                       server.4=127.0.0.1:22891:23891:observer\n";
+
 struct NoDisk;
 
 impl TxnLogView for NoDisk {
@@ -207,8 +213,9 @@ fn a_rejoining_follower_gets_the_stream_java_sent() {
         accepted_epoch: 0,
         current_epoch: 0,
         last_processed_zxid: Zxid(0),
-        config_version: 0x1_0000_0000,
-        config_bytes: Bytes::new(),
+        config_version: 0,
+        last_seen_config_version: 0,
+        config_members: MEMBERS.into(),
     };
     let cfg = LeaderConfig {
         my_sid: Sid(3),
@@ -272,6 +279,8 @@ fn a_rejoining_follower_gets_the_stream_java_sent() {
         upto: Zxid::new(1, 0x12),
     };
     assert_eq!(out[1], Action::StreamProposals { to: Sid(1), range });
+    // NEWLEADER carries the config with version 1.0, byte for byte what Java sent.
+    assert_eq!(encode(sent(&out[2])), golden("newleader.bin"), "NEWLEADER");
     // Java's stream: PROPOSAL then COMMIT for each zxid after 1.c, in order.
     for (i, pair) in wire[2..].chunks(2).enumerate() {
         let zxid = Zxid::new(1, 0xd + i as i64);

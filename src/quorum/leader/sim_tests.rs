@@ -91,7 +91,8 @@ fn established_leader(qv: &Majority, voters: &[Sid]) -> Result<Leader<Majority>,
         current_epoch: EPOCH - 1,
         last_processed_zxid: Zxid::new(EPOCH - 1, 0),
         config_version: 0,
-        config_bytes: Bytes::new(),
+        last_seen_config_version: 0,
+        config_members: String::new(),
     };
     let cfg = LeaderConfig {
         my_sid: Sid(1),

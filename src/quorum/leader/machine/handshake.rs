@@ -132,7 +132,8 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
         if let Some(b) = self.broadcast.as_mut() {
             out.extend(b.start_forwarding(sid, learner_type, plan.forward_from));
         }
-        let config = (version >= ZAB_PROTOCOL_VERSION).then(|| self.start.config_bytes.clone());
+        let epoch = self.discovery.epoch();
+        let config = (version >= ZAB_PROTOCOL_VERSION).then(|| self.start.new_leader_config(epoch));
         out.push(Action::Send {
             to: sid,
             packet: LeaderPacket::NewLeader {

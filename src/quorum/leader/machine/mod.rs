@@ -53,8 +53,26 @@ pub struct LeaderStart {
     pub last_processed_zxid: Zxid,
     /// The version of the committed config (a learner with a newer one is refused).
     pub config_version: i64,
-    /// NEWLEADER's data: the last-seen config as QuorumVerifier.toString bytes.
-    pub config_bytes: Bytes,
+    /// The version of the last-seen config (above `config_version` while a reconfig is
+    /// pending).
+    pub last_seen_config_version: i64,
+    /// The last-seen config's member lines as QuorumMaj.toString writes them, each
+    /// `server.N=...` ending in a newline, without the `version=` line.
+    pub config_members: String,
+}
+
+impl LeaderStart {
+    /// NEWLEADER's data for `epoch`: the last-seen config and its version. A config still at
+    /// version 0 (never established) takes `makeZxid(epoch, 0)` as its version, which
+    /// Leader.lead sets before the epoch is acknowledged (ZOOKEEPER-1783).
+    pub fn new_leader_config(&self, epoch: i64) -> Bytes {
+        let version = if self.config_version == 0 && self.last_seen_config_version == 0 {
+            Zxid::new(epoch, 0).0
+        } else {
+            self.last_seen_config_version
+        };
+        Bytes::from(format!("{}version={version:x}", self.config_members))
+    }
 }
 
 /// The Zab leader.

@@ -30,7 +30,8 @@ fn cfg() -> LeaderConfig {
 }
 
 fn config_bytes() -> Bytes {
-    Bytes::from_static(b"server.1=a:1:2:participant\nversion=100000000")
+    // Config version 0 becomes the new epoch's first zxid (ZOOKEEPER-1783).
+    Bytes::from_static(b"server.1=a:1:2:participant\nversion=200000000")
 }
 
 fn send(to: u64, packet: LeaderPacket) -> Action {
@@ -58,7 +59,8 @@ fn start() -> (Leader<Majority>, Vec<Zxid>) {
         current_epoch: 1,
         last_processed_zxid: z(1, 5),
         config_version: 0,
-        config_bytes: config_bytes(),
+        last_seen_config_version: 0,
+        config_members: "server.1=a:1:2:participant\n".into(),
     };
     let (leader, out) = Leader::new(cfg(), qv, start, 0);
     assert_eq!(out, vec![]);
@@ -380,7 +382,8 @@ fn packets_sent_while_the_handler_is_blocked_wait_for_uptodate() {
         current_epoch: 1,
         last_processed_zxid: z(1, 5),
         config_version: 0,
-        config_bytes: config_bytes(),
+        last_seen_config_version: 0,
+        config_members: "server.1=a:1:2:participant\n".into(),
     };
     let (mut l, _) = Leader::new(cfg(), qv, start, 0);
     let committed: Vec<Zxid> = (1..=5).map(|c| z(1, c)).collect();
