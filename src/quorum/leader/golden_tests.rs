@@ -106,6 +106,19 @@ fn leader_packets_are_byte_identical_to_java() {
             },
         ),
     ];
+    let LearnerPacket::Revalidate { session_id, .. } = learner("revalidate_ask.bin") else {
+        panic!("revalidate")
+    };
+    // The capture's session was valid.
+    let answer = LeaderPacket::Revalidate {
+        session_id,
+        valid: true,
+    };
+    assert_eq!(
+        encode(&answer),
+        golden("revalidate_answer.bin"),
+        "revalidate_answer.bin"
+    );
     for (file, p) in cases {
         assert_eq!(encode(&p), golden(file), "{file}");
     }

@@ -121,7 +121,8 @@ pub enum Action {
         request: Box<LearnerPacket>,
     },
     /// A learner asks whether a session may reattach there (Leader.revalidateSession):
-    /// answer it with REVALIDATE(session id, valid) on that learner's link.
+    /// check it with the session tracker (and make the learner its owner if valid), then
+    /// send [`LeaderPacket::Revalidate`] on that learner's link.
     Revalidate {
         /// The learner.
         from: Sid,

@@ -10,8 +10,8 @@ use crate::proto::acl::Id;
 use crate::proto::quorum::packet::QuorumPacket;
 use crate::proto::quorum::packet_type as pt;
 use crate::proto::quorum::payload::{
-    AckEpoch, ForwardedRequest, LearnerInfoView, Payload, PingTouches, RevalidateAsk,
-    ZAB_PROTOCOL_VERSION,
+    AckEpoch, ForwardedRequest, LearnerInfoView, Payload, PingTouches, RevalidateAnswer,
+    RevalidateAsk, ZAB_PROTOCOL_VERSION,
 };
 use crate::quorum::{LearnerType, Zxid};
 
@@ -220,6 +220,14 @@ pub enum LeaderPacket {
     },
     /// SYNC: a forwarded sync is answered (Leader.sendSync: zxid 0).
     Sync,
+    /// REVALIDATE answer (Leader.revalidateSession): the ask packet sent back with the
+    /// session id and whether it is valid; its zxid stays the ask's, -1 from any learner.
+    Revalidate {
+        /// The session.
+        session_id: i64,
+        /// Whether it may reattach.
+        valid: bool,
+    },
 }
 
 impl LeaderPacket {
@@ -252,6 +260,15 @@ impl LeaderPacket {
             LeaderPacket::UpToDate => QuorumPacket::bare(pt::UPTODATE, -1),
             LeaderPacket::Ping { zxid } => bare(pt::PING, *zxid),
             LeaderPacket::Sync => QuorumPacket::bare(pt::SYNC, 0),
+            LeaderPacket::Revalidate { session_id, valid } => QuorumPacket::with_data(
+                pt::REVALIDATE,
+                -1,
+                RevalidateAnswer {
+                    session_id: *session_id,
+                    valid: *valid,
+                }
+                .to_data(),
+            ),
         };
         p.write(out);
     }
