@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 mod handshake;
 
-use super::broadcast::{AckOutcome, Broadcast};
+use super::broadcast::Broadcast;
 use super::epoch::Discovery;
 use super::liveness::Liveness;
 use super::sync::LogState;
@@ -274,8 +274,8 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
             LearnerPacket::Ack { zxid } => {
                 self.liveness.ack_received(sid, zxid);
                 if let Some(b) = self.broadcast.as_mut() {
-                    let (outcome, actions) = b.process_ack(sid, zxid);
-                    debug_assert!(outcome != AckOutcome::Committed || !actions.is_empty());
+                    let (_, actions) = b.process_ack(sid, zxid);
+
                     out.extend(actions);
                 }
             }
