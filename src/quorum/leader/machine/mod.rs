@@ -275,7 +275,6 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
                 self.liveness.ack_received(sid, zxid);
                 if let Some(b) = self.broadcast.as_mut() {
                     let (_, actions) = b.process_ack(sid, zxid);
-
                     out.extend(actions);
                 }
             }
