@@ -1,7 +1,9 @@
 //! The quorum: identities (zxid, sid), server states, and the quorum verifier shared by
-//! leader election and Zab. Everything here is pure: no IO, no clock, no global state.
+//! leader election and Zab. `election`, `leader` and `zab` are pure machines (no IO, no
+//! clock, no global state); `transport` is the IO that drives them.
 
 pub mod election;
+pub mod leader;
 pub mod transport;
 mod verifier;
 // The learner's IO driver is not written yet: until it uses the machine, only its tests do.
