@@ -105,16 +105,14 @@ impl EpochFiles {
         };
         if zxid_epoch > files.current {
             let tmp = files.path(&format!("{CURRENT_EPOCH}{TMP_EXTENSION}"));
-            match read_epoch_file(&tmp)? {
-                Some(e) => {
-                    tracing::info!("{} found, setting the current epoch to {e}", tmp.display());
-                    files.set_current_epoch(e)?;
-                }
-                None => return Err(StorageError::Epoch(format!(
-                    "the current epoch, {}, is older than the last zxid, 0x{last_processed_zxid:x}",
-                    files.current
-                ))),
-            }
+            let Some(e) = read_epoch_file(&tmp)? else {
+                return Err(StorageError::Epoch(format!(
+                    "the current epoch, {}, is older than the last zxid, 0x{:x}",
+                    files.current, last_processed_zxid
+                )));
+            };
+            tracing::info!("{} found, setting the current epoch to {e}", tmp.display());
+            files.set_current_epoch(e)?;
         }
         files.accepted = match read_epoch_file(&files.path(ACCEPTED_EPOCH))? {
             Some(e) => e,
