@@ -404,3 +404,35 @@ fn time(ms: i64) -> String {
     );
     format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}.{milli:03} UTC")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("fk-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn export_and_import_carry_the_epoch_files() {
+        let (fk, zk, back) = (tmp("fk"), tmp("zk"), tmp("back"));
+        drop(RocksStore::open(&fk).unwrap());
+        let v = fk.join(VERSION_DIR);
+        std::fs::create_dir_all(&v).unwrap();
+        write_epoch_file(&v, ACCEPTED_EPOCH, 3).unwrap();
+        write_epoch_file(&v, CURRENT_EPOCH, 2).unwrap();
+        export(&fk, None, &zk, false, true).unwrap();
+        let zv = zk.join(VERSION_DIR);
+        assert_eq!(std::fs::read(zv.join(ACCEPTED_EPOCH)).unwrap(), b"3");
+        assert_eq!(std::fs::read(zv.join(CURRENT_EPOCH)).unwrap(), b"2");
+        import(&zk, &zk, &back, None, true).unwrap();
+        let bv = back.join(VERSION_DIR);
+        assert_eq!(std::fs::read(bv.join(ACCEPTED_EPOCH)).unwrap(), b"3");
+        assert_eq!(std::fs::read(bv.join(CURRENT_EPOCH)).unwrap(), b"2");
+        for d in [fk, zk, back] {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}

@@ -72,9 +72,10 @@ pub trait TxnLog: Send {
         }
         Ok(out)
     }
-    /// The oldest zxid still in the log (`None`: the log is empty). A leader sends a
-    /// learner a SNAP instead of a DIFF when the learner's last zxid is older than this:
-    /// purging has dropped what the learner lacks.
+    /// The oldest zxid still in the log (`None`: the log is empty). A leader can DIFF a
+    /// learner from the log only if the learner's last zxid is at or after this (ZooKeeper's
+    /// `getProposalsFromTxnLog` gives up when the log starts after it); otherwise purging
+    /// has dropped what the learner lacks and it gets a SNAP.
     fn first_zxid(&self) -> Result<Option<i64>, StorageError>;
     /// The highest zxid appended.
     fn last_zxid(&self) -> i64;
