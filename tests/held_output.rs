@@ -101,11 +101,17 @@ impl TxnLog for GatedLog {
     fn purge(&mut self, retain: usize) -> Result<(), StorageError> {
         self.inner.purge(retain)
     }
-    fn read_from(&self, after: i64) -> Result<Vec<(i64, Vec<u8>)>, StorageError> {
-        self.inner.read_from(after)
+    fn read_range(&self, after: i64, max: usize) -> Result<Vec<(i64, Vec<u8>)>, StorageError> {
+        self.inner.read_range(after, max)
+    }
+    fn first_zxid(&self) -> Result<Option<i64>, StorageError> {
+        self.inner.first_zxid()
     }
     fn last_zxid(&self) -> i64 {
         self.inner.last_zxid()
+    }
+    fn truncate_after(&mut self, zxid: i64) -> Result<(), StorageError> {
+        self.inner.truncate_after(zxid)
     }
 }
 

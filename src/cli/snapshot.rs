@@ -10,9 +10,13 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use ferrokeeper::pipeline::apply::apply;
 use ferrokeeper::proto::{EphemeralType, TxnEntry};
+use ferrokeeper::storage::epoch::{
+    read_epoch_file, write_epoch_file, ACCEPTED_EPOCH, CURRENT_EPOCH,
+};
 use ferrokeeper::storage::rocks::RocksStore;
 use ferrokeeper::storage::zk::{
-    empty_tree, read_data_dirs, read_snapshot, write_data_dir, write_snapshot, zxid_follows,
+    empty_tree, read_data_dirs, read_snapshot, write_data_dir_with_epochs, write_snapshot,
+    zxid_follows, ZkEpochs, VERSION_DIR,
 };
 use ferrokeeper::tree::DataTree;
 
@@ -190,6 +194,17 @@ fn from_fk(fk: &FkStore, extended_types: bool) -> Result<Source, String> {
     })
 }
 
+/// The epoch files in a dataDir's `version-2/` (where ZooKeeper and Ferrokeeper both keep
+/// them), those that exist.
+fn read_epochs(data_dir: &Path) -> Result<ZkEpochs, String> {
+    let v = data_dir.join(VERSION_DIR);
+    let read = |name| read_epoch_file(&v.join(name)).map_err(|e| e.to_string());
+    Ok(ZkEpochs {
+        accepted: read(ACCEPTED_EPOCH)?,
+        current: read(CURRENT_EPOCH)?,
+    })
+}
+
 /// Loads the snapshot and applies the txns, checking that each decodes and follows the last.
 fn replay(src: &Source, extended_types: bool) -> Result<State, String> {
     let (mut tree, sessions) = read_snapshot(&src.snapshot, extended_types)
@@ -230,6 +245,7 @@ fn import(
 ) -> Result<(), String> {
     let src = from_zk(zk_dir, zk_log_dir, ext)?;
     let state = replay(&src, ext)?;
+    let epochs = read_epochs(zk_dir)?;
     let fk = FkStore::open(fk_dir, fk_log_dir)?;
     let store = &fk.data;
     let has_data = store
@@ -252,6 +268,18 @@ fn import(
             .append_txns(&src.txns, true)
             .map_err(|e| e.to_string())?;
     }
+    // A quorum peer's epochs come along, into the same place in Ferrokeeper's dataDir.
+    let v = fk_dir.join(VERSION_DIR);
+    for (name, value) in [
+        (ACCEPTED_EPOCH, epochs.accepted),
+        (CURRENT_EPOCH, epochs.current),
+    ] {
+        if let Some(e) = value {
+            std::fs::create_dir_all(&v).map_err(|e| format!("{}: {e}", v.display()))?;
+            write_epoch_file(&v, name, e).map_err(|e| e.to_string())?;
+            println!("imported {name} {e}");
+        }
+    }
     println!(
         "imported snapshot 0x{:x} and {} txns: {} znodes, {} sessions, last zxid 0x{:x}",
         src.snapshot_zxid,
@@ -272,13 +300,15 @@ fn export(
 ) -> Result<(), String> {
     let src = from_fk(&FkStore::open(fk_dir, fk_log_dir)?, ext)?;
     let state = replay(&src, ext)?;
+    // The epochs a quorum peer recorded; those missing are derived from the last zxid.
+    let epochs = read_epochs(fk_dir)?;
     let written = if compact {
         let sessions: Vec<(i64, i32)> = state.sessions.iter().map(|(k, v)| (*k, *v)).collect();
         let mut b = Vec::new();
         write_snapshot(&state.tree, &sessions, state.last_zxid, &mut b);
-        write_data_dir(zk_dir, state.last_zxid, &b, &[])
+        write_data_dir_with_epochs(zk_dir, state.last_zxid, &b, &[], epochs)
     } else {
-        write_data_dir(zk_dir, src.snapshot_zxid, &src.snapshot, &src.txns)
+        write_data_dir_with_epochs(zk_dir, src.snapshot_zxid, &src.snapshot, &src.txns, epochs)
     }
     .map_err(|e| e.to_string())?;
     for p in written {
@@ -373,4 +403,36 @@ fn time(ms: i64) -> String {
         rem % 1000,
     );
     format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}.{milli:03} UTC")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("fk-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn export_and_import_carry_the_epoch_files() {
+        let (fk, zk, back) = (tmp("fk"), tmp("zk"), tmp("back"));
+        drop(RocksStore::open(&fk).unwrap());
+        let v = fk.join(VERSION_DIR);
+        std::fs::create_dir_all(&v).unwrap();
+        write_epoch_file(&v, ACCEPTED_EPOCH, 3).unwrap();
+        write_epoch_file(&v, CURRENT_EPOCH, 2).unwrap();
+        export(&fk, None, &zk, false, true).unwrap();
+        let zv = zk.join(VERSION_DIR);
+        assert_eq!(std::fs::read(zv.join(ACCEPTED_EPOCH)).unwrap(), b"3");
+        assert_eq!(std::fs::read(zv.join(CURRENT_EPOCH)).unwrap(), b"2");
+        import(&zk, &zk, &back, None, true).unwrap();
+        let bv = back.join(VERSION_DIR);
+        assert_eq!(std::fs::read(bv.join(ACCEPTED_EPOCH)).unwrap(), b"3");
+        assert_eq!(std::fs::read(bv.join(CURRENT_EPOCH)).unwrap(), b"2");
+        for d in [fk, zk, back] {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
 }

@@ -1,11 +1,14 @@
 //! Storage traits: the transaction log (and, with the RocksDB backend, snapshots).
 //! Entries are the exact bytes ZooKeeper logs for a txn: TxnHeader ‖ record ‖ TxnDigest?.
 
+pub mod epoch;
 pub mod recovery;
 #[cfg(feature = "rocksdb")]
 pub mod rocks;
 #[cfg(feature = "rocksdb")]
 pub mod snapshotter;
+#[cfg(test)]
+pub(crate) mod suite;
 pub mod writer;
 pub mod zk;
 
@@ -22,9 +25,20 @@ pub enum StorageError {
     /// The log does not continue where the snapshot or the previous entry ends.
     #[error("gap in the transaction log: {0}")]
     Gap(String),
+    /// A TRUNC asked for a state the store can no longer rebuild (ZooKeeper's learner
+    /// exits when `truncateLog` fails); nothing was changed.
+    #[error("cannot truncate the transaction log: {0}")]
+    Truncate(String),
+    /// The epoch files disagree with each other or with the log (QuorumPeer.loadDataBase
+    /// refuses to start on the same conditions).
+    #[error("inconsistent epochs: {0}")]
+    Epoch(String),
 }
 
-/// An append-only log of txn entries keyed by zxid.
+/// Entries [`TxnLog::read_from`] fetches per [`TxnLog::read_range`] call.
+const READ_CHUNK: usize = 4096;
+
+/// An append-only log of txn entries keyed by zxid, which Zab may cut back (TRUNC).
 pub trait TxnLog: Send {
     /// Queues an entry; it is durable only after [`TxnLog::sync`].
     fn append(&mut self, zxid: i64, entry: &[u8]) -> Result<(), StorageError>;
@@ -38,10 +52,64 @@ pub trait TxnLog: Send {
     fn get_snapshot(&self, zxid: i64) -> Result<Vec<u8>, StorageError>;
     /// Removes all but the newest `retain` snapshots and the log up to the oldest kept.
     fn purge(&mut self, retain: usize) -> Result<(), StorageError>;
-    /// Entries with zxid > `after`, in zxid order.
-    fn read_from(&self, after: i64) -> Result<Vec<(i64, Vec<u8>)>, StorageError>;
+    /// At most `max_entries` entries with zxid > `after`, in zxid order: one chunk of the
+    /// committed log a leader streams to a learner in a DIFF. Synced entries are always
+    /// seen; entries not yet synced may or may not be.
+    fn read_range(
+        &self,
+        after: i64,
+        max_entries: usize,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StorageError>;
+    /// Every entry with zxid > `after`, in zxid order (recovery).
+    fn read_from(&self, after: i64) -> Result<Vec<(i64, Vec<u8>)>, StorageError> {
+        let mut out = self.read_range(after, READ_CHUNK)?;
+        let mut last_len = out.len();
+        while last_len == READ_CHUNK {
+            let from = out.last().map_or(after, |(z, _)| *z);
+            let more = self.read_range(from, READ_CHUNK)?;
+            last_len = more.len();
+            out.extend(more);
+        }
+        Ok(out)
+    }
+    /// The oldest zxid still in the log (`None`: the log is empty). A leader can DIFF a
+    /// learner from the log only if the learner's last zxid is at or after this (ZooKeeper's
+    /// `getProposalsFromTxnLog` gives up when the log starts after it); otherwise purging
+    /// has dropped what the learner lacks and it gets a SNAP.
+    fn first_zxid(&self) -> Result<Option<i64>, StorageError>;
     /// The highest zxid appended.
     fn last_zxid(&self) -> i64;
+    /// Zab's TRUNC (ZooKeeper's `FileTxnSnapLog.truncateLog`): removes, durably, every
+    /// entry with zxid > `zxid` (txns the new leader never committed) and every snapshot
+    /// taken after `zxid`. Afterwards [`TxnLog::last_zxid`] is at most `zxid` and appends
+    /// continue from there. With nothing stored after `zxid`, nothing changes. Refused with
+    /// [`StorageError::Truncate`], changing nothing, when no snapshot at or before `zxid`
+    /// would remain and the log does not start with the first txn ever: the state as of
+    /// `zxid` could then no longer be rebuilt.
+    fn truncate_after(&mut self, zxid: i64) -> Result<(), StorageError>;
+}
+
+/// Whether the state as of `zxid` can still be rebuilt once everything after it is gone:
+/// from a snapshot at or before it (purge keeps the whole log after every kept snapshot),
+/// or from a log that begins with the very first txn. `snapshots` are the store's snapshot
+/// zxids and `first` its oldest log entry.
+pub(crate) fn check_truncation(
+    zxid: i64,
+    snapshots: &[i64],
+    first: Option<i64>,
+) -> Result<(), StorageError> {
+    if snapshots.iter().any(|s| *s <= zxid) {
+        return Ok(());
+    }
+    match first {
+        Some(f) if recovery::follows(0, f) => Ok(()),
+        // Nothing stored at all: the empty state is the state at any zxid.
+        None if snapshots.is_empty() => Ok(()),
+        _ => Err(StorageError::Truncate(format!(
+            "the log starts at {} and no snapshot is at or before 0x{zxid:x}",
+            first.map_or("no entry".to_string(), |f| format!("0x{f:x}"))
+        ))),
+    }
 }
 
 /// The in-memory log: for tests and for running without a data directory.
@@ -77,17 +145,39 @@ impl TxnLog for MemLog {
         Ok(())
     }
 
-    fn read_from(&self, after: i64) -> Result<Vec<(i64, Vec<u8>)>, StorageError> {
-        Ok(self
-            .entries
+    fn read_range(
+        &self,
+        after: i64,
+        max_entries: usize,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StorageError> {
+        let start = self.entries.partition_point(|(z, _)| *z <= after);
+        Ok(self.entries[start..]
             .iter()
-            .filter(|(z, _)| *z > after)
+            .take(max_entries)
             .cloned()
             .collect())
     }
 
+    fn first_zxid(&self) -> Result<Option<i64>, StorageError> {
+        Ok(self.entries.first().map(|(z, _)| *z))
+    }
+
     fn last_zxid(&self) -> i64 {
         self.entries.last().map_or(0, |(z, _)| *z)
+    }
+
+    fn truncate_after(&mut self, zxid: i64) -> Result<(), StorageError> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let newer_snapshot = self.snapshots.range((Excluded(zxid), Unbounded)).next();
+        if zxid >= self.last_zxid() && newer_snapshot.is_none() {
+            return Ok(());
+        }
+        check_truncation(zxid, &self.snapshot_zxids()?, self.first_zxid()?)?;
+        let keep = self.entries.partition_point(|(z, _)| *z <= zxid);
+        self.entries.truncate(keep);
+        self.synced = self.synced.min(keep);
+        self.snapshots.retain(|z, _| *z <= zxid);
+        Ok(())
     }
 
     fn put_snapshot(&mut self, zxid: i64, bytes: &[u8]) -> Result<(), StorageError> {
@@ -121,52 +211,25 @@ impl TxnLog for MemLog {
     }
 }
 
-/// The suite every storage backend must pass (called by each backend's tests).
-#[cfg(test)]
-pub(crate) fn backend_suite(log: &mut dyn TxnLog) {
-    // The log: zxid order, durability boundary, reads after a zxid.
-    assert_eq!(log.last_zxid(), 0);
-    log.append(1, b"a").unwrap();
-    log.append(2, b"b").unwrap();
-    assert!(log.append(2, b"dup").is_err(), "zxids only grow");
-    log.sync().unwrap();
-    assert_eq!(log.last_zxid(), 2);
-    assert_eq!(log.read_from(1).unwrap(), vec![(2, b"b".to_vec())]);
-    assert_eq!(log.read_from(0).unwrap().len(), 2);
-    for z in 3..=10 {
-        log.append(z, &[z as u8; 100]).unwrap();
-    }
-    log.sync().unwrap();
-    // Snapshots: newest first, bytes intact (a big one spans chunks), purge keeps the log
-    // after the oldest kept snapshot.
-    assert!(log.snapshot_zxids().unwrap().is_empty());
-    let big: Vec<u8> = (0..9_000_000u32).map(|i| (i % 251) as u8).collect();
-    log.put_snapshot(4, b"four").unwrap();
-    log.put_snapshot(6, &big).unwrap();
-    log.put_snapshot(8, b"eight").unwrap();
-    assert_eq!(log.snapshot_zxids().unwrap(), vec![8, 6, 4]);
-    assert_eq!(log.get_snapshot(6).unwrap(), big);
-    assert!(log.get_snapshot(5).is_err());
-    log.purge(2).unwrap();
-    assert_eq!(log.snapshot_zxids().unwrap(), vec![8, 6]);
-    let rest: Vec<i64> = log
-        .read_from(0)
-        .unwrap()
-        .into_iter()
-        .map(|(z, _)| z)
-        .collect();
-    assert_eq!(rest, vec![7, 8, 9, 10]);
-    log.append(11, b"after purge").unwrap();
-    log.sync().unwrap();
-    assert_eq!(log.last_zxid(), 11);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn mem_log_passes_the_suite() {
-        backend_suite(&mut MemLog::default());
+    /// The in-memory log as a suite backend: there is nothing to reopen.
+    struct Mem;
+
+    impl suite::Backend for Mem {
+        fn open(&mut self) -> Box<dyn TxnLog> {
+            Box::new(MemLog::default())
+        }
+        fn reopen(&mut self, log: Box<dyn TxnLog>) -> Box<dyn TxnLog> {
+            log
+        }
     }
+
+    fn mem(_name: &str) -> Mem {
+        Mem
+    }
+
+    suite::backend_cases!(mem);
 }

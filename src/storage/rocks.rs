@@ -14,7 +14,7 @@ use rocksdb::{
 };
 
 use crate::storage::zk::{adler32_combine, SnapshotParts};
-use crate::storage::{StorageError, TxnLog};
+use crate::storage::{check_truncation, StorageError, TxnLog};
 
 const CF_LOG: &str = "txnlog";
 const CF_SNAP: &str = "snapshot";
@@ -27,6 +27,9 @@ const HEAD_CHUNK: u32 = u32::MAX - 1;
 const TAIL_CHUNK: u32 = u32::MAX;
 /// The prefix of the files a snapshot is streamed into before RocksDB ingests them.
 const SNAP_TMP_PREFIX: &str = "ferrokeeper-snapshot-";
+/// A key after every key of the log and snapshot column families (zxid keys are 8 bytes,
+/// chunk keys 12): the exclusive end of a range delete that runs to the end.
+const PAST_ALL_KEYS: [u8; 13] = [0xff; 13];
 
 fn rocks(e: rocksdb::Error) -> StorageError {
     StorageError::Io(e.to_string())
@@ -148,12 +151,18 @@ impl RocksStore {
 
     /// Every txn with zxid > `zxid`, checksums verified.
     pub fn txns_after(&self, zxid: i64) -> Result<Vec<(i64, Vec<u8>)>, StorageError> {
+        self.txns_range(zxid, usize::MAX)
+    }
+
+    /// At most `max` txns with zxid > `zxid`, checksums verified.
+    pub fn txns_range(&self, zxid: i64, max: usize) -> Result<Vec<(i64, Vec<u8>)>, StorageError> {
         let cf = self.cf(CF_LOG)?;
-        let start = zxid_key(zxid.saturating_add(1));
+        let start = zxid_key(zxid.saturating_add(1).max(0));
         let mut out = Vec::new();
         for item in self
             .db
             .iterator_cf(cf, IteratorMode::From(&start, rocksdb::Direction::Forward))
+            .take(max)
         {
             let (k, v) = item.map_err(rocks)?;
             let z = key_zxid(&k)?;
@@ -169,6 +178,43 @@ impl RocksStore {
             out.push((z, entry.to_vec()));
         }
         Ok(out)
+    }
+
+    /// The lowest logged zxid (`None` when the log is empty).
+    pub fn first_logged_zxid(&self) -> Result<Option<i64>, StorageError> {
+        let cf = self.cf(CF_LOG)?;
+        match self.db.iterator_cf(cf, IteratorMode::Start).next() {
+            Some(item) => key_zxid(&item.map_err(rocks)?.0).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Deletes, in one synced write, the log entries after `zxid` (when `log`) and the
+    /// snapshots after it (when `snapshots`). The meta records go in the same write, so a
+    /// snapshot either still exists whole or is gone; chunks a crash might strand are
+    /// ranged away here too, and [`RocksStore::open`] would drop them anyway.
+    pub fn truncate_after(
+        &self,
+        zxid: i64,
+        log: bool,
+        snapshots: bool,
+    ) -> Result<(), StorageError> {
+        let mut batch = WriteBatch::default();
+        if log {
+            let from = zxid_key(zxid.saturating_add(1).max(0));
+            batch.delete_range_cf(self.cf(CF_LOG)?, &from[..], &PAST_ALL_KEYS[..]);
+        }
+        if snapshots {
+            let meta = self.cf(CF_META)?;
+            for z in self.snapshot_zxids()?.into_iter().filter(|z| *z > zxid) {
+                batch.delete_cf(meta, snap_meta_key(z));
+            }
+            let from = chunk_key(zxid.saturating_add(1).max(0), 0);
+            batch.delete_range_cf(self.cf(CF_SNAP)?, &from[..], &PAST_ALL_KEYS[..]);
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(batch, &wo).map_err(rocks)
     }
 
     /// The highest logged zxid (0 when the log is empty).
@@ -534,7 +580,10 @@ fn snap_meta_key(zxid: i64) -> [u8; 12] {
 
 /// The RocksDB store as a [`TxnLog`]: appends collect in a batch, `sync` writes it.
 pub struct RocksLog {
+    /// The store of the log (dataLogDir's when that is set).
     store: std::sync::Arc<RocksStore>,
+    /// The store of the snapshots (dataDir's): the same as `store` unless dataLogDir is set.
+    snaps: std::sync::Arc<RocksStore>,
     batch: Vec<(i64, Vec<u8>)>,
     last: i64,
     /// forceSync: fsync each group commit (ZooKeeper's default, `forceSync=no` turns it off).
@@ -549,11 +598,18 @@ impl RocksLog {
     ) -> Result<RocksLog, StorageError> {
         let last = store.last_logged_zxid()?;
         Ok(RocksLog {
+            snaps: store.clone(),
             store,
             batch: Vec::new(),
             last,
             force_sync,
         })
+    }
+
+    /// Keeps snapshots in `snaps` (dataDir's store) while the log is elsewhere.
+    pub(crate) fn with_snapshot_store(mut self, snaps: std::sync::Arc<RocksStore>) -> RocksLog {
+        self.snaps = snaps;
+        self
     }
 }
 
@@ -578,28 +634,64 @@ impl TxnLog for RocksLog {
         self.store.append_txns(&batch, self.force_sync)
     }
 
+    fn read_range(
+        &self,
+        after: i64,
+        max_entries: usize,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StorageError> {
+        self.store.txns_range(after, max_entries)
+    }
+
     fn read_from(&self, after: i64) -> Result<Vec<(i64, Vec<u8>)>, StorageError> {
+        // One pass: recovery reads the whole log anyway.
         self.store.txns_after(after)
+    }
+
+    fn first_zxid(&self) -> Result<Option<i64>, StorageError> {
+        self.store.first_logged_zxid()
     }
 
     fn last_zxid(&self) -> i64 {
         self.last
     }
 
+    fn truncate_after(&mut self, zxid: i64) -> Result<(), StorageError> {
+        // What was appended is written first, so the truncation below covers it too.
+        self.sync()?;
+        let snapshots = self.snaps.snapshot_zxids()?;
+        if zxid >= self.last && snapshots.iter().all(|z| *z <= zxid) {
+            return Ok(());
+        }
+        check_truncation(zxid, &snapshots, self.store.first_logged_zxid()?)?;
+        if std::sync::Arc::ptr_eq(&self.store, &self.snaps) {
+            self.store.truncate_after(zxid, true, true)?;
+        } else {
+            // Snapshots first: a crash in between leaves the dropped txns in the log, to be
+            // truncated again, but never a snapshot ahead of the log.
+            self.snaps.truncate_after(zxid, false, true)?;
+            self.store.truncate_after(zxid, true, false)?;
+        }
+        self.last = self.store.last_logged_zxid()?;
+        Ok(())
+    }
+
     fn put_snapshot(&mut self, zxid: i64, bytes: &[u8]) -> Result<(), StorageError> {
-        self.store.put_snapshot(zxid, bytes)
+        self.snaps.put_snapshot(zxid, bytes)
     }
 
     fn snapshot_zxids(&self) -> Result<Vec<i64>, StorageError> {
-        self.store.snapshot_zxids()
+        self.snaps.snapshot_zxids()
     }
 
     fn get_snapshot(&self, zxid: i64) -> Result<Vec<u8>, StorageError> {
-        self.store.get_snapshot(zxid)
+        self.snaps.get_snapshot(zxid)
     }
 
     fn purge(&mut self, retain: usize) -> Result<(), StorageError> {
-        self.store.purge(retain)
+        if let Some(oldest_kept) = self.snaps.purge_snapshots(retain)? {
+            self.store.purge_log_through(oldest_kept)?;
+        }
+        Ok(())
     }
 }
 
@@ -631,7 +723,7 @@ pub fn open_for_server(
         rec.sessions.len()
     );
     let core = crate::server::core::Core::with_state(cfg.clone(), rec.tree, rec.sessions);
-    let log = RocksLog::new(log_store.clone(), cfg.force_sync)?;
+    let log = RocksLog::new(log_store.clone(), cfg.force_sync)?.with_snapshot_store(store.clone());
     let snap = crate::storage::snapshotter::RocksSnapshotter::new(store, log_store, &cfg);
     Ok((core, Box::new(log), Some(Box::new(snap))))
 }
@@ -673,18 +765,60 @@ mod tests {
         d
     }
 
-    #[test]
-    fn rocks_log_passes_the_suite() {
-        let dir = temp_dir("suite");
-        let store = std::sync::Arc::new(RocksStore::open(&dir).unwrap());
-        let mut log = RocksLog::new(store, true).unwrap();
-        crate::storage::backend_suite(&mut log);
-        drop(log);
-        // And it is all still there after reopening.
-        let store = RocksStore::open(&dir).unwrap();
-        assert_eq!(store.last_logged_zxid().unwrap(), 11);
-        assert_eq!(store.snapshot_zxids().unwrap(), vec![8, 6]);
-        let _ = std::fs::remove_dir_all(&dir);
+    /// A data directory as a suite backend; `log_dir` plays dataLogDir when set.
+    struct Rocks {
+        dir: std::path::PathBuf,
+        log_dir: Option<std::path::PathBuf>,
+    }
+
+    impl crate::storage::suite::Backend for Rocks {
+        fn open(&mut self) -> Box<dyn TxnLog> {
+            let store = std::sync::Arc::new(RocksStore::open(&self.dir).unwrap());
+            let log = match &self.log_dir {
+                Some(d) => RocksLog::new(std::sync::Arc::new(RocksStore::open(d).unwrap()), true)
+                    .unwrap()
+                    .with_snapshot_store(store),
+                None => RocksLog::new(store, true).unwrap(),
+            };
+            Box::new(log)
+        }
+        fn reopen(&mut self, log: Box<dyn TxnLog>) -> Box<dyn TxnLog> {
+            // Dropping the last handle closes the database.
+            drop(log);
+            self.open()
+        }
+    }
+
+    impl Drop for Rocks {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+            if let Some(d) = &self.log_dir {
+                let _ = std::fs::remove_dir_all(d);
+            }
+        }
+    }
+
+    fn rocks(name: &str) -> Rocks {
+        Rocks {
+            dir: temp_dir(name),
+            log_dir: None,
+        }
+    }
+
+    crate::storage::suite::backend_cases!(rocks);
+
+    /// The suite again with the log in a store of its own (dataLogDir).
+    mod split_log_dir {
+        use super::{temp_dir, Rocks};
+
+        fn rocks_split(name: &str) -> Rocks {
+            Rocks {
+                dir: temp_dir(&format!("{name}-data")),
+                log_dir: Some(temp_dir(&format!("{name}-log"))),
+            }
+        }
+
+        crate::storage::suite::backend_cases!(rocks_split);
     }
 
     #[test]

@@ -136,11 +136,17 @@ mod tests {
         fn purge(&mut self, _: usize) -> Result<(), StorageError> {
             Ok(())
         }
-        fn read_from(&self, _: i64) -> Result<Vec<(i64, Vec<u8>)>, StorageError> {
+        fn read_range(&self, _: i64, _: usize) -> Result<Vec<(i64, Vec<u8>)>, StorageError> {
             Ok(Vec::new())
+        }
+        fn first_zxid(&self) -> Result<Option<i64>, StorageError> {
+            Ok(None)
         }
         fn last_zxid(&self) -> i64 {
             0
+        }
+        fn truncate_after(&mut self, _: i64) -> Result<(), StorageError> {
+            Ok(())
         }
     }
 

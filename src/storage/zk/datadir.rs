@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{read_snapshot, read_txn_log_file, write_txn_log_file, ZkFileError};
+use crate::storage::epoch::{epoch_of, write_epoch_file, ACCEPTED_EPOCH, CURRENT_EPOCH};
 
 /// The subdirectory ZooKeeper keeps its files in.
 pub const VERSION_DIR: &str = "version-2";
@@ -186,6 +187,16 @@ fn read_logs_after(dir: &Path, after: i64) -> Result<Vec<(i64, Vec<u8>)>, ZkFile
     Ok(out)
 }
 
+/// The epochs an export writes (`acceptedEpoch`, `currentEpoch`); a `None` is derived
+/// from the last zxid's epoch, as ZooKeeper derives a missing file.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ZkEpochs {
+    /// The value for `acceptedEpoch`.
+    pub accepted: Option<i64>,
+    /// The value for `currentEpoch`.
+    pub current: Option<i64>,
+}
+
 /// Writes a directory Apache ZooKeeper starts from: `dir/version-2/snapshot.<zxid>`, the
 /// txns after it as `log.<first zxid>`, and the epoch files when the zxids have an epoch.
 /// Refuses to overwrite a directory that already holds snapshots or logs.
@@ -195,6 +206,31 @@ pub fn write_data_dir(
     snapshot: &[u8],
     txns: &[(i64, Vec<u8>)],
 ) -> Result<Vec<PathBuf>, ZkFileError> {
+    write_data_dir_with_epochs(dir, snapshot_zxid, snapshot, txns, ZkEpochs::default())
+}
+
+/// [`write_data_dir`] with the epochs a quorum peer recorded. Refuses epochs ZooKeeper
+/// would refuse to start with (QuorumPeer.loadDataBase): a current epoch older than the
+/// last zxid's, or an accepted epoch below the current one.
+pub fn write_data_dir_with_epochs(
+    dir: &Path,
+    snapshot_zxid: i64,
+    snapshot: &[u8],
+    txns: &[(i64, Vec<u8>)],
+    epochs: ZkEpochs,
+) -> Result<Vec<PathBuf>, ZkFileError> {
+    let last = txns.last().map_or(snapshot_zxid, |(z, _)| *z);
+    let derived = epoch_of(last);
+    let (accepted, current) = (
+        epochs.accepted.unwrap_or(derived),
+        epochs.current.unwrap_or(derived),
+    );
+    if current < derived || accepted < current {
+        return Err(ZkFileError::DataDir(format!(
+            "acceptedEpoch {accepted} and currentEpoch {current} do not fit the last zxid \
+             0x{last:x}: ZooKeeper would refuse to start"
+        )));
+    }
     let v = dir.join(VERSION_DIR);
     fs::create_dir_all(&v).map_err(|source| ZkFileError::Io {
         path: v.clone(),
@@ -215,13 +251,14 @@ pub fn write_data_dir(
     let p = v.join(format!("snapshot.{snapshot_zxid:x}"));
     write_file(&p, snapshot)?;
     written.push(p);
-    let last = txns.last().map_or(snapshot_zxid, |(z, _)| *z);
-    let epoch = last >> 32;
-    if epoch > 0 {
-        for name in ["acceptedEpoch", "currentEpoch"] {
-            let p = v.join(name);
-            write_file(&p, epoch.to_string().as_bytes())?;
-            written.push(p);
+    for (name, given, value) in [
+        (ACCEPTED_EPOCH, epochs.accepted, accepted),
+        (CURRENT_EPOCH, epochs.current, current),
+    ] {
+        // An epoch 0 derived from the zxids is what ZooKeeper derives too: no file needed.
+        if given.is_some() || value > 0 {
+            write_epoch_file(&v, name, value).map_err(|e| ZkFileError::DataDir(e.to_string()))?;
+            written.push(v.join(name));
         }
     }
     Ok(written)

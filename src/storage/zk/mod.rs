@@ -17,7 +17,8 @@ use std::path::PathBuf;
 use crate::jute::{Jute, JuteError};
 
 pub use datadir::{
-    read_data_dir, read_data_dirs, write_data_dir, zxid_follows, ZkDataDir, VERSION_DIR,
+    read_data_dir, read_data_dirs, write_data_dir, write_data_dir_with_epochs, zxid_follows,
+    ZkDataDir, ZkEpochs, VERSION_DIR,
 };
 pub use fuzzy::{FuzzySnapshot, SnapshotParts};
 pub use snapshot::{

@@ -305,3 +305,37 @@ fn export_writes_epoch_files_for_quorum_zxids() {
     );
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn export_writes_the_recorded_epochs_and_refuses_ones_zookeeper_would() {
+    let d = tmp("recorded-epochs");
+    let mut snap = Vec::new();
+    write_snapshot(&sample_tree(), &[], 0x1_0000_0002, &mut snap);
+    let recorded = ZkEpochs {
+        accepted: Some(3),
+        current: Some(2),
+    };
+    // currentEpoch older than the last zxid's epoch: ZooKeeper would not start.
+    let stale = ZkEpochs {
+        accepted: Some(3),
+        current: Some(0),
+    };
+    assert!(write_data_dir_with_epochs(&d, 0x1_0000_0002, &snap, &[], stale).is_err());
+    let upside_down = ZkEpochs {
+        accepted: Some(1),
+        current: Some(2),
+    };
+    assert!(write_data_dir_with_epochs(&d, 0x1_0000_0002, &snap, &[], upside_down).is_err());
+    assert!(!d.join(VERSION_DIR).join("snapshot.100000002").exists());
+    write_data_dir_with_epochs(&d, 0x1_0000_0002, &snap, &[], recorded).unwrap();
+    let v = d.join(VERSION_DIR);
+    assert_eq!(
+        std::fs::read_to_string(v.join("acceptedEpoch")).unwrap(),
+        "3"
+    );
+    assert_eq!(
+        std::fs::read_to_string(v.join("currentEpoch")).unwrap(),
+        "2"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
