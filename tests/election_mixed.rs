@@ -349,34 +349,33 @@ async fn rust_highest_sid_leads_the_java_servers() {
         (decided.state, decided.leader),
         (ServerState::Leading, Sid(3))
     );
-    // Both Java servers' votes, as they reached the Rust side, name 3. (They then fail to
-    // sync with it over Zab, which does not exist yet: only the election is checked.)
+    // The Rust server decided LEADING on a quorum of votes naming 3: Java 1's among them.
+    // Java 2 may decide without ever sending such a vote (answers from servers already
+    // LEADING or FOLLOWING settle it without a new round of notifications), so its own
+    // log is the proof for it, below.
     let mut heard = port.heard();
     let votes = tokio::time::timeout(
         WAIT,
-        heard.wait_for(|m| {
-            [1, 2]
-                .iter()
-                .all(|s| m.get(&Sid(*s)).is_some_and(|n| n.leader == Sid(3)))
-        }),
+        heard.wait_for(|m| m.get(&Sid(1)).is_some_and(|n| n.leader == Sid(3))),
     )
     .await
-    .expect("both Java servers vote for 3 in time")
+    .expect("Java 1 votes for 3 in time")
     .expect("driver running")
     .clone();
-    for sid in [1, 2] {
-        let n = &votes[&Sid(sid)];
+    for (sid, n) in &votes {
         eprintln!(
-            "Java {sid}: {:?}, leader {}, round {}, zxid {:#x}, peer epoch {}",
-            n.state, n.leader.0, n.election_epoch, n.zxid.0, n.peer_epoch
+            "Java {}: {:?}, leader {}, round {}, zxid {:#x}, peer epoch {}",
+            sid.0, n.state, n.leader.0, n.election_epoch, n.zxid.0, n.peer_epoch
         );
     }
-    // And the Java servers say so themselves: each left the election as a follower
+    // And the Java servers say so themselves: each logged its own vote for 3 (a server
+    // logs the notification it sends itself) and left the election as a follower
     // (Learner logs this when lookForLeader returns FOLLOWING).
     for sid in [1u64, 2] {
-        eventually("the Java log shows FOLLOWING", || {
-            ens.log(sid)
-                .contains("FOLLOWING - LEADER ELECTION TOOK")
+        let own_vote = format!("n.sid:{sid}, n.state:LOOKING, n.leader:3,");
+        eventually("the Java log shows its vote for 3 and FOLLOWING", || {
+            let log = ens.log(sid);
+            (log.contains(&own_vote) && log.contains("FOLLOWING - LEADER ELECTION TOOK"))
                 .then_some(())
         })
         .await;
