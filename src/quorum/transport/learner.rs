@@ -587,14 +587,14 @@ impl Follower {
         Ok(None)
     }
 
-    async fn send(&self, link: &mut Link, p: QuorumPacket) -> Result<(), TransportError> {
+    async fn send(&mut self, link: &mut Link, p: QuorumPacket) -> Result<(), TransportError> {
         tokio::time::timeout(self.limits.write_timeout, link.writer.feed(p))
             .await
             .map_err(|_| leader_err(link.addr, "write timed out"))?
             .map_err(|e| leader_err(link.addr, e))
     }
 
-    async fn flush(&self, link: &mut Link, sends: &mut usize) -> Result<(), TransportError> {
+    async fn flush(&mut self, link: &mut Link, sends: &mut usize) -> Result<(), TransportError> {
         if *sends == 0 {
             return Ok(());
         }
