@@ -14,13 +14,14 @@ use std::time::Duration;
 
 use ensemble_support::{eventually, init_tracing, java_classpath, Ensemble, SERIAL, WAIT};
 use ferrokeeper::config::Config;
+use ferrokeeper::proto::{op, Acl, CreateTxn, Txn, TxnEntry, TxnHeader};
 use ferrokeeper::quorum::transport::election::{run_election, Decided, ElectionPort};
 use ferrokeeper::quorum::transport::learner::{
     leader_address, FollowEnd, Follower, FollowerLimits, Progress, SharedLog, SyncKind,
 };
 use ferrokeeper::quorum::{ServerState, Sid, Zxid};
 use ferrokeeper::storage::epoch::{EpochStore, MemEpochs};
-use ferrokeeper::storage::MemLog;
+use ferrokeeper::storage::{MemLog, TxnLog};
 use ferrokeeper::tree::DataTree;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -46,7 +47,10 @@ async fn client(ens: &Ensemble, sid: u64) -> zk::Client {
         match c {
             Ok(c) => return c,
             Err(e) => {
-                assert!(tokio::time::Instant::now() < deadline, "connect {addr}: {e}");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "connect {addr}: {e}"
+                );
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
@@ -90,7 +94,9 @@ async fn java_nodes(c: &zk::Client, path: &str, out: &mut Vec<Seen>) {
 
 /// The same from the Rust follower's tree.
 fn rust_nodes(t: &DataTree, path: &str, out: &mut Vec<Seen>) {
-    let node = t.get(path).unwrap_or_else(|| panic!("{path} missing on the Rust follower"));
+    let node = t
+        .get(path)
+        .unwrap_or_else(|| panic!("{path} missing on the Rust follower"));
     let s = t.stat(path).expect("stat");
     out.push(Seen {
         path: path.to_string(),
@@ -121,7 +127,10 @@ async fn assert_same_tree(c: &zk::Client, t: &DataTree) -> usize {
     java_nodes(c, "/fk", &mut java).await;
     let mut rust = Vec::new();
     rust_nodes(t, "/fk", &mut rust);
-    assert_eq!(rust, java, "the Rust follower's /fk differs from the Java leader's");
+    assert_eq!(
+        rust, java,
+        "the Rust follower's /fk differs from the Java leader's"
+    );
     let mut root_java = c.list_children("/").await.expect("ls /");
     root_java.sort();
     let mut root_rust = t.child_names(t.get("/").expect("root"));
@@ -140,13 +149,11 @@ async fn elect_and_follow(
     stop: &CancellationToken,
 ) -> (ElectionPort, Running, watch::Receiver<Progress>) {
     let (accepted, current) = follower.epochs();
-    let (decided, port): (Decided, ElectionPort) = tokio::time::timeout(
-        WAIT,
-        run_election(cfg, follower.last_zxid(), current),
-    )
-    .await
-    .expect("decided in time")
-    .expect("election port");
+    let (decided, port): (Decided, ElectionPort) =
+        tokio::time::timeout(WAIT, run_election(cfg, follower.last_zxid(), current))
+            .await
+            .expect("decided in time")
+            .expect("election port");
     eprintln!(
         "Rust decided {decided:?} (last zxid {:#x}, epochs {accepted}/{current})",
         follower.last_zxid().0
@@ -227,12 +234,12 @@ async fn rust_follower_syncs_applies_and_acks_with_java() {
     let cfg = ens.rust_config(RUST);
     let log = SharedLog::new(Box::new(MemLog::default()));
     let epochs: Box<dyn EpochStore> = Box::new(MemEpochs::default());
-    let follower =
-        Follower::new(&cfg, log, epochs, FollowerLimits::default()).expect("follower");
+    let follower = Follower::new(&cfg, log, epochs, FollowerLimits::default()).expect("follower");
     let stop = CancellationToken::new();
     let (port, task, mut progress) = elect_and_follow(&cfg, follower, leader, &stop).await;
     let p = wait_progress("serving", &mut progress, |p| p.serving_epoch.is_some()).await;
     eprintln!("fresh join: {p:?}");
+    let first_epoch = p.serving_epoch.unwrap_or_default();
     assert!(
         matches!(p.sync, Some(SyncKind::Snap { .. } | SyncKind::Diff { .. })),
         "{p:?}"
@@ -276,8 +283,10 @@ async fn rust_follower_syncs_applies_and_acks_with_java() {
     eprintln!("case 1: {n} nodes under /fk identical (data and all Stat fields)");
     port.shutdown().await;
 
-    // (2) Restart over the kept log: bring the Java follower back first (the leader
-    // needs two of three while the Rust node is away), write more, rejoin: DIFF.
+    // (2) Restart over the kept log. With the Rust node gone too the Java leader lost its
+    // quorum and went LOOKING; the Java follower comes back and the two elect again (the
+    // old leader has the highest zxid, so it leads again, in a new epoch). More writes,
+    // then the Rust node rejoins from its log: DIFF, across the epoch change.
     ens.start_java(java_follower, &classpath);
     eventually("the Java follower rejoins", || {
         (ens.mode(java_follower).as_deref() == Some("follower")).then_some(())
@@ -290,9 +299,11 @@ async fn rust_follower_syncs_applies_and_acks_with_java() {
     c.set_data("/fk/d", b"changed-while-away", None)
         .await
         .expect("set");
-    let follower =
-        Follower::new(&cfg, log, epochs, FollowerLimits::default()).expect("restart");
-    eprintln!("restarted from the kept log at {:#x}", follower.last_zxid().0);
+    let follower = Follower::new(&cfg, log, epochs, FollowerLimits::default()).expect("restart");
+    eprintln!(
+        "restarted from the kept log at {:#x}",
+        follower.last_zxid().0
+    );
     let stop = CancellationToken::new();
     let (port, task, mut progress) = elect_and_follow(&cfg, follower, leader, &stop).await;
     let p = wait_progress("serving again", &mut progress, |p| {
@@ -301,6 +312,7 @@ async fn rust_follower_syncs_applies_and_acks_with_java() {
     .await;
     eprintln!("restart: {p:?}");
     assert!(matches!(p.sync, Some(SyncKind::Diff { .. })), "{p:?}");
+    assert!(p.serving_epoch > Some(first_epoch), "a new epoch: {p:?}");
     let (s, _) = c
         .create("/fk/f", b"after-restart", &open())
         .await
@@ -313,5 +325,66 @@ async fn rust_follower_syncs_applies_and_acks_with_java() {
     let n = assert_same_tree(&c, follower.tree()).await;
     eprintln!("case 2: {n} nodes under /fk identical after the DIFF restart");
     assert!(follower.last_zxid() >= Zxid(s.czxid));
+    port.shutdown().await;
+
+    // (3) TRUNC: while the Rust node is away, its log gains a txn the leader never had
+    // (as if it had logged a proposal that was never committed). Rejoining, the leader
+    // must have it truncated away; the tree is rebuilt from the snapshot and the log.
+    let (log, epochs) = follower.into_parts().await.expect("parts");
+    let ghost = Zxid(log.last_zxid() + 1);
+    let entry = TxnEntry {
+        header: TxnHeader {
+            client_id: 0x77,
+            cxid: 1,
+            zxid: ghost.0,
+            time: 1_000,
+            r#type: op::CREATE,
+        },
+        txn: Txn::Create(
+            op::CREATE,
+            CreateTxn {
+                path: "/fk/ghost".into(),
+                data: None,
+                acl: vec![Acl::world(31)],
+                ephemeral: false,
+                parent_cversion: -1,
+            },
+        ),
+        digest: None,
+    };
+    {
+        let mut l = log.lock();
+        l.append(ghost.0, &entry.to_bytes()).expect("append");
+        l.sync().expect("sync");
+    }
+    let follower = Follower::new(&cfg, log, epochs, FollowerLimits::default()).expect("restart");
+    assert!(follower.tree().get("/fk/ghost").is_some());
+    let stop = CancellationToken::new();
+    let (port, task, mut progress) = elect_and_follow(&cfg, follower, leader, &stop).await;
+    let p = wait_progress("serving after TRUNC", &mut progress, |p| {
+        p.serving_epoch.is_some()
+    })
+    .await;
+    eprintln!("ghost {:#x}; rejoin: {p:?}", ghost.0);
+    assert_eq!(
+        p.sync,
+        Some(SyncKind::Trunc {
+            zxid: Zxid(ghost.0 - 1)
+        }),
+        "{p:?}"
+    );
+    let (s, _) = c
+        .create("/fk/g", b"after-trunc", &open())
+        .await
+        .expect("create");
+    assert_eq!(s.czxid, ghost.0, "the leader reuses the truncated zxid");
+    wait_progress("the broadcast after TRUNC", &mut progress, |p| {
+        p.applied.0 >= s.czxid
+    })
+    .await;
+    let follower = stop_follower(stop, task).await;
+    assert!(follower.tree().get("/fk/ghost").is_none());
+    let n = assert_same_tree(&c, follower.tree()).await;
+    eprintln!("case 3: {n} nodes under /fk identical after TRUNC");
     port.shutdown().await;
 }

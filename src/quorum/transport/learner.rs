@@ -749,3 +749,7 @@ async fn sleep_until(at: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+#[path = "learner_tests.rs"]
+mod tests;
