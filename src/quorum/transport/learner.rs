@@ -704,8 +704,9 @@ impl Follower {
         };
         let snap = buf.split_to(len);
         *link.reader.read_buffer_mut() = buf;
-        let (mut tree, sessions, _) = read_snapshot_stream(&snap, self.extended_types)
+        let streamed = read_snapshot_stream(&snap, self.extended_types)
             .map_err(|e| TransportError::Snapshot(e.to_string()))?;
+        let (mut tree, sessions) = (streamed.tree, streamed.sessions);
         tree.last_processed_zxid = zxid.0;
         tracing::info!(
             "loaded the leader's snapshot at {:#x}: {len} bytes, {} nodes, {} sessions",

@@ -233,9 +233,12 @@ mod tests {
             assert_eq!(bytewise.scan(&stream[..end]).expect("scan"), None, "{end}");
         }
         assert_eq!(bytewise.scan(&stream[..len]).expect("scan"), Some(len));
-        let (got, sessions, used) = read_snapshot_stream(&stream, false).expect("parse");
-        assert_eq!((sessions, used), (vec![(7, 3000)], len));
-        assert_eq!(got.get("/a").and_then(|n| n.data()), Some(&b"hello"[..]));
+        let got = read_snapshot_stream(&stream, false).expect("parse");
+        assert_eq!((got.sessions, got.len), (vec![(7, 3000)], len));
+        assert_eq!(
+            got.tree.get("/a").and_then(|n| n.data()),
+            Some(&b"hello"[..])
+        );
     }
 
     #[test]

@@ -287,13 +287,23 @@ fn read_body(
 /// LearnerHandler's SNAP signature, written after the snapshot on the quorum stream.
 pub const SNAP_SIGNATURE: &str = "BenWasHere";
 
+/// A snapshot read off a leader's quorum stream.
+#[derive(Debug)]
+pub struct StreamedSnapshot {
+    /// The tree (its `last_processed_zxid` is left 0: the SNAP packet carries the zxid).
+    pub tree: DataTree,
+    /// (session id, timeout ms), in stream order.
+    pub sessions: Vec<(i64, i32)>,
+    /// The bytes the snapshot and its signature took.
+    pub len: usize,
+}
+
 /// Reads what a 3.8 leader streams after SNAP (ZKDatabase.serializeSnapshot, then the
-/// "BenWasHere" signature): no file header, no seals, no digest section. Returns the tree,
-/// the sessions and how many bytes the snapshot and signature took.
+/// "BenWasHere" signature): no file header, no seals, no digest section.
 pub fn read_snapshot_stream(
     bytes: &[u8],
     extended_types: bool,
-) -> Result<(DataTree, Vec<(i64, i32)>, usize), ZkFileError> {
+) -> Result<StreamedSnapshot, ZkFileError> {
     let mut c = Cursor::new(bytes);
     let (tree, sessions) = read_body(&mut c, extended_types)?;
     let signature: String = c.read("signature")?;
@@ -302,7 +312,11 @@ pub fn read_snapshot_stream(
             "snapshot stream: signature {signature:?}, not {SNAP_SIGNATURE:?}"
         )));
     }
-    Ok((tree, sessions, c.pos))
+    Ok(StreamedSnapshot {
+        tree,
+        sessions,
+        len: c.pos,
+    })
 }
 
 fn read_sessions(c: &mut impl Source) -> Result<Vec<(i64, i32)>, ZkFileError> {
