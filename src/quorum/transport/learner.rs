@@ -321,7 +321,9 @@ impl Follower {
         Ok(Follower {
             cfg: learner_cfg,
             extended_types: cfg.extended_types_enabled,
-            max_buffer: cfg.jute_max_buffer,
+            // BinaryInputArchive's limit: jute.maxbuffer plus
+            // zookeeper.jute.maxbuffer.extrasize, which defaults to jute.maxbuffer.
+            max_buffer: cfg.jute_max_buffer.saturating_mul(2),
             limits,
             tree: recovered.tree,
             sessions: recovered.sessions,
@@ -717,6 +719,18 @@ impl Follower {
         self.tree = tree;
         self.sessions = sessions.into_iter().collect();
         self.pending.clear();
+        // A log that runs past the snapshot (txns this leader never committed) would
+        // refuse the txns that now follow it, and replay them after a restart: store the
+        // snapshot, which lets the log be cut back to it.
+        if self.log.last_zxid() > zxid.0 {
+            tracing::warn!(
+                "the log runs to {:#x}, past the leader's snapshot at {:#x}: cutting it back",
+                self.log.last_zxid(),
+                zxid.0
+            );
+            self.take_snapshot(true)?;
+            self.log.truncate_after(zxid.0)?;
+        }
         self.progress.send_modify(|p| p.applied = zxid);
         Ok(())
     }
