@@ -184,14 +184,14 @@ impl<'a> Reader<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::storage::zk::{read_snapshot_stream, write_snapshot, SNAP_SIGNATURE};
     use crate::tree::DataTree;
 
     /// The stream form of a tree: a snapshot file minus its 16-byte header, seals and
     /// digest section, plus the signature.
-    fn stream_of(tree: &DataTree, sessions: &[(i64, i32)]) -> Vec<u8> {
+    pub(crate) fn stream_of(tree: &DataTree, sessions: &[(i64, i32)]) -> Vec<u8> {
         let mut file = Vec::new();
         write_snapshot(tree, sessions, 5, &mut file);
         // Cut the header and find the body's end by scanning (the seal follows it).
