@@ -6,8 +6,6 @@ pub mod election;
 pub mod leader;
 pub mod transport;
 mod verifier;
-// The learner's IO driver is not written yet: until it uses the machine, only its tests do.
-#[allow(dead_code)]
 pub(crate) mod zab;
 
 pub use verifier::{Majority, QuorumVerifier};

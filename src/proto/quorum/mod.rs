@@ -23,7 +23,7 @@ use crate::jute::JuteError;
 
 /// Why quorum bytes could not be decoded (or a message could not be encoded).
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum QuorumWireError {
+pub enum QuorumWireError {
     /// A length field was negative where only -1 (null) or a size is allowed.
     #[error("invalid {what} length {len}")]
     BadLength {

@@ -2,6 +2,9 @@
 
 use std::net::SocketAddr;
 
+use crate::quorum::zab::ZabError;
+use crate::storage::StorageError;
+
 /// Why the election port could not start, or why one connection was given up.
 ///
 /// Connection-level errors are logged and end only that connection; only configuration
@@ -66,4 +69,24 @@ pub enum TransportError {
     /// The election driver has stopped.
     #[error("the election driver has stopped")]
     Stopped,
+    /// The quorum connection to the leader failed (connect, read, write, framing).
+    #[error("leader at {addr}: {reason}")]
+    Leader {
+        /// The leader's quorum address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// The Zab learner gave up on the leader.
+    #[error("zab: {0}")]
+    Zab(#[source] ZabError),
+    /// The snapshot after SNAP did not parse.
+    #[error("the leader's snapshot: {0}")]
+    Snapshot(String),
+    /// The follower's log or epochs could not be written or read.
+    #[error("follower storage: {0}")]
+    Storage(#[from] StorageError),
+    /// A bound of the follower was exceeded.
+    #[error("limit exceeded: {0}")]
+    Limit(String),
 }

@@ -8,7 +8,9 @@
 //! - `link.rs`: one established connection (the initial message, a writer task and a
 //!   receive loop);
 //! - `slot.rs`: the per-peer send queue of capacity 1 that keeps only the newest message;
-//! - `election.rs`: the driver task that owns the pure [`crate::quorum::election::Election`].
+//! - `election.rs`: the driver task that owns the pure [`crate::quorum::election::Election`];
+//! - `learner.rs`: the follower's driver of the pure Zab learner over the leader's quorum
+//!   port; `snap.rs`: where the snapshot streamed after SNAP ends.
 //!
 //! Every limit lives in [`limits`].
 
@@ -16,8 +18,10 @@ mod cnx;
 pub mod election;
 mod error;
 mod frames;
+pub mod learner;
 mod link;
 mod slot;
+mod snap;
 mod view;
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use crate::quorum::Zxid;
 /// A learner failure. Every variant ends the connection to the leader; the fatal ones are
 /// where 3.8 calls `ServiceUtils.requestSystemExit`.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum ZabError {
+pub enum ZabError {
     /// LEADERINFO proposed an epoch below our acceptedEpoch (Learner.registerWithLeader).
     #[error("leader's epoch {leader} is less than our accepted epoch {accepted}")]
     EpochBehind {
@@ -61,7 +61,7 @@ pub(crate) enum ZabError {
 
 impl ZabError {
     /// Whether 3.8 would exit the whole process here instead of going LOOKING.
-    pub(crate) fn is_fatal(&self) -> bool {
+    pub fn is_fatal(&self) -> bool {
         matches!(
             self,
             ZabError::BadSyncStart(_) | ZabError::UnmatchedCommit { .. }

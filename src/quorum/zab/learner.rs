@@ -121,11 +121,13 @@ impl Learner {
     }
 
     /// The epochs as they now stand on disk (after the Persist actions performed so far).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn epochs(&self) -> (i64, i64) {
         (self.accepted_epoch, self.current_epoch)
     }
 
     /// Whether UPTODATE came: the server serves clients and follows the broadcast.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn is_serving(&self) -> bool {
         self.phase == Phase::Broadcast
     }

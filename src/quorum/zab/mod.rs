@@ -40,10 +40,7 @@ mod sync;
 #[cfg(test)]
 mod tests;
 
-// Until the IO driver exists only the tests use these.
 #[allow(unused_imports)]
 pub(crate) use action::{ping_reply, Action, Warning};
-#[allow(unused_imports)]
-pub(crate) use error::ZabError;
-#[allow(unused_imports)]
+pub use error::ZabError;
 pub(crate) use learner::{Learner, LearnerConfig, Persisted};

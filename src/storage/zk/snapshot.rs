@@ -202,6 +202,47 @@ fn read_snapshot_from(
     }
     let _version: i32 = c.read("file header")?;
     let _dbid: i64 = c.read("file header")?;
+    let (tree, sessions) = read_body(c, extended_types)?;
+    check_seal(c, "snapshot seal")?;
+    let mut out = SnapshotContents {
+        tree,
+        sessions,
+        digest: None,
+        last_processed_zxid: None,
+    };
+    if c.remaining() == 0 {
+        return Ok(out);
+    }
+    let zxid: i64 = c.read("digest zxid")?;
+    let version: i32 = c.read("digest version")?;
+    let digest = if version < 2 {
+        let hex: String = c.read("digest")?;
+        u64::from_str_radix(&hex, 16)
+            .map_err(|_| ZkFileError::Invalid(format!("snapshot digest {hex:?}")))? as i64
+    } else {
+        c.read("digest")?
+    };
+    check_seal(c, "digest seal")?;
+    out.digest = Some(ZxidDigest {
+        zxid,
+        version,
+        digest,
+    });
+    // 3.9: lastProcessedZxid and a third seal. 3.8 stops reading before it.
+    if c.remaining() > 0 {
+        let z: i64 = c.read("lastProcessedZxid")?;
+        check_seal(c, "lastProcessedZxid seal")?;
+        out.last_processed_zxid = Some(z);
+    }
+    Ok(out)
+}
+
+/// SerializeUtils.deserializeSnapshot: the sessions, the ACL cache and the nodes up to the
+/// "/" terminator (what both the snapshot file and the leader's SNAP stream carry).
+fn read_body(
+    c: &mut impl Source,
+    extended_types: bool,
+) -> Result<(DataTree, Vec<(i64, i32)>), ZkFileError> {
     let sessions = read_sessions(c)?;
     let mut tree = DataTree::new(extended_types);
     // Each list is interned once, not once per node that uses it.
@@ -239,39 +280,43 @@ fn read_snapshot_from(
             ))
         })?;
     }
-    check_seal(c, "snapshot seal")?;
     tree.purge_unused_acls();
-    let mut out = SnapshotContents {
+    Ok((tree, sessions))
+}
+
+/// LearnerHandler's SNAP signature, written after the snapshot on the quorum stream.
+pub const SNAP_SIGNATURE: &str = "BenWasHere";
+
+/// A snapshot read off a leader's quorum stream.
+#[derive(Debug)]
+pub struct StreamedSnapshot {
+    /// The tree (its `last_processed_zxid` is left 0: the SNAP packet carries the zxid).
+    pub tree: DataTree,
+    /// (session id, timeout ms), in stream order.
+    pub sessions: Vec<(i64, i32)>,
+    /// The bytes the snapshot and its signature took.
+    pub len: usize,
+}
+
+/// Reads what a 3.8 leader streams after SNAP (ZKDatabase.serializeSnapshot, then the
+/// "BenWasHere" signature): no file header, no seals, no digest section.
+pub fn read_snapshot_stream(
+    bytes: &[u8],
+    extended_types: bool,
+) -> Result<StreamedSnapshot, ZkFileError> {
+    let mut c = Cursor::new(bytes);
+    let (tree, sessions) = read_body(&mut c, extended_types)?;
+    let signature: String = c.read("signature")?;
+    if signature != SNAP_SIGNATURE {
+        return Err(ZkFileError::Invalid(format!(
+            "snapshot stream: signature {signature:?}, not {SNAP_SIGNATURE:?}"
+        )));
+    }
+    Ok(StreamedSnapshot {
         tree,
         sessions,
-        digest: None,
-        last_processed_zxid: None,
-    };
-    if c.remaining() == 0 {
-        return Ok(out);
-    }
-    let zxid: i64 = c.read("digest zxid")?;
-    let version: i32 = c.read("digest version")?;
-    let digest = if version < 2 {
-        let hex: String = c.read("digest")?;
-        u64::from_str_radix(&hex, 16)
-            .map_err(|_| ZkFileError::Invalid(format!("snapshot digest {hex:?}")))? as i64
-    } else {
-        c.read("digest")?
-    };
-    check_seal(c, "digest seal")?;
-    out.digest = Some(ZxidDigest {
-        zxid,
-        version,
-        digest,
-    });
-    // 3.9: lastProcessedZxid and a third seal. 3.8 stops reading before it.
-    if c.remaining() > 0 {
-        let z: i64 = c.read("lastProcessedZxid")?;
-        check_seal(c, "lastProcessedZxid seal")?;
-        out.last_processed_zxid = Some(z);
-    }
-    Ok(out)
+        len: c.pos,
+    })
 }
 
 fn read_sessions(c: &mut impl Source) -> Result<Vec<(i64, i32)>, ZkFileError> {
