@@ -4,6 +4,9 @@
 
 pub mod election;
 pub mod leader;
+// The whole-ensemble simulator: test-only.
+#[cfg(test)]
+mod sim;
 pub mod transport;
 mod verifier;
 // The learner's IO driver is not written yet: until it uses the machine, only its tests do.
