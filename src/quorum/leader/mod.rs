@@ -15,7 +15,10 @@
 //! holds. Every machine returns its effects as data; the driver performs them in order.
 //!
 //! How a driver runs a [`Leader`]:
-//! - Build it with [`Leader::new`] once FLE decides LEADING (after loading the database).
+//! - Build it with [`Leader::new`] once FLE decides LEADING (after loading the database),
+//!   from a durable txn log: the leader counts itself in the NEWLEADER quorum at once, so
+//!   a tail its previous role logged but never synced must be flushed first (Java's
+//!   SyncRequestProcessor.shutdown does so when that role ends).
 //! - Decode each learner link's first packet with [`LearnerPacket::decode`] and pass it to
 //!   [`Leader::on_learner_info`], which names the link's sid; pass every later packet to
 //!   [`Leader::on_packet`] with a [`sync::LogState`] view of the leader's history. An

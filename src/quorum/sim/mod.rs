@@ -83,14 +83,16 @@ pub(crate) struct SimConfig {
 }
 
 impl SimConfig {
-    /// The default mix of faults for `servers` servers.
+    /// The fault mix for `seed` and `servers` servers: the rates vary with the seed, from
+    /// a calm ensemble to one that crashes and partitions every second.
     pub(crate) fn new(seed: u64, servers: u64) -> SimConfig {
+        let mut rng = Rng::new(seed ^ 0x5eed);
         SimConfig {
             seed,
             servers,
             duration_ms: 12_000,
-            crash_ppm: 150,
-            cut_ppm: 300,
+            crash_ppm: [30, 150, 400, 1000][rng.below(4) as usize],
+            cut_ppm: [0, 300, 1000][rng.below(3) as usize],
             bug: None,
         }
     }

@@ -23,11 +23,15 @@ fn replay_command(cfg: &SimConfig) -> String {
 fn many(servers: u64, seeds: std::ops::Range<u64>) {
     let mut failures = Vec::new();
     let (mut acked, mut epochs) = (0, 0);
+    let mut counts = std::collections::BTreeMap::<String, u64>::new();
     for seed in seeds.clone() {
         let cfg = SimConfig::new(seed, servers);
         let out = run(cfg);
         acked += out.acked;
         epochs += out.epochs;
+        for (k, v) in &out.counts {
+            *counts.entry(k.clone()).or_default() += v;
+        }
         if !out.violations.is_empty() {
             failures.push(format!(
                 "seed {seed}: {}\n  replay: {}",
@@ -36,6 +40,7 @@ fn many(servers: u64, seeds: std::ops::Range<u64>) {
             ));
         }
     }
+    println!("{servers} servers, seeds {seeds:?}: {acked} acked, {epochs} epochs, {counts:#?}");
     assert!(
         failures.is_empty(),
         "{} failing seeds:\n{}",

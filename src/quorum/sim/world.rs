@@ -31,6 +31,8 @@ pub(crate) struct Outcome {
     pub(crate) acked: usize,
     /// How many epochs were established.
     pub(crate) epochs: usize,
+    /// How often each notable event happened.
+    pub(crate) counts: std::collections::BTreeMap<String, u64>,
     /// The last lines of the trace.
     pub(crate) trace_tail: Vec<String>,
 }
@@ -106,6 +108,7 @@ impl World {
             violations: self.rec.violations,
             acked: self.rec.acked.len(),
             epochs: self.rec.established.len(),
+            counts: self.rec.counts,
             trace_tail: self.trace[tail..].to_vec(),
         }
     }
@@ -148,10 +151,13 @@ impl World {
             });
         }
         self.faults();
-        if self.now_ms % 20 == 0 {
-            let i = self.rng.below(self.nodes.len() as u64) as usize;
-            if matches!(self.nodes[i].role, Role::Leading(_)) {
-                self.on_node(i, |n, ctx| n.client_write(ctx));
+        // Clients write at every leader (one that lost its quorum may still take writes
+        // until it notices), in bursts.
+        if self.rng.chance_ppm(30_000) {
+            for i in 0..self.nodes.len() {
+                for _ in 0..self.rng.range(1, 5) {
+                    self.on_node(i, |n, ctx| n.client_write(ctx));
+                }
             }
         }
         if self.now_ms % 50 == 0 {
@@ -185,16 +191,20 @@ impl World {
         }
         if self.rng.chance_ppm(self.cfg.cut_ppm) {
             let a = Sid(1 + self.rng.below(n));
-            let b = Sid(1 + self.rng.below(n));
-            if a != b {
+            // One link in two cuts; otherwise `a` is isolated from everyone.
+            let others: Vec<Sid> = match self.rng.below(2) {
+                0 => vec![Sid(1 + self.rng.below(n))],
+                _ => (1..=n).map(Sid).collect(),
+            };
+            for b in others.into_iter().filter(|&b| b != a) {
                 self.net.cut(a, b);
                 self.trace
                     .push(format!("{} cut {}-{}", self.now_ms, a.0, b.0));
-                if !self.heal_at_ms.is_some() {
-                    self.heal_at_ms = Some(self.now_ms + self.rng.range(100, 3000));
-                }
-                self.close_across_partitions();
             }
+            if self.heal_at_ms.is_none() {
+                self.heal_at_ms = Some(self.now_ms + self.rng.range(100, 3000));
+            }
+            self.close_across_partitions();
         }
     }
 

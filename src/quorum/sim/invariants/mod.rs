@@ -32,12 +32,20 @@ pub(crate) struct Record {
     pub(crate) checked: BTreeMap<Sid, usize>,
     /// What was violated, in order.
     pub(crate) violations: Vec<String>,
+    /// How often each notable event happened (sync kinds, refusals), to show what a run
+    /// covered.
+    pub(crate) counts: BTreeMap<String, u64>,
 }
 
 impl Record {
     /// Notes a violation of `property`.
     pub(crate) fn violated(&mut self, property: &str, detail: String) {
         self.violations.push(format!("{property}: {detail}"));
+    }
+
+    /// Counts one `event`.
+    pub(crate) fn count(&mut self, event: impl Into<String>) {
+        *self.counts.entry(event.into()).or_default() += 1;
     }
 
     /// A server lost its memory (crash) or the driver rewrote its history: recheck it whole.

@@ -42,6 +42,16 @@ impl Node {
             Wire::Packet(bytes) => match QuorumPacket::from_bytes(&bytes) {
                 Ok(p) => {
                     if matches!(p.r#type, pt::DIFF | pt::TRUNC | pt::SNAP) {
+                        ctx.rec.count(format!("sync {}", pt::name(p.r#type)));
+                        ctx.trace.push(format!(
+                            "{now} {} gets {} 0x{:x} (log last 0x{:x}, durable {}/{})",
+                            self.sid.0,
+                            pt::name(p.r#type),
+                            p.zxid,
+                            self.disk.last_zxid().0,
+                            self.disk.durable,
+                            self.disk.log.len()
+                        ));
                         f.sync_zxid = Some(Zxid(p.zxid));
                     }
                     f.learner.on_packet(now, &p)
@@ -75,6 +85,10 @@ impl Node {
         match got {
             Ok(actions) => self.learner_actions(ctx, actions),
             Err(e) => {
+                ctx.rec.count(format!(
+                    "learner error: {}",
+                    e.to_string().split(':').next().unwrap_or("")
+                ));
                 if e.is_fatal() {
                     // Java would exit the process: in a correct ensemble this never happens.
                     ctx.rec

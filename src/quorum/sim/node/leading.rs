@@ -95,6 +95,10 @@ impl Node {
 
     /// A learner's packet was refused: close its link (the machine forgot it already).
     fn leader_refuse(&mut self, ctx: &mut Ctx<'_>, conn: u64, sid: Option<Sid>, why: String) {
+        ctx.rec.count(format!(
+            "leader closes learner: {}",
+            why.split(&[':', ',']).next().unwrap_or("")
+        ));
         ctx.trace.push(format!(
             "{} {} closes conn {conn} ({sid:?}): {why}",
             ctx.now_ms, self.sid.0
@@ -159,7 +163,13 @@ impl Node {
                         self.leader_refuse(ctx, conn, Some(sid), reason);
                     }
                 }
-                Action::GiveUp { reason } => self.go_looking(ctx, &reason),
+                Action::GiveUp { reason } => {
+                    ctx.rec.count(format!(
+                        "leader gives up: {}",
+                        reason.split(',').next().unwrap_or("")
+                    ));
+                    self.go_looking(ctx, &reason)
+                }
                 // No sessions and no client requests from learners in the simulation.
                 Action::Forwarded { .. } | Action::Revalidate { .. } | Action::Touch { .. } => {}
             }
