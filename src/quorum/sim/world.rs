@@ -160,7 +160,7 @@ impl World {
                 }
             }
         }
-        if self.now_ms % 50 == 0 {
+        if self.now_ms.is_multiple_of(50) {
             self.elect();
             self.check();
         }
