@@ -80,6 +80,9 @@ pub(crate) struct SimConfig {
     pub(crate) cut_ppm: u64,
     /// The planted bug, if any.
     pub(crate) bug: Option<PlantedBug>,
+    /// Whether ending a role flushes the log, as Java's SyncRequestProcessor.shutdown does
+    /// (off: the machines must cope with an unsynced tail on their own).
+    pub(crate) flush_at_role_end: bool,
 }
 
 impl SimConfig {
@@ -94,6 +97,7 @@ impl SimConfig {
             crash_ppm: [30, 150, 400, 1000][rng.below(4) as usize],
             cut_ppm: [0, 300, 1000][rng.below(3) as usize],
             bug: None,
+            flush_at_role_end: true,
         }
     }
 }

@@ -65,6 +65,7 @@ impl World {
             rec: &mut self.rec,
             closed: &mut closed,
             bug: self.cfg.bug,
+            flush_at_role_end: self.cfg.flush_at_role_end,
             qv: &self.qv,
             trace: &mut self.trace,
         };
@@ -79,6 +80,7 @@ impl World {
                     rec: &mut self.rec,
                     closed: &mut closed,
                     bug: self.cfg.bug,
+                    flush_at_role_end: self.cfg.flush_at_role_end,
                     qv: &self.qv,
                     trace: &mut self.trace,
                 };
