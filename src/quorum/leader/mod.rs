@@ -16,9 +16,10 @@
 //!
 //! How a driver runs a [`Leader`]:
 //! - Build it with [`Leader::new`] once FLE decides LEADING (after loading the database),
-//!   from a durable txn log: the leader counts itself in the NEWLEADER quorum at once, so
-//!   a tail its previous role logged but never synced must be flushed first (Java's
-//!   SyncRequestProcessor.shutdown does so when that role ends).
+//!   with [`LeaderStart::durable_zxid`] what the log writer has reported durable. A tail
+//!   the previous role logged but never synced holds back currentEpoch and the leader's
+//!   own NEWLEADER ACK until [`Leader::on_durable`] covers it (Java flushes that tail when
+//!   the previous role ends, in SyncRequestProcessor.shutdown; a driver should too).
 //! - Decode each learner link's first packet with [`LearnerPacket::decode`] and pass it to
 //!   [`Leader::on_learner_info`], which names the link's sid; pass every later packet to
 //!   [`Leader::on_packet`] with a [`sync::LogState`] view of the leader's history. An

@@ -191,6 +191,9 @@ impl Node {
             accepted_epoch: self.disk.accepted_epoch,
             current_epoch: self.disk.current_epoch,
             last_processed_zxid: self.disk.last_zxid(),
+            durable_zxid: self.disk.log[..self.disk.durable]
+                .last()
+                .map_or(Zxid(0), |t| t.0),
             config_version: 0,
             last_seen_config_version: 0,
             config_members: String::new(),

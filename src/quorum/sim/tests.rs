@@ -1,7 +1,7 @@
 //! The simulator's tests: many seeds for 3 and 5 servers, each failure printing its seed
 //! and the command that replays it, and the planted bug the invariants must catch.
 //!
-//! Replay one seed: `SIM_SEED=<seed> SIM_SERVERS=<n> cargo test --no-default-features
+//! Replay one seed: `SIM_SEED=<seed> SIM_SERVERS=<n> [SIM_NO_FLUSH=1] cargo test --no-default-features
 //! --lib quorum::sim::tests::replay -- --ignored --nocapture`.
 
 use super::world::{Outcome, World};
@@ -13,19 +13,26 @@ fn run(cfg: SimConfig) -> Outcome {
 
 fn replay_command(cfg: &SimConfig) -> String {
     format!(
-        "SIM_SEED={} SIM_SERVERS={} cargo test --release --no-default-features --lib \
+        "SIM_SEED={} SIM_SERVERS={}{} cargo test --release --no-default-features --lib \
          quorum::sim::tests::replay -- --ignored --nocapture",
-        cfg.seed, cfg.servers
+        cfg.seed,
+        cfg.servers,
+        if cfg.flush_at_role_end {
+            ""
+        } else {
+            " SIM_NO_FLUSH=1"
+        }
     )
 }
 
 /// Runs `seeds` for `servers` servers; panics with every failing seed.
-fn many(servers: u64, seeds: std::ops::Range<u64>) {
+fn many(servers: u64, seeds: std::ops::Range<u64>, flush_at_role_end: bool) {
     let mut failures = Vec::new();
     let (mut acked, mut epochs) = (0, 0);
     let mut counts = std::collections::BTreeMap::<String, u64>::new();
     for seed in seeds.clone() {
-        let cfg = SimConfig::new(seed, servers);
+        let mut cfg = SimConfig::new(seed, servers);
+        cfg.flush_at_role_end = flush_at_role_end;
         let out = run(cfg);
         acked += out.acked;
         epochs += out.epochs;
@@ -61,20 +68,22 @@ fn many(servers: u64, seeds: std::ops::Range<u64>) {
 
 #[test]
 fn many_seeds_3_servers() {
-    many(3, 0..150);
+    many(3, 0..150, true);
 }
 
 #[test]
 fn many_seeds_5_servers() {
-    many(5, 1000..1100);
+    many(5, 1000..1100, true);
 }
 
 /// The larger run: `cargo test --release ... quorum::sim -- --ignored`.
 #[test]
 #[ignore]
 fn many_more_seeds() {
-    many(3, 10_000..12_000);
-    many(5, 20_000..21_000);
+    many(3, 10_000..12_000, true);
+    many(5, 20_000..21_000, true);
+    many(3, 30_000..32_000, false);
+    many(5, 40_000..41_000, false);
 }
 
 /// Replays `SIM_SEED` (and `SIM_SERVERS`, default 3), printing the trace tail.
@@ -89,7 +98,9 @@ fn replay() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
-    let out = run(SimConfig::new(seed, servers));
+    let mut cfg = SimConfig::new(seed, servers);
+    cfg.flush_at_role_end = std::env::var("SIM_NO_FLUSH").is_err();
+    let out = run(cfg);
     for line in &out.trace_tail {
         println!("{line}");
     }
@@ -140,7 +151,10 @@ fn no_flush_at_role_end() {
         cfg.flush_at_role_end = false;
         let out = run(cfg);
         if let Some(v) = out.violations.first() {
-            failures.push(format!("seed {seed} ({servers} servers): {v}"));
+            failures.push(format!(
+                "seed {seed}: {v}\n  replay: {}",
+                replay_command(&cfg)
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -264,6 +264,14 @@ impl World {
                 .max()
                 .map(|v| v.2)
                 .unwrap_or(s);
+            let votes: Vec<String> = (group.iter())
+                .map(|&g| format!("{:?}", self.nodes[self.index(g)].vote()))
+                .collect();
+            self.trace.push(format!(
+                "{} election among {}",
+                self.now_ms,
+                votes.join(" ")
+            ));
             let w = self.index(winner);
             self.on_node(w, |n, ctx| n.lead(ctx));
             for &g in group.iter().filter(|&&g| g != winner) {

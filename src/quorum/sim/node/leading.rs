@@ -255,7 +255,7 @@ impl Node {
     pub(crate) fn report_durable(&mut self, ctx: &mut Ctx<'_>, upto: Zxid) {
         match &mut self.role {
             Role::Leading(l) => {
-                let a = l.leader.on_durable(upto);
+                let a = l.leader.on_durable(upto, ctx.now_ms);
                 self.leader_actions(ctx, a);
             }
             Role::Following(f) => {
