@@ -1,10 +1,8 @@
-//! No committed txn is lost. Zab.tla's `PrimaryIntegrity` in the form the Zab paper
-//! proves it from (a new primary's initial history holds every txn committed before it),
-//! checked at two moments:
-//! - a leader establishes epoch `e`: every txn delivered anywhere so far with an epoch
-//!   below `e`, and every acknowledged write, is in its history;
-//! - a learner starts serving in epoch `e` (UPTODATE): every write acknowledged in an
-//!   epoch below `e` is in its history (writes of `e` itself may still be streaming).
+//! No committed txn is lost by a new primary: Zab.tla's `PrimaryIntegrity` in the form
+//! the Zab paper proves it from (a new primary's initial history holds every txn
+//! committed before it). When a leader establishes epoch `e`, every txn delivered
+//! anywhere so far with an epoch below `e`, and every acknowledged write, is in its
+//! history.
 
 use bytes::Bytes;
 
@@ -25,23 +23,6 @@ pub(crate) fn on_established(rec: &mut Record, sid: Sid, epoch: i64, disk: &Disk
             "PrimaryIntegrity",
             format!(
                 "leader {} established epoch {epoch} without committed txn 0x{:x}",
-                sid.0, z.0
-            ),
-        );
-    }
-}
-
-/// Learner `sid` started serving `epoch` with history `disk.log`.
-pub(crate) fn on_serving(rec: &mut Record, sid: Sid, epoch: i64, disk: &Disk) {
-    let missing = (rec.acked.iter())
-        .filter(|(z, _)| z.epoch() < epoch)
-        .find(|(z, b)| disk.position(**z).is_none_or(|i| disk.log[i].1 != **b))
-        .map(|(z, _)| *z);
-    if let Some(z) = missing {
-        rec.violated(
-            "NoLostWrite",
-            format!(
-                "server {} serves epoch {epoch} without acknowledged write 0x{:x}",
                 sid.0, z.0
             ),
         );

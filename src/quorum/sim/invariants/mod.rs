@@ -7,6 +7,7 @@
 pub(crate) mod integrity;
 pub(crate) mod leader_completeness;
 pub(crate) mod leadership;
+pub(crate) mod no_lost_writes;
 pub(crate) mod prefix_consistency;
 pub(crate) mod primary_order;
 

@@ -8,7 +8,7 @@ use crate::jute::Jute;
 use crate::proto::quorum::packet::QuorumPacket;
 use crate::proto::quorum::packet_type as pt;
 use crate::quorum::sim::disk::Txn;
-use crate::quorum::sim::invariants::leader_completeness;
+use crate::quorum::sim::invariants::no_lost_writes;
 use crate::quorum::sim::net::Wire;
 use crate::quorum::sim::PlantedBug;
 use crate::quorum::zab::{ping_reply, Action, ZabError};
@@ -181,7 +181,7 @@ impl Node {
         // SNAP/TRUNC sync applied); proposals forwarded after it wait for their COMMITs.
         let synced = self.disk.log.partition_point(|t| t.0 <= upto);
         self.disk.committed = self.disk.committed.max(synced);
-        leader_completeness::on_serving(ctx.rec, self.sid, epoch, &self.disk);
+        no_lost_writes::on_serving(ctx.rec, self.sid, epoch, &self.disk);
     }
 }
 
