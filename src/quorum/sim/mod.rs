@@ -63,6 +63,9 @@ pub(crate) enum PlantedBug {
     /// The log writer reports txns durable as soon as they are written, before the fsync:
     /// followers ACK (and the leader counts itself) for txns a crash then loses.
     AckBeforeDurable,
+    /// The leader's driver counts an ACK from every forwarding follower the moment it
+    /// proposes: the leader commits on its own, with fewer than a quorum.
+    PhantomAcks,
 }
 
 /// What one run does; every knob is derived from the seed except these.

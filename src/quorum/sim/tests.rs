@@ -108,21 +108,31 @@ fn replay() {
     assert!(out.violations.is_empty(), "{:?}", out.violations);
 }
 
-/// Put a known bug back: with ACKs sent before the fsync, crashes lose acknowledged
-/// writes, and the invariants must say so for some seed.
-#[test]
-fn planted_ack_before_durable_is_caught() {
+/// The first seed of 200 at which the invariants catch `bug`, with what they said.
+fn catch(bug: PlantedBug) -> (u64, String) {
     let caught = (0..200).find_map(|seed| {
         let mut cfg = SimConfig::new(seed, 3);
-        cfg.bug = Some(PlantedBug::AckBeforeDurable);
+        cfg.bug = Some(bug);
         cfg.crash_ppm = 1500;
         let out = run(cfg);
         out.violations.first().map(|v| (seed, v.clone()))
     });
-    let Some((seed, v)) = caught else {
-        panic!("no seed of 200 caught the planted AckBeforeDurable bug");
-    };
-    println!("planted bug caught at seed {seed}: {v}");
+    caught.unwrap_or_else(|| panic!("no seed of 200 caught the planted {bug:?}"))
+}
+
+/// Put a known bug back: with ACKs sent before the fsync, crashes lose acknowledged
+/// writes, and the invariants must say so for some seed.
+#[test]
+fn planted_ack_before_durable_is_caught() {
+    let (seed, v) = catch(PlantedBug::AckBeforeDurable);
+    println!("planted AckBeforeDurable caught at seed {seed}: {v}");
+}
+
+/// Put a known bug back: a leader that commits without a quorum's ACKs.
+#[test]
+fn planted_phantom_acks_are_caught() {
+    let (seed, v) = catch(PlantedBug::PhantomAcks);
+    println!("planted PhantomAcks caught at seed {seed}: {v}");
 }
 
 /// The same fault mix without the bug keeps every invariant (the catch above is the bug's).

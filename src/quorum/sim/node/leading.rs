@@ -246,9 +246,40 @@ impl Node {
         }
         self.schedule_fsync(ctx);
         self.leader_actions(ctx, actions);
-        if ctx.bug == Some(PlantedBug::AckBeforeDurable) {
-            self.report_durable(ctx, zxid);
+        match ctx.bug {
+            Some(PlantedBug::AckBeforeDurable) => self.report_durable(ctx, zxid),
+            Some(PlantedBug::PhantomAcks) => self.phantom_acks(ctx, zxid),
+            None => {}
         }
+    }
+
+    /// The planted [`PlantedBug::PhantomAcks`]: ACKs no follower sent.
+    fn phantom_acks(&mut self, ctx: &mut Ctx<'_>, zxid: Zxid) {
+        let Role::Leading(l) = &mut self.role else {
+            return;
+        };
+        let Some(b) = l.leader.broadcast() else {
+            return;
+        };
+        let followers: Vec<Sid> = b.forwarding_followers().iter().copied().collect();
+        let log = LogState {
+            last_processed_zxid: Zxid(0),
+            committed_log: &[],
+            txn_log: &LogFile(&[]),
+            snapshot_size_factor: 0.33,
+            snapshot_size: 0,
+            force_snap_sync: false,
+        };
+        let mut actions = Vec::new();
+        for sid in followers {
+            if let Ok(a) = l
+                .leader
+                .on_packet(sid, LearnerPacket::Ack { zxid }, &log, ctx.now_ms)
+            {
+                actions.extend(a);
+            }
+        }
+        self.leader_actions(ctx, actions);
     }
 
     /// The log writer made everything up to `upto` durable.
