@@ -85,7 +85,13 @@ impl Net {
         let floor = (self.queue.iter().rev())
             .find(|m| m.conn == conn && m.from == from)
             .map_or(0, |m| m.at_ms);
-        let at_ms = (now_ms + rng.range(1, 15)).max(floor);
+        let at_ms = (now_ms
+            + if rng.below(20) == 0 {
+                rng.range(50, 400)
+            } else {
+                rng.range(1, 15)
+            })
+        .max(floor);
         self.queue.push_back(InFlight {
             at_ms,
             conn,

@@ -129,7 +129,7 @@ impl Node {
         if self.fsync_at_ms.is_none() {
             // Mostly quick, sometimes a slow disk.
             let ms = match ctx.rng.below(10) {
-                0 => ctx.rng.range(50, 400),
+                0 => ctx.rng.range(50, 1200),
                 _ => ctx.rng.range(1, 20),
             };
             self.fsync_at_ms = Some(ctx.now_ms + ms);
