@@ -13,6 +13,14 @@
 //! LOOKING server that can reach a LEADING one follows it. Observers, reconfig, sessions
 //! and the snapshot's bytes are not modelled (SNAP copies the leader's history).
 //!
+//! What it found so far (each fixed in the machine, with a regression test beside it):
+//! - a learner ACKed NEWLEADER over a log tail its previous role had not fsynced
+//!   (`zab`: `Persisted::durable_zxid`; seed 1034, 5 servers, without the flush);
+//! - a leader persisted currentEpoch and counted itself in the NEWLEADER quorum over an
+//!   unsynced tail (`leader`: `LeaderStart::durable_zxid`; seeds 30507, 31431);
+//! - a learner's ACKs survived its re-sync and TRUNC, so a proposal committed on a copy
+//!   it no longer had (`Broadcast::start_forwarding`; seeds 10166, 10307, 10800).
+//!
 //! [`Leader`]: crate::quorum::leader::Leader
 //! [`Learner`]: crate::quorum::zab::Learner
 
