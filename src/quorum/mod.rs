@@ -4,6 +4,9 @@
 
 pub mod election;
 pub mod leader;
+// The whole-ensemble simulator: test-only.
+#[cfg(test)]
+mod sim;
 pub mod transport;
 mod verifier;
 pub(crate) mod zab;

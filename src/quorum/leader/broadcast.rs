@@ -322,6 +322,15 @@ impl<Q: QuorumVerifier> Broadcast<Q> {
         last_seen: Zxid,
     ) -> Vec<Action> {
         let mut out = Vec::new();
+        // The learner's history now ends at `last_seen` (a TRUNC may just have dropped
+        // what it logged after): ACKs it sent before for later proposals no longer stand,
+        // and it ACKs their re-sent copies once durable. Java keeps them in the ackSet,
+        // which lets a proposal commit on a copy the learner no longer has (found by
+        // quorum::sim: TRUNC after a follower's restart, then a commit on its stale ACK).
+        let after = Zxid(last_seen.0.saturating_add(1));
+        for p in self.outstanding.range_mut(after..).map(|(_, p)| p) {
+            p.acks.remove(&sid);
+        }
         if self.last_proposed > last_seen {
             for (zxid, data) in &self.to_be_applied {
                 if *zxid <= last_seen {

@@ -278,3 +278,34 @@ fn a_closed_learner_gets_nothing_more() {
         )])
     );
 }
+
+/// Found by the ensemble simulator (quorum::sim seeds 10166, 10307, 10800 with slow links
+/// and disks): follower 2 ACKed a proposal, restarted, and was TRUNCated below it on
+/// re-sync; its old ACK still counted, so the proposal committed on a copy that follower
+/// no longer had, and a later leader lacked it. A re-sync now drops the learner's ACKs
+/// of proposals after its sync point; the re-sent copies are ACKed again once durable.
+#[test]
+fn a_resync_drops_the_learners_acks_after_its_sync_point() {
+    let mut b = leader();
+    b.propose(z(1), data(1)).expect("propose");
+    b.process_ack(Sid(2), z(1));
+    b.process_ack(Sid(3), z(1));
+    // 2 reconnects, synced only up to z(0): it gets z(1) again.
+    let out = b.start_forwarding(Sid(2), LearnerType::Participant, z(0));
+    assert_eq!(
+        out,
+        vec![send(
+            2,
+            LeaderPacket::Proposal {
+                zxid: z(1),
+                data: data(1)
+            }
+        )]
+    );
+    // The leader's own ACK makes 2 of 5 fresh ACKs (1 and 3): no quorum yet.
+    assert_eq!(b.on_durable(z(1)), vec![]);
+    assert_eq!(b.last_committed(), z(0));
+    // 2 ACKs the re-sent copy: 1, 2, 3 is a quorum of 5.
+    let (_, out) = b.process_ack(Sid(2), z(1));
+    assert!(out.contains(&Action::Commit { zxid: z(1) }), "{out:?}");
+}

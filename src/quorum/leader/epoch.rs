@@ -106,6 +106,14 @@ pub struct Discovery<Q> {
     /// Callers blocked in a barrier, with the instant their wait ends.
     waiting: BTreeMap<Sid, (Barrier, u64)>,
     gave_up: bool,
+    /// The leader's own log is durable up to its last zxid, so it may count itself in the
+    /// NEWLEADER quorum.
+    own_log_durable: bool,
+    /// When the leader passed the epoch ack barrier while its log was not durable yet: its
+    /// own NEWLEADER ACK waits for [`Discovery::own_log_durable`].
+    own_ack_pending_since_ms: Option<u64>,
+    /// currentEpoch is to be persisted once the leader's log is durable.
+    current_epoch_pending: bool,
 }
 
 impl<Q: QuorumVerifier> Discovery<Q> {
@@ -133,6 +141,9 @@ impl<Q: QuorumVerifier> Discovery<Q> {
             new_leader_acks: BTreeSet::new(),
             waiting: BTreeMap::new(),
             gave_up: false,
+            own_log_durable: true,
+            own_ack_pending_since_ms: None,
+            current_epoch_pending: false,
         };
         let mut out = Vec::new();
         d.epoch_to_propose(my_sid, accepted_epoch, now_ms, &mut out);
@@ -343,8 +354,15 @@ impl<Q: QuorumVerifier> Discovery<Q> {
         }
         if self.electing.contains(&self.my_sid) && self.qv.contains_quorum(&self.electing) {
             self.election_finished = true;
-            // Leader.lead persists currentEpoch as soon as its own wait returns.
-            out.push(DiscoveryEvent::CurrentEpoch(self.epoch));
+            // Leader.lead persists currentEpoch as soon as its own wait returns; but not
+            // before its log is durable, or after a crash it would rank as the newest
+            // history in the next election while missing txns others have committed
+            // (found by quorum::sim, seed 31431 without the flush at a role's end).
+            if self.own_log_durable {
+                out.push(DiscoveryEvent::CurrentEpoch(self.epoch));
+            } else {
+                self.current_epoch_pending = true;
+            }
             let mut released = vec![sid];
             released.extend(self.release(Barrier::EpochAck));
             released.sort_by_key(|s| *s == self.my_sid);
@@ -357,8 +375,36 @@ impl<Q: QuorumVerifier> Discovery<Q> {
         Ok(())
     }
 
+    /// The leader's log has a tail not yet durable (logged by its previous role): it
+    /// must not count itself in the NEWLEADER quorum until
+    /// [`Discovery::own_log_durable`], or the epoch could commit txns a crash then loses.
+    pub fn await_own_log(&mut self) {
+        self.own_log_durable = false;
+    }
+
+    /// The leader's log is durable up to its last zxid: its own NEWLEADER ACK, if waiting.
+    pub fn own_log_durable(&mut self) -> Vec<DiscoveryEvent> {
+        let mut out = Vec::new();
+        self.own_log_durable = true;
+        if std::mem::take(&mut self.current_epoch_pending) && !self.gave_up {
+            out.push(DiscoveryEvent::CurrentEpoch(self.epoch));
+        }
+        if let Some(since) = self.own_ack_pending_since_ms.take() {
+            if !self.gave_up {
+                self.waiting.remove(&self.my_sid);
+                let zxid = self.new_leader_zxid();
+                self.new_leader_ack(self.my_sid, zxid, since, &mut out);
+            }
+        }
+        out
+    }
+
     fn passed_epoch_ack(&mut self, sid: Sid, now: u64, out: &mut Vec<DiscoveryEvent>) {
-        if sid == self.my_sid {
+        if sid == self.my_sid && !self.own_log_durable {
+            // Still bounded by initLimit, as the NEWLEADER wait would be.
+            self.own_ack_pending_since_ms = Some(now);
+            self.wait(sid, Barrier::NewLeaderAck, now);
+        } else if sid == self.my_sid {
             // Leader.lead: waitForNewLeaderAck(myid, zk.getZxid()).
             let zxid = self.new_leader_zxid();
             self.new_leader_ack(sid, zxid, now, out);

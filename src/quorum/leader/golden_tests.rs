@@ -226,6 +226,7 @@ fn a_rejoining_follower_gets_the_stream_java_sent() {
         accepted_epoch: 0,
         current_epoch: 0,
         last_processed_zxid: Zxid(0),
+        durable_zxid: Zxid(0),
         config_version: 0,
         last_seen_config_version: 0,
         config_members: MEMBERS.into(),

@@ -15,7 +15,11 @@
 //! holds. Every machine returns its effects as data; the driver performs them in order.
 //!
 //! How a driver runs a [`Leader`]:
-//! - Build it with [`Leader::new`] once FLE decides LEADING (after loading the database).
+//! - Build it with [`Leader::new`] once FLE decides LEADING (after loading the database),
+//!   with [`LeaderStart::durable_zxid`] what the log writer has reported durable. A tail
+//!   the previous role logged but never synced holds back currentEpoch and the leader's
+//!   own NEWLEADER ACK until [`Leader::on_durable`] covers it (Java flushes that tail when
+//!   the previous role ends, in SyncRequestProcessor.shutdown; a driver should too).
 //! - Decode each learner link's first packet with [`LearnerPacket::decode`] and pass it to
 //!   [`Leader::on_learner_info`], which names the link's sid; pass every later packet to
 //!   [`Leader::on_packet`] with a [`sync::LogState`] view of the leader's history. An

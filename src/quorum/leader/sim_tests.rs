@@ -90,6 +90,7 @@ fn established_leader(qv: &Majority, voters: &[Sid]) -> Result<Leader<Majority>,
         accepted_epoch: EPOCH - 1,
         current_epoch: EPOCH - 1,
         last_processed_zxid: Zxid::new(EPOCH - 1, 0),
+        durable_zxid: Zxid::new(EPOCH - 1, 0),
         config_version: 0,
         last_seen_config_version: 0,
         config_members: String::new(),
@@ -259,7 +260,7 @@ fn simulate(seed: u64, mode: Mode, planted_bug: bool) -> Result<Run, String> {
         delivered.entry(zxid).or_default().insert(sid);
         // The leader's own ACK is its log's durability.
         let out = if sid == Sid(1) {
-            b.on_durable(zxid)
+            b.on_durable(zxid, 0)
         } else {
             ack(&mut b, sid, zxid)?
         };

@@ -36,6 +36,10 @@ pub(crate) struct Persisted {
     pub(crate) current_epoch: i64,
     /// The last zxid in our txn log (QuorumPeer.getLastLoggedZxid).
     pub(crate) last_logged_zxid: Zxid,
+    /// The last zxid the log writer has reported durable. Below `last_logged_zxid` when a
+    /// tail written in the previous role is still unsynced: the NEWLEADER ACK then waits
+    /// for [`Learner::durable`] to cover it too.
+    pub(crate) durable_zxid: Zxid,
 }
 
 /// Where the conversation with the leader stands.
@@ -78,6 +82,8 @@ pub(crate) struct Learner {
     pub(super) accepted_epoch: i64,
     pub(super) current_epoch: i64,
     pub(super) last_logged: Zxid,
+    /// The highest zxid the log writer reported durable.
+    pub(super) durable_upto: Zxid,
     pub(super) phase: Phase,
     /// When the leader was last heard from (a socket read succeeding, for Java).
     last_heard_ms: u64,
@@ -104,6 +110,7 @@ impl Learner {
             accepted_epoch: persisted.accepted_epoch,
             current_epoch: persisted.current_epoch,
             last_logged: persisted.last_logged_zxid,
+            durable_upto: persisted.durable_zxid,
             phase: Phase::Idle,
             last_heard_ms: 0,
             silence_limit_ms: cfg.tick_time_ms.saturating_mul(cfg.init_limit),
@@ -186,6 +193,7 @@ impl Learner {
             return Err(ZabError::Stopped);
         }
         let mut out = Vec::new();
+        self.durable_upto = self.durable_upto.max(upto);
         if self.sync.newleader_waits_for(upto) {
             self.ack_newleader(&mut out);
         }

@@ -4,6 +4,11 @@
 //! arrives as `now_ms`), no randomness.
 //!
 //! How a driver runs one [`Learner`] per connection to the leader:
+//! - Build a [`Learner`] with [`Persisted::durable_zxid`] set to what the log writer has
+//!   reported durable: a tail the previous role logged but never synced is then waited
+//!   for before the NEWLEADER ACK (found by the ensemble simulator, `quorum::sim`, seed
+//!   1034 with 5 servers). Java flushes that tail when the previous role ends
+//!   (SyncRequestProcessor.shutdown); a driver should do the same.
 //! - After the TCP connect, [`Learner::start`] returns FOLLOWERINFO (OBSERVERINFO).
 //! - Every decoded [`QuorumPacket`](crate::proto::quorum::packet::QuorumPacket) goes to
 //!   [`Learner::on_packet`].

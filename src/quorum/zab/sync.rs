@@ -48,6 +48,9 @@ pub(super) struct SyncState {
     /// the leader must see the NEWLEADER ACK first).
     requests_to_ack: Vec<Zxid>,
     pub(super) newleader: NewLeader,
+    /// Where the log we keep from before this sync ends (DIFF: all of it; TRUNC: up to
+    /// the TRUNC zxid; SNAP: nothing, the snapshot replaces it).
+    kept_log_end: Option<Zxid>,
 }
 
 impl SyncState {
@@ -79,7 +82,10 @@ impl Learner {
         let s = &mut self.sync;
         match p.r#type {
             // The txns follow: log them on top of the snapshot we have.
-            pt::DIFF => s.write_to_txn_log = true,
+            pt::DIFF => {
+                s.write_to_txn_log = true;
+                s.kept_log_end = Some(self.last_logged);
+            }
             pt::SNAP => {
                 (s.snapshot_needed, s.sync_snapshot) = (true, true);
                 self.last_queued = zxid;
@@ -89,6 +95,7 @@ impl Learner {
             }
             pt::TRUNC => {
                 s.snapshot_needed = true;
+                s.kept_log_end = Some(self.last_logged.min(zxid));
                 self.last_queued = zxid;
                 out.push(Action::Truncate { zxid });
             }
@@ -187,7 +194,9 @@ impl Learner {
         self.silence_limit_ms = self.cfg.tick_time_ms.saturating_mul(self.cfg.sync_limit);
         // Only a follower logs them now (FollowerZooKeeperServer.appendRequest); an
         // observer keeps them for UPTODATE.
-        let mut last = None;
+        // The kept log counts too: a tail our previous role logged but never synced must
+        // not be covered by this ACK (the leader counts it as our history from now on).
+        let mut last = (self.sync.kept_log_end).filter(|&end| end > self.durable_upto);
         if !self.is_observer() {
             for pif in std::mem::take(&mut self.sync.packets_not_committed) {
                 self.add_pending(pif.zxid);

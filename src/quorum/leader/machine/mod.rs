@@ -51,6 +51,10 @@ pub struct LeaderStart {
     pub current_epoch: i64,
     /// The database's last processed zxid after loading.
     pub last_processed_zxid: Zxid,
+    /// The last zxid the log writer reported durable. Below `last_processed_zxid` when the
+    /// previous role left a tail unsynced: the leader then counts itself in the NEWLEADER
+    /// quorum only once [`Leader::on_durable`] covers it.
+    pub durable_zxid: Zxid,
     /// The version of the committed config (a learner with a newer one is refused).
     pub config_version: i64,
     /// The version of the last-seen config (above `config_version` while a reconfig is
@@ -111,6 +115,10 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
             cfg.init_timeout_ms(),
             now_ms,
         );
+        let mut discovery = discovery;
+        if start.durable_zxid < start.last_processed_zxid {
+            discovery.await_own_log();
+        }
         let mut leader = Leader {
             cfg,
             start,
@@ -324,12 +332,21 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
         Ok(out)
     }
 
-    /// The local log made every txn up to `upto` durable: the leader's own ACKs.
-    pub fn on_durable(&mut self, upto: Zxid) -> Vec<Action> {
-        match self.broadcast.as_mut() {
-            Some(b) if !self.gave_up => b.on_durable(upto),
-            _ => Vec::new(),
+    /// The local log made every txn up to `upto` durable: the leader's own ACKs, and
+    /// before that its own NEWLEADER ACK if it waited for its log.
+    pub fn on_durable(&mut self, upto: Zxid, now_ms: u64) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.gave_up {
+            return out;
         }
+        if upto >= self.start.last_processed_zxid {
+            let events = self.discovery.own_log_durable();
+            self.apply(events, None, now_ms, &mut out);
+        }
+        if let Some(b) = self.broadcast.as_mut().filter(|_| !self.gave_up) {
+            out.extend(b.on_durable(upto));
+        }
+        out
     }
 
     /// A learner's forwarded sync reached the leader's pipeline (Leader.processSync).

@@ -58,6 +58,7 @@ fn start() -> (Leader<Majority>, Vec<Zxid>) {
         accepted_epoch: 1,
         current_epoch: 1,
         last_processed_zxid: z(1, 5),
+        durable_zxid: z(1, 5),
         config_version: 0,
         last_seen_config_version: 0,
         config_members: "server.1=a:1:2:participant\n".into(),
@@ -190,7 +191,7 @@ fn discovery_sync_and_broadcast_with_two_followers() {
             ),
         ]
     );
-    assert_eq!(l.on_durable(z(2, 1)), vec![]);
+    assert_eq!(l.on_durable(z(2, 1), 0), vec![]);
     let out = l
         .on_packet(Sid(2), LearnerPacket::Ack { zxid: z(2, 1) }, &after, 60)
         .expect("ack");
@@ -354,7 +355,7 @@ fn snap_sync_streams_the_snapshot_before_newleader_and_observers_get_inform() {
         ]
     );
     // Commit of 2.1 reaches the observer as INFORM.
-    l.on_durable(z(2, 1));
+    l.on_durable(z(2, 1), 0);
     let out = l
         .on_packet(Sid(2), LearnerPacket::Ack { zxid: z(2, 1) }, &after, 4)
         .expect("ack");
@@ -381,6 +382,7 @@ fn packets_sent_while_the_handler_is_blocked_wait_for_uptodate() {
         accepted_epoch: 1,
         current_epoch: 1,
         last_processed_zxid: z(1, 5),
+        durable_zxid: z(1, 5),
         config_version: 0,
         last_seen_config_version: 0,
         config_members: "server.1=a:1:2:participant\n".into(),
@@ -473,5 +475,53 @@ fn a_learner_closed_for_a_transaction_timeout_is_forgotten() {
     assert_eq!(
         l.on_packet(Sid(2), LearnerPacket::Ping { touches: vec![] }, &state, now),
         Err(LeaderError::UnknownLearner(Sid(2)))
+    );
+}
+
+/// Found by the ensemble simulator (quorum::sim seeds 30507 and 31431, with the driver's
+/// flush at a role's end turned off): a leader whose log tail (from its previous role) is
+/// not durable must neither persist the new currentEpoch nor count itself in the
+/// NEWLEADER quorum until it is. Else a crash leaves it ranked newest in the next
+/// election (its currentEpoch) with committed txns gone from its log.
+#[test]
+fn an_unsynced_own_log_holds_current_epoch_and_the_own_newleader_ack() {
+    let qv = Majority::new([1, 2, 3].map(Sid), []);
+    let start = LeaderStart {
+        accepted_epoch: 1,
+        current_epoch: 1,
+        last_processed_zxid: z(1, 5),
+        durable_zxid: z(1, 3),
+        config_version: 0,
+        last_seen_config_version: 0,
+        config_members: "server.1=a:1:2:participant\n".into(),
+    };
+    let (mut l, _) = Leader::new(cfg(), qv, start, 0);
+    let committed: Vec<Zxid> = (1..=5).map(|c| z(1, c)).collect();
+    let state = log(z(1, 5), &committed);
+    l.on_learner_info(info(2, 1, LearnerType::Participant), &state, 10)
+        .expect("info");
+    let ack_epoch = LearnerPacket::AckEpoch {
+        current_epoch: 1,
+        last_zxid: z(1, 5),
+    };
+    let out = l
+        .on_packet(Sid(2), ack_epoch, &state, 20)
+        .expect("ackepoch");
+    assert!(
+        !out.iter()
+            .any(|a| matches!(a, Action::PersistCurrentEpoch(_))),
+        "{out:?}"
+    );
+    let out = (l.on_packet(Sid(2), LearnerPacket::Ack { zxid: z(2, 0) }, &state, 30)).expect("ack");
+    assert_eq!(out, vec![]);
+    // Durable short of the last zxid: still waiting.
+    assert_eq!(l.on_durable(z(1, 4), 40), vec![]);
+    assert_eq!(
+        l.on_durable(z(1, 5), 50),
+        vec![
+            Action::PersistCurrentEpoch(2),
+            Action::Established { zxid: z(2, 0) },
+            send(2, LeaderPacket::UpToDate)
+        ]
     );
 }

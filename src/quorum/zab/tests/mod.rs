@@ -34,6 +34,7 @@ pub(super) fn persisted(accepted: i64, current: i64, last_logged: Zxid) -> Persi
         accepted_epoch: accepted,
         current_epoch: current,
         last_logged_zxid: last_logged,
+        durable_zxid: last_logged,
     }
 }
 

@@ -79,6 +79,45 @@ fn newleader_with_nothing_to_log_acks_at_once_and_switches_to_sync_limit() {
     ));
 }
 
+/// Found by the ensemble simulator (quorum::sim, seed 1034 with 5 servers, when the
+/// driver did not flush at a role's end): a learner whose log tail from the previous role
+/// is not durable yet must not ACK NEWLEADER before it is, even when the sync itself logs
+/// nothing; else a crash loses txns the new epoch counts as committed.
+#[test]
+fn newleader_ack_waits_for_an_unsynced_tail_from_the_previous_role() {
+    let mut p = persisted(1, 1, z(3));
+    p.durable_zxid = z(1);
+    let mut l = started(p);
+    feed(&mut l, 10, &leader_info(2));
+    assert_eq!(feed(&mut l, 20, &bare(pt::DIFF, z(3))), vec![]);
+    assert_eq!(
+        feed(&mut l, 30, &bare(pt::NEWLEADER, Zxid::new(2, 0))),
+        vec![]
+    );
+    assert_eq!(l.durable(z(2)).expect("durable"), vec![]);
+    assert_eq!(
+        l.durable(z(3)).expect("durable"),
+        vec![
+            Action::PersistCurrentEpoch(2),
+            send(pt::ACK, Zxid::new(2, 0))
+        ]
+    );
+    // A TRUNC below the unsynced part leaves nothing to wait for.
+    let mut p = persisted(1, 1, z(3));
+    p.durable_zxid = z(1);
+    let mut l = started(p);
+    feed(&mut l, 10, &leader_info(2));
+    feed(&mut l, 20, &bare(pt::TRUNC, z(1)));
+    assert_eq!(
+        feed(&mut l, 30, &bare(pt::NEWLEADER, Zxid::new(2, 0))),
+        vec![
+            Action::TakeSnapshot { sync: false },
+            Action::PersistCurrentEpoch(2),
+            send(pt::ACK, Zxid::new(2, 0))
+        ]
+    );
+}
+
 #[test]
 fn trunc_sync_applies_commits_and_snapshots_at_newleader() {
     let mut l = in_sync_start(LearnerType::Participant);
