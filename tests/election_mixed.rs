@@ -85,6 +85,19 @@ async fn rust_highest_sid_leads_the_java_servers() {
     let _serial = SERIAL.lock().await;
     init_tracing();
     let mut ens = Ensemble::new("highest", &[1, 2, 3]);
+    // A Java follower of 3 connects to 3's quorum port for Zab. Accepted and left
+    // unanswered, it waits there for LEADERINFO for initLimit ticks instead of going back
+    // to LOOKING at once, so Java 2, however slowly its JVM starts, meets an ensemble that
+    // has decided on 3 (and not 1 and 2 electing 2 in a second round).
+    let quorum_sink = tokio::net::TcpListener::bind(("127.0.0.1", ens.ports[&3].quorum))
+        .await
+        .expect("Rust's quorum port is free");
+    let _hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = quorum_sink.accept().await {
+            held.push(s);
+        }
+    });
     // The Rust server is up and connected to 1 before 2 starts, so that 1 and 2 cannot
     // settle on 2 between themselves before they hear of 3.
     let mut port = ElectionPort::start(&ens.rust_config(3), Zxid(0), 0, Timing::default())

@@ -126,7 +126,7 @@ impl Ensemble {
         std::fs::create_dir_all(&data).expect("mkdir");
         std::fs::write(data.join("myid"), format!("{sid}\n")).expect("myid");
         let mut cfg = format!(
-            "tickTime=1000\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={}\n\
+            "tickTime=1000\ninitLimit=30\nsyncLimit=5\ndataDir={}\nclientPort={}\n\
              clientPortAddress=127.0.0.1\nadmin.enableServer=false\n\
              4lw.commands.whitelist=*\n",
             data.display(),

@@ -442,6 +442,8 @@ impl Follower {
             accepted_epoch: self.epochs.accepted_epoch(),
             current_epoch: self.epochs.current_epoch(),
             last_logged_zxid: Zxid(self.tree.last_processed_zxid),
+            // drain_writer above made everything logged durable.
+            durable_zxid: Zxid(self.tree.last_processed_zxid),
         };
         tracing::info!(
             "sid {} following the leader at {leader} from zxid {:#x}, epochs {:?}",
