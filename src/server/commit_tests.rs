@@ -52,22 +52,24 @@ fn request(core: &mut Core, conn: u64, xid: i32, opcode: i32, req: Request) {
     });
 }
 
+/// A create of `path` open to anyone, with `flags` (2: sequential).
+fn create(path: &str, flags: i32) -> CreateRequest {
+    CreateRequest {
+        path: path.into(),
+        data: None,
+        acl: vec![Acl {
+            perms: 31,
+            id: Id {
+                scheme: "world".into(),
+                id: "anyone".into(),
+            },
+        }],
+        flags,
+    }
+}
+
 fn sequential(path: &str) -> Request {
-    Request::Create(
-        op::CREATE,
-        CreateRequest {
-            path: path.into(),
-            data: None,
-            acl: vec![Acl {
-                perms: 31,
-                id: Id {
-                    scheme: "world".into(),
-                    id: "anyone".into(),
-                },
-            }],
-            flags: 2,
-        },
-    )
+    Request::Create(op::CREATE, create(path, 2))
 }
 
 /// A test connection: its output, and whether its ConnectResponse came.
@@ -146,18 +148,7 @@ fn a_failed_multi_leaves_no_pending_change_behind() {
     use crate::proto::{MultiOp, MultiRequest};
     let mut core = core();
     let mut rx = connect(&mut core, 1);
-    let create = CreateRequest {
-        path: "/m".into(),
-        data: None,
-        acl: vec![Acl {
-            perms: 31,
-            id: Id {
-                scheme: "world".into(),
-                id: "anyone".into(),
-            },
-        }],
-        flags: 0,
-    };
+    let create = create("/m", 0);
     let missing = DeleteRequest {
         path: "/missing".into(),
         version: -1,
