@@ -6,9 +6,10 @@
 //! /usr/share/java are missing; CI installs them. Every Java process a test starts is
 //! killed when the test ends, pass or fail.
 
+#[macro_use]
 mod ensemble_support;
 
-use ensemble_support::{eventually, init_tracing, java_classpath, Ensemble, SERIAL, WAIT};
+use ensemble_support::{eventually, init_tracing, Ensemble, SERIAL, WAIT};
 use ferrokeeper::quorum::election::Timing;
 use ferrokeeper::quorum::transport::election::{run_election, Decided, ElectionPort};
 use ferrokeeper::quorum::{ServerState, Sid, Zxid};
@@ -39,13 +40,7 @@ async fn rust_decision(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_lowest_sid_follows_the_java_leader() {
-    let classpath = match java_classpath() {
-        Ok(cp) => cp,
-        Err(why) => {
-            eprintln!("skipping: {why}");
-            return;
-        }
-    };
+    let classpath = java_or_skip!();
     let _serial = SERIAL.lock().await;
     init_tracing();
     let mut ens = Ensemble::new("lowest", &[1, 2, 3]);
@@ -75,13 +70,7 @@ async fn rust_lowest_sid_follows_the_java_leader() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_highest_sid_leads_the_java_servers() {
-    let classpath = match java_classpath() {
-        Ok(cp) => cp,
-        Err(why) => {
-            eprintln!("skipping: {why}");
-            return;
-        }
-    };
+    let classpath = java_or_skip!();
     let _serial = SERIAL.lock().await;
     init_tracing();
     let mut ens = Ensemble::new("highest", &[1, 2, 3]);
@@ -154,13 +143,7 @@ async fn rust_highest_sid_leads_the_java_servers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_observer_observes_the_java_leader() {
-    let classpath = match java_classpath() {
-        Ok(cp) => cp,
-        Err(why) => {
-            eprintln!("skipping: {why}");
-            return;
-        }
-    };
+    let classpath = java_or_skip!();
     let _serial = SERIAL.lock().await;
     init_tracing();
     // Two Java voters and the Rust server as an observer: it never votes, and the voters

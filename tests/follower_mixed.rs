@@ -8,11 +8,12 @@
 //!
 //! Skips (printing why, and passing) when `java` or the ZooKeeper jars are missing.
 
+#[macro_use]
 mod ensemble_support;
 
 use std::time::Duration;
 
-use ensemble_support::{eventually, init_tracing, java_classpath, Ensemble, SERIAL, WAIT};
+use ensemble_support::{eventually, init_tracing, Ensemble, SERIAL, WAIT};
 use ferrokeeper::config::Config;
 use ferrokeeper::proto::{op, Acl, CreateTxn, Txn, TxnEntry, TxnHeader};
 use ferrokeeper::quorum::transport::election::{run_election, Decided, ElectionPort};
@@ -196,13 +197,7 @@ async fn stop_follower(stop: CancellationToken, task: Running) -> Follower {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_follower_syncs_applies_and_acks_with_java() {
-    let classpath = match java_classpath() {
-        Ok(cp) => cp,
-        Err(why) => {
-            eprintln!("skipping: {why}");
-            return;
-        }
-    };
+    let classpath = java_or_skip!();
     let _serial = SERIAL.lock().await;
     init_tracing();
     let mut ens = Ensemble::new("follow", &[1, 2, 3]);

@@ -43,6 +43,20 @@ pub const WAIT: Duration = Duration::from_secs(120);
 /// One Java ensemble at a time: four JVMs at once would starve the machine.
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// The Java classpath, or return from the calling test with the reason printed: a machine
+/// without Debian's ZooKeeper jars or a JVM skips the mixed-ensemble tests (CI installs both).
+macro_rules! java_or_skip {
+    () => {
+        match $crate::ensemble_support::java_classpath() {
+            Ok(cp) => cp,
+            Err(why) => {
+                eprintln!("skipping: {why}");
+                return;
+            }
+        }
+    };
+}
+
 /// The classpath, or why the test cannot run here.
 pub fn java_classpath() -> Result<String, String> {
     match Command::new("java").arg("-version").output() {
