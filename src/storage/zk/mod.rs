@@ -10,6 +10,8 @@ mod source;
 mod txnlog;
 
 #[cfg(test)]
+mod stream_tests;
+#[cfg(test)]
 mod tests;
 
 use std::path::PathBuf;
@@ -23,8 +25,8 @@ pub use datadir::{
 pub use fuzzy::{FuzzySnapshot, SnapshotParts};
 pub use snapshot::{
     empty_tree, node_digest, read_snapshot, read_snapshot_chunks, read_snapshot_full,
-    read_snapshot_stream, tree_digest, write_snapshot, SnapshotContents, StreamedSnapshot,
-    ZxidDigest, DIGEST_VERSION, SNAP_MAGIC, SNAP_SIGNATURE,
+    read_snapshot_stream, snapshot_stream, tree_digest, write_snapshot, SnapshotContents,
+    StreamedSnapshot, ZxidDigest, DIGEST_VERSION, SNAP_MAGIC, SNAP_SIGNATURE,
 };
 pub use txnlog::{read_txn_log_file, write_txn_log_file, TXNLOG_MAGIC};
 

@@ -70,10 +70,45 @@ pub(super) fn is_open(acl: &[Acl]) -> bool {
     acl.len() == 1 && acl[0] == Acl::world(perms::ALL)
 }
 
-/// Writes ZooKeeper 3.8's snapshot of `tree` at `zxid` (with the digest section).
-/// ACL lists get indexes 1, 2, … in pre-order of first use, as a fresh ReferenceCountedACLCache
-/// would; the built-in nodes with the open ACL keep index -1, as ZooKeeper creates them.
+/// Writes ZooKeeper 3.8's snapshot of `tree` at `zxid` (with the digest section):
+/// FileSnap.serialize, i.e. the file header, [`write_body`], the seal, then
+/// `DataTree.serializeZxidDigest` and its own seal.
 pub fn write_snapshot(tree: &DataTree, sessions: &[(i64, i32)], zxid: i64, out: &mut Vec<u8>) {
+    let mut b = BytesMut::with_capacity(4096);
+    SNAP_MAGIC.write(&mut b);
+    FILE_VERSION.write(&mut b);
+    (-1i64).write(&mut b);
+    write_body(tree, sessions, &mut b);
+    seal(&mut b);
+    zxid.write(&mut b);
+    DIGEST_VERSION.write(&mut b);
+    tree_digest(tree).write(&mut b);
+    seal(&mut b);
+    out.extend_from_slice(&b);
+}
+
+/// What a 3.8 leader writes on the quorum stream right after a SNAP packet
+/// (LearnerHandler.syncFollower → ZKDatabase.serializeSnapshot, then
+/// `oa.writeString("BenWasHere", "signature")`): [`write_body`] and the signature. No
+/// file header and no seals; and no digest section, which in 3.8 only FileSnap writes
+/// (after its first seal), so the learner recomputes the digest from the nodes.
+/// [`read_snapshot_stream`] reads it back.
+pub fn snapshot_stream(tree: &DataTree, sessions: &[(i64, i32)]) -> Vec<u8> {
+    let mut b = BytesMut::with_capacity(4096);
+    write_body(tree, sessions, &mut b);
+    SNAP_SIGNATURE.to_string().write(&mut b);
+    b.to_vec()
+}
+
+/// SerializeUtils.serializeSnapshot: the sessions, then DataTree.serialize (the ACL cache,
+/// the nodes in pre-order with "" for the root, and the "/" that ends them); what both the
+/// snapshot file and the SNAP stream carry.
+///
+/// ACL lists get indexes 1, 2, … in pre-order of first use, as a fresh
+/// ReferenceCountedACLCache would; the built-in nodes with the open ACL keep index -1, as
+/// ZooKeeper creates them. Sessions go in the order given (Java writes a HashMap's order;
+/// readers do not care).
+fn write_body(tree: &DataTree, sessions: &[(i64, i32)], b: &mut BytesMut) {
     let nodes = tree.preorder();
     let mut index: HashMap<&[Acl], i64> = HashMap::new();
     let mut lists: Vec<&[Acl]> = Vec::new();
@@ -92,34 +127,24 @@ pub fn write_snapshot(tree: &DataTree, sessions: &[(i64, i32)], zxid: i64, out: 
         node_acl.push(i);
     }
 
-    let mut b = BytesMut::with_capacity(4096);
-    SNAP_MAGIC.write(&mut b);
-    FILE_VERSION.write(&mut b);
-    (-1i64).write(&mut b);
-    (sessions.len() as i32).write(&mut b);
+    (sessions.len() as i32).write(b);
     for (id, timeout) in sessions {
-        id.write(&mut b);
-        timeout.write(&mut b);
+        id.write(b);
+        timeout.write(b);
     }
-    (lists.len() as i32).write(&mut b);
+    (lists.len() as i32).write(b);
     for (i, acl) in lists.iter().enumerate() {
-        (i as i64 + 1).write(&mut b);
-        (acl.len() as i32).write(&mut b);
+        (i as i64 + 1).write(b);
+        (acl.len() as i32).write(b);
         for a in acl.iter() {
-            a.write(&mut b);
+            a.write(b);
         }
     }
     for ((path, node), acl) in nodes.iter().zip(node_acl) {
         let p = if path == "/" { "" } else { path.as_str() };
-        write_node(&mut b, p, node, acl);
+        write_node(b, p, node, acl);
     }
-    "/".to_string().write(&mut b);
-    seal(&mut b);
-    zxid.write(&mut b);
-    DIGEST_VERSION.write(&mut b);
-    tree_digest(tree).write(&mut b);
-    seal(&mut b);
-    out.extend_from_slice(&b);
+    "/".to_string().write(b);
 }
 
 pub(super) fn write_node(b: &mut BytesMut, path: &str, node: &Node, acl: i64) {

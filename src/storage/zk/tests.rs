@@ -14,7 +14,7 @@ fn digest_acl() -> Vec<Acl> {
 
 /// Every node kind: persistent (with and without data), sequential, ephemeral, container,
 /// TTL, a non-open ACL, a deep path, a deleted child.
-fn sample_tree() -> DataTree {
+pub(super) fn sample_tree() -> DataTree {
     let mut t = DataTree::new(true);
     let open = vec![Acl::world(perms::ALL)];
     let read = vec![Acl::world(perms::READ)];
@@ -52,7 +52,7 @@ fn sample_tree() -> DataTree {
     t
 }
 
-fn same_tree(a: &DataTree, b: &DataTree) {
+pub(super) fn same_tree(a: &DataTree, b: &DataTree) {
     let (pa, pb) = (a.preorder(), b.preorder());
     assert_eq!(pa.len(), pb.len());
     for ((p1, n1), (p2, n2)) in pa.iter().zip(pb.iter()) {
