@@ -20,6 +20,8 @@ mod error;
 mod frames;
 pub mod learner;
 mod link;
+pub(crate) mod links;
+pub(crate) mod proposals;
 mod slot;
 mod snap;
 mod view;

@@ -1,0 +1,127 @@
+//! The leader's quorum port (Leader.LearnerCnxAcceptor): one link per accepted learner.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::io::spawn_link;
+use super::{LinkEvent, LinkLimits, Side, EXTRA_LEARNER_LINKS};
+use crate::config::Config;
+use crate::quorum::transport::limits;
+use crate::quorum::transport::view::host_port;
+use crate::quorum::transport::TransportError;
+
+/// The bound quorum port of `server.<myid>`, not yet accepting.
+#[derive(Debug)]
+pub(crate) struct LearnerListener {
+    listener: TcpListener,
+    local: SocketAddr,
+    limits: LinkLimits,
+    max_links: usize,
+}
+
+impl LearnerListener {
+    /// Binds the quorum port of `server.<myid>`: its host, or every address with
+    /// `quorumListenOnAllIPs=true` (as the election port's view reads it).
+    pub(crate) async fn bind(cfg: &Config) -> Result<LearnerListener, TransportError> {
+        let my_id = cfg
+            .my_id
+            .ok_or_else(|| TransportError::Config("no myid".into()))?;
+        let me = cfg.servers.get(&my_id).ok_or_else(|| {
+            TransportError::Config(format!("myid {my_id} has no server.{my_id} line"))
+        })?;
+        let listen_all = ["quorumListenOnAllIPs", "zookeeper.quorumListenOnAllIPs"]
+            .iter()
+            .filter_map(|k| cfg.raw.get(*k))
+            .any(|v| v.trim().eq_ignore_ascii_case("true"));
+        let host = if listen_all { "0.0.0.0" } else { &me.host };
+        let bind_err = |source| TransportError::Bind {
+            addr: host_port(host, me.quorum_port),
+            source,
+        };
+        let listener = TcpListener::bind((host, me.quorum_port))
+            .await
+            .map_err(bind_err)?;
+        let local = listener.local_addr().map_err(bind_err)?;
+        Ok(LearnerListener {
+            listener,
+            local,
+            limits: LinkLimits::from_config(cfg),
+            max_links: cfg
+                .servers
+                .len()
+                .saturating_mul(2)
+                .saturating_add(EXTRA_LEARNER_LINKS),
+        })
+    }
+
+    /// Where it listens (the port, when the configuration said 0).
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Replaces the links' limits.
+    pub(crate) fn with_limits(mut self, limits: LinkLimits) -> LearnerListener {
+        self.limits = limits;
+        self
+    }
+
+    /// Replaces the cap on live links (`2 × servers + EXTRA_LEARNER_LINKS`).
+    pub(crate) fn with_max_links(mut self, max_links: usize) -> LearnerListener {
+        self.max_links = max_links;
+        self
+    }
+
+    /// Accepts learners until `cancel` fires (which also closes every link, each with its
+    /// `Closed`). A connection over the cap is closed at once, before any event: Java
+    /// takes every learner, but a flood of sockets must not exhaust the leader.
+    pub(crate) async fn run(self, events: mpsc::Sender<LinkEvent>, cancel: CancellationToken) {
+        let live = Arc::new(Semaphore::new(self.max_links));
+        tracing::info!(
+            "accepting learners on {} (at most {} links)",
+            self.local,
+            self.max_links
+        );
+        loop {
+            let accepted = tokio::select! {
+                _ = cancel.cancelled() => break,
+                a = self.listener.accept() => a,
+            };
+            let (stream, addr) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors and the like: pause rather than spin.
+                    tracing::error!("Exception while accepting follower: {e}");
+                    tokio::time::sleep(limits::MIN_BACKOFF).await;
+                    continue;
+                }
+            };
+            let Ok(permit) = live.clone().try_acquire_owned() else {
+                tracing::warn!(
+                    "closing quorum connection from {addr}: {} learner links are up",
+                    self.max_links
+                );
+                continue;
+            };
+            // LearnerCnxAcceptorHandler: TCP_NODELAY (the learner sets it too).
+            if let Err(e) = stream.set_nodelay(true) {
+                tracing::warn!("closing quorum connection from {addr}: {e}");
+                continue;
+            }
+            tracing::info!("Follower sid connecting from {addr}");
+            spawn_link(
+                stream,
+                addr,
+                Side::Leader,
+                self.limits,
+                events.clone(),
+                &cancel,
+                Some(permit),
+            );
+        }
+        tracing::info!("no longer accepting learners on {}", self.local);
+    }
+}
