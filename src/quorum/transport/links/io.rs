@@ -31,7 +31,7 @@ enum End {
 }
 
 /// Starts the tasks of a connected `stream` and returns its handle. `permit` (the
-/// listener's count of live links) is released once the link's `Closed` is sent.
+/// listener's count of live links) is released once both tasks have ended.
 pub(super) fn spawn_link(
     stream: TcpStream,
     addr: SocketAddr,
@@ -81,8 +81,10 @@ pub(super) fn spawn_link(
             },
         };
         tracing::debug!("{id} with {addr} closed: {reason}");
-        let _ = events.send(LinkEvent::Closed { link: id, reason }).await;
+        // The slot is free before the role loop hears of it: once it has seen `Closed`,
+        // a new learner is accepted.
         drop(permit);
+        let _ = events.send(LinkEvent::Closed { link: id, reason }).await;
     });
     handle
 }
@@ -153,14 +155,17 @@ async fn read_snapshot(
     let mut buf: BytesMut = std::mem::take(framed.read_buffer_mut());
     let mut scanner = SnapScanner::new(limits.max_buffer);
     let len = loop {
-        if let Some(len) = scanner.scan(&buf).map_err(|e| e.to_string())? {
-            break len;
-        }
-        if buf.len() > limits.max_snapshot_bytes {
+        let scanned = scanner.scan(&buf).map_err(|e| e.to_string())?;
+        // Checked on what is scanned, not only before reading more: a snapshot that
+        // arrived whole in one read is bounded too.
+        if scanned.unwrap_or(buf.len()) > limits.max_snapshot_bytes {
             return Err(format!(
                 "the snapshot exceeds {} bytes",
                 limits.max_snapshot_bytes
             ));
+        }
+        if let Some(len) = scanned {
+            break len;
         }
         buf.reserve(64 * 1024);
         let n = tokio::time::timeout(limits.snapshot_stall, framed.get_mut().read_buf(&mut buf))
