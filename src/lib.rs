@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod config;
 pub mod jute;
+pub(crate) mod peer;
 pub mod pipeline;
 pub mod proto;
 pub mod quorum;

@@ -70,6 +70,7 @@ fuzz_target!(|data: &[u8]| {
                 xid: h.xid,
                 op: h.r#type,
                 req: Request::decode(h.r#type, body),
+                body: bytes::Bytes::copy_from_slice(body),
             });
         }
         if conn & 0x40 == 0 {

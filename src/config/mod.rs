@@ -219,6 +219,16 @@ impl Config {
         !self.servers.is_empty() && (!self.standalone_enabled || participants > 1)
     }
 
+    /// `syncEnabled` (or `zookeeper.observer.syncEnabled`): whether an observer logs the
+    /// txns it is informed of. On by default, as in ZooKeeper.
+    pub fn sync_enabled(&self) -> bool {
+        ["syncEnabled", "zookeeper.observer.syncEnabled"]
+            .iter()
+            .filter_map(|k| self.raw.get(*k))
+            .next_back()
+            .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false"))
+    }
+
     /// Whether the four-letter word `cmd` may run.
     pub fn four_letter_word_enabled(&self, cmd: &str) -> bool {
         self.four_letter_whitelist.contains("*")

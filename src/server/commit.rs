@@ -36,8 +36,11 @@ pub(crate) enum Origin {
         timeout: i32,
         read_only: Option<bool>,
     },
-    /// The server's own txn (session expiry, the container reaper).
+    /// The server's own txn (session expiry, the container reaper), or a txn another
+    /// server's client asked for (a follower's commit of the leader's txn).
     Internal,
+    /// Leader: a learner forwarded it; the learner answers its client.
+    Forwarded { cxid: i32 },
 }
 
 /// What waits for the log, in the order it must come out.
@@ -56,6 +59,19 @@ pub(crate) enum Waiting {
     Output(Vec<(ConnId, Out)>),
     /// Requests whose latency is counted once everything before them is out.
     Marks(Vec<RequestMark>),
+    /// Follower: a request forwarded to the leader, answered when its txn (session, cxid)
+    /// comes back committed.
+    Forwarded {
+        session_id: i64,
+        cxid: i32,
+        origin: Origin,
+    },
+    /// Follower: a sync forwarded to the leader, answered when the leader's SYNC comes.
+    Sync {
+        conn: ConnId,
+        xid: i32,
+        path: String,
+    },
 }
 
 /// The proposals and deferred work of a server, oldest first.
@@ -77,8 +93,35 @@ impl WaitQueue {
     fn pop_ready(&mut self, durable: i64) -> Option<Waiting> {
         match self.queue.front()? {
             Waiting::Proposal { entry, .. } if entry.header.zxid > durable => None,
+            Waiting::Forwarded { .. } | Waiting::Sync { .. } => None,
             _ => self.queue.pop_front(),
         }
+    }
+
+    pub(crate) fn position(&self, f: impl Fn(&Waiting) -> bool) -> Option<usize> {
+        self.queue.iter().position(f)
+    }
+
+    pub(crate) fn pop_front(&mut self) -> Option<Waiting> {
+        self.queue.pop_front()
+    }
+
+    pub(crate) fn push_front(&mut self, w: Waiting) {
+        self.queue.push_front(w);
+    }
+
+    /// Drops the forwarded requests and syncs before `at` (the leader will not answer
+    /// them), keeping what else waits in its order; returns how many went.
+    pub(crate) fn drop_forwarded_before(&mut self, at: usize) -> usize {
+        let mut i = 0;
+        let mut dropped = 0;
+        self.queue.retain(|w| {
+            let keep = i >= at || !matches!(w, Waiting::Forwarded { .. } | Waiting::Sync { .. });
+            i += 1;
+            dropped += usize::from(!keep);
+            keep
+        });
+        dropped
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -117,7 +160,7 @@ impl Core {
     pub fn durable(&mut self, zxid: i64) {
         while let Some(w) = self.waiting.pop_ready(zxid) {
             match w {
-                Waiting::Proposal { entry, origin } => self.commit(entry, origin),
+                Waiting::Proposal { entry, origin } => self.commit_entry(entry, origin),
                 Waiting::Read {
                     conn,
                     xid,
@@ -126,12 +169,19 @@ impl Core {
                 } => self.answer_read(conn, xid, opcode, req),
                 Waiting::Output(out) => self.outbox_extend(out),
                 Waiting::Marks(marks) => self.ops.released_marks.extend(marks),
+                // pop_ready never gives these.
+                Waiting::Forwarded { .. } | Waiting::Sync { .. } => {}
             }
         }
     }
 
+    /// Releases what waits in front of the first entry still waiting for a commit.
+    pub(crate) fn release(&mut self) {
+        self.durable(self.tree.last_processed_zxid);
+    }
+
     /// Applies a committed txn, fires its watches, updates sessions and answers its origin.
-    fn commit(&mut self, entry: TxnEntry, origin: Origin) {
+    pub(crate) fn commit_entry(&mut self, entry: TxnEntry, origin: Origin) {
         let zxid = entry.header.zxid;
         let applied = apply(&mut self.tree, &entry.header, &entry.txn);
         self.uncommitted.committed(zxid);
@@ -169,7 +219,7 @@ impl Core {
                     self.send(conn, &resp.to_bytes());
                 }
             }
-            Origin::Internal => {}
+            Origin::Internal | Origin::Forwarded { .. } => {}
         }
         // A closed session's connection closes when the close is committed, whoever asked
         // for it (the client, or the expiry of the session).

@@ -15,14 +15,14 @@ use crate::server::core::{Core, CoreMsg, Out};
 use crate::storage::MemLog;
 use crate::watch::ConnId;
 
-fn core() -> Core {
+pub(super) fn core() -> Core {
     Core::new(
         Arc::new(Config::default_standalone()),
         Box::new(MemLog::default()),
     )
 }
 
-fn connect(core: &mut Core, conn: u64) -> Client {
+pub(super) fn connect(core: &mut Core, conn: u64) -> Client {
     let (tx, rx) = mpsc::channel(1024);
     core.handle(CoreMsg::Connect {
         conn: conn as ConnId,
@@ -43,17 +43,18 @@ fn connect(core: &mut Core, conn: u64) -> Client {
     }
 }
 
-fn request(core: &mut Core, conn: u64, xid: i32, opcode: i32, req: Request) {
+pub(super) fn request(core: &mut Core, conn: u64, xid: i32, opcode: i32, req: Request) {
     core.handle(CoreMsg::Request {
         conn: conn as ConnId,
         xid,
         op: opcode,
         req: Ok(req),
+        body: bytes::Bytes::new(),
     });
 }
 
 /// A create of `path` open to anyone, with `flags` (2: sequential).
-fn create(path: &str, flags: i32) -> CreateRequest {
+pub(super) fn create(path: &str, flags: i32) -> CreateRequest {
     CreateRequest {
         path: path.into(),
         data: None,
@@ -68,22 +69,22 @@ fn create(path: &str, flags: i32) -> CreateRequest {
     }
 }
 
-fn sequential(path: &str) -> Request {
+pub(super) fn sequential(path: &str) -> Request {
     Request::Create(op::CREATE, create(path, 2))
 }
 
 /// A test connection: its output, and whether its ConnectResponse came.
-struct Client {
-    rx: mpsc::Receiver<Out>,
-    connected: bool,
+pub(super) struct Client {
+    pub(super) rx: mpsc::Receiver<Out>,
+    pub(super) connected: bool,
 }
 
 /// The ConnectResponse, as `replies` lists it.
-const CONNECTED: i32 = i32::MIN;
+pub(super) const CONNECTED: i32 = i32::MIN;
 
 /// Delivers the core's output and returns (xid, err) of each frame for `c`; its first frame
 /// is the ConnectResponse, listed as `CONNECTED`.
-fn replies(core: &mut Core, c: &mut Client) -> Vec<(i32, i32)> {
+pub(super) fn replies(core: &mut Core, c: &mut Client) -> Vec<(i32, i32)> {
     let out = core.take_outbox();
     core.deliver(out);
     let mut v = Vec::new();

@@ -88,6 +88,7 @@ pub async fn serve(
             }
             None => break,
         };
+        let payload = payload.freeze();
         let (body, hdr) = match RequestHeader::read(&payload) {
             Ok(x) => x,
             Err(e) => {
@@ -96,11 +97,13 @@ pub async fn serve(
             }
         };
         let req = Request::decode(hdr.r#type, body);
+        let body = payload.slice_ref(body);
         let msg = CoreMsg::Request {
             conn,
             xid: hdr.xid,
             op: hdr.r#type,
             req,
+            body,
         };
         if core.send(msg).await.is_err() {
             break;

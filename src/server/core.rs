@@ -77,6 +77,8 @@ pub enum CoreMsg {
         op: i32,
         /// The decoded body.
         req: Result<Request, RequestError>,
+        /// The body as received: a follower forwards it to the leader as it came.
+        body: Bytes,
     },
     /// The connection is gone.
     Closed {
@@ -159,6 +161,8 @@ pub struct Core {
     pub(crate) packets_received: u64,
     pub(crate) packets_sent: u64,
     pub(crate) ops: crate::server::facts::OpsState,
+    /// Standalone, or this server's role in its ensemble.
+    pub(crate) role: crate::server::role::Role,
 }
 
 /// Wall-clock ms, as ZooKeeper stamps txns.
@@ -191,8 +195,14 @@ impl Core {
         tree: DataTree,
         sessions: impl IntoIterator<Item = (i64, i32)>,
     ) -> Core {
-        // Standalone ZooKeeper gives its session tracker server id 1.
-        let first_id = initial_session_id(wall_ms() as u64, 1);
+        // Standalone ZooKeeper gives its session tracker server id 1; in an ensemble each
+        // server's myid tops its session ids, so no two servers make the same one.
+        let server_id = if cfg.servers.is_empty() {
+            1
+        } else {
+            cfg.my_id.unwrap_or(1) as u8
+        };
+        let first_id = initial_session_id(wall_ms() as u64, server_id);
         let mut tracker = SessionTracker::new(cfg.tick_time_ms, first_id);
         let started = Instant::now();
         for (id, timeout) in sessions {
@@ -218,6 +228,7 @@ impl Core {
             packets_received: 0,
             packets_sent: 0,
             ops: Default::default(),
+            role: Default::default(),
             cfg,
         };
         core.next_snapshot_at = core.roll_snapshot_threshold();
@@ -479,6 +490,11 @@ impl Core {
         addr: SocketAddr,
         out: Outlet,
     ) {
+        if !self.serving() {
+            tracing::info!("closing the connection from {addr}: the server is not running");
+            let _ = out.send(&mut Vec::new(), true, false);
+            return;
+        }
         if req.last_zxid_seen > self.tree.last_processed_zxid {
             tracing::info!(
                 "refusing session request from {addr}: it has seen zxid 0x{:x}, our last zxid is 0x{:x}",
@@ -519,15 +535,19 @@ impl Core {
             }
             self.session_conn.insert(id, conn);
             let read_only = req.read_only.map(|_| false);
-            self.create_session(
-                id,
+            let origin = crate::server::commit::Origin::Connect {
+                conn,
                 timeout,
-                crate::server::commit::Origin::Connect {
-                    conn,
-                    timeout,
-                    read_only,
-                },
-            );
+                read_only,
+            };
+            if matches!(self.role, crate::server::role::Role::Following(_)) {
+                let now = self.now_ms();
+                self.sessions.add(id, timeout, now);
+                self.note_touch(id);
+                self.forward_create_session(id, timeout, origin);
+            } else {
+                self.create_session(id, timeout, origin);
+            }
             return;
         }
         self.in_order(|core| core.reconnect(conn, req, addr, timeout));
@@ -569,6 +589,7 @@ impl Core {
                 c.session_id = session_id;
             }
             self.session_conn.insert(session_id, conn);
+            self.note_touch(session_id);
         } else {
             tracing::info!("invalid session 0x{session_id:x} for client {addr}, probably expired");
             self.close(conn);
@@ -583,6 +604,7 @@ impl Core {
         self.packets_received += 1;
         let sid = c.session_id;
         self.sessions.touch(sid, now);
+        self.note_touch(sid);
         Some(sid)
     }
 
@@ -627,9 +649,15 @@ impl Core {
                 addr,
                 out,
             } => self.connect(conn, req, addr, out),
-            CoreMsg::Request { conn, xid, op, req } => {
+            CoreMsg::Request {
+                conn,
+                xid,
+                op,
+                req,
+                body,
+            } => {
                 self.mark_request(conn, xid, op);
-                self.request(conn, xid, op, req);
+                self.request(conn, xid, op, req, body);
             }
             CoreMsg::Closed { conn } => self.drop_conn(conn),
             CoreMsg::Stats { reply } => {
@@ -644,6 +672,9 @@ impl Core {
     /// One tick: proposes the close of sessions whose time has come (their connections
     /// close when the close is committed).
     pub fn tick(&mut self) {
+        if !self.expires_sessions() {
+            return;
+        }
         let now = self.now_ms();
         for id in self.sessions.expired(now) {
             tracing::info!("expiring session 0x{id:x}");

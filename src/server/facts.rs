@@ -177,6 +177,9 @@ pub struct ConnFact {
 /// Everything the operations interfaces report.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
+    /// `standalone`, `leader`, `follower` or `observer` (ServerStats.getServerState);
+    /// empty while the server does not serve (electing, syncing).
+    pub server_state: &'static str,
     /// Last processed zxid.
     pub zxid: i64,
     /// Node count as ZooKeeper reports it (the root counts twice).
@@ -313,6 +316,7 @@ impl Core {
             OpsCmd::Facts | OpsCmd::Detailed | OpsCmd::Digests => {}
         }
         let mut f = Facts {
+            server_state: self.server_state(),
             zxid: self.tree.last_processed_zxid,
             node_count: self.tree.node_count() + 1,
             watch_count: self.watches.count(),

@@ -69,6 +69,10 @@ pub async fn answer(
     } else {
         Facts::default()
     };
+    // NIOServerCnxn's answer while the ZooKeeperServer is not running (electing, syncing).
+    if needs_core && f.server_state.is_empty() {
+        return "This ZooKeeper instance is not currently serving requests\n".to_string();
+    }
     match &cmd[..] {
         "ruok" => "imok".to_string(),
         "isro" => "rw".to_string(),
@@ -139,7 +143,7 @@ pub(crate) fn hash(f: &Facts) -> String {
 fn srvr(f: &Facts, peer: Option<SocketAddr>) -> String {
     let l = &f.latency;
     format!(
-        "Zookeeper version: {VERSION}, built on {BUILT}\nLatency min/avg/max: {}/{}/{}\nReceived: {}\nSent: {}\nConnections: {}\nOutstanding: 0\nZxid: 0x{:x}\nMode: standalone\nNode count: {}\n",
+        "Zookeeper version: {VERSION}, built on {BUILT}\nLatency min/avg/max: {}/{}/{}\nReceived: {}\nSent: {}\nConnections: {}\nOutstanding: 0\nZxid: 0x{:x}\nMode: {}\nNode count: {}\n",
         l.min,
         mntr::java_double(l.avg()),
         l.max,
@@ -147,6 +151,7 @@ fn srvr(f: &Facts, peer: Option<SocketAddr>) -> String {
         f.packets_sent,
         f.conns.len() + usize::from(peer.is_some()),
         f.zxid,
+        f.server_state,
         f.node_count
     )
 }

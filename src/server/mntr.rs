@@ -230,7 +230,7 @@ pub fn values(f: &Facts, _cfg: &Config, extra_conns: usize) -> Vec<(String, Kind
                         crate::server::fourlw::VERSION,
                         crate::server::fourlw::BUILT
                     ),
-                    _ => "standalone".to_string(),
+                    _ => f.server_state.to_string(),
                 };
                 out.push((name.to_string(), *kind, Value::Text(v)));
             }

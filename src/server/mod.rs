@@ -13,6 +13,9 @@ pub mod frame;
 pub mod metrics;
 pub mod mntr;
 mod requests;
+pub(crate) mod role;
+#[cfg(test)]
+mod role_tests;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -83,6 +86,8 @@ pub struct Server {
     core: Core,
     log: Box<dyn TxnLog>,
     snapshotter: Option<Box<dyn Snapshotter>>,
+    /// acceptedEpoch and currentEpoch (used in an ensemble only).
+    epochs: Box<dyn crate::storage::epoch::EpochStore>,
 }
 
 impl Server {
@@ -90,12 +95,21 @@ impl Server {
     #[cfg(feature = "rocksdb")]
     pub async fn bind(cfg: Config) -> Result<Server, ServerError> {
         let cfg = Arc::new(cfg);
-        let (core, log, snapshotter) = crate::storage::rocks::open_for_server(cfg.clone())
-            .map_err(|source| ServerError::Storage {
-                dir: cfg.data_dir.display().to_string(),
-                source,
-            })?;
-        Server::bind_with(cfg, core, log, snapshotter).await
+        let storage_err = |source| ServerError::Storage {
+            dir: cfg.data_dir.display().to_string(),
+            source,
+        };
+        let (core, log, snapshotter) =
+            crate::storage::rocks::open_for_server(cfg.clone()).map_err(storage_err)?;
+        let mut server = Server::bind_with(cfg.clone(), core, log, snapshotter).await?;
+        if cfg.is_distributed() {
+            // Where ZooKeeper keeps them, so an operator's tooling finds them.
+            let last = server.core.tree().last_processed_zxid;
+            let epochs = crate::storage::epoch::EpochFiles::open(&cfg.data_dir, last)
+                .map_err(storage_err)?;
+            server.epochs = Box::new(epochs);
+        }
+        Ok(server)
     }
 
     /// Binds the client port with the txn log kept in memory (tests; nothing survives).
@@ -118,14 +132,6 @@ impl Server {
         log: Box<dyn TxnLog>,
         snapshotter: Option<Box<dyn Snapshotter>>,
     ) -> Result<Server, ServerError> {
-        if !cfg.servers.is_empty() {
-            // Said loudly: an operator with server.N lines expects an ensemble.
-            tracing::warn!(
-                "{} server.N lines configured, but the quorum protocols are not implemented yet: \
-                 serving standalone",
-                cfg.servers.len()
-            );
-        }
         let addr = format!("{}:{}", cfg.client_port_address, cfg.client_port);
         let listener = TcpListener::bind(&addr)
             .await
@@ -136,6 +142,7 @@ impl Server {
             core,
             log,
             snapshotter,
+            epochs: Box::new(crate::storage::epoch::MemEpochs::default()),
         })
     }
 
@@ -150,8 +157,21 @@ impl Server {
     pub async fn run(self) -> Result<(), ServerError> {
         let cfg = self.cfg;
         let (core_tx, core_rx) = mpsc::channel(CORE_QUEUE);
-        let writer = LogWriter::spawn(self.log);
-        let core = tokio::spawn(core_loop(self.core, core_rx, writer, self.snapshotter));
+        let core = if cfg.is_distributed() {
+            let log = crate::quorum::transport::learner::SharedLog::new(self.log);
+            let peer = crate::peer::Peer::new(
+                cfg.clone(),
+                self.core,
+                core_rx,
+                log,
+                self.epochs,
+                self.snapshotter,
+            );
+            tokio::spawn(peer.run())
+        } else {
+            let writer = LogWriter::spawn(self.log);
+            tokio::spawn(core_loop(self.core, core_rx, writer, self.snapshotter))
+        };
         admin::start(cfg.clone(), core_tx.clone()).await;
         metrics::start(cfg.clone(), core_tx.clone()).await;
         tokio::select! {

@@ -13,6 +13,7 @@ use crate::proto::{
 };
 use crate::server::commit::{Origin, Waiting};
 use crate::server::core::{wall_ms, Core};
+use crate::server::role::Role;
 use crate::watch::ConnId;
 
 /// A txn header before propose stamps its time.
@@ -73,7 +74,7 @@ impl Core {
             changes.extend(view.into_changes());
         }
         let cxid = match origin {
-            Origin::Client { xid, .. } => xid,
+            Origin::Client { xid, .. } | Origin::Forwarded { cxid: xid } => xid,
             _ => 0,
         };
         let txn = Txn::CloseSession(Some(CloseSessionTxn {
@@ -94,25 +95,26 @@ impl Core {
         xid: i32,
         opcode: i32,
         req: Result<Request, RequestError>,
+        body: bytes::Bytes,
     ) {
         let Some(sid) = self.touch(conn) else {
             return;
         };
+        if matches!(self.role, Role::Following(_)) {
+            self.follower_request(conn, sid, xid, opcode, req, &body);
+            return;
+        }
         let req = match req {
             Ok(r) => r,
             Err(e @ RequestError::Malformed(..)) if crate::proto::is_write_op(opcode) => {
                 tracing::warn!("failed to process request: {e}");
-                // A malformed write still takes a zxid, logged as ErrorTxn(MARSHALLINGERROR).
-                let err = ErrorCode::MarshallingError.code();
-                let zxid = self.next_zxid();
                 // Answered as the error it is, whatever the opcode's reply would carry.
                 let origin = Origin::Client {
                     conn,
                     xid,
                     opcode: op::ERROR,
                 };
-                let txn = Txn::Error(ErrorTxn { err });
-                self.propose(header(sid, xid, op::ERROR, zxid), txn, None, origin);
+                self.malformed_write(sid, xid, origin);
                 return;
             }
             Err(e) => {
@@ -125,14 +127,57 @@ impl Core {
                 .in_order(|core| core.auth(conn, xid, &a.scheme, a.auth.as_deref().unwrap_or(&[]))),
             Request::CloseSession => self.close_session(sid, Origin::Client { conn, xid, opcode }),
             r if r.is_write() => self.write(conn, sid, xid, opcode, &r),
-            r if self.waiting.is_empty() => self.answer_read(conn, xid, opcode, r),
-            r => self.waiting.push(Waiting::Read {
+            r => self.read_in_order(conn, xid, opcode, r),
+        }
+    }
+
+    /// A read (or ping, sync on a standalone or leader) waits behind every write before it.
+    fn read_in_order(&mut self, conn: ConnId, xid: i32, opcode: i32, r: Request) {
+        if self.waiting.is_empty() {
+            self.answer_read(conn, xid, opcode, r);
+        } else {
+            self.waiting.push(Waiting::Read {
                 conn,
                 xid,
                 opcode,
                 req: r,
-            }),
+            });
         }
+    }
+
+    /// FollowerRequestProcessor: writes (malformed ones too: the leader turns them into
+    /// the error txn), closeSession and sync go to the leader; the rest is answered here.
+    fn follower_request(
+        &mut self,
+        conn: ConnId,
+        sid: i64,
+        xid: i32,
+        opcode: i32,
+        req: Result<Request, RequestError>,
+        body: &[u8],
+    ) {
+        match req {
+            Ok(Request::Auth(a)) => self
+                .in_order(|core| core.auth(conn, xid, &a.scheme, a.auth.as_deref().unwrap_or(&[]))),
+            Ok(Request::Sync(s)) => self.forward_sync(conn, sid, xid, body, s.path),
+            Ok(r) if r.is_write() || matches!(r, Request::CloseSession) => {
+                self.forward(conn, sid, xid, opcode, body)
+            }
+            Err(RequestError::Malformed(..)) if crate::proto::is_write_op(opcode) => {
+                self.forward(conn, sid, xid, opcode, body)
+            }
+            Err(e) => self.in_order(|core| core.bad_request(conn, xid, e)),
+            Ok(r) => self.read_in_order(conn, xid, opcode, r),
+        }
+    }
+
+    /// A write whose request could not be decoded still takes a zxid, logged as
+    /// ErrorTxn(MARSHALLINGERROR).
+    pub(crate) fn malformed_write(&mut self, sid: i64, cxid: i32, origin: Origin) {
+        let err = ErrorCode::MarshallingError.code();
+        let zxid = self.next_zxid();
+        let txn = Txn::Error(ErrorTxn { err });
+        self.propose(header(sid, cxid, op::ERROR, zxid), txn, None, origin);
     }
 
     fn bad_request(&mut self, conn: ConnId, xid: i32, e: RequestError) {
@@ -213,17 +258,31 @@ impl Core {
     }
 
     fn write(&mut self, conn: ConnId, sid: i64, xid: i32, opcode: i32, req: &Request) {
-        let zxid = self.next_zxid();
         let ids = self
             .conns
             .get(&conn)
             .map(|c| c.ids.clone())
             .unwrap_or_default();
+        let origin = Origin::Client { conn, xid, opcode };
+        self.write_as(sid, xid, opcode, req, &ids, origin);
+    }
+
+    /// Preps a write of session `sid` with the auth `ids` and proposes its txn.
+    pub(crate) fn write_as(
+        &mut self,
+        sid: i64,
+        xid: i32,
+        opcode: i32,
+        req: &Request,
+        ids: &[Id],
+        origin: Origin,
+    ) {
+        let zxid = self.next_zxid();
         let (prepped, changes) = {
             let ctx = PrepCtx {
                 session_id: sid,
                 session_valid: self.sessions.is_valid(sid),
-                ids: &ids,
+                ids,
                 zxid,
                 extended_types: self.cfg.extended_types_enabled,
                 reconfig_enabled: self.cfg.reconfig_enabled,
@@ -241,7 +300,6 @@ impl Core {
             Ok(t) => (opcode, t, Some(changes)),
             Err(e) => (op::ERROR, Txn::Error(ErrorTxn { err: e.code() }), None),
         };
-        let origin = Origin::Client { conn, xid, opcode };
         self.propose(header(sid, xid, ty, zxid), txn, changes, origin);
     }
 
@@ -304,6 +362,10 @@ impl Core {
     /// The container and TTL reaper (ContainerManager): deletes empty containers that had
     /// children, and TTL nodes not modified for their TTL, through deleteContainer txns.
     pub fn reap_containers(&mut self) {
+        // ContainerManager runs on the leader (or a standalone server) only.
+        if !self.expires_sessions() {
+            return;
+        }
         let now = wall_ms();
         let never_used = self.cfg.container_max_never_used_interval_ms as i64;
         let mut candidates = Vec::new();

@@ -233,8 +233,13 @@ pub enum LeaderPacket {
 impl LeaderPacket {
     /// Appends the packet as the quorum port carries it (a jute `QuorumPacket`).
     pub fn encode(&self, out: &mut BytesMut) {
+        self.to_packet().write(out);
+    }
+
+    /// The `QuorumPacket` the quorum port carries.
+    pub(crate) fn to_packet(&self) -> QuorumPacket {
         let bare = |t, z: Zxid| QuorumPacket::bare(t, z.0);
-        let p = match self {
+        match self {
             LeaderPacket::LeaderInfo { zxid } => QuorumPacket::with_data(
                 pt::LEADERINFO,
                 zxid.0,
@@ -269,8 +274,7 @@ impl LeaderPacket {
                 }
                 .to_data(),
             ),
-        };
-        p.write(out);
+        }
     }
 }
 

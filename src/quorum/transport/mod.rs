@@ -24,7 +24,7 @@ pub(crate) mod links;
 pub(crate) mod proposals;
 mod slot;
 mod snap;
-mod view;
+pub(crate) mod view;
 
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,6 @@
 //! The packets of a DIFF: the leader's logged txns as PROPOSAL + COMMIT pairs.
 
 // The leader role loop that streams these is being written beside it.
-#![cfg_attr(not(test), allow(dead_code))]
 
 use crate::proto::quorum::packet::QuorumPacket;
 use crate::proto::quorum::packet_type as pt;

@@ -103,7 +103,7 @@ fn server_stats(f: &Facts, cfg: &Config) -> Vec<(&'static str, J)> {
         ("data_dir_size", J::Int(data as i64)),
         ("log_dir_size", J::Int(log as i64)),
         ("provider_null", J::Bool(false)),
-        ("server_state", J::from("standalone")),
+        ("server_state", J::from(f.server_state)),
         ("last_processed_zxid", J::Int(f.zxid)),
         ("outstanding_requests", J::Int(0)),
         ("avg_latency", J::Float(f.latency.avg())),

@@ -70,6 +70,7 @@ impl LearnerListener {
     }
 
     /// Replaces the cap on live links (`2 × servers + EXTRA_LEARNER_LINKS`).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn with_max_links(mut self, max_links: usize) -> LearnerListener {
         self.max_links = max_links;
         self

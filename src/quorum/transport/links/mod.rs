@@ -16,7 +16,6 @@
 //! decide what to send.
 
 // The leader and follower role loops that use these are being written beside them.
-#![cfg_attr(not(test), allow(dead_code, unused_imports))]
 
 mod dial;
 mod io;
@@ -151,6 +150,7 @@ pub(crate) struct LinkHandle {
 
 impl LinkHandle {
     /// The link.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn id(&self) -> LinkId {
         self.id
     }
@@ -182,6 +182,7 @@ impl LinkHandle {
     }
 
     /// Whether the link has been closed (by either side or [`LinkHandle::close`]).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn is_closed(&self) -> bool {
         self.cancel.is_cancelled() || self.tx.is_closed()
     }

@@ -1,0 +1,393 @@
+//! LEADING: the Zab leader machine over the learners' links, with the core as its database
+//! and pipeline (Leader.lead, LearnerHandler, LeaderZooKeeperServer).
+//!
+//! - Every txn the core proposes goes to the writer (the leader's own ACK once durable) and
+//!   to the machine, which sends PROPOSALs; the machine's `Commit` commits it in the core,
+//!   which applies it and answers the client.
+//! - Learners' REQUESTs are prepped by the core like its own clients' writes; their PING
+//!   touches keep sessions alive; the leader alone expires sessions.
+//! - A learner is synced from the committed log (DIFF, TRUNC) or by a snapshot of the
+//!   core's tree (SNAP), written while nothing else runs, so it is exactly the tree at the
+//!   SNAP's zxid.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{CommittedLog, Peer, PeerError, Turn};
+use crate::quorum::leader::sync::{LogSource, LogState, StreamRange, TxnLogRead, TxnLogView};
+use crate::quorum::leader::{
+    Action, Leader, LeaderConfig, LeaderPacket, LeaderStart, LearnerPacket,
+};
+use crate::quorum::transport::election::ElectionPort;
+use crate::quorum::transport::links::{
+    LearnerListener, LinkEvent, LinkHandle, LinkId, LinkLimits, LinkOut,
+};
+use crate::quorum::transport::proposals::proposals_for;
+use crate::quorum::transport::view::{quorum_maj_string, View};
+use crate::quorum::{Majority, Sid, Zxid};
+use crate::storage::zk::snapshot_stream;
+
+/// Events from the learners' links waiting for the core.
+const LINK_EVENTS: usize = 4096;
+/// Txns read from the log at a time for a DIFF.
+const STREAM_SLICE: usize = 1000;
+
+/// The on-disk log as the sync sees it: not read, so a learner behind the committed log
+/// gets a SNAP (ZooKeeper does the same with `zookeeper.snapshotSizeFactor` negative).
+struct NoTxnLog;
+
+impl TxnLogView for NoTxnLog {
+    fn read_from(&self, _zxid: Zxid) -> Option<TxnLogRead> {
+        None
+    }
+}
+
+struct Leading {
+    leader: Leader<Majority>,
+    view: View,
+    links: HashMap<LinkId, (LinkHandle, Option<Sid>)>,
+    committed: CommittedLog,
+    /// Proposals made and not yet committed, for the committed log.
+    proposed: HashMap<i64, Bytes>,
+}
+
+impl Leading {
+    fn link_of(&self, sid: Sid) -> Option<LinkId> {
+        self.links
+            .iter()
+            .find(|(_, (_, s))| *s == Some(sid))
+            .map(|(id, _)| *id)
+    }
+
+    fn close(&mut self, link: LinkId, why: &str) {
+        if let Some((h, sid)) = self.links.remove(&link) {
+            tracing::warn!("closing the link to learner {sid:?} at {}: {why}", h.addr());
+            h.close();
+            if let Some(sid) = sid {
+                self.leader.remove_learner(sid);
+            }
+        }
+    }
+
+    fn send(&mut self, to: Sid, out: LinkOut) {
+        let Some(link) = self.link_of(to) else {
+            return;
+        };
+        let full = self
+            .links
+            .get(&link)
+            .is_some_and(|(h, _)| h.send(out).is_err());
+        if full {
+            self.close(link, "its send queue is full");
+        }
+    }
+}
+
+/// Leads until the machine gives up (a lost quorum) or the peer stops.
+pub(super) async fn lead(peer: &mut Peer, port: &ElectionPort) -> Result<(), PeerError> {
+    let cfg = peer.cfg.clone();
+    let view = View::from_config(&cfg)?;
+    let listener = LearnerListener::bind(&cfg)
+        .await?
+        .with_limits(LinkLimits::from_config(&cfg));
+    tracing::debug!("learners connect to {}", listener.local_addr());
+    let (events_tx, mut events) = mpsc::channel(LINK_EVENTS);
+    let cancel = CancellationToken::new();
+    let _stop = cancel.clone().drop_guard();
+    tokio::spawn(listener.run(events_tx, cancel));
+    let members = quorum_maj_string(&cfg);
+    let members = members
+        .strip_suffix("version=0")
+        .unwrap_or(&members)
+        .to_string();
+    let last = Zxid(peer.core.tree().last_processed_zxid);
+    let start = LeaderStart {
+        accepted_epoch: peer.epochs.accepted_epoch(),
+        current_epoch: peer.epochs.current_epoch(),
+        last_processed_zxid: last,
+        durable_zxid: Zxid(peer.durable),
+        config_version: 0,
+        last_seen_config_version: 0,
+        config_members: members,
+    };
+    let lcfg = LeaderConfig {
+        my_sid: view.me,
+        tick_ms: cfg.tick_time_ms,
+        init_limit: u64::from(cfg.init_limit),
+        sync_limit: u64::from(cfg.sync_limit),
+    };
+    let now = peer.now_ms();
+    let (leader, actions) = Leader::new(lcfg, view.qv.clone(), start, now);
+    let mut l = Leading {
+        leader,
+        view,
+        links: HashMap::new(),
+        committed: CommittedLog::default(),
+        proposed: HashMap::new(),
+    };
+    tracing::info!("sid {} leading from zxid {:#x}", l.view.me.0, last.0);
+    if perform(peer, port, &mut l, actions).await? {
+        return Ok(());
+    }
+    loop {
+        let wake = l.leader.next_wakeup_ms();
+        let got = peer.turn(events.recv(), wake).await?;
+        let now = peer.now_ms();
+        let actions = match got {
+            Turn::Clients => Vec::new(),
+            Turn::Durable(z) => l.leader.on_durable(Zxid(z), now),
+            Turn::Tick => l.leader.on_tick(now),
+            Turn::Role(None) => return Ok(()),
+            Turn::Role(Some(ev)) => on_event(peer, &mut l, ev, now),
+        };
+        if perform(peer, port, &mut l, actions).await? {
+            return Ok(());
+        }
+    }
+}
+
+fn on_event(peer: &mut Peer, l: &mut Leading, ev: LinkEvent, now: u64) -> Vec<Action> {
+    match ev {
+        LinkEvent::Opened { link, addr, handle } => {
+            tracing::debug!("a learner connected from {addr}");
+            l.links.insert(link, (handle, None));
+            Vec::new()
+        }
+        LinkEvent::Closed { link, reason } => {
+            if let Some((_, sid)) = l.links.remove(&link) {
+                tracing::info!("learner {sid:?} link closed: {reason}");
+                if let Some(sid) = sid {
+                    l.leader.remove_learner(sid);
+                }
+            }
+            Vec::new()
+        }
+        LinkEvent::Snapshot { link, .. } => {
+            l.close(link, "a learner sent SNAP");
+            Vec::new()
+        }
+        LinkEvent::Packet { link, packet } => {
+            let Some(known) = l.links.get(&link).map(|(_, s)| *s) else {
+                return Vec::new();
+            };
+            let decoded = LearnerPacket::decode(
+                packet.r#type,
+                packet.zxid,
+                packet.data.as_deref(),
+                packet.authinfo,
+            );
+            let p = match decoded {
+                Ok(p) => p,
+                Err(e) => {
+                    l.close(link, &e.to_string());
+                    return Vec::new();
+                }
+            };
+            let committed = l.committed.zxids();
+            let log = LogState {
+                last_processed_zxid: Zxid(peer.core.tree().last_processed_zxid),
+                committed_log: &committed,
+                txn_log: &NoTxnLog,
+                snapshot_size_factor: 0.33,
+                snapshot_size: 0,
+                force_snap_sync: false,
+            };
+            let got = match known {
+                Some(sid) => l.leader.on_packet(sid, p, &log, now),
+                None => match l.leader.on_learner_info(p, &log, now) {
+                    Ok((sid, actions)) => {
+                        if !l.view.peers.contains_key(&sid) {
+                            l.close(link, "a connection from an unknown sid");
+                            l.leader.remove_learner(sid);
+                            return Vec::new();
+                        }
+                        // A learner reconnecting replaces its old link.
+                        if let Some(old) = l.link_of(sid) {
+                            if let Some((h, _)) = l.links.remove(&old) {
+                                h.close();
+                            }
+                        }
+                        if let Some(entry) = l.links.get_mut(&link) {
+                            entry.1 = Some(sid);
+                        }
+                        Ok(actions)
+                    }
+                    Err(e) => Err(e),
+                },
+            };
+            match got {
+                Ok(a) => a,
+                Err(e) => {
+                    // The machine has forgotten the learner already.
+                    if let Some((h, _)) = l.links.remove(&link) {
+                        tracing::warn!("closing the link to the learner at {}: {e}", h.addr());
+                        h.close();
+                    }
+                    Vec::new()
+                }
+            }
+        }
+    }
+}
+
+/// Performs the machine's actions in order, with what the core proposed in between.
+/// `true` when leadership ends.
+async fn perform(
+    peer: &mut Peer,
+    port: &ElectionPort,
+    l: &mut Leading,
+    actions: Vec<Action>,
+) -> Result<bool, PeerError> {
+    let mut queue: std::collections::VecDeque<Action> = actions.into();
+    loop {
+        while let Some(a) = queue.pop_front() {
+            if let Some(more) = act(peer, port, l, a).await? {
+                queue.extend(more);
+            } else {
+                return Ok(true);
+            }
+        }
+        // What the core proposed (its clients', the learners' requests, expiries) goes to
+        // the log and to the quorum, in zxid order; then the learners' syncs.
+        let entries = peer.core.take_log();
+        let now = peer.now_ms();
+        for (zxid, data) in &entries {
+            let data = Bytes::copy_from_slice(data);
+            l.proposed.insert(*zxid, data.clone());
+            match l.leader.propose(Zxid(*zxid), data, now) {
+                Ok(a) => queue.extend(a),
+                Err(e) => {
+                    tracing::error!("cannot propose {zxid:#x}: {e}");
+                    return Ok(true);
+                }
+            }
+        }
+        peer.submit(entries)?;
+        for sid in peer.core.take_learner_syncs() {
+            queue.extend(l.leader.process_sync(sid));
+        }
+        if queue.is_empty() {
+            break;
+        }
+    }
+    peer.finish_turn();
+    Ok(l.leader.gave_up())
+}
+
+/// One action; `None` when leadership ends.
+async fn act(
+    peer: &mut Peer,
+    port: &ElectionPort,
+    l: &mut Leading,
+    a: Action,
+) -> Result<Option<Vec<Action>>, PeerError> {
+    let mut more = Vec::new();
+    match a {
+        Action::Send { to, packet } => l.send(to, LinkOut::Packet(packet.to_packet())),
+        Action::PersistAcceptedEpoch(e) => peer.epochs.set_accepted_epoch(e)?,
+        Action::PersistCurrentEpoch(e) => peer.epochs.set_current_epoch(e)?,
+        Action::StreamSnapshot { to } => {
+            let sessions = peer.core.session_list();
+            let bytes = snapshot_stream(peer.core.tree(), &sessions);
+            tracing::info!(
+                "sending learner {} a snapshot at {:#x} ({} bytes)",
+                to.0,
+                peer.core.tree().last_processed_zxid,
+                bytes.len()
+            );
+            l.send(to, LinkOut::Raw(Bytes::from(bytes)));
+        }
+        Action::StreamProposals { to, range } => stream(peer, l, to, range)?,
+        Action::Established { zxid } => {
+            tracing::info!("established epoch {} at {:#x}", zxid.epoch(), zxid.0);
+            peer.core.start_leading(zxid.0);
+            if let Err(e) = port.update_election_vote(zxid.epoch()).await {
+                tracing::warn!("cannot update the election vote: {e}");
+            }
+        }
+        Action::Forwarded { from, request } => {
+            if let LearnerPacket::Request {
+                session_id,
+                cxid,
+                op_type,
+                body,
+                authinfo,
+            } = *request
+            {
+                let ids = authinfo.unwrap_or_default();
+                peer.core
+                    .learner_request(from, session_id, cxid, op_type, &body, ids);
+            }
+        }
+        Action::Revalidate {
+            from,
+            session_id,
+            timeout_ms,
+        } => {
+            let valid = peer.core.revalidate(session_id, timeout_ms);
+            l.send(
+                from,
+                LinkOut::Packet(LeaderPacket::Revalidate { session_id, valid }.to_packet()),
+            );
+        }
+        Action::Commit { zxid } => {
+            peer.core.durable(zxid.0);
+            if let Some(data) = l.proposed.remove(&zxid.0) {
+                l.committed.push(zxid.0, data);
+            }
+            l.leader.applied(zxid);
+        }
+        Action::Touch { sessions } => peer.core.touch_sessions(&sessions),
+        Action::CloseLearner { sid, reason } => {
+            // The machine forgot the learner already; what is queued still goes out.
+            if let Some(link) = l.link_of(sid) {
+                if let Some((h, _)) = l.links.remove(&link) {
+                    tracing::warn!("closing the link to learner {}: {reason}", sid.0);
+                    let _ = h.send(LinkOut::Close);
+                }
+            }
+        }
+        Action::GiveUp { reason } => {
+            tracing::warn!("leader giving up: {reason}");
+            return Ok(None);
+        }
+    }
+    more.clear();
+    Ok(Some(more))
+}
+
+/// PROPOSAL then COMMIT for each txn of `range` (LearnerHandler.queueCommittedProposals).
+fn stream(peer: &mut Peer, l: &mut Leading, to: Sid, range: StreamRange) -> Result<(), PeerError> {
+    match range.source {
+        LogSource::CommittedLog => {
+            for (zxid, data) in l.committed.range(range.after.0, range.upto.0) {
+                let zxid = Zxid(zxid);
+                l.send(
+                    to,
+                    LinkOut::Packet(LeaderPacket::Proposal { zxid, data }.to_packet()),
+                );
+                l.send(
+                    to,
+                    LinkOut::Packet(LeaderPacket::Commit { zxid }.to_packet()),
+                );
+            }
+        }
+        LogSource::TxnLog => {
+            let mut after = range.after.0;
+            loop {
+                let packets = proposals_for(&peer.log, after, range.upto.0, STREAM_SLICE)?;
+                let Some(last) = packets.last().map(|p| p.zxid) else {
+                    break;
+                };
+                for p in packets {
+                    l.send(to, LinkOut::Packet(p));
+                }
+                after = last;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! Ensembles that serve clients: Ferrokeeper servers (in this process, logs in memory)
+//! elect a leader, and writes through any node are read back on every node with the same
+//! Stats. Then the mixed topologies with Apache ZooKeeper 3.8 servers (Debian's jars):
+//! Ferrokeeper following a Java leader, and leading Java followers.
+//!
+//! The mixed tests skip (printing why, and passing) when `java` or the jars are missing.
+
+#[macro_use]
+mod ensemble_support;
+
+use std::time::Duration;
+
+use ensemble_support::{init_tracing, Ensemble, SERIAL, WAIT};
+use ferrokeeper::server::Server;
+use tokio::task::JoinHandle;
+use zookeeper_client as zk;
+
+fn open() -> zk::CreateOptions<'static> {
+    zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all())
+}
+
+/// Starts Ferrokeeper server `sid` of `ens` in this process, over an in-memory log.
+async fn start_rust(ens: &Ensemble, sid: u64) -> JoinHandle<()> {
+    let cfg = ens.rust_config(sid);
+    let server = Server::bind_in_memory(cfg).await.expect("bind");
+    tokio::spawn(async move {
+        if let Err(e) = server.run().await {
+            eprintln!("server {sid} stopped: {e}");
+        }
+    })
+}
+
+/// A client of server `sid`, retried until the server serves (and answers a write-free
+/// request).
+async fn client(ens: &Ensemble, sid: u64) -> zk::Client {
+    let addr = ens.client_addr(sid);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let attempt = tokio::time::timeout(
+            Duration::from_secs(10),
+            zk::Client::connector()
+                .with_session_timeout(Duration::from_secs(20))
+                .connect(&addr),
+        )
+        .await;
+        if let Ok(Ok(c)) = attempt {
+            if c.check_stat("/").await.is_ok() {
+                return c;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "server {sid} never served"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Writes through each node, then reads every write back on every node after a sync: same
+/// data, same Stat.
+async fn writes_replicate(ens: &Ensemble, sids: &[u64]) {
+    let mut clients = Vec::new();
+    for &sid in sids {
+        clients.push((sid, client(ens, sid).await));
+    }
+    for (sid, c) in &clients {
+        let path = format!("/via-{sid}");
+        c.create(&path, format!("from {sid}").as_bytes(), &open())
+            .await
+            .unwrap_or_else(|e| panic!("create through {sid}: {e}"));
+        c.set_data(&path, b"changed", None)
+            .await
+            .unwrap_or_else(|e| panic!("set through {sid}: {e}"));
+    }
+    for (_, c) in &clients {
+        c.sync("/").await.expect("sync");
+    }
+    for &(writer, _) in &clients {
+        let path = format!("/via-{writer}");
+        let mut first: Option<(Vec<u8>, zk::Stat)> = None;
+        for (reader, c) in &clients {
+            let (data, stat) = c
+                .get_data(&path)
+                .await
+                .unwrap_or_else(|e| panic!("{path} on {reader}: {e}"));
+            assert_eq!(data, b"changed", "{path} on {reader}");
+            match &first {
+                None => first = Some((data, stat)),
+                Some((_, s)) => assert_eq!(&stat, s, "{path}'s Stat on {reader}"),
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_ferrokeeper_nodes_elect_and_replicate() {
+    init_tracing();
+    let _serial = SERIAL.lock().await;
+    let ens = Ensemble::new("serve-fk3", &[1, 2, 3]);
+    let mut nodes = Vec::new();
+    for sid in [1, 2, 3] {
+        nodes.push(start_rust(&ens, sid).await);
+    }
+    tokio::time::timeout(WAIT, writes_replicate(&ens, &[1, 2, 3]))
+        .await
+        .expect("in time");
+    let modes: Vec<String> = [1, 2, 3].iter().filter_map(|s| ens.mode(*s)).collect();
+    assert_eq!(
+        modes.iter().filter(|m| *m == "leader").count(),
+        1,
+        "{modes:?}"
+    );
+    for n in nodes {
+        n.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ferrokeeper_follows_java_and_serves_clients() {
+    init_tracing();
+    let cp = java_or_skip!();
+    let _serial = SERIAL.lock().await;
+    // Sid 1 is the lowest: with equal zxids the Java sid 3 leads.
+    let mut ens = Ensemble::new("serve-follow", &[1, 2, 3]);
+    ens.start_java(2, &cp);
+    ens.start_java(3, &cp);
+    let node = start_rust(&ens, 1).await;
+    tokio::time::timeout(WAIT, writes_replicate(&ens, &[1, 2, 3]))
+        .await
+        .expect("in time");
+    node.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ferrokeeper_leads_java_followers() {
+    init_tracing();
+    let cp = java_or_skip!();
+    let _serial = SERIAL.lock().await;
+    // Sid 3 is the highest: with equal zxids it leads.
+    let mut ens = Ensemble::new("serve-lead", &[1, 2, 3]);
+    let node = start_rust(&ens, 3).await;
+    ens.start_java(1, &cp);
+    ens.start_java(2, &cp);
+    tokio::time::timeout(WAIT, writes_replicate(&ens, &[1, 2, 3]))
+        .await
+        .expect("in time");
+    node.abort();
+}
