@@ -274,8 +274,16 @@ done
 # ------------------------------------------------------------------ table
 echo
 printf '%-18s %-13s %-16s %-16s\n' topology check "zookeeper (ref)" ferrokeeper
+ROWS=()
 for topo in "${TOPOLOGIES[@]}"; do
-    [[ "$topo" = java3 && " ${TOPOLOGIES[*]} " = *" fk3 "* ]] && continue
+    # java3 is fk3's reference column; without the ferrokeeper target it is its own row
+    if [ "$topo" = fk3 ] && ! want_target $F; then topo=java3; fi
+    if [ "$topo" = java3 ] && want_target $F && [[ " ${TOPOLOGIES[*]} " = *" fk3 "* ]]; then
+        continue
+    fi
+    [[ " ${ROWS[*]} " = *" $topo "* ]] || ROWS+=("$topo")
+done
+for topo in "${ROWS[@]}"; do
     cs=("${CHECKS[@]}")
     [ "$topo" = rolling ] && cs=(rolling)
     ref="$topo"
