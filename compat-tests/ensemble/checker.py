@@ -702,8 +702,12 @@ class Checks:
                 n.wipe()
                 n.set_kind(new_kind)
                 n.start()
-                wait_until(lambda: n.mode() in ("leader", "follower"), FORM_TIMEOUT,
-                           f"the new sid{n.sid} ({new_kind}) to join")
+                try:
+                    wait_until(lambda: n.mode() in ("leader", "follower"), FORM_TIMEOUT,
+                               f"the new sid{n.sid} ({new_kind}) to join")
+                except CheckFailed as e:
+                    raise CheckFailed(f"{e} (it answers Mode: {n.mode() or 'nothing'}; "
+                                      f"done: {'; '.join(steps) or 'none'})")
                 wait_formed(self.nodes)
                 # it serves: a read after sync through it
                 zk = client(n)
