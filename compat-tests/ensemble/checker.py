@@ -1,0 +1,782 @@
+#!/usr/bin/env python3
+"""compat-tests/ensemble/checker.py - the ensemble checks, run by run.sh.
+
+    checker.py --label TOPOLOGY/TARGET --run-dir DIR --checks elect,replicate,...
+    checker.py --label rolling/TARGET --run-dir DIR --rolling KIND
+
+DIR holds one directory per node, `s1`, `s2`, `s3` (see node.sh), already started by
+run.sh and answering srvr with a Mode. Nodes are stopped, killed, wiped and restarted
+through node.sh. Prints, per check, `PASS LABEL CHECK (SECONDS s) [info]` or
+`FAIL LABEL CHECK: reason (SECONDS s)`, and `INFO LABEL CHECK: ...` lines for
+observations that are not asserted. Exit status 0 when it ran to the end (whatever the
+results), non-zero when it died.
+"""
+import argparse
+import logging
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import KazooException, NoNodeError, SessionMovedError
+from kazoo.retry import KazooRetry
+from kazoo.security import make_digest_acl, OPEN_ACL_UNSAFE
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NODE_SH = os.path.join(HERE, "node.sh")
+
+# Bounds (seconds); generous for a loaded 2-core machine, still bounded.
+FORM_TIMEOUT = float(os.environ.get("ENSEMBLE_FORM_TIMEOUT", "60"))
+LEADER_TIMEOUT = 60.0
+CLIENT_TIMEOUT = 15.0
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- nodes
+
+class Node:
+    def __init__(self, run_dir, sid):
+        self.sid = sid
+        self.dir = os.path.join(run_dir, f"s{sid}")
+        with open(os.path.join(self.dir, "client_port")) as f:
+            self.port = int(f.read().strip())
+        self.addr = f"127.0.0.1:{self.port}"
+
+    @property
+    def kind(self):
+        with open(os.path.join(self.dir, "kind")) as f:
+            return f.read().strip()
+
+    def set_kind(self, kind):
+        with open(os.path.join(self.dir, "kind"), "w") as f:
+            f.write(kind + "\n")
+
+    def ctl(self, *args, timeout=60):
+        r = subprocess.run([NODE_SH, args[0], self.dir, *args[1:]], timeout=timeout,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if r.stderr.strip():
+            log(f"node.sh {args[0]} s{self.sid}: {r.stderr.strip()}")
+        return r.returncode
+
+    def start(self):
+        if self.ctl("start") != 0:
+            raise CheckFailed(f"sid {self.sid} ({self.kind}) did not start")
+
+    def stop(self):
+        self.ctl("stop", "20", timeout=60)
+
+    def kill9(self):
+        self.ctl("kill")
+
+    def wipe(self):
+        if self.ctl("wipe") != 0:
+            raise CheckFailed(f"could not wipe sid {self.sid}")
+
+    def running(self):
+        return self.ctl("running") == 0
+
+    def log_size(self):
+        try:
+            return os.path.getsize(os.path.join(self.dir, "server.log"))
+        except OSError:
+            return 0
+
+    def log_since(self, offset):
+        try:
+            with open(os.path.join(self.dir, "server.log"), "rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def srvr(self):
+        """The srvr answer as a dict (Mode, Zxid, ...), {} when it does not answer."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=3) as s:
+                s.settimeout(3)
+                s.sendall(b"srvr")
+                buf = b""
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    buf += chunk
+        except OSError:
+            return {}
+        out = {}
+        for line in buf.decode("utf-8", "replace").splitlines():
+            if ": " in line:
+                k, v = line.split(": ", 1)
+                out[k.strip()] = v.strip()
+        return out
+
+    def mode(self):
+        return self.srvr().get("Mode", "")
+
+
+def wait_until(pred, timeout, what, interval=0.3):
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = pred()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise CheckFailed(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def modes(nodes):
+    return {n.sid: n.mode() for n in nodes}
+
+
+def wait_formed(nodes, timeout=FORM_TIMEOUT):
+    """Every node in `nodes` answers srvr with leader/follower, exactly one leader."""
+    last = {}
+
+    def ok():
+        nonlocal last
+        last = modes(nodes)
+        vals = list(last.values())
+        if all(v in ("leader", "follower") for v in vals) and vals.count("leader") == 1:
+            return last
+        return None
+
+    try:
+        return wait_until(ok, timeout, "the ensemble to form")
+    except CheckFailed:
+        raise CheckFailed(f"ensemble not formed within {timeout:.0f}s: modes {fmt_modes(last)}")
+
+
+def fmt_modes(m):
+    return ", ".join(f"sid{s}={v or 'no answer'}" for s, v in sorted(m.items()))
+
+
+def leader_of(nodes):
+    m = modes(nodes)
+    leaders = [s for s, v in m.items() if v == "leader"]
+    return leaders[0] if len(leaders) == 1 else None
+
+
+# ---------------------------------------------------------------- clients
+
+def client(hosts, **kw):
+    if isinstance(hosts, Node):
+        hosts = hosts.addr
+    elif isinstance(hosts, (list, tuple)):
+        hosts = ",".join(n.addr for n in hosts)
+    kw.setdefault("timeout", 10.0)
+    kw.setdefault("connection_retry", KazooRetry(max_tries=-1, max_delay=1.0))
+    zk = KazooClient(hosts=hosts, **kw)
+    zk.start(timeout=CLIENT_TIMEOUT)
+    return zk
+
+
+def close(*zks):
+    for zk in zks:
+        if zk is None:
+            continue
+        try:
+            zk.stop()
+            zk.close()
+        except Exception:  # noqa: BLE001 - best effort
+            pass
+
+
+def stat_tuple(st):
+    return (st.czxid, st.mzxid, st.pzxid, st.ctime, st.mtime, st.version, st.cversion,
+            st.aversion, st.ephemeralOwner, st.numChildren, st.dataLength)
+
+
+STAT_FIELDS = ("czxid", "mzxid", "pzxid", "ctime", "mtime", "version", "cversion",
+               "aversion", "ephemeralOwner", "numChildren", "dataLength")
+
+
+def dump(zk, root):
+    """{path: (data, stat tuple)} of the subtree at root, read level by level with
+    pipelined async requests."""
+    out = {}
+    level = [root]
+    while level:
+        pending = [(p, zk.get_async(p), zk.get_children_async(p)) for p in level]
+        level = []
+        for p, ga, ca in pending:
+            try:
+                data, st = ga.get(timeout=30)
+                kids = ca.get(timeout=30)
+            except NoNodeError:
+                continue  # deleted while reading: the caller compares quiet trees
+            out[p] = (data, stat_tuple(st))
+            level.extend(p.rstrip("/") + "/" + k for k in sorted(kids))
+    return out
+
+
+def synced_dump(node, root):
+    zk = client(node)
+    try:
+        zk.sync(root)
+        return dump(zk, root)
+    finally:
+        close(zk)
+
+
+def diff_dumps(a, b, name_a, name_b):
+    """A one-line description of the first difference, or None."""
+    only_a = sorted(set(a) - set(b))
+    only_b = sorted(set(b) - set(a))
+    if only_a:
+        return f"{len(only_a)} znodes only on {name_a} (e.g. {only_a[0]})"
+    if only_b:
+        return f"{len(only_b)} znodes only on {name_b} (e.g. {only_b[0]})"
+    for p in sorted(a):
+        da, sa = a[p]
+        db, sb = b[p]
+        if da != db:
+            return f"{p}: data {da[:40]!r} on {name_a} vs {db[:40]!r} on {name_b}"
+        if sa != sb:
+            fields = [f"{f} {x} vs {y}" for f, x, y in zip(STAT_FIELDS, sa, sb) if x != y]
+            return f"{p}: stat differs ({name_a} vs {name_b}): {', '.join(fields)}"
+    return None
+
+
+def all_identical(nodes, root):
+    """Dump root on every node (after sync), assert the dumps are identical; return the
+    first dump."""
+    dumps = {n.sid: synced_dump(n, root) for n in nodes}
+    first = nodes[0].sid
+    for n in nodes[1:]:
+        d = diff_dumps(dumps[first], dumps[n.sid], f"sid{first}", f"sid{n.sid}")
+        if d:
+            raise CheckFailed(d)
+    return dumps[first]
+
+
+def ensure_path(zk, path):
+    zk.ensure_path(path)
+
+
+def reset_base(nodes, base):
+    zk = client(list(nodes))
+    try:
+        if zk.exists(base):
+            zk.delete(base, recursive=True)
+        zk.ensure_path(base)
+    finally:
+        close(zk)
+
+
+# ---------------------------------------------------------------- write load
+
+class Load:
+    """`threads` writer threads, each with its own client on all `hosts`, creating
+    `base/wT-NNNNNN` sequentially; records acknowledged creates and when they were
+    issued and acknowledged."""
+
+    def __init__(self, hosts, base, threads=3, pause=0.03):
+        self.hosts = hosts
+        self.base = base
+        self.pause = pause
+        self.stop_ev = threading.Event()
+        self.lock = threading.Lock()
+        self.acked = []  # (path, t_issue, t_ack)
+        self.errors = 0
+        self.threads = [threading.Thread(target=self._run, args=(t,), daemon=True)
+                        for t in range(threads)]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+
+    def stop(self):
+        self.stop_ev.set()
+        for t in self.threads:
+            t.join(timeout=30)
+
+    def _run(self, t):
+        zk = None
+        i = 0
+        while not self.stop_ev.is_set():
+            if zk is None:
+                try:
+                    zk = client(self.hosts, connection_retry=KazooRetry(max_tries=-1, max_delay=0.5))
+                except Exception:  # noqa: BLE001
+                    zk = None
+                    time.sleep(0.5)
+                    continue
+            path = f"{self.base}/w{t}-{i:06d}"
+            i += 1
+            t0 = time.monotonic()
+            try:
+                zk.create(path, f"t{t} i{i}".encode())
+                with self.lock:
+                    self.acked.append((path, t0, time.monotonic()))
+                time.sleep(self.pause)
+            except KazooException:
+                with self.lock:
+                    self.errors += 1
+                time.sleep(0.1)
+            except Exception:  # noqa: BLE001 - timeouts of the handler
+                with self.lock:
+                    self.errors += 1
+                time.sleep(0.1)
+        close(zk)
+
+    def acked_paths(self):
+        with self.lock:
+            return [p for p, _, _ in self.acked]
+
+    def first_ack_issued_after(self, t):
+        with self.lock:
+            times = [ta for _, ti, ta in self.acked if ti >= t]
+        return min(times) if times else None
+
+    def count(self):
+        with self.lock:
+            return len(self.acked)
+
+
+def check_acked_everywhere(nodes, load):
+    acked = set(load.acked_paths())
+    tree = all_identical(nodes, load.base)
+    missing = sorted(acked - set(tree))
+    if missing:
+        raise CheckFailed(f"{len(missing)} acknowledged writes missing (e.g. {missing[0]})")
+    return tree
+
+
+# ---------------------------------------------------------------- the checks
+
+class Checks:
+    def __init__(self, run_dir, label):
+        self.label = label
+        self.nodes = [Node(run_dir, s) for s in (1, 2, 3)]
+        self.by_sid = {n.sid: n for n in self.nodes}
+
+    def info(self, check, msg):
+        print(f"INFO {self.label} {check}: {msg}", flush=True)
+
+    # Before each check: every node running and the ensemble formed (a failed check may
+    # have left a node down).
+    def heal(self):
+        for n in self.nodes:
+            if not n.running():
+                log(f"heal: starting sid {n.sid}")
+                n.start()
+        wait_formed(self.nodes)
+
+    def followers(self):
+        m = modes(self.nodes)
+        return [self.by_sid[s] for s in sorted(m) if m[s] == "follower"]
+
+    def leader(self):
+        sid = leader_of(self.nodes)
+        if sid is None:
+            raise CheckFailed(f"no single leader: {fmt_modes(modes(self.nodes))}")
+        return self.by_sid[sid]
+
+    # 1. elect
+    def elect(self):
+        # one txn first: a follower reports zxid 0 until it has applied one of the epoch
+        zk = client(self.nodes)
+        try:
+            zk.ensure_path("/ens")
+            zk.set("/ens", b"elect")
+        finally:
+            close(zk)
+
+        def agreed():
+            info = {n.sid: n.srvr() for n in self.nodes}
+            ms = [i.get("Mode") for i in info.values()]
+            if ms.count("leader") != 1 or ms.count("follower") != 2:
+                return None
+            epochs = {s: int(i.get("Zxid", "0x0"), 16) >> 32 for s, i in info.items()}
+            if len(set(epochs.values())) != 1:
+                return None
+            return info, epochs
+        try:
+            info, epochs = wait_until(agreed, 30, "one leader, two followers, one epoch")
+        except CheckFailed:
+            info = {n.sid: n.srvr() for n in self.nodes}
+            raise CheckFailed("modes/epochs: " + ", ".join(
+                f"sid{s}={i.get('Mode', 'no answer')}/{i.get('Zxid', '?')}"
+                for s, i in sorted(info.items())))
+        leader = [s for s, i in info.items() if i["Mode"] == "leader"][0]
+        epoch = next(iter(epochs.values()))
+        # the mixed topologies are about who leads: started highest sid first with equal
+        # (empty) histories, sid 3 must lead (the Ferrokeeper node in mixed-fk-leader,
+        # a Java node over the Ferrokeeper follower sid 1 in mixed-fk-follower)
+        if self.label.startswith("mixed-") and leader != 3:
+            raise CheckFailed(f"sid{leader} leads, the topology needs sid3 (highest sid, "
+                              f"equal zxids)")
+        return f"leader sid{leader}, epoch {epoch}, " + ", ".join(
+            f"sid{s} {self.by_sid[s].kind}" for s in sorted(info))
+
+    # 2. replicate
+    def replicate(self):
+        base = "/ens/replicate"
+        reset_base(self.nodes, base)
+        zks = [client(n) for n in self.nodes]
+        try:
+            acl = [make_digest_acl("alice", "secret", all=True)] + list(OPEN_ACL_UNSAFE)
+            expected = {}
+            for i, (n, zk) in enumerate(zip(self.nodes, zks)):
+                top = f"{base}/via{n.sid}"
+                zk.create(top, b"top-%d" % n.sid)
+                for c in "abcde":
+                    zk.create(f"{top}/{c}", f"{c}{n.sid}".encode())
+                zk.set(f"{top}/a", b"a-set-1")
+                zk.set(f"{top}/a", b"a-set-2")
+                zk.set(f"{top}/b", b"")
+                zk.delete(f"{top}/c")
+                zk.delete(f"{top}/d", version=0)
+                zk.set_acls(f"{top}/e", acl)
+                zk.create(f"{top}/deep/er/still", b"deep", makepath=True)
+                # sequentials in a parent shared by all nodes' clients
+                for _ in range(3):
+                    zk.create(f"{base}/seq/s-", b"seq-%d" % n.sid, sequence=True, makepath=True)
+                # ephemerals (plain and sequential) owned by this node's session
+                zk.create(f"{base}/eph/e{n.sid}", b"eph", ephemeral=True, makepath=True)
+                zk.create(f"{base}/eph/es-", b"ephseq", ephemeral=True, sequence=True)
+                expected[f"{top}/a"] = b"a-set-2"
+                expected[f"{top}/b"] = b""
+                expected[f"{top}/e"] = b"e%d" % n.sid
+                expected[f"{top}/deep/er/still"] = b"deep"
+                expected[f"{base}/eph/e{n.sid}"] = b"eph"
+                for gone in (f"{top}/c", f"{top}/d"):
+                    expected[gone] = None
+            # a multi through the last node
+            tx = zks[-1].transaction()
+            tx.create(f"{base}/multi", b"m")
+            tx.create(f"{base}/multi/x", b"mx")
+            tx.set_data(f"{base}/via1", b"top-1-multi")
+            tx.delete(f"{base}/via2/e")
+            res = tx.commit()
+            if any(isinstance(r, Exception) for r in res):
+                raise CheckFailed(f"multi failed: {res}")
+            expected[f"{base}/via1"] = b"top-1-multi"
+            expected[f"{base}/via2/e"] = None
+            expected[f"{base}/multi/x"] = b"mx"
+
+            tree = all_identical(self.nodes, base)
+            for p, want in expected.items():
+                if want is None and p in tree:
+                    raise CheckFailed(f"{p} should have been deleted")
+                if want is not None:
+                    if p not in tree:
+                        raise CheckFailed(f"{p} missing")
+                    if tree[p][0] != want:
+                        raise CheckFailed(f"{p}: data {tree[p][0]!r}, want {want!r}")
+            seq = [p for p in tree if p.startswith(f"{base}/seq/")]
+            if len(seq) != 9:
+                raise CheckFailed(f"{len(seq)} sequential znodes, want 9")
+            owners = {zk.client_id[0] for zk in zks}
+            for n, zk in zip(self.nodes, zks):
+                owner = tree[f"{base}/eph/e{n.sid}"][1][8]
+                if owner != zk.client_id[0]:
+                    raise CheckFailed(f"eph/e{n.sid} owner 0x{owner:x}, session 0x{zk.client_id[0]:x}")
+            eph_owners = {tree[p][1][8] for p in tree if p.startswith(f"{base}/eph/")}
+            if eph_owners != owners:
+                raise CheckFailed("ephemeral owners differ from the sessions")
+            # sessions closed: their ephemerals go on every node
+            close(*zks)
+            zks = []
+            tree2 = all_identical(self.nodes, base)
+            left = [p for p in tree2 if p.startswith(f"{base}/eph/")]
+            if left:
+                raise CheckFailed(f"ephemerals left after the sessions closed: {left[:3]}")
+            return f"{len(tree)} znodes identical on 3 nodes (data + 11 stat fields)"
+        finally:
+            close(*zks)
+
+    def _sync_kind(self, node, text):
+        text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # Ferrokeeper's log colours
+        if node.kind == "zookeeper":
+            if "Getting a diff from the leader" in text:
+                return "DIFF"
+            if "Getting a snapshot from leader" in text:
+                return "SNAP"
+            if "Truncating log to get in sync" in text:
+                return "TRUNC"
+            return "unknown"
+        m = re.search(r"syncing with the leader by (\w+)", text)
+        return m.group(1).upper() if m else "unknown"
+
+    def _catchup(self, check, wipe, writes):
+        base = f"/ens/{check}"
+        reset_base(self.nodes, base)
+        # the lowest-sid follower (sid 1 in every topology when sid 3 leads: the
+        # Ferrokeeper follower in mixed-fk-follower, a Java follower of the Ferrokeeper
+        # leader in mixed-fk-leader)
+        f = self.followers()[0]
+        others = [n for n in self.nodes if n is not f]
+        self.info(check, f"stopping follower sid{f.sid} ({f.kind}), SIGTERM")
+        f.stop()
+        if wipe:
+            f.wipe()
+        zk = client(others)
+        want = set()
+        try:
+            for i in range(writes):
+                kind = i % 5
+                if kind == 0:
+                    want.add(zk.create(f"{base}/n{i}", b"v%d" % i))
+                elif kind == 1:
+                    zk.set(f"{base}/n{i - 1}", b"set%d" % i)
+                elif kind == 2:
+                    want.add(zk.create(f"{base}/s-", b"", sequence=True))
+                elif kind == 3:
+                    zk.create(f"{base}/d{i}", b"x")
+                else:
+                    zk.delete(f"{base}/d{i - 1}")
+        finally:
+            close(zk)
+        off = f.log_size()
+        f.start()
+        wait_until(lambda: f.mode() == "follower", FORM_TIMEOUT,
+                   f"sid{f.sid} back as a follower")
+        tree = all_identical([f] + others, base)
+        got = set(tree) - {base}
+        if got != want:
+            raise CheckFailed(f"znodes under {base}: missing {sorted(want - got)[:3]}, "
+                              f"unexpected {sorted(got - want)[:3]}")
+        how = self._sync_kind(f, f.log_since(off))
+        return f"sid{f.sid} ({f.kind}) synced by {how}; {writes} txns, trees identical"
+
+    # 3. catchup-diff
+    def catchup_diff(self):
+        return self._catchup("catchup-diff", wipe=False, writes=50)
+
+    # 4. catchup-snap
+    def catchup_snap(self):
+        return self._catchup("catchup-snap", wipe=True, writes=50)
+
+    # 5. session-move
+    def session_move(self):
+        check = "session-move"
+        base = f"/ens/{check}"
+        reset_base(self.nodes, base)
+        a_node, b_node, c_node = self.nodes[0], self.nodes[1], self.nodes[2]
+        # A does not reconnect by itself (max_tries=1): when its connection goes, it
+        # stops without sending closeSession, and the session lives on for B.
+        a = client(a_node, connection_retry=KazooRetry(max_tries=1))
+        b = obs = None
+        try:
+            obs = client(c_node)
+            obs.create(f"{base}/watched", b"0")
+            sid, pw = a.client_id
+            a.create(f"{base}/eph", b"mine", ephemeral=True)
+            a_events = []
+            a.get(f"{base}/watched", watch=a_events.append)
+            b = KazooClient(hosts=b_node.addr, client_id=(sid, pw), timeout=10.0,
+                            connection_retry=KazooRetry(max_tries=-1, max_delay=1.0))
+            b.start(timeout=CLIENT_TIMEOUT)
+            if b.client_id[0] != sid:
+                raise CheckFailed(f"sid{b_node.sid} gave session 0x{b.client_id[0]:x}, "
+                                  f"not the moved 0x{sid:x}")
+            # A's connection to the old server is stale: a write through it must not
+            # succeed (ZooKeeper: SESSIONMOVED from the leader's owner check)
+            try:
+                a.create(f"{base}/stale-write", b"x")
+                raise CheckFailed("a write through the session's old connection succeeded")
+            except SessionMovedError:
+                stale = "SESSIONMOVED"
+            except KazooException as e:
+                stale = type(e).__name__
+            self.info(check, f"write through the old connection on sid{a_node.sid}: {stale}")
+            # drop A's connection (as a dead client would), without closeSession
+            if a.connected:
+                try:
+                    a._connection._socket.shutdown(socket.SHUT_RDWR)
+                except Exception:  # noqa: BLE001 - already closed by the server
+                    pass
+            wait_until(lambda: not a.connected, 15, "the old client to stop")
+            # the ephemeral is still there, owned by the session
+            for zk, n in ((b, b_node), (obs, c_node)):
+                zk.sync(base)
+                st = zk.exists(f"{base}/eph")
+                if st is None or st.ephemeralOwner != sid:
+                    raise CheckFailed(f"ephemeral gone or re-owned on sid{n.sid}: {st}")
+            # the moved session's watches and writes work
+            b_events = []
+            b.get(f"{base}/watched", watch=b_events.append)
+            obs.set(f"{base}/watched", b"1")
+            wait_until(lambda: b_events, 10, "the watch through the moved session to fire")
+            b.create(f"{base}/eph2", b"also mine", ephemeral=True)
+            # outlive the old connection by more than a session timeout (10 s with
+            # tickTime 500: maxSessionTimeout = 20 ticks)
+            time.sleep(11)
+            tree = all_identical(self.nodes, base)
+            for e in ("eph", "eph2"):
+                if f"{base}/{e}" not in tree or tree[f"{base}/{e}"][1][8] != sid:
+                    raise CheckFailed(f"{e} lost after the move")
+            if f"{base}/stale-write" in tree:
+                raise CheckFailed("the stale write is in the tree")
+            fired = [e for e in a_events if e.type != "NONE"]
+            if fired:
+                self.info(check, f"the old connection's watch fired: {fired}")
+            # closing through B ends the session: the ephemerals go everywhere
+            close(b)
+            b = None
+            tree = all_identical(self.nodes, base)
+            left = [p for p in tree if "/eph" in p]
+            if left:
+                raise CheckFailed(f"ephemerals still there after the moved session closed: {left}")
+            return (f"session 0x{sid:x} sid{a_node.sid}({a_node.kind}) -> "
+                    f"sid{b_node.sid}({b_node.kind}): ephemeral kept, watch + writes work, "
+                    f"old connection's write {stale}")
+        finally:
+            close(b, obs)
+            close(a)
+
+    # 6. leader-kill
+    def leader_kill(self):
+        check = "leader-kill"
+        base = f"/ens/{check}"
+        reset_base(self.nodes, base)
+        leader = self.leader()
+        survivors = [n for n in self.nodes if n is not leader]
+        load = Load(self.nodes, base)
+        load.start()
+        try:
+            wait_until(lambda: load.count() >= 30, 30, "the write load to start")
+            time.sleep(2)
+            before = load.count()
+            self.info(check, f"kill -9 leader sid{leader.sid} ({leader.kind}) "
+                             f"after {before} acked writes")
+            leader.kill9()
+            # node.sh returns once the process is gone: no write issued from now on can
+            # be acknowledged by the old leader
+            t_kill = time.monotonic()
+            new_leader = wait_until(lambda: leader_of(survivors), LEADER_TIMEOUT,
+                                    "a new leader among the survivors")
+            t_elect = time.monotonic() - t_kill
+            t_first = wait_until(lambda: load.first_ack_issued_after(t_kill),
+                                 max(1.0, LEADER_TIMEOUT - t_elect),
+                                 "a write acknowledged after the kill")
+            recovery = t_first - t_kill
+            # a few seconds of load on the new leader
+            n0 = load.count()
+            time.sleep(3)
+            wait_until(lambda: load.count() >= n0 + 30, 30, "writes on the new leader")
+        finally:
+            load.stop()
+        tree = check_acked_everywhere(survivors, load)
+        acked = load.count()
+        # the killed node comes back and catches up
+        off = leader.log_size()
+        leader.start()
+        wait_until(lambda: leader.mode() == "follower", FORM_TIMEOUT,
+                   f"sid{leader.sid} back as a follower")
+        check_acked_everywhere(self.nodes, load)
+        how = self._sync_kind(leader, leader.log_since(off))
+        return (f"new leader sid{new_leader} in {t_elect:.1f}s, first write {recovery:.1f}s "
+                f"after the kill; {acked} acked writes ({load.errors} failed attempts) on "
+                f"all nodes, {len(tree)} znodes identical; sid{leader.sid} rejoined by {how}")
+
+    # 7. rolling
+    def rolling(self, new_kind):
+        check = "rolling"
+        base = f"/ens/{check}"
+        reset_base(self.nodes, base)
+        load = Load(self.nodes, base)
+        load.start()
+        steps = []
+        try:
+            wait_until(lambda: load.count() >= 30, 30, "the write load to start")
+            for n in self.nodes:
+                t0 = time.monotonic()
+                role = n.mode()
+                old = n.kind
+                n.stop()
+                n.wipe()
+                n.set_kind(new_kind)
+                n.start()
+                try:
+                    wait_until(lambda: n.mode() in ("leader", "follower"), FORM_TIMEOUT,
+                               f"the new sid{n.sid} ({new_kind}) to join")
+                except CheckFailed as e:
+                    raise CheckFailed(f"{e} (it answers Mode: {n.mode() or 'nothing'}; "
+                                      f"done: {'; '.join(steps) or 'none'})")
+                wait_formed(self.nodes)
+                # it serves: a read after sync through it
+                zk = client(n)
+                try:
+                    zk.sync(base)
+                    zk.get_children(base)
+                finally:
+                    close(zk)
+                n_before = load.count()
+                wait_until(lambda: load.count() >= n_before + 10, 30, "writes after the step")
+                steps.append(f"sid{n.sid} {old}({role})->{new_kind} {time.monotonic() - t0:.1f}s")
+                self.info(check, steps[-1])
+        finally:
+            load.stop()
+        tree = check_acked_everywhere(self.nodes, load)
+        final = ", ".join(f"sid{s}={m}" for s, m in sorted(modes(self.nodes).items()))
+        return (f"{'; '.join(steps)}; {load.count()} acked writes ({load.errors} failed "
+                f"attempts) on all nodes, {len(tree)} znodes identical; {final}")
+
+
+CHECKS = {
+    "elect": "elect",
+    "replicate": "replicate",
+    "catchup-diff": "catchup_diff",
+    "catchup-snap": "catchup_snap",
+    "session-move": "session_move",
+    "leader-kill": "leader_kill",
+}
+
+
+def run_one(checks, name, fn, heal=True):
+    t0 = time.monotonic()
+    try:
+        if heal:
+            checks.heal()
+        info = fn()
+        dt = time.monotonic() - t0
+        print(f"PASS {checks.label} {name} ({dt:.1f}s)" + (f" {info}" if info else ""), flush=True)
+        return True
+    except Exception as e:  # noqa: BLE001 - any failure of the check
+        dt = time.monotonic() - t0
+        reason = str(e) or type(e).__name__
+        if not isinstance(e, CheckFailed):
+            reason = f"{type(e).__name__}: {reason}"
+        print(f"FAIL {checks.label} {name}: {reason} ({dt:.1f}s)", flush=True)
+        log(f"{name} failed: {reason}")
+        return False
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--label", required=True)
+    ap.add_argument("--run-dir", required=True)
+    ap.add_argument("--checks", default=",".join(CHECKS))
+    ap.add_argument("--rolling", metavar="KIND", help="run the rolling replacement to KIND")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    checks = Checks(args.run_dir, args.label)
+    if args.rolling:
+        run_one(checks, "rolling", lambda: checks.rolling(args.rolling), heal=False)
+        return 0
+    for name in args.checks.split(","):
+        if name not in CHECKS:
+            print(f"FAIL {checks.label} {name}: unknown check", flush=True)
+            continue
+        run_one(checks, name, getattr(checks, CHECKS[name]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
