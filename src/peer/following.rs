@@ -111,9 +111,11 @@ pub(super) async fn follow(
             Turn::Role(None) => return Ok(()),
             Turn::Role(Some(ev)) => match ev {
                 LinkEvent::Packet { packet, .. } => {
+                    note_sync_kind(&packet);
                     f.learner.on_packet(now, &packet).map_err(zab_err)?
                 }
                 LinkEvent::Snapshot { packet, bytes, .. } => {
+                    note_sync_kind(&packet);
                     f.snapshot = Some(bytes);
                     f.learner.on_packet(now, &packet).map_err(zab_err)?
                 }
@@ -203,9 +205,7 @@ async fn perform(
                 }
             }
             Action::SyncDone => peer.core.sync_done(),
-            Action::Revalidated { session_id, valid } => {
-                tracing::debug!("REVALIDATE {session_id:#x}: {valid}")
-            }
+            Action::Revalidated { session_id, valid } => peer.core.revalidated(session_id, valid),
             Action::Warn(w) => tracing::warn!("from the leader: {w:?}"),
             Action::GoLooking { reason } => {
                 tracing::warn!("leaving the leader: {reason}");
@@ -220,6 +220,18 @@ async fn perform(
     }
     peer.finish_turn();
     Ok(end)
+}
+
+/// Says how the leader syncs us (operators, and the ensemble suite, read it).
+fn note_sync_kind(p: &QuorumPacket) {
+    use crate::proto::quorum::packet_type as pt;
+    let kind = match p.r#type {
+        pt::DIFF => "Diff",
+        pt::SNAP => "Snap",
+        pt::TRUNC => "Trunc",
+        _ => return,
+    };
+    tracing::info!("syncing with the leader by {kind} at {:#x}", p.zxid);
 }
 
 fn commit(peer: &mut Peer, entry: TxnEntry) {

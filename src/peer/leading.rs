@@ -327,7 +327,7 @@ async fn act(
             session_id,
             timeout_ms,
         } => {
-            let valid = peer.core.revalidate(session_id, timeout_ms);
+            let valid = peer.core.revalidate(from, session_id, timeout_ms);
             l.send(
                 from,
                 LinkOut::Packet(LeaderPacket::Revalidate { session_id, valid }.to_packet()),

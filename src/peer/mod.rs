@@ -237,7 +237,7 @@ impl Peer {
             let last = Zxid(self.core.tree().last_processed_zxid);
             let epoch = self.epochs.current_epoch();
             let p = match port.take() {
-                Some(p) => {
+                Some(mut p) => {
                     p.look_again(last, epoch).await.map_err(PeerError::from)?;
                     p
                 }

@@ -72,6 +72,13 @@ pub(crate) enum Waiting {
         xid: i32,
         path: String,
     },
+    /// Follower: a reconnect the leader is asked about (REVALIDATE).
+    Revalidate {
+        conn: ConnId,
+        req: crate::proto::ConnectRequest,
+        addr: std::net::SocketAddr,
+        timeout: i32,
+    },
 }
 
 /// The proposals and deferred work of a server, oldest first.
@@ -93,7 +100,7 @@ impl WaitQueue {
     fn pop_ready(&mut self, durable: i64) -> Option<Waiting> {
         match self.queue.front()? {
             Waiting::Proposal { entry, .. } if entry.header.zxid > durable => None,
-            Waiting::Forwarded { .. } | Waiting::Sync { .. } => None,
+            Waiting::Forwarded { .. } | Waiting::Sync { .. } | Waiting::Revalidate { .. } => None,
             _ => self.queue.pop_front(),
         }
     }
@@ -126,6 +133,12 @@ impl WaitQueue {
 
     pub(crate) fn len(&self) -> usize {
         self.queue.len()
+    }
+
+    /// Replaces the entry at `at` (an answered blocking entry keeps its place in line).
+    pub(crate) fn replace(&mut self, at: usize, w: Waiting) -> Option<Waiting> {
+        let slot = self.queue.get_mut(at)?;
+        Some(std::mem::replace(slot, w))
     }
 }
 
@@ -170,7 +183,7 @@ impl Core {
                 Waiting::Output(out) => self.outbox_extend(out),
                 Waiting::Marks(marks) => self.ops.released_marks.extend(marks),
                 // pop_ready never gives these.
-                Waiting::Forwarded { .. } | Waiting::Sync { .. } => {}
+                Waiting::Forwarded { .. } | Waiting::Sync { .. } | Waiting::Revalidate { .. } => {}
             }
         }
     }
@@ -247,6 +260,13 @@ impl Core {
         let Some(r) = applied.results.first() else {
             return;
         };
+        if r.err == crate::proto::ErrorCode::SessionMoved.code() {
+            // FinalRequestProcessor: a moved session is a connection-level error; the
+            // connection is closed without a reply (ZOOKEEPER-710).
+            tracing::info!("closing a connection whose session moved to another server");
+            self.close(conn);
+            return;
+        }
         if r.err != 0 {
             self.reply(conn, xid, zxid, r.err, None);
             return;

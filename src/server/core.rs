@@ -546,32 +546,51 @@ impl Core {
                 self.note_touch(id);
                 self.forward_create_session(id, timeout, origin);
             } else {
+                self.set_owner(id, crate::server::role::Owner::Conn(conn));
                 self.create_session(id, timeout, origin);
             }
             return;
         }
-        self.in_order(|core| core.reconnect(conn, req, addr, timeout));
+        self.reconnect(conn, req, addr, timeout);
     }
 
-    /// Answers a reconnect with a session id and password.
+    /// A reconnect with a session id and password: checked here, or on a follower by the
+    /// leader (REVALIDATE), then answered in order.
     fn reconnect(&mut self, conn: ConnId, req: ConnectRequest, addr: SocketAddr, timeout: i32) {
-        let (valid, session_id) = {
-            let id = req.session_id;
-            // A reconnect takes the session from any other connection holding it.
-            if let Some(old) = self.session_conn.get(&id).copied() {
-                if old != conn {
-                    tracing::info!("closing stale connection of session 0x{id:x}");
-                    self.close(old);
-                }
-            }
-            let pw_ok = req.passwd == crate::session::session_password(id);
-            let now = self.now_ms();
-            let valid = pw_ok && self.sessions.is_valid(id) && {
-                self.sessions.set_timeout(id, timeout);
-                self.sessions.touch(id, now)
-            };
-            (valid, id)
+        let id = req.session_id;
+        let pw_ok = req.passwd == crate::session::session_password(id);
+        if pw_ok && matches!(self.role, crate::server::role::Role::Following(_)) {
+            self.revalidate_at_leader(conn, req, addr, timeout);
+            return;
+        }
+        let now = self.now_ms();
+        let valid = pw_ok && self.sessions.is_valid(id) && {
+            self.sessions.set_timeout(id, timeout);
+            self.sessions.touch(id, now)
         };
+        if valid {
+            self.set_owner(id, crate::server::role::Owner::Conn(conn));
+        }
+        self.in_order(|core| core.answer_reconnect(conn, &req, addr, timeout, valid));
+    }
+
+    /// The ConnectResponse to a reconnect: the session, or an invalid answer and a close.
+    pub(crate) fn answer_reconnect(
+        &mut self,
+        conn: ConnId,
+        req: &ConnectRequest,
+        addr: SocketAddr,
+        timeout: i32,
+        valid: bool,
+    ) {
+        let session_id = req.session_id;
+        // A reconnect takes the session from any other connection holding it.
+        if let Some(old) = self.session_conn.get(&session_id).copied() {
+            if old != conn {
+                tracing::info!("closing stale connection of session 0x{session_id:x}");
+                self.close(old);
+            }
+        }
         let resp = ConnectResponse {
             protocol_version: 0,
             time_out: if valid { timeout } else { 0 },

@@ -13,7 +13,7 @@ use crate::proto::{
 };
 use crate::server::commit::{Origin, Waiting};
 use crate::server::core::{wall_ms, Core};
-use crate::server::role::Role;
+use crate::server::role::{Owner, Role};
 use crate::watch::ConnId;
 
 /// A txn header before propose stamps its time.
@@ -264,7 +264,7 @@ impl Core {
             .map(|c| c.ids.clone())
             .unwrap_or_default();
         let origin = Origin::Client { conn, xid, opcode };
-        self.write_as(sid, xid, opcode, req, &ids, origin);
+        self.write_as(sid, xid, opcode, req, &ids, origin, Owner::Conn(conn));
     }
 
     /// Preps a write of session `sid` with the auth `ids` and proposes its txn.
@@ -276,9 +276,14 @@ impl Core {
         req: &Request,
         ids: &[Id],
         origin: Origin,
+        owner: Owner,
     ) {
         let zxid = self.next_zxid();
-        let (prepped, changes) = {
+        let (prepped, changes) = if self.session_moved(sid, owner) {
+            // SessionTrackerImpl.checkSession: another server (or connection) holds the
+            // session now.
+            (Err(ErrorCode::SessionMoved), Default::default())
+        } else {
             let ctx = PrepCtx {
                 session_id: sid,
                 session_valid: self.sessions.is_valid(sid),

@@ -36,12 +36,22 @@ pub(crate) enum Role {
     Following(Following),
 }
 
+/// Who holds a session (SessionImpl.owner): a connection of the leader's, or a learner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Owner {
+    Conn(ConnId),
+    Learner(u64),
+}
+
 /// The leader's state in the core.
 #[derive(Debug, Default)]
 pub(crate) struct Leading {
     /// Learners whose forwarded sync reached the pipeline, in order (Leader.processSync
     /// is called for each once the proposals before it are handed to the quorum).
     pub(crate) syncs: Vec<Sid>,
+    /// Session owners: a write from anyone else is SESSIONMOVED. A session without one
+    /// (loaded, or created before this leadership) is claimed by its first request.
+    pub(crate) owners: HashMap<i64, Owner>,
 }
 
 /// The follower's state in the core.
@@ -347,6 +357,7 @@ impl Core {
                     tracing::warn!("createSession from learner {} without a timeout", from.0);
                     return;
                 };
+                self.set_owner(session_id, Owner::Learner(from.0));
                 self.create_session(session_id, timeout, Origin::Forwarded { cxid });
             }
             op::CLOSE_SESSION => self.close_session(session_id, Origin::Forwarded { cxid }),
@@ -358,6 +369,7 @@ impl Core {
                     &r,
                     &authinfo,
                     Origin::Forwarded { cxid },
+                    Owner::Learner(from.0),
                 ),
                 Ok(_) => {
                     tracing::warn!("learner {} forwarded a read (op {opcode}): ignored", from.0)
@@ -368,6 +380,90 @@ impl Core {
                 }
             },
         }
+    }
+
+    /// Leader: `owner` now holds the session (createSession, a reconnect, REVALIDATE).
+    pub(crate) fn set_owner(&mut self, session_id: i64, owner: Owner) {
+        if let Role::Leading(l) = &mut self.role {
+            l.owners.insert(session_id, owner);
+        }
+    }
+
+    /// Leader: whether a request of `owner` finds its session held by another; a session
+    /// nobody holds yet is claimed (SessionTrackerImpl.checkSession).
+    pub(crate) fn session_moved(&mut self, session_id: i64, owner: Owner) -> bool {
+        let Role::Leading(l) = &mut self.role else {
+            return false;
+        };
+        match l.owners.get(&session_id) {
+            Some(o) => *o != owner,
+            None => {
+                l.owners.insert(session_id, owner);
+                false
+            }
+        }
+    }
+
+    /// Follower: a reconnect is checked by the leader (Learner.validateSession), which
+    /// makes this server the session's owner; the answer waits in line.
+    pub(crate) fn revalidate_at_leader(
+        &mut self,
+        conn: ConnId,
+        req: crate::proto::ConnectRequest,
+        addr: std::net::SocketAddr,
+        timeout: i32,
+    ) {
+        let ask = crate::proto::quorum::payload::RevalidateAsk {
+            session_id: req.session_id,
+            timeout_ms: timeout,
+        };
+        let packet = QuorumPacket {
+            r#type: pt::REVALIDATE,
+            zxid: -1,
+            data: Some(crate::proto::quorum::payload::Payload::to_data(&ask)),
+            authinfo: None,
+        };
+        if let Some(f) = self.following() {
+            f.to_leader.push(packet);
+        }
+        self.waiting.push(Waiting::Revalidate {
+            conn,
+            req,
+            addr,
+            timeout,
+        });
+    }
+
+    /// Follower: the leader's answer to a REVALIDATE.
+    pub(crate) fn revalidated(&mut self, session_id: i64, valid: bool) {
+        let Some(at) = self.waiting.position(
+            |w| matches!(w, Waiting::Revalidate { req, .. } if req.session_id == session_id),
+        ) else {
+            tracing::warn!("REVALIDATE answer for 0x{session_id:x}, which nobody asked about");
+            return;
+        };
+        // Answered in its place in line: the output waits for what is before it.
+        let mark = self.outbox_len();
+        if let Some(Waiting::Revalidate {
+            conn,
+            req,
+            addr,
+            timeout,
+        }) = self.waiting.replace(at, Waiting::Output(Vec::new()))
+        {
+            if valid {
+                let now = self.now_ms();
+                if self.sessions.get(session_id).is_none() {
+                    self.sessions.add(session_id, timeout, now);
+                }
+                self.sessions.set_timeout(session_id, timeout);
+                self.sessions.touch(session_id, now);
+            }
+            self.answer_reconnect(conn, &req, addr, timeout, valid);
+        }
+        let out = self.outbox_split_off(mark);
+        self.waiting.replace(at, Waiting::Output(out));
+        self.release();
     }
 
     /// Leader: sessions a learner reports touched in its PING reply.
@@ -382,10 +478,15 @@ impl Core {
 
     /// Leader: whether a session may reattach at a learner (Leader.revalidateSession):
     /// valid if known and not closing, and then touched.
-    pub(crate) fn revalidate(&mut self, session_id: i64, timeout_ms: i32) -> bool {
+    pub(crate) fn revalidate(&mut self, from: Sid, session_id: i64, timeout_ms: i32) -> bool {
         let now = self.now_ms();
-        let valid = self.sessions.is_valid(session_id) && self.sessions.touch(session_id, now);
-        let _ = timeout_ms;
+        let valid = self.sessions.is_valid(session_id) && {
+            self.sessions.set_timeout(session_id, timeout_ms);
+            self.sessions.touch(session_id, now)
+        };
+        if valid {
+            self.set_owner(session_id, Owner::Learner(from.0));
+        }
         valid
     }
 

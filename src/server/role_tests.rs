@@ -183,8 +183,61 @@ fn a_leader_preps_learner_requests_and_answers_no_client() {
         core.take_outbox().is_empty(),
         "the learner answers its client"
     );
-    assert!(core.revalidate(session, 30_000));
-    assert!(!core.revalidate(0x99, 30_000));
+    assert!(
+        core.revalidate(Sid(3), session, 30_000),
+        "and learner 3 owns it now"
+    );
+    assert!(!core.revalidate(from, 0x99, 30_000));
+    // A write of the session through its old learner: SESSIONMOVED, as an error txn.
+    core.learner_request(
+        from,
+        session,
+        6,
+        op::CREATE,
+        &create("/m", 0).to_bytes(),
+        vec![],
+    );
+    let log = core.take_log();
+    let e = TxnEntry::from_bytes(&log[0].1).expect("a txn");
+    assert_eq!(e.header.r#type, op::ERROR);
+    assert!(
+        matches!(e.txn, Txn::Error(ref t) if t.err == -118),
+        "{:?}",
+        e.txn
+    );
+}
+
+#[test]
+fn a_follower_asks_the_leader_before_a_session_reattaches() {
+    let mut core = follower();
+    let (_c, id) = session(&mut core, 1, 0x1_0000_0001);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    core.handle(crate::server::core::CoreMsg::Connect {
+        conn: 2,
+        req: crate::proto::ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: 0,
+            time_out: 30_000,
+            session_id: id,
+            passwd: crate::session::session_password(id).to_vec(),
+            read_only: None,
+        },
+        addr: "127.0.0.1:5001".parse().expect("an address"),
+        out: tx,
+    });
+    let sent = core.take_to_leader();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].r#type, pt::REVALIDATE);
+    let out = core.take_outbox();
+    core.deliver(out);
+    assert!(rx.try_recv().is_err(), "no answer before the leader's");
+    core.revalidated(id, true);
+    let out = core.take_outbox();
+    core.deliver(out);
+    assert!(
+        matches!(rx.try_recv(), Ok(Out::Frame(_))),
+        "the ConnectResponse"
+    );
 }
 
 #[test]

@@ -59,7 +59,11 @@ enum Command {
 pub struct ElectionPort {
     me: Sid,
     local_addr: SocketAddr,
-    decided: watch::Receiver<Option<Decided>>,
+    /// The driver's election round (how many LookAgain it has taken) and its decision.
+    decided: watch::Receiver<(u64, Option<Decided>)>,
+    /// The round whose decision [`ElectionPort::decided`] waits for: a decision of an
+    /// earlier round is stale once `look_again` has been called.
+    round: u64,
     heard: watch::Receiver<BTreeMap<Sid, Notification>>,
     commands: mpsc::Sender<Command>,
     cnx: Arc<CnxManager>,
@@ -102,7 +106,7 @@ impl ElectionPort {
             current_epoch,
         )
         .with_timing(timing);
-        let (decided_tx, decided) = watch::channel(None);
+        let (decided_tx, decided) = watch::channel((0, None));
         let (heard_tx, heard) = watch::channel(BTreeMap::new());
         let (commands, commands_rx) = mpsc::channel(limits::COMMAND_CAPACITY);
         let driver = Driver {
@@ -113,6 +117,7 @@ impl ElectionPort {
             commands: commands_rx,
             decided: decided_tx,
             heard: heard_tx,
+            round: 0,
             epoch: Instant::now(),
             wake_at_ms: None,
             cancel: cancel.clone(),
@@ -123,6 +128,7 @@ impl ElectionPort {
             me: view.me,
             local_addr,
             decided,
+            round: 0,
             heard,
             commands,
             cnx,
@@ -148,12 +154,13 @@ impl ElectionPort {
 
     /// Wait for the current election's decision.
     pub async fn decided(&mut self) -> Result<Decided, TransportError> {
+        let round = self.round;
         let d = self
             .decided
-            .wait_for(Option::is_some)
+            .wait_for(|(r, d)| *r == round && d.is_some())
             .await
             .map_err(|_| TransportError::Stopped)?;
-        (*d).ok_or(TransportError::Stopped)
+        d.1.ok_or(TransportError::Stopped)
     }
 
     /// The latest notification received from each peer (for diagnostics and tests: whom
@@ -164,7 +171,7 @@ impl ElectionPort {
 
     /// Start a new election (a role ended): the decision is cleared until it is made.
     pub async fn look_again(
-        &self,
+        &mut self,
         last_zxid: Zxid,
         current_epoch: i64,
     ) -> Result<(), TransportError> {
@@ -172,7 +179,10 @@ impl ElectionPort {
             last_zxid,
             current_epoch,
         })
-        .await
+        .await?;
+        // Commands are taken in order: the driver's round after this one is ours.
+        self.round += 1;
+        Ok(())
     }
 
     /// The new epoch is settled: answer late joiners with it (ZOOKEEPER-1732).
@@ -201,8 +211,10 @@ struct Driver {
     cnx: Arc<CnxManager>,
     recv: mpsc::Receiver<Received>,
     commands: mpsc::Receiver<Command>,
-    decided: watch::Sender<Option<Decided>>,
+    decided: watch::Sender<(u64, Option<Decided>)>,
     heard: watch::Sender<BTreeMap<Sid, Notification>>,
+    /// LookAgain commands taken.
+    round: u64,
     /// `now_ms` is measured from here.
     epoch: Instant,
     wake_at_ms: Option<u64>,
@@ -280,7 +292,8 @@ impl Driver {
                 last_zxid,
                 current_epoch,
             } => {
-                self.decided.send_replace(None);
+                self.round += 1;
+                self.decided.send_replace((self.round, None));
                 let out = self.election.start(self.now_ms(), last_zxid, current_epoch);
                 self.execute(out);
             }
@@ -317,11 +330,12 @@ impl Driver {
                         vote.zxid.0,
                         vote.peer_epoch
                     );
-                    self.decided.send_replace(Some(Decided {
+                    let decided = Decided {
                         leader,
                         state,
                         vote,
-                    }));
+                    };
+                    self.decided.send_replace((self.round, Some(decided)));
                 }
             }
         }
