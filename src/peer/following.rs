@@ -74,7 +74,10 @@ pub(super) async fn follow(
     let cancel = CancellationToken::new();
     let _stop = cancel.clone().drop_guard();
     let limits = LinkLimits::from_config(&cfg);
-    let link = connect_leader(addr, &limits, events_tx, &cancel).await?;
+    let budget = std::time::Duration::from_millis(
+        cfg.tick_time_ms.saturating_mul(u64::from(cfg.init_limit)),
+    );
+    let link = connect_with_retries(budget, addr, &limits, events_tx, &cancel).await?;
     let last = Zxid(peer.core.tree().last_processed_zxid);
     let persisted = Persisted {
         accepted_epoch: peer.epochs.accepted_epoch(),
@@ -128,6 +131,33 @@ pub(super) async fn follow(
         };
         if perform(peer, port, &mut f, out).await? {
             return Ok(());
+        }
+    }
+}
+
+/// Learner.connectToLeader: up to 5 tries, 100 ms apart
+/// (`zookeeper.leaderConnectDelayDuringRetryMs`), within initLimit ticks: a leader just
+/// elected may not listen yet when its followers decide.
+async fn connect_with_retries(
+    budget: std::time::Duration,
+    addr: SocketAddr,
+    limits: &LinkLimits,
+    events: mpsc::Sender<LinkEvent>,
+    cancel: &CancellationToken,
+) -> Result<LinkHandle, PeerError> {
+    let started = tokio::time::Instant::now();
+    let mut tries = 0;
+    loop {
+        match connect_leader(addr, limits, events.clone(), cancel).await {
+            Ok(link) => return Ok(link),
+            Err(e) => {
+                tries += 1;
+                if tries >= 5 || started.elapsed() >= budget {
+                    return Err(e.into());
+                }
+                tracing::warn!("cannot connect to the leader at {addr} (try {tries}): {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
         }
     }
 }
