@@ -40,6 +40,13 @@ if [ -x compat-tests/run-all.sh ]; then
   compat-tests/run-all.sh
 fi
 
+if [ -x compat-tests/ensemble/run.sh ]; then
+  step "ensembles: all-Java reference, 3 Ferrokeeper, mixed (Ferrokeeper follower / leader), rolling replacement"
+  t0=$(date +%s)
+  compat-tests/ensemble/run.sh
+  echo "ensemble suite: $(( $(date +%s) - t0 )) s"
+fi
+
 if [ -x compat-tests/storage/run.sh ]; then
   step "storage: ZooKeeper 3.8 data -> import -> Ferrokeeper -> export -> ZooKeeper 3.8"
   compat-tests/storage/run.sh 127.0.0.1:0
