@@ -37,8 +37,8 @@ const LINK_EVENTS: usize = 1024;
 struct Following {
     learner: Learner,
     link: LinkHandle,
-    /// Logged txns waiting for their COMMIT.
-    pending: BTreeMap<Zxid, Box<TxnEntry>>,
+    /// Logged txns waiting for their COMMIT, with their bytes for the committed log.
+    pending: BTreeMap<Zxid, (Box<TxnEntry>, Bytes)>,
     /// The raw snapshot that came with the last SNAP packet.
     snapshot: Option<Bytes>,
     /// Log entries of this turn, for the writer.
@@ -200,7 +200,11 @@ async fn perform(
                 peer.drain_writer().await?;
                 take_snapshot(peer, sync)?;
             }
-            Action::Apply { entry } => peer.core.apply_from_leader(&entry),
+            Action::Apply { entry } => {
+                peer.core.apply_from_leader(&entry);
+                let bytes = Bytes::from(entry.to_bytes().freeze());
+                peer.committed.push(entry.header.zxid, bytes);
+            }
             Action::Log { zxid, entry, raw } => {
                 if zxid.counter() != 0 {
                     if f.pending.len() >= MAX_PENDING {
@@ -210,15 +214,20 @@ async fn perform(
                         ))
                         .into());
                     }
-                    f.pending.insert(zxid, entry);
+                    f.pending
+                        .insert(zxid, (entry, Bytes::copy_from_slice(&raw)));
                 }
                 f.job.push((zxid.0, raw));
             }
             Action::Commit { zxid } => match f.pending.remove(&zxid) {
-                Some(entry) => commit(peer, *entry),
+                Some((entry, raw)) => {
+                    peer.committed.push(zxid.0, raw);
+                    commit(peer, *entry)
+                }
                 None => tracing::error!("COMMIT {:#x}: the txn is not pending", zxid.0),
             },
             Action::CommitInformed { zxid, entry, raw } => {
+                peer.committed.push(zxid.0, Bytes::copy_from_slice(&raw));
                 if peer.cfg.sync_enabled() {
                     f.job.push((zxid.0, raw));
                 }
@@ -290,6 +299,7 @@ async fn truncate(peer: &mut Peer, f: &mut Following, zxid: Zxid) -> Result<(), 
     peer.core.set_last_processed(zxid.0);
     peer.submitted = peer.submitted.min(zxid.0);
     peer.durable = peer.durable.min(zxid.0);
+    peer.committed = super::CommittedLog::load(&peer.log)?;
     f.pending.clear();
     Ok(())
 }
@@ -311,6 +321,7 @@ fn load_snapshot(peer: &mut Peer, f: &mut Following, zxid: Zxid) -> Result<(), P
     );
     peer.core.reset_state(streamed.tree, streamed.sessions);
     peer.core.set_last_processed(zxid.0);
+    peer.committed.clear();
     f.pending.clear();
     // A log that runs past the snapshot (txns this leader never committed) would refuse
     // the txns that now follow it: store the snapshot, which lets the log be cut back.

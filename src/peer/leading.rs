@@ -16,7 +16,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{CommittedLog, Peer, PeerError, Turn};
+use super::{Peer, PeerError, Turn};
 use crate::quorum::leader::sync::{LogSource, LogState, StreamRange, TxnLogRead, TxnLogView};
 use crate::quorum::leader::{
     Action, Leader, LeaderConfig, LeaderPacket, LeaderStart, LearnerPacket,
@@ -49,7 +49,6 @@ struct Leading {
     leader: Leader<Majority>,
     view: View,
     links: HashMap<LinkId, (LinkHandle, Option<Sid>)>,
-    committed: CommittedLog,
     /// Proposals made and not yet committed, for the committed log.
     proposed: HashMap<i64, Bytes>,
 }
@@ -125,7 +124,6 @@ pub(super) async fn lead(peer: &mut Peer, port: &ElectionPort) -> Result<(), Pee
         leader,
         view,
         links: HashMap::new(),
-        committed: CommittedLog::default(),
         proposed: HashMap::new(),
     };
     tracing::info!("sid {} leading from zxid {:#x}", l.view.me.0, last.0);
@@ -186,7 +184,7 @@ fn on_event(peer: &mut Peer, l: &mut Leading, ev: LinkEvent, now: u64) -> Vec<Ac
                     return Vec::new();
                 }
             };
-            let committed = l.committed.zxids();
+            let committed = peer.committed.zxids();
             let log = LogState {
                 last_processed_zxid: Zxid(peer.core.tree().last_processed_zxid),
                 committed_log: &committed,
@@ -336,7 +334,7 @@ async fn act(
         Action::Commit { zxid } => {
             peer.core.durable(zxid.0);
             if let Some(data) = l.proposed.remove(&zxid.0) {
-                l.committed.push(zxid.0, data);
+                peer.committed.push(zxid.0, data);
             }
             l.leader.applied(zxid);
         }
@@ -363,7 +361,7 @@ async fn act(
 fn stream(peer: &mut Peer, l: &mut Leading, to: Sid, range: StreamRange) -> Result<(), PeerError> {
     match range.source {
         LogSource::CommittedLog => {
-            for (zxid, data) in l.committed.range(range.after.0, range.upto.0) {
+            for (zxid, data) in peer.committed.range(range.after.0, range.upto.0) {
                 let zxid = Zxid(zxid);
                 l.send(
                     to,

@@ -79,6 +79,9 @@ pub(crate) struct Peer {
     expiry: tokio::time::Interval,
     /// The container and TTL reaper (the leader's).
     reap: tokio::time::Interval,
+    /// ZKDatabase.committedLog: the newest committed txns, whatever the role, from which a
+    /// leader DIFFs learners close behind.
+    pub(crate) committed: CommittedLog,
 }
 
 /// What one turn of a role loop got.
@@ -101,11 +104,12 @@ impl Peer {
         log: SharedLog,
         epochs: Box<dyn EpochStore>,
         snapshotter: Option<Box<dyn Snapshotter>>,
-    ) -> Peer {
+    ) -> Result<Peer, StorageError> {
         let last = log.last_zxid();
+        let committed = CommittedLog::load(&log)?;
         let writer = LogWriter::spawn(Box::new(log.clone()));
         let reap_ms = cfg.container_check_interval_ms.max(10);
-        Peer {
+        Ok(Peer {
             cfg,
             core,
             rx,
@@ -119,7 +123,8 @@ impl Peer {
             start: Instant::now(),
             expiry: tokio::time::interval(Duration::from_millis(50)),
             reap: tokio::time::interval(Duration::from_millis(reap_ms)),
-        }
+            committed,
+        })
     }
 
     pub(crate) fn now_ms(&self) -> u64 {
@@ -223,6 +228,7 @@ impl Peer {
                 let entry = TxnEntry::from_bytes(&bytes)
                     .map_err(|e| StorageError::Corrupt(format!("logged txn 0x{zxid:x}: {e}")))?;
                 self.core.apply_from_leader(&entry);
+                self.committed.push(zxid, bytes.into());
             }
         }
     }
@@ -295,6 +301,28 @@ pub(crate) struct CommittedLog {
 pub(crate) const COMMIT_LOG_COUNT: usize = 500;
 
 impl CommittedLog {
+    /// The newest committed txns as the log holds them (ZKDatabase loads them while it
+    /// replays the log at start-up).
+    pub(crate) fn load(log: &dyn TxnLog) -> Result<CommittedLog, StorageError> {
+        let mut c = CommittedLog::default();
+        let mut after = -1;
+        loop {
+            let slice = log.read_range(after, 10_000)?;
+            let Some(&(last, _)) = slice.last() else {
+                return Ok(c);
+            };
+            for (zxid, data) in slice {
+                c.push(zxid, data.into());
+            }
+            after = last;
+        }
+    }
+
+    /// Forgets everything (a SNAP replaced the history).
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+    }
+
     pub(crate) fn push(&mut self, zxid: i64, data: bytes::Bytes) {
         self.entries.insert(zxid, data);
         while self.entries.len() > COMMIT_LOG_COUNT {
@@ -311,5 +339,26 @@ impl CommittedLog {
             .range(after + 1..=upto)
             .map(|(z, d)| (*z, d.clone()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::MemLog;
+
+    #[test]
+    fn the_committed_log_keeps_the_newest_500_and_loads_them_from_the_log() {
+        let mut log = MemLog::default();
+        for z in 1..=700i64 {
+            log.append(z, &z.to_be_bytes()).expect("append");
+        }
+        let c = CommittedLog::load(&log).expect("load");
+        let zxids = c.zxids();
+        assert_eq!(zxids.len(), COMMIT_LOG_COUNT);
+        assert_eq!((zxids[0], zxids[499]), (Zxid(201), Zxid(700)));
+        let r = c.range(600, 602);
+        assert_eq!(r.len(), 2);
+        assert_eq!((r[0].0, &r[1].1[..]), (601, &602i64.to_be_bytes()[..]));
     }
 }

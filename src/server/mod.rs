@@ -166,7 +166,8 @@ impl Server {
                 log,
                 self.epochs,
                 self.snapshotter,
-            );
+            )
+            .map_err(ServerError::Log)?;
             tokio::spawn(peer.run())
         } else {
             let writer = LogWriter::spawn(self.log);
