@@ -98,6 +98,8 @@ pub(super) async fn follow(
         snapshot: None,
         job: Vec::new(),
     };
+    let state = if observer { "observing" } else { "following" };
+    peer.report(&format!("{state} - discovery"), Some(leader.0), None);
     let now = peer.now_ms();
     let out = f.learner.start(now).map_err(zab_err)?;
     if perform(peer, port, &mut f, out).await? {
@@ -202,7 +204,7 @@ async fn perform(
             }
             Action::Apply { entry } => {
                 peer.core.apply_from_leader(&entry);
-                let bytes = Bytes::from(entry.to_bytes().freeze());
+                let bytes = entry.to_bytes().freeze();
                 peer.committed.push(entry.header.zxid, bytes);
             }
             Action::Log { zxid, entry, raw } => {
@@ -234,11 +236,18 @@ async fn perform(
                 commit(peer, *entry);
             }
             Action::Serving { epoch } => {
+                let state = match peer.core.server_state() {
+                    "observer" => "observing",
+                    _ => "following",
+                };
+                let leader = peer.core.quorum.as_ref().and_then(|q| q.leader);
+                // Set before the role starts so the state says which role serves.
+                peer.core.start_following();
+                peer.report(&format!("{state} - broadcast"), leader, None);
                 tracing::info!(
                     "serving as follower in epoch {epoch} at zxid {:#x}",
                     peer.core.tree().last_processed_zxid
                 );
-                peer.core.start_following();
                 if let Err(e) = port.update_election_vote(epoch).await {
                     tracing::warn!("cannot update the election vote: {e}");
                 }

@@ -51,6 +51,36 @@ struct Leading {
     links: HashMap<LinkId, (LinkHandle, Option<Sid>)>,
     /// Proposals made and not yet committed, for the committed log.
     proposed: HashMap<i64, Bytes>,
+    /// When the epoch was established (ms on the peer's clock).
+    established_at: Option<u64>,
+    /// Proposal sizes: last, min, max (Leader.getProposalStats).
+    proposal_sizes: (i64, i64, i64),
+}
+
+impl Leading {
+    /// LeaderZooKeeperServer's gauges.
+    fn facts(&self, now_ms: u64) -> crate::server::facts::LeadingFacts {
+        use crate::quorum::QuorumVerifier;
+        let (followers, observing, pending) = match self.leader.broadcast() {
+            Some(b) => (
+                b.forwarding_followers().clone(),
+                b.observing().len(),
+                b.pending_syncs(),
+            ),
+            None => Default::default(),
+        };
+        let voters = self.view.qv.voting_members();
+        let voting = followers.iter().filter(|s| voters.contains(s)).count();
+        crate::server::facts::LeadingFacts {
+            learners: self.leader.learner_count(),
+            synced_followers: voting,
+            synced_non_voting_followers: followers.len() - voting,
+            synced_observers: observing,
+            pending_syncs: pending,
+            uptime_ms: self.established_at.map_or(0, |t| now_ms.saturating_sub(t)),
+            proposal_sizes: self.proposal_sizes,
+        }
+    }
 }
 
 impl Leading {
@@ -125,7 +155,11 @@ pub(super) async fn lead(peer: &mut Peer, port: &ElectionPort) -> Result<(), Pee
         view,
         links: HashMap::new(),
         proposed: HashMap::new(),
+        established_at: None,
+        proposal_sizes: (-1, -1, -1),
     };
+    let me = l.view.me.0;
+    peer.report("leading - discovery", Some(me), None);
     tracing::info!("sid {} leading from zxid {:#x}", l.view.me.0, last.0);
     if perform(peer, port, &mut l, actions).await? {
         return Ok(());
@@ -253,6 +287,14 @@ async fn perform(
         let entries = peer.core.take_log();
         let now = peer.now_ms();
         for (zxid, data) in &entries {
+            // BufferStats of the PROPOSAL packet's serialized size, as Leader.propose counts.
+            let size = data.len() as i64 + 28;
+            let (_, min, max) = l.proposal_sizes;
+            l.proposal_sizes = (
+                size,
+                if min < 0 { size } else { min.min(size) },
+                max.max(size),
+            );
             let data = Bytes::copy_from_slice(data);
             l.proposed.insert(*zxid, data.clone());
             match l.leader.propose(Zxid(*zxid), data, now) {
@@ -270,6 +312,10 @@ async fn perform(
         if queue.is_empty() {
             break;
         }
+    }
+    if l.established_at.is_some() {
+        let facts = l.facts(peer.now_ms());
+        peer.report("leading - broadcast", Some(l.view.me.0), Some(facts));
     }
     peer.finish_turn();
     Ok(l.leader.gave_up())
@@ -302,6 +348,7 @@ async fn act(
         Action::Established { zxid } => {
             tracing::info!("established epoch {} at {:#x}", zxid.epoch(), zxid.0);
             peer.core.start_leading(zxid.0);
+            l.established_at = Some(peer.now_ms());
             if let Err(e) = port.update_election_vote(zxid.epoch()).await {
                 tracing::warn!("cannot update the election vote: {e}");
             }

@@ -82,6 +82,8 @@ pub(crate) struct Peer {
     /// ZKDatabase.committedLog: the newest committed txns, whatever the role, from which a
     /// leader DIFFs learners close behind.
     pub(crate) committed: CommittedLog,
+    /// How long the last election took.
+    election_time_ms: Option<u64>,
 }
 
 /// What one turn of a role loop got.
@@ -124,6 +126,7 @@ impl Peer {
             expiry: tokio::time::interval(Duration::from_millis(50)),
             reap: tokio::time::interval(Duration::from_millis(reap_ms)),
             committed,
+            election_time_ms: None,
         })
     }
 
@@ -214,6 +217,27 @@ impl Peer {
         }
     }
 
+    /// What the operations interfaces report of the role: the peer state (QuorumPeer's
+    /// `state - zabState`), the leader, and a leader's own facts.
+    pub(crate) fn report(
+        &mut self,
+        peer_state: &str,
+        leader: Option<u64>,
+        leading: Option<crate::server::facts::LeadingFacts>,
+    ) {
+        let quorum_size = self.cfg.servers.values().filter(|s| !s.observer).count();
+        let facts = crate::server::facts::QuorumFacts {
+            quorum_size,
+            peer_state: peer_state.to_string(),
+            leader,
+            election_time_ms: self.election_time_ms,
+            leading,
+        };
+        if self.core.quorum.as_ref() != Some(&facts) {
+            self.core.quorum = Some(facts);
+        }
+    }
+
     /// ZKDatabase.fastForwardDataBase: txns logged by the last role but never committed
     /// are applied, so the tree stands at the last logged zxid, which the election votes
     /// with and the next leader's sync starts from.
@@ -252,6 +276,8 @@ impl Peer {
                     .map_err(PeerError::from)?,
             };
             let mut p = p;
+            self.report("looking - election", None, None);
+            let looking_since = Instant::now();
             let decided = loop {
                 let got = self.turn(p.decided(), None).await?;
                 self.finish_turn();
@@ -259,8 +285,10 @@ impl Peer {
                     break d.map_err(PeerError::from)?;
                 }
             };
+            let took = u64::try_from(looking_since.elapsed().as_millis()).unwrap_or(u64::MAX);
+            self.election_time_ms = Some(took);
             tracing::info!(
-                "sid {}: {:?}, leader {}",
+                "sid {}: {:?}, leader {} (election took {took} ms)",
                 p.sid().0,
                 decided.state,
                 decided.leader.0

@@ -163,6 +163,8 @@ pub struct Core {
     pub(crate) ops: crate::server::facts::OpsState,
     /// Standalone, or this server's role in its ensemble.
     pub(crate) role: crate::server::role::Role,
+    /// What the quorum peer reports of its role (set by the peer).
+    pub(crate) quorum: Option<crate::server::facts::QuorumFacts>,
 }
 
 /// Wall-clock ms, as ZooKeeper stamps txns.
@@ -229,6 +231,7 @@ impl Core {
             packets_sent: 0,
             ops: Default::default(),
             role: Default::default(),
+            quorum: None,
             cfg,
         };
         core.next_snapshot_at = core.roll_snapshot_threshold();

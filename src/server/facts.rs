@@ -174,6 +174,40 @@ pub struct ConnFact {
     pub stats: ConnStats,
 }
 
+/// What a quorum peer reports of its role (QuorumZooKeeperServer, LeaderZooKeeperServer).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuorumFacts {
+    /// QuorumPeer.getQuorumSize: the voting members.
+    pub quorum_size: usize,
+    /// QuorumPeer.getDetailedPeerState: `leading - broadcast`, `following - synchronization`...
+    pub peer_state: String,
+    /// The elected leader's sid.
+    pub leader: Option<u64>,
+    /// How long the last election took, ms (ServerMetrics election_time).
+    pub election_time_ms: Option<u64>,
+    /// Leader only.
+    pub leading: Option<LeadingFacts>,
+}
+
+/// What a leader reports (LeaderZooKeeperServer's gauges).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeadingFacts {
+    /// Learners connected (any phase).
+    pub learners: usize,
+    /// Synced participants.
+    pub synced_followers: usize,
+    /// Synced participants outside the voting view.
+    pub synced_non_voting_followers: usize,
+    /// Synced observers.
+    pub synced_observers: usize,
+    /// Forwarded syncs waiting for a commit.
+    pub pending_syncs: usize,
+    /// ms since the epoch was established.
+    pub uptime_ms: u64,
+    /// Proposal sizes in bytes: last, min, max (BufferStats; -1 before the first).
+    pub proposal_sizes: (i64, i64, i64),
+}
+
 /// Everything the operations interfaces report.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
@@ -216,6 +250,8 @@ pub struct Facts {
     pub ephemerals: BTreeMap<i64, Vec<String>>,
     /// The digest log, oldest first (Digests only).
     pub digests: Vec<ZxidDigest>,
+    /// The quorum peer's role facts (`None` standalone).
+    pub quorum: Option<QuorumFacts>,
 }
 
 /// ZooKeeper's short operation names (FinalRequestProcessor's `lastOp`).
@@ -317,6 +353,7 @@ impl Core {
         }
         let mut f = Facts {
             server_state: self.server_state(),
+            quorum: self.quorum.clone(),
             zxid: self.tree.last_processed_zxid,
             node_count: self.tree.node_count() + 1,
             watch_count: self.watches.count(),

@@ -16,6 +16,14 @@ use crate::server::core::{wall_ms, Core};
 use crate::server::role::{Owner, Role};
 use crate::watch::ConnId;
 
+/// Who sent a write: its session, its auth ids, and who holds the session for it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Caller<'a> {
+    pub(crate) session_id: i64,
+    pub(crate) ids: &'a [Id],
+    pub(crate) owner: Owner,
+}
+
 /// A txn header before propose stamps its time.
 fn header(session_id: i64, cxid: i32, ty: i32, zxid: i64) -> TxnHeader {
     TxnHeader {
@@ -264,20 +272,28 @@ impl Core {
             .map(|c| c.ids.clone())
             .unwrap_or_default();
         let origin = Origin::Client { conn, xid, opcode };
-        self.write_as(sid, xid, opcode, req, &ids, origin, Owner::Conn(conn));
+        let by = Caller {
+            session_id: sid,
+            ids: &ids,
+            owner: Owner::Conn(conn),
+        };
+        self.write_as(&by, xid, opcode, req, origin);
     }
 
-    /// Preps a write of session `sid` with the auth `ids` and proposes its txn.
+    /// Preps a write of `by`'s session with its auth ids and proposes its txn.
     pub(crate) fn write_as(
         &mut self,
-        sid: i64,
+        by: &Caller<'_>,
         xid: i32,
         opcode: i32,
         req: &Request,
-        ids: &[Id],
         origin: Origin,
-        owner: Owner,
     ) {
+        let Caller {
+            session_id: sid,
+            ids,
+            owner,
+        } = *by;
         let zxid = self.next_zxid();
         let (prepped, changes) = if self.session_moved(sid, owner) {
             // SessionTrackerImpl.checkSession: another server (or connection) holds the

@@ -362,15 +362,14 @@ impl Core {
             }
             op::CLOSE_SESSION => self.close_session(session_id, Origin::Forwarded { cxid }),
             _ => match Request::decode(opcode, body) {
-                Ok(r) if r.is_write() => self.write_as(
-                    session_id,
-                    cxid,
-                    opcode,
-                    &r,
-                    &authinfo,
-                    Origin::Forwarded { cxid },
-                    Owner::Learner(from.0),
-                ),
+                Ok(r) if r.is_write() => {
+                    let by = crate::server::requests::Caller {
+                        session_id,
+                        ids: &authinfo,
+                        owner: Owner::Learner(from.0),
+                    };
+                    self.write_as(&by, cxid, opcode, &r, Origin::Forwarded { cxid })
+                }
                 Ok(_) => {
                     tracing::warn!("learner {} forwarded a read (op {opcode}): ignored", from.0)
                 }

@@ -128,6 +128,11 @@ impl<Q: QuorumVerifier> Broadcast<Q> {
         &self.forwarding
     }
 
+    /// Observers synced and forwarded INFORMs (Leader.getObservingLearners).
+    pub fn observing(&self) -> &BTreeSet<Sid> {
+        &self.observing
+    }
+
     /// Leader.getNumPendingSyncs.
     pub fn pending_syncs(&self) -> usize {
         self.pending_syncs.values().map(Vec::len).sum()

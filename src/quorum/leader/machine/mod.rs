@@ -146,6 +146,16 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
         self.broadcast.as_mut()
     }
 
+    /// Learners with a handler (Leader.getLearners).
+    pub fn learner_count(&self) -> usize {
+        self.learners.len()
+    }
+
+    /// Whether a quorum acknowledged NEWLEADER and the leader serves.
+    pub fn serving(&self) -> bool {
+        self.serving
+    }
+
     /// Whether the leader has given up (the peer must go LOOKING).
     pub fn gave_up(&self) -> bool {
         self.gave_up
