@@ -128,7 +128,23 @@ async fn ferrokeeper_follows_java_and_serves_clients() {
     tokio::time::timeout(WAIT, writes_replicate(&ens, &[1, 2, 3]))
         .await
         .expect("in time");
+    // The Java leader's proposals carry the tree digest after each txn: ours matched.
+    let mntr = four_letter(&ens, 1, "mntr");
+    assert!(
+        mntr.lines().any(|l| l == "zk_digest_mismatches_count\t0"),
+        "{mntr}"
+    );
     node.abort();
+}
+
+/// A four-letter word's answer from server `sid`.
+fn four_letter(ens: &Ensemble, sid: u64, word: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(ens.client_addr(sid)).expect("connect");
+    s.write_all(word.as_bytes()).expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -198,6 +198,17 @@ impl Core {
         let zxid = entry.header.zxid;
         let applied = apply(&mut self.tree, &entry.header, &entry.txn);
         self.uncommitted.committed(zxid);
+        // ZKDatabase.compareDigest: a leader's txn carries the tree digest after it.
+        if let Some(d) = &entry.digest {
+            let ours = self.tree.digest();
+            if d.tree_digest != ours {
+                self.ops.digest_mismatches += 1;
+                tracing::error!(
+                    "Digests are not matching. Value is Zxid. Expected {:#x}, actual {ours:#x} at zxid {zxid:#x}",
+                    d.tree_digest
+                );
+            }
+        }
         for t in &applied.triggers {
             let n = self.watches.trigger(t);
             self.notify(n);

@@ -146,6 +146,9 @@ pub struct OpsState {
     pub latency: Latency,
     /// Response sizes since the last `srst`.
     pub responses: ResponseSizes,
+    /// Txns from a leader whose digest the tree did not match after applying them
+    /// (ServerMetrics DIGEST_MISMATCHES_COUNT).
+    pub digest_mismatches: u64,
 }
 
 impl OpsState {
@@ -252,6 +255,8 @@ pub struct Facts {
     pub digests: Vec<ZxidDigest>,
     /// The quorum peer's role facts (`None` standalone).
     pub quorum: Option<QuorumFacts>,
+    /// Digest mismatches seen applying a leader's txns.
+    pub digest_mismatches: u64,
 }
 
 /// ZooKeeper's short operation names (FinalRequestProcessor's `lastOp`).
@@ -354,6 +359,7 @@ impl Core {
         let mut f = Facts {
             server_state: self.server_state(),
             quorum: self.quorum.clone(),
+            digest_mismatches: self.ops.digest_mismatches,
             zxid: self.tree.last_processed_zxid,
             node_count: self.tree.node_count() + 1,
             watch_count: self.watches.count(),

@@ -237,6 +237,7 @@ pub fn values(f: &Facts, _cfg: &Config, extra_conns: usize) -> Vec<(String, Kind
             Kind::Gauge | Kind::Counter => {
                 let v = match name {
                     "ephemerals_count" => Value::Int(f.ephemerals_count as i64),
+                    "digest_mismatches_count" => Value::Int(f.digest_mismatches as i64),
                     "num_alive_connections" => Value::Int((f.conns.len() + extra_conns) as i64),
                     "avg_latency" => Value::Float(f.latency.avg()),
                     "min_latency" => Value::Int(f.latency.min as i64),

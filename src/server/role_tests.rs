@@ -251,3 +251,25 @@ fn a_server_not_serving_closes_new_connections() {
     assert!(core.take_log().is_empty(), "no session proposed");
     assert!(replies(&mut core, &mut c).is_empty());
 }
+
+#[test]
+fn a_follower_counts_a_leader_digest_its_tree_does_not_match() {
+    let mut core = follower();
+    let mut probe = crate::tree::DataTree::new(false);
+    let mut e = entry(0x77, 1, 0x1_0000_0001, op::CREATE, create_txn("/d"));
+    crate::pipeline::apply::apply(&mut probe, &e.header, &e.txn);
+    e.digest = Some(crate::proto::TxnDigest {
+        version: 2,
+        tree_digest: 12345,
+    });
+    core.commit_from_leader(e);
+    assert_eq!(core.ops.digest_mismatches, 1);
+    let mut e = entry(0x77, 2, 0x1_0000_0002, op::CREATE, create_txn("/e"));
+    crate::pipeline::apply::apply(&mut probe, &e.header, &e.txn);
+    e.digest = Some(crate::proto::TxnDigest {
+        version: 2,
+        tree_digest: probe.digest(),
+    });
+    core.commit_from_leader(e);
+    assert_eq!(core.ops.digest_mismatches, 1, "the right digest matches");
+}
