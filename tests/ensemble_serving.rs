@@ -162,3 +162,38 @@ async fn ferrokeeper_leads_java_followers() {
         .expect("in time");
     node.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ferrokeeper_observes_a_java_ensemble() {
+    init_tracing();
+    let cp = java_or_skip!();
+    let _serial = SERIAL.lock().await;
+    // Sid 1 observes: OBSERVERINFO, INFORMs, and its clients' writes go to the leader.
+    let mut ens = Ensemble::new("serve-observe", &[1, 2, 3]).with_observers(&[1]);
+    ens.start_java(2, &cp);
+    ens.start_java(3, &cp);
+    let node = start_rust(&ens, 1).await;
+    tokio::time::timeout(WAIT, writes_replicate(&ens, &[1, 2, 3]))
+        .await
+        .expect("in time");
+    assert_eq!(ens.mode(1).as_deref(), Some("observer"));
+    node.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_server_with_standalone_disabled_is_a_one_node_ensemble() {
+    init_tracing();
+    let _serial = SERIAL.lock().await;
+    let ens = Ensemble::new("serve-one", &[1]);
+    let mut cfg = ens.rust_config(1);
+    cfg.standalone_enabled = false;
+    let server = Server::bind_in_memory(cfg).await.expect("bind");
+    let node = tokio::spawn(async move {
+        let _ = server.run().await;
+    });
+    tokio::time::timeout(WAIT, writes_replicate(&ens, &[1]))
+        .await
+        .expect("in time");
+    assert_eq!(ens.mode(1).as_deref(), Some("leader"));
+    node.abort();
+}
