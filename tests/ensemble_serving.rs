@@ -137,6 +137,22 @@ async fn ferrokeeper_follows_java_and_serves_clients() {
     node.abort();
 }
 
+/// Whether the server closes a connection after `bytes` (within 10 s).
+async fn closed_after(addr: &str, bytes: &[u8]) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let _ = s.write_all(bytes).await;
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
 /// A four-letter word's answer from server `sid`.
 fn four_letter(ens: &Ensemble, sid: u64, word: &str) -> String {
     use std::io::{Read, Write};
