@@ -22,6 +22,7 @@ use crate::proto::TxnEntry;
 use crate::quorum::transport::election::ElectionPort;
 use crate::quorum::transport::learner::{leader_address, recover};
 use crate::quorum::transport::links::{connect_leader, LinkEvent, LinkHandle, LinkLimits, LinkOut};
+use crate::quorum::transport::view::quorum_maj_string;
 use crate::quorum::transport::TransportError;
 use crate::quorum::zab::{ping_reply, Action, Learner, LearnerConfig, Persisted};
 use crate::quorum::{LearnerType, Sid, Zxid};
@@ -306,6 +307,7 @@ async fn truncate(peer: &mut Peer, f: &mut Following, zxid: Zxid) -> Result<(), 
     let r = recover(&peer.log, peer.cfg.extended_types_enabled)?;
     peer.core.reset_state(r.tree, r.sessions);
     peer.core.set_last_processed(zxid.0);
+    peer.core.init_config_node(&quorum_maj_string(&peer.cfg));
     peer.submitted = peer.submitted.min(zxid.0);
     peer.durable = peer.durable.min(zxid.0);
     peer.committed = super::CommittedLog::load(&peer.log)?;
@@ -330,6 +332,7 @@ fn load_snapshot(peer: &mut Peer, f: &mut Following, zxid: Zxid) -> Result<(), P
     );
     peer.core.reset_state(streamed.tree, streamed.sessions);
     peer.core.set_last_processed(zxid.0);
+    peer.core.init_config_node(&quorum_maj_string(&peer.cfg));
     peer.committed.clear();
     f.pending.clear();
     // A log that runs past the snapshot (txns this leader never committed) would refuse

@@ -26,6 +26,7 @@ use crate::config::Config;
 use crate::proto::TxnEntry;
 use crate::quorum::transport::election::ElectionPort;
 use crate::quorum::transport::learner::SharedLog;
+use crate::quorum::transport::view::quorum_maj_string;
 use crate::quorum::transport::TransportError;
 use crate::quorum::{ServerState, Zxid};
 use crate::server::core::{Core, CoreMsg};
@@ -107,6 +108,8 @@ impl Peer {
         epochs: Box<dyn EpochStore>,
         snapshotter: Option<Box<dyn Snapshotter>>,
     ) -> Result<Peer, StorageError> {
+        let mut core = core;
+        core.init_config_node(&quorum_maj_string(&cfg));
         let last = log.last_zxid();
         let committed = CommittedLog::load(&log)?;
         let writer = LogWriter::spawn(Box::new(log.clone()));

@@ -225,7 +225,16 @@ impl Core {
             self.sessions.remove(id);
         }
         match origin {
-            Origin::Client { conn, xid, opcode } => self.reply_write(conn, xid, opcode, &applied),
+            Origin::Client { conn, xid, opcode } => {
+                // An error txn for the whole request (a leader could not even read it) is
+                // answered with the bare error, whatever the request was.
+                let opcode = if entry.header.r#type == op::ERROR {
+                    op::ERROR
+                } else {
+                    opcode
+                };
+                self.reply_write(conn, xid, opcode, &applied)
+            }
             Origin::Connect {
                 conn,
                 timeout,

@@ -165,6 +165,20 @@ impl Core {
         self.last_zxid = self.tree.last_processed_zxid;
     }
 
+    /// ZKDatabase.initConfigInZKDatabase: `/zookeeper/config` holds the quorum's config
+    /// (QuorumMaj.toString), set with version -1 and the config's version as mzxid. It is
+    /// outside the digest, so every server sets it on its own.
+    pub(crate) fn init_config_node(&mut self, config: &str) {
+        let now = crate::server::core::wall_ms();
+        let data = Some(config.as_bytes().to_vec());
+        if let Err(e) = self
+            .tree
+            .set_data(crate::tree::CONFIG_PATH, data, -1, 0, now)
+        {
+            tracing::warn!("cannot set {}: {e:?}", crate::tree::CONFIG_PATH);
+        }
+    }
+
     /// The tree stands at `zxid` (a snapshot's or a truncation's).
     pub(crate) fn set_last_processed(&mut self, zxid: i64) {
         self.tree.last_processed_zxid = zxid;

@@ -273,3 +273,23 @@ fn a_follower_counts_a_leader_digest_its_tree_does_not_match() {
     core.commit_from_leader(e);
     assert_eq!(core.ops.digest_mismatches, 1, "the right digest matches");
 }
+
+#[test]
+fn a_follower_answers_a_whole_request_error_with_the_bare_error() {
+    let mut core = follower();
+    let (mut c, id) = session(&mut core, 1, 0x1_0000_0001);
+    let multi = crate::proto::MultiRequest { ops: Vec::new() };
+    request(&mut core, 1, 9, op::MULTI, Request::Multi(multi));
+    assert_eq!(core.take_to_leader().len(), 1);
+    // The leader could not read the multi: ErrorTxn(MARSHALLINGERROR) for the request.
+    let err = Txn::Error(crate::proto::ErrorTxn { err: -5 });
+    core.commit_from_leader(entry(id, 9, 0x1_0000_0002, op::ERROR, err));
+    let out = core.take_outbox();
+    core.deliver(out);
+    let Ok(Out::Frame(f)) = c.rx.try_recv() else {
+        panic!("a reply");
+    };
+    assert_eq!(f.len(), 4 + 16, "a bare header: {f:?}");
+    let (_, h) = crate::proto::ReplyHeader::read(&f[4..]).expect("header");
+    assert_eq!((h.xid, h.err), (9, -5));
+}
