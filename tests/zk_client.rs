@@ -4,7 +4,9 @@
 //! Without `ZK_TEST_ADDR` every test starts its own in-process Ferrokeeper;
 //! with `ZK_TEST_ADDR=host:port` they run against that server (which must have
 //! `zookeeper.extendedTypesEnabled=true`, tickTime=2000 and a short
-//! `znode.container.checkIntervalMs`), each under its own base path. Every
+//! `znode.container.checkIntervalMs`), each under its own base path; with
+//! `ZK_TEST_ADDR=host:port,host:port,...` against that ensemble (every client
+//! is given all the addresses). Every
 //! expectation here holds on Apache ZooKeeper 3.8.
 
 mod zk_client_support;

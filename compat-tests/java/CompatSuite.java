@@ -92,6 +92,8 @@ public class CompatSuite {
     static String CONNECT;
     static String HOST;
     static int PORT;
+    /** True when CONNECT lists several servers (a quorum): a few expectations differ. */
+    static boolean ENSEMBLE;
     static final int TIMEOUT = 10000;
     static final long EVENT_WAIT_MS = 5000;
     static final long CHECK_TIMEOUT_MS = 60000;
@@ -460,6 +462,13 @@ public class CompatSuite {
                 // ignore
             }
         }
+    }
+
+    /** sync(path) and wait for it: afterwards zk sees every write committed before. */
+    static void syncOn(ZooKeeper zk, String path) throws Exception {
+        CountDownLatch l = new CountDownLatch(1);
+        zk.sync(path, (rc, p, ctx) -> l.countDown(), null);
+        isTrue(l.await(10, TimeUnit.SECONDS), "sync " + path + " answered");
     }
 
     static String rawFourLetter(String cmd) throws IOException {
@@ -1509,11 +1518,23 @@ public class CompatSuite {
             eq(-1, cs.getAversion(), "/zookeeper/config aversion");
             eq(0L, cs.getCzxid(), "config czxid");
             eq(0L, cs.getMzxid(), "config mzxid");
-            eq(0, cs.getVersion(), "config version");
             byte[] cfg = zk.getData("/zookeeper/config", false, null);
-            eq(0, cfg == null ? 0 : cfg.length, "standalone /zookeeper/config data is empty");
             byte[] viaGetConfig = zk.getConfig(false, null);
-            eq(0, viaGetConfig == null ? 0 : viaGetConfig.length, "getConfig in standalone");
+            if (!ENSEMBLE) {
+                eq(0, cs.getVersion(), "config version");
+                eq(0, cfg == null ? 0 : cfg.length, "standalone /zookeeper/config data is empty");
+                eq(0, viaGetConfig == null ? 0 : viaGetConfig.length, "getConfig in standalone");
+            } else {
+                // A quorum peer writes its (static) config at startup with
+                // DataTree.setData(path, data, version -1, zxid = config version 0, now).
+                eq(-1, cs.getVersion(), "config version in an ensemble");
+                String text = cfg == null ? "" : new String(cfg, java.nio.charset.StandardCharsets.UTF_8);
+                isTrue(text.startsWith("server.1=127.0.0.1:") && text.contains("\nserver.3=")
+                        && text.contains(":participant\n") && text.endsWith("\nversion=0"),
+                    "/zookeeper/config holds the server list and version=0 in an ensemble, was: '" + text + "'");
+                eq(text, viaGetConfig == null ? "" : new String(viaGetConfig, java.nio.charset.StandardCharsets.UTF_8),
+                    "getConfig = /zookeeper/config data");
+            }
             // root
             Stat rs = zk.exists("/", false);
             eq(0L, rs.getCzxid(), "root czxid");
@@ -1991,7 +2012,12 @@ public class CompatSuite {
             eq("rw", rawFourLetter("isro"), "isro");
             String srvr = rawFourLetter("srvr");
             isTrue(srvr.startsWith("Zookeeper version: "), "srvr starts with 'Zookeeper version: ' but was: " + srvr);
-            isTrue(srvr.contains("\nMode: standalone\n"), "srvr has Mode: standalone");
+            if (ENSEMBLE) {
+                isTrue(srvr.contains("\nMode: leader\n") || srvr.contains("\nMode: follower\n"),
+                    "srvr has Mode: leader or follower in an ensemble");
+            } else {
+                isTrue(srvr.contains("\nMode: standalone\n"), "srvr has Mode: standalone");
+            }
             isTrue(srvr.contains("\nZxid: 0x"), "srvr has Zxid: 0x...");
             isTrue(srvr.contains("\nNode count: "), "srvr has Node count");
         });
@@ -2032,8 +2058,11 @@ public class CompatSuite {
             // ephemeral delete via session close updates parent like delete
             Client o = client();
             o.zk.create(p + "/eph", EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.EPHEMERAL);
+            // another session's writes: sync first (in an ensemble zk may be on another server)
+            syncOn(zk, p);
             Stat p3 = zk.exists(p, false);
             o.zk.close();
+            syncOn(zk, p);
             Stat p4 = zk.exists(p, false);
             eq(p3.getCversion() + 1, p4.getCversion(), "cversion after session-close delete");
             eq(p3.getNumChildren() - 1, p4.getNumChildren(), "numChildren after session close");
@@ -2156,7 +2185,9 @@ public class CompatSuite {
             Reply cr = r.call(ZooDefs.OpCode.create, new CreateRequest(b + "/e", b("mine"), Ids.OPEN_ACL_UNSAFE, 1));
             eq(0, cr.hdr.getErr(), "raw ephemeral create");
             Events ev = new Events();
-            ZooKeeper zk = new ZooKeeper(CONNECT, 10000, ev, sid, r.conn.getPasswd());
+            // The raw connection's server (in an ensemble a session moving to another
+            // server is not closed there at once: the old server learns it lazily).
+            ZooKeeper zk = new ZooKeeper(HOST + ":" + PORT, 10000, ev, sid, r.conn.getPasswd());
             opened.add(() -> {
                 try {
                     zk.close(2000);
@@ -2173,6 +2204,7 @@ public class CompatSuite {
             eq(Arrays.asList(b + "/e"), zk.getEphemerals(b), "getEphemerals on the resumed session");
             zk.close();
             Client o = client();
+            syncOn(o.zk, b);
             isTrue(o.zk.exists(b + "/e", false) == null, "ephemeral gone after close");
         });
 
@@ -2181,7 +2213,8 @@ public class CompatSuite {
             byte[] bad = r.conn.getPasswd().clone();
             bad[0] ^= 0x55;
             Events ev = new Events();
-            ZooKeeper zk = new ZooKeeper(CONNECT, 10000, ev, r.conn.getSessionId(), bad);
+            // The raw connection's server: another server of an ensemble does not drop it.
+            ZooKeeper zk = new ZooKeeper(HOST + ":" + PORT, 10000, ev, r.conn.getSessionId(), bad);
             opened.add(() -> {
                 try {
                     zk.close(1000);
@@ -2423,13 +2456,18 @@ public class CompatSuite {
 
     public static void main(String[] args) throws Exception {
         if (args.length < 1) {
-            System.err.println("usage: CompatSuite HOST:PORT [check-name-filter...]");
+            System.err.println("usage: CompatSuite HOST:PORT[,HOST:PORT...] [check-name-filter...]");
             System.exit(2);
         }
         CONNECT = args[0];
-        int colon = CONNECT.lastIndexOf(':');
-        HOST = CONNECT.substring(0, colon);
-        PORT = Integer.parseInt(CONNECT.substring(colon + 1));
+        // A connect string may list several servers (an ensemble: h1:p1,h2:p2,h3:p3):
+        // the Java client gets all of them; the raw wire client and the four-letter
+        // words talk to the first one.
+        String first = CONNECT.split(",")[0];
+        ENSEMBLE = CONNECT.contains(",");
+        int colon = first.lastIndexOf(':');
+        HOST = first.substring(0, colon);
+        PORT = Integer.parseInt(first.substring(colon + 1));
         List<String> filters = Arrays.asList(args).subList(1, args.length);
 
         ExecutorService exec = Executors.newCachedThreadPool(r -> {

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# compat-tests/java/run.sh HOST:PORT [check-name-filter...]
+# compat-tests/java/run.sh HOST:PORT[,HOST:PORT...] [check-name-filter...]
 # Compiles CompatSuite.java (into compat-tests/work/java-classes, only when the
 # source is newer) and runs it. Last output line: "N passed, M failed";
 # exit status 0 only when M == 0.
+# With several servers (an ensemble) the Java client is given all of them; the raw
+# wire client and the four-letter words use the first.
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 COMPAT_DIR="$(cd "$HERE/.." && pwd)"
@@ -10,7 +12,7 @@ COMPAT_DIR="$(cd "$HERE/.." && pwd)"
 source "$COMPAT_DIR/lib.sh"
 
 if [ $# -lt 1 ]; then
-    echo "usage: $0 HOST:PORT [check-name-filter...]" >&2
+    echo "usage: $0 HOST:PORT[,HOST:PORT...] [check-name-filter...]" >&2
     exit 2
 fi
 ADDR="$1"; shift

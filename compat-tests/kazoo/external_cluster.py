@@ -2,12 +2,14 @@
 
 Load with ``-p external_cluster`` (this directory on PYTHONPATH) and give the
 server address in the environment variable ``KAZOO_EXTERNAL_ADDR``
-(``host:port``) or with ``--external-addr``.
+(``host:port``, or ``host:port,host:port,...`` for an ensemble) or with
+``--external-addr``.
 
 kazoo's harness (kazoo.testing.harness) normally starts a 3-node ZooKeeper
 ensemble from a local installation.  We replace ``get_global_cluster`` with a
-function returning an ExternalCluster: a one-element list of ExternalServer
-objects whose ``address`` is the external server.  Everything the harness
+function returning an ExternalCluster: a list of ExternalServer objects
+(one per address given) whose ``address`` is an external server; the
+harness gives its clients all of them (``",".join(s.address ...)``).  Everything the harness
 needs (``address``, ``running``, ``start``/``terminate``/``get_logs``) is
 provided; operations that would stop or start server processes raise, and the
 tests that use them are excluded (see excluded.txt / EXCLUDED.md).
@@ -94,11 +96,13 @@ class ExternalCluster(object):
     """Stands in for kazoo.testing.common.ZookeeperCluster."""
 
     def __init__(self, addr):
-        host, _, port = addr.rpartition(":")
-        if not host or not port.isdigit():
-            raise ValueError("bad external address %r (want host:port)"
-                             % addr)
-        self._servers = [ExternalServer(host, port)]
+        self._servers = []
+        for one in addr.split(","):
+            host, _, port = one.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError("bad external address %r (want host:port"
+                                 "[,host:port...])" % addr)
+            self._servers.append(ExternalServer(host, port))
 
     def __getitem__(self, k):
         return self._servers[k]
@@ -138,8 +142,9 @@ def _get_external_cluster():
 def pytest_addoption(parser):
     group = parser.getgroup("external_cluster")
     group.addoption("--external-addr", default=None,
-                    help="host:port of the external ZooKeeper-compatible "
-                         "server (default: $KAZOO_EXTERNAL_ADDR)")
+                    help="host:port[,host:port...] of the external "
+                         "ZooKeeper-compatible server(s) "
+                         "(default: $KAZOO_EXTERNAL_ADDR)")
     group.addoption("--excluded-file",
                     default=os.path.join(_HERE, "excluded.txt"),
                     help="file listing excluded node ids")
@@ -193,8 +198,8 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def pytest_report_header(config):
-    return "external_cluster: server %s, %d exclusion entries" % (
-        _CLUSTER[0].address, len(config._external_excluded))
+    return "external_cluster: server(s) %s, %d exclusion entries" % (
+        ",".join(s.address for s in _CLUSTER), len(config._external_excluded))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

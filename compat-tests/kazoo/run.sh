@@ -2,13 +2,14 @@
 # compat-tests/kazoo/run.sh ADDR
 #
 # Runs kazoo 2.11.0's own test suite (from its PyPI sdist) against the
-# already running server at ADDR (127.0.0.1:PORT), through the pytest plugin
-# external_cluster.py.  Tests listed in excluded.txt are deselected (reasons in
+# already running server at ADDR (127.0.0.1:PORT), or the ensemble at
+# ADDR = 127.0.0.1:P1,127.0.0.1:P2,... (kazoo's clients get every address),
+# through the pytest plugin external_cluster.py.  Tests listed in excluded.txt are deselected (reasons in
 # EXCLUDED.md).
 #
 # Output: one line per test (nodeid RESULT), pytest's short failure summary,
 # and as the very last line `N passed, M failed, K skipped`.
-# Files (compat-tests/work/): kazoo-PORT.log (full pytest output),
+# Files (compat-tests/work/, PORT = the first address's port): kazoo-PORT.log (full pytest output),
 # kazoo-PORT.xml (JUnit XML), kazoo-PORT.results (sorted "nodeid RESULT").
 #
 # Exit status: 0 when pytest ran (whatever the test results), non-zero when it
@@ -23,7 +24,7 @@ set -uo pipefail
 
 ADDR="${1:-}"
 if [ -z "$ADDR" ] || [[ "$ADDR" != *:* ]]; then
-    echo "usage: $0 HOST:PORT" >&2
+    echo "usage: $0 HOST:PORT[,HOST:PORT...]" >&2
     exit 2
 fi
 
@@ -32,7 +33,8 @@ COMPAT_DIR="$(cd "$HERE/.." && pwd)"
 VENV="${COMPAT_VENV:-$COMPAT_DIR/.venv}"
 WORK="${COMPAT_WORK:-$COMPAT_DIR/work}"
 SRC="$WORK/kazoo-src"
-PORT="${ADDR##*:}"
+FIRST="${ADDR%%,*}"
+PORT="${FIRST##*:}"
 TAG="kazoo-$PORT"
 LOG="$WORK/$TAG.log"
 XML="$WORK/$TAG.xml"
@@ -46,9 +48,9 @@ mkdir -p "$WORK"
 
 # Fail fast when nothing listens at ADDR (otherwise every test would spend
 # ~75 s in the harness's connection retries).
-HOST="${ADDR%:*}"
+HOST="${FIRST%:*}"
 if ! timeout 5 bash -c "exec 3<>/dev/tcp/$HOST/$PORT" 2>/dev/null; then
-    echo "kazoo: cannot connect to $ADDR" >&2
+    echo "kazoo: cannot connect to $FIRST" >&2
     exit 4
 fi
 

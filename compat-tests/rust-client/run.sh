@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# compat-tests/rust-client/run.sh HOST:PORT [test-name-filter...]
+# compat-tests/rust-client/run.sh HOST:PORT[,HOST:PORT...] [test-name-filter...]
 # Runs the zookeeper-client (Rust) integration suite, tests/zk_client.rs,
-# against the server at HOST:PORT:
+# against the server at HOST:PORT (or the ensemble at HOST:PORT,HOST:PORT,...):
 #     ZK_TEST_ADDR=HOST:PORT cargo test --release --test zk_client
 # from the repository root (whatever the cwd; CARGO_TARGET_DIR is honoured).
 # The server needs zookeeper.extendedTypesEnabled=true, tickTime=2000 and a
@@ -14,7 +14,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$HERE/../.." && pwd)"
 
 if [ $# -lt 1 ] || [ -z "$1" ]; then
-    echo "usage: $0 HOST:PORT [test-name-filter...]" >&2
+    echo "usage: $0 HOST:PORT[,HOST:PORT...] [test-name-filter...]" >&2
     exit 2
 fi
 ADDR="$1"; shift

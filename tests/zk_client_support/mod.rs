@@ -204,8 +204,19 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Listens on an ephemeral loopback port and forwards to `upstream`.
+    /// Listens on an ephemeral loopback port and forwards to `upstream`, a
+    /// `host:port` or a list `host:port,host:port,...` (an ensemble): each new
+    /// connection goes to the next server in turn (the one after it if that one
+    /// refuses), as a client given all the addresses would move between them.
     pub async fn start(upstream: String) -> Proxy {
+        let upstreams: Arc<Vec<String>> = Arc::new(
+            upstream
+                .split(',')
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect(),
+        );
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy bind");
         let addr = listener.local_addr().expect("proxy addr").to_string();
         let blocked = Arc::new(AtomicBool::new(false));
@@ -221,9 +232,18 @@ impl Proxy {
                     continue;
                 }
                 let mut killed = k.subscribe();
-                let upstream = upstream.clone();
+                let upstreams = upstreams.clone();
+                let first = next.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
-                    let Ok(mut up) = TcpStream::connect(&upstream).await else {
+                    let mut up = None;
+                    for i in 0..upstreams.len() {
+                        let a = &upstreams[(first + i) % upstreams.len()];
+                        if let Ok(s) = TcpStream::connect(a).await {
+                            up = Some(s);
+                            break;
+                        }
+                    }
+                    let Some(mut up) = up else {
                         return;
                     };
                     tokio::select! {
