@@ -39,7 +39,8 @@
 # /var/tmp/ferrokeeper-target/release/ferrokeeper made at the start in /var/tmp/fk-bench-bin/),
 # ZK_JAVA_DIR, ZK_HEAP, DURATION, WARMUP, RUNS, TRIALS (full: 5s, 2s, 3, 5; smoke: 1s, 200ms,
 # 1, 1), BENCH_DIR, LOG_LEVEL (both servers' log level, default info), KEEP_WORK=1 (keep the
-# work directory: node logs in WORK/KIND/sN/server.log).
+# work directory, also kept when something failed: node logs in WORK/KIND-runN/sM/server.log
+# and WORK/KIND-failover/sM/server.log).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -144,9 +145,9 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0;
 connect_all() { echo "127.0.0.1:${cport[1]},127.0.0.1:${cport[2]},127.0.0.1:${cport[3]}"; }
 load_avg() { cut -d' ' -f1-3 /proc/loadavg; }
 
-setup_ensemble() { # KIND : fresh directory, zoo.cfg and myid for sids 1..3
+setup_ensemble() { # KIND TAG : fresh directory WORK/KIND-TAG, zoo.cfg and myid for sids 1..3
   kind="$1"
-  dir="$work/$kind"
+  dir="$work/$kind-$2"
   rm -rf "$dir"
   local ports servers="" s
   mapfile -t ports < <(free_ports 9)
@@ -210,8 +211,8 @@ leader_sid() { # the sid whose srvr says leader (empty if none)
   for s in 1 2 3; do [ "$(node_mode "$s")" = leader ] && { echo "$s"; return; }; done
 }
 
-start_ensemble() { # KIND : a fresh ensemble, formed and serving; sets formed_ms
-  setup_ensemble "$1"
+start_ensemble() { # KIND TAG : a fresh ensemble, formed and serving; sets formed_ms
+  setup_ensemble "$1" "$2"
   local t0 s modes
   t0=$(date +%s%N)
   # Highest sid first, so sid 3 is up when the others vote and leads (as run.sh does).
@@ -233,6 +234,8 @@ stop_ensemble() {
     wait "${npid[$s]}" 2>/dev/null || true
     npid[$s]=""
   done
+  # The data (ZooKeeper preallocates 64 MB logs) goes; the logs stay with the work directory.
+  [ "${KEEP_WORK:-0}" = 1 ] || rm -rf "$dir"/s?/data
 }
 
 settle() { # waits (at most 15 s) until the servers are idle: no leftover work in the next run
@@ -303,7 +306,7 @@ for run in $(seq 1 "$RUNS"); do
   [ $((run % 2)) = 0 ] && order=(ferrokeeper zookeeper)
   for k in "${order[@]}"; do
     echo "== run $run: $k"
-    start_ensemble "$k"
+    start_ensemble "$k" "run$run"
     printf '{"workload":"formed","server":"%s","run":%s,"formed_ms":%s,"load":"%s"}\n' \
       "$k" "$run" "$formed_ms" "$(load_avg)" >>"$results"
     for spec in "${workloads[@]}"; do
@@ -326,7 +329,7 @@ done
 probe="$repo/bench/election_probe.py"
 for k in zookeeper ferrokeeper; do
   echo "== failover: $k"
-  start_ensemble "$k"
+  start_ensemble "$k" failover
   for trial in $(seq 1 "$TRIALS"); do
     "$FK_BIN" bench --connect "$(connect_all)" --label "$k-load" --json --no-progress -w set -s 2 -o 1 \
       -d 600s --warmup 0s >"$dir/load-$trial.json" 2>&1 &
@@ -379,7 +382,7 @@ if [ "$mode" = smoke ]; then
   fi
 else
   python3 "$repo/bench/ensemble_report.py" "$results" "$cmd" >"$out"
-  cp "$results" "${out%.md}.jsonl"
+  cp -p "$results" "${out%.md}.jsonl"
   cat "$out"
   [ "$failed" = 0 ] || { echo "some workloads failed" >&2; exit 1; }
 fi
