@@ -142,6 +142,10 @@ alive() { # PID : exists and is not a zombie
 }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+fsync_stat() { # SID : "COUNT SUM_MS" of the txn log's syncs so far (mntr's zk_cnt/zk_sum_fsynctime)
+  four_lw "${cport[$1]}" mntr | awk '$1 == "zk_cnt_fsynctime" { c = $2 } $1 == "zk_sum_fsynctime" { s = $2 }
+    END { printf "%s %s", (c == "" ? "-" : c), (s == "" ? "-" : s) }'
+}
 connect_all() { echo "127.0.0.1:${cport[1]},127.0.0.1:${cport[2]},127.0.0.1:${cport[3]}"; }
 load_avg() { cut -d' ' -f1-3 /proc/loadavg; }
 
@@ -259,19 +263,29 @@ bench() { # ARGS...
   lead="${npid[${leader:-1}]}"
   "$FK_BIN" bench --connect "$conn" --label "$kind" --json --no-progress -d "$WARMUP" --warmup 0s \
     --value-size 100 "$@" >/dev/null || echo "warning: $kind warm-up of $* failed" >&2
-  declare -A before
+  declare -A before fs0
+  for s in 1 2 3; do fs0[$s]=$(fsync_stat "$s"); done
   for s in 1 2 3; do before[$s]=$(cpu_ticks "${npid[$s]}"); done
   w0=$(date +%s%N)
   line=$("$FK_BIN" bench --connect "$conn" --label "$kind" --json --no-progress -d "$DURATION" --warmup 0s \
     --value-size 100 --server-pid "$lead" "$@") || true
   t1=$(date +%s%N)
   for s in 1 2 3; do tick_sum=$((tick_sum + $(cpu_ticks "${npid[$s]}") - ${before[$s]})); done
+  local fs=""
+  for s in 1 2 3; do fs+="${fs0[$s]} $(fsync_stat "$s");"; done
   if [ -z "$line" ]; then
     line="{\"workload\":\"$1\",\"server\":\"$kind\",\"ops\":0,\"errors\":1,\"first_error\":\"bench printed nothing\"}"
   fi
-  python3 - "$line" "$tick_sum" "$CLK_TCK" "$(((t1 - w0) / 1000000))" "$run" "$leader" "$*" <<'PY' | tee -a "$results"
+  python3 - "$line" "$tick_sum" "$CLK_TCK" "$(((t1 - w0) / 1000000))" "$run" "$leader" "$*" "$fs" <<'PY' | tee -a "$results"
 import json, sys
 r = json.loads(sys.argv[1])
+# Per node: txn log syncs and the ms they took over the invocation (mntr's fsynctime summary).
+fsyncs, fsync_ms = [], []
+for node in sys.argv[8].split(";")[:3]:
+    c0, s0, c1, s1 = (node.split() + ["", "", "", ""])[:4]
+    ok = all(x.isdigit() for x in (c0, s0, c1, s1))
+    fsyncs.append(int(c1) - int(c0) if ok else None)
+    fsync_ms.append(int(s1) - int(s0) if ok else None)
 ticks, hz, ms, run, leader, spec = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), sys.argv[6], sys.argv[7]
 cpu = ticks / hz
 r2 = {"run": run, "spec": spec, "ensemble": 3}
@@ -284,6 +298,7 @@ r2["leader_sid"] = int(leader) if leader else None
 r2["servers_cpu_s"] = round(cpu, 3)
 r2["invocation_ms"] = ms
 r2["servers_cpu_us_per_op"] = round(cpu * 1e6 / r["ops"], 3) if r.get("ops") else None
+r2["fsyncs"], r2["fsync_ms"] = fsyncs, fsync_ms
 print(json.dumps(r2, separators=(",", ":")))
 PY
 }

@@ -143,6 +143,27 @@ def main():
             out.append(f"| {w}: {label} | {report.spread(report.figure(zr, field), 1)} | "
                        f"{report.spread(report.figure(fr, field), 1)} | {report.fmt(r, 2)} | - | |")
 
+    # Txn log syncs during the write workloads: the leader's, from mntr's fsynctime.
+    for r_ in [x for w in ("create", "set") for x in runs(w, Z) + runs(w, F)]:
+        ls, fs, fm = r_.get("leader_sid"), r_.get("fsyncs") or [], r_.get("fsync_ms") or []
+        if ls and len(fs) == 3 and fs[ls - 1]:
+            r_["leader_ops_per_fsync"] = r_["ops"] / fs[ls - 1]
+            r_["leader_fsync_avg_ms"] = fm[ls - 1] / fs[ls - 1] if fm[ls - 1] is not None else None
+            fol = [(fs[i], fm[i]) for i in range(3) if i != ls - 1 and fs[i]]
+            if fol and all(m is not None for _, m in fol):
+                r_["follower_fsync_avg_ms"] = sum(m for _, m in fol) / sum(c for c, _ in fol)
+    for w in ("create", "set"):
+        for label, field, d in (("writes per leader fsync", "leader_ops_per_fsync", 0),
+                                ("leader's mean fsync ms", "leader_fsync_avg_ms", 1),
+                                ("followers' mean fsync ms", "follower_fsync_avg_ms", 1)):
+            zr, fr = runs(w, Z), runs(w, F)
+            z, f = report.figure(zr, field)[0], report.figure(fr, field)[0]
+            if z is None and f is None:
+                continue
+            r = f / z if f is not None and z else None
+            out.append(f"| {w}: {label} | {report.spread(report.figure(zr, field), d)} | "
+                       f"{report.spread(report.figure(fr, field), d)} | {report.fmt(r, 2)} | - | |")
+
     # RSS after the write workloads.
     rz, rf = runs("rss", Z), runs("rss", F)
     if rz or rf:
@@ -168,7 +189,9 @@ def main():
     out.append("CPU: the three servers' user + system time (/proc/PID/stat) over the whole measured "
                "bench invocation (its session connects, setup and closes included), per operation; "
                "the leader's alone and the bench client's (getrusage) over the measured window. The "
-               "servers' RSS is read after the set workload (create, then set, have run).")
+               "servers' RSS is read after the set workload (create, then set, have run). Fsyncs: "
+               "the txn log syncs and their time over the measured invocation, from each node's "
+               "`mntr` (zk_cnt_fsynctime, zk_sum_fsynctime, whole milliseconds).")
     out.append("")
     out.append("## Every run")
     out.append("")
