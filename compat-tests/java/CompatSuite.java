@@ -1294,6 +1294,8 @@ public class CompatSuite {
             Client o = client();
             String p = b + "/p";
             o.zk.create(p, EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+            // In an ensemble c's server may not have applied o's create yet.
+            syncOn(c.zk, p);
             Events w = new Events();
             c.zk.addWatch(p, w, AddWatchMode.PERSISTENT_RECURSIVE);
             o.zk.create(p + "/a", EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
@@ -1838,6 +1840,8 @@ public class CompatSuite {
             List<ACL> noRead = Arrays.asList(new ACL(Perms.WRITE | Perms.CREATE | Perms.DELETE, Ids.ANYONE_ID_UNSAFE));
             String d = b + "/d";
             su.zk.create(d, EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+            // In an ensemble c's server may not have applied su's writes yet.
+            syncOn(c.zk, d);
             c.zk.getData(d, true, null);
             c.zk.getChildren(d, true);
             su.zk.setACL(d, noRead, -1);
@@ -1852,6 +1856,7 @@ public class CompatSuite {
             // NodeDeleted, to a data and a child watch, filtered by the deleted node's ACL
             String g = b + "/g";
             su.zk.create(g, EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+            syncOn(c.zk, g);
             c.zk.exists(g, true);
             c.zk.getChildren(g, true);
             su.zk.setACL(g, noRead, -1);
@@ -1861,6 +1866,7 @@ public class CompatSuite {
             String h = b + "/h";
             su.zk.create(h, EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
             su.zk.create(h + "/x", EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+            syncOn(c.zk, h);
             c.zk.getChildren(h, true);
             c.zk.exists(h + "/x", true);
             su.zk.setACL(h, noRead, -1);
@@ -1881,6 +1887,7 @@ public class CompatSuite {
             List<ACL> others = Arrays.asList(new ACL(Perms.ALL, new Id("digest", digestId("other:secret"))));
             String r = b + "/r";
             other.zk.create(r, EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+            syncOn(c.zk, r);
             c.zk.addWatch(r, AddWatchMode.PERSISTENT_RECURSIVE);
             other.zk.create(r + "/x", EMPTY, others, CreateMode.PERSISTENT);
             other.zk.setData(r + "/x", b("1"), -1);
