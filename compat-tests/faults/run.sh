@@ -186,7 +186,7 @@ start_server() { # sid: start (or restart) server sid of $TARGET in $SDIR/s<sid>
             org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" \
             </dev/null >>"$dir/server.log" 2>&1 &
     else
-        RUST_LOG="${FK_LOG:-info}" ip netns exec "fk-f$sid" "$FK_BIN" server "$dir/zoo.cfg" \
+        NO_COLOR=1 RUST_LOG="${FK_LOG:-info}" ip netns exec "fk-f$sid" "$FK_BIN" server "$dir/zoo.cfg" \
             </dev/null >>"$dir/server.log" 2>&1 &
     fi
     PIDS[$sid]=$!
@@ -376,11 +376,11 @@ if [ $need_fk = 1 ]; then
     else
         [ -x "$SRC_BIN" ] || die "no $SRC_BIN (cargo build --release, or set FERROKEEPER_BIN)"
         mkdir -p "$(dirname "$BIN_COPY")"
-        cp "$SRC_BIN" "$BIN_COPY.tmp" && mv "$BIN_COPY.tmp" "$BIN_COPY" || die "copy binary"
+        cp -p "$SRC_BIN" "$BIN_COPY.tmp" && mv "$BIN_COPY.tmp" "$BIN_COPY" || die "copy binary"
         FK_BIN="$BIN_COPY"
     fi
     [ -x "$FK_BIN" ] || die "$FK_BIN is not executable"
-    log "ferrokeeper binary: $FK_BIN ($(stat -c '%y' "$FK_BIN" | cut -d. -f1))"
+    log "ferrokeeper binary: $FK_BIN (built $(stat -c '%y' "$FK_BIN" | cut -d. -f1), sha256 $(sha256sum "$FK_BIN" | cut -c1-12))"
 fi
 if [ $need_java = 1 ]; then
     command -v java >/dev/null || die "no java"
@@ -417,7 +417,7 @@ import json,sys
 r=json.load(open(sys.argv[1]))
 o=r["ops"]
 w=lambda k:"%d/%d/%d"%(o[k]["ok"],o[k]["fail"],o[k]["unknown"])
-print("set %s cas %s get %s (ok/fail/unknown) anomalies %d" % (w("set"),w("cas"),w("get"),len(r["anomalies"])))
+print("set %s cas %s get %s (ok/fail/unknown) max-write-gap %.1fs anomalies %d" % (w("set"),w("cas"),w("get"),r.get("max_write_gap_s",0),len(r["anomalies"])))
 ' "$rep")"
         fi
         printf '  %-12s %-17s %-28s %s\n' "$TARGET" "$sc" "${RESULT[$TARGET/$sc]}" "$extra"

@@ -456,6 +456,13 @@ def cmd_check(args):
             {"kind": "no-convergence", "msg": "servers did not agree: " + json.dumps(detail, sort_keys=True)}
         )
     anomalies += check_history(recs, final)
+    # Liveness, not an anomaly: the longest stretch with no acknowledged write.
+    oks = sorted(r["complete_ts"] for r in recs if r["op"] in ("set", "cas") and r["outcome"] == "ok")
+    t0 = min((r["invoke_ts"] for r in recs if r["process"] >= 0), default=0)
+    t1 = max((r["complete_ts"] for r in recs if r["process"] >= 0), default=0)
+    pts = [t0] + oks + [t1]
+    gaps = [(b - a, a - t0) for a, b in zip(pts, pts[1:])]
+    gap, gap_at = max(gaps, default=(0, 0))
     ops = {}
     for op in ("set", "cas", "get"):
         ops[op] = {o: counts[(op, o)] for o in ("ok", "fail", "unknown")}
@@ -463,12 +470,15 @@ def cmd_check(args):
         "ops": ops,
         "anomalies": anomalies,
         "converged": ok,
+        "max_write_gap_s": round(gap, 2),
+        "max_write_gap_at_s": round(gap_at, 2),
         "final": {k: [v[0], v[1]["version"], v[1]["mzxid"]] for k, v in (final or {}).items()},
     }
     with open(args.report, "w") as f:
         json.dump(report, f, indent=1, sort_keys=True)
     line = "  ".join(f"{op} ok/fail/unknown={c['ok']}/{c['fail']}/{c['unknown']}" for op, c in ops.items())
     print(f"ops: {line}")
+    print(f"longest time without an acknowledged write: {gap:.1f} s (from t={gap_at:.1f} s)")
     print(f"converged: {ok}; anomalies: {len(anomalies)}")
     for a in anomalies[:30]:
         print(f"  ANOMALY {a['kind']}: {a['msg']}")
