@@ -237,6 +237,14 @@ wait_ensemble() { # timeout: all three serve (leader/follower) with one leader
     return 1
 }
 
+dump_logs() { # the tails of the servers' logs, for a failure
+    local n
+    for n in "${SIDS[@]}"; do
+        echo "    ---- s$n ($(kind_of "$TARGET" "$n")) $SDIR/s$n/server.log, last 15 lines ----" >&2
+        tail -n 15 "$SDIR/s$n/server.log" | cut -c1-240 | sed 's/^/    /' >&2
+    done
+}
+
 modes_line() {
     local n out=""
     for n in "${SIDS[@]}"; do out="$out s$n=$(mode "$n" | head -1)"; out="${out%=}"; done
@@ -298,6 +306,7 @@ run_scenario() { # -> 0 pass, 1 anomaly, 2 no convergence/setup failure
     for n in "${SIDS[@]}"; do start_server "$n"; done
     if ! wait_ensemble 90; then
         log "$TARGET/$sc: ensemble did not form within 90 s ($(modes_line))"
+        dump_logs
         stop_all_servers
         return 2
     fi
@@ -338,6 +347,7 @@ run_scenario() { # -> 0 pass, 1 anomaly, 2 no convergence/setup failure
     rc=$?
     WPID=""
     sed 's/^/    /' "$SDIR/check.log" >&2
+    [ $rc = 0 ] || dump_logs
     for n in "${SIDS[@]}"; do srvr "$n" >"$SDIR/s$n/srvr.final" 2>&1; done
     stop_all_servers
     log "$TARGET/$sc: $([ $rc = 0 ] && echo PASS || echo FAIL) in $((SECONDS - t0)) s"
