@@ -47,6 +47,20 @@ if [ -x compat-tests/ensemble/run.sh ]; then
   echo "ensemble suite: $(( $(date +%s) - t0 )) s"
 fi
 
+if [ -x compat-tests/run-ensemble.sh ]; then
+  step "client suites (Java, kazoo, zookeeper-client) against 3-node Java and Ferrokeeper ensembles"
+  t0=$(date +%s)
+  compat-tests/run-ensemble.sh
+  echo "client suites on ensembles: $(( $(date +%s) - t0 )) s"
+fi
+
+if [ -x compat-tests/faults/run.sh ]; then
+  step "faults in network namespaces (partitions, splits, kill -9, SIGSTOP) with a linearizability check"
+  t0=$(date +%s)
+  compat-tests/faults/run.sh
+  echo "fault suite: $(( $(date +%s) - t0 )) s"
+fi
+
 if [ -x compat-tests/storage/run.sh ]; then
   step "storage: ZooKeeper 3.8 data -> import -> Ferrokeeper -> export -> ZooKeeper 3.8"
   compat-tests/storage/run.sh 127.0.0.1:0
@@ -65,6 +79,11 @@ fi
 if [ -x bench/compare.sh ]; then
   step "benchmark smoke: every workload against both servers"
   bench/compare.sh --smoke
+fi
+
+if [ -x bench/ensemble.sh ]; then
+  step "ensemble benchmark smoke: 3-node ZooKeeper and Ferrokeeper ensembles, leader failover"
+  bench/ensemble.sh --smoke
 fi
 
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }

@@ -110,6 +110,34 @@ async fn three_ferrokeeper_nodes_elect_and_replicate() {
         1,
         "{modes:?}"
     );
+
+    // The leader's quorum port refuses a learner outside the view and garbage, and the
+    // ensemble goes on serving.
+    let leader = [1, 2, 3]
+        .into_iter()
+        .find(|s| ens.mode(*s).as_deref() == Some("leader"))
+        .expect("a leader");
+    let quorum = format!("127.0.0.1:{}", ens.ports[&leader].quorum);
+    let mut info = Vec::new();
+    info.extend_from_slice(&11i32.to_be_bytes()); // FOLLOWERINFO
+    info.extend_from_slice(&0i64.to_be_bytes());
+    info.extend_from_slice(&20i32.to_be_bytes());
+    info.extend_from_slice(&99i64.to_be_bytes()); // LearnerInfo: sid 99
+    info.extend_from_slice(&0x10000i32.to_be_bytes());
+    info.extend_from_slice(&0i64.to_be_bytes());
+    info.extend_from_slice(&(-1i32).to_be_bytes()); // no authinfo
+                                                    // The quorum port carries jute records back to back, no length prefix: an oversized
+                                                    // data length is a PING (type 5) claiming 2 GB.
+    let mut oversized = 5i32.to_be_bytes().to_vec();
+    oversized.extend_from_slice(&0i64.to_be_bytes());
+    oversized.extend_from_slice(&i32::MAX.to_be_bytes());
+    let garbage = [info, oversized, b"GET / HTTP/1.1\r\n\r\n".to_vec()];
+    for bytes in garbage {
+        assert!(closed_after(&quorum, &bytes).await, "{bytes:?} left open");
+    }
+    tokio::time::timeout(WAIT, writes_replicate_again(&ens, &[1, 2, 3]))
+        .await
+        .expect("still serving");
     for n in nodes {
         n.abort();
     }
@@ -135,6 +163,20 @@ async fn ferrokeeper_follows_java_and_serves_clients() {
         "{mntr}"
     );
     node.abort();
+}
+
+/// A second round of writes through every node (other paths than the first).
+async fn writes_replicate_again(ens: &Ensemble, sids: &[u64]) {
+    let c = client(ens, sids[0]).await;
+    c.create("/again", b"", &open()).await.expect("create");
+    for &sid in sids {
+        let r = client(ens, sid).await;
+        r.sync("/").await.expect("sync");
+        assert!(
+            r.check_stat("/again").await.expect("stat").is_some(),
+            "on {sid}"
+        );
+    }
 }
 
 /// Whether the server closes a connection after `bytes` (within 10 s).
