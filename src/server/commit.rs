@@ -81,10 +81,34 @@ pub(crate) enum Waiting {
     },
 }
 
-/// The proposals and deferred work of a server, oldest first.
+impl Waiting {
+    /// The connections whose output this entry holds (or makes).
+    fn conns(&self) -> impl Iterator<Item = ConnId> + '_ {
+        let one = match self {
+            Waiting::Proposal { origin, .. } | Waiting::Forwarded { origin, .. } => match origin {
+                Origin::Client { conn, .. } | Origin::Connect { conn, .. } => Some(*conn),
+                Origin::Internal | Origin::Forwarded { .. } => None,
+            },
+            Waiting::Read { conn, .. }
+            | Waiting::Sync { conn, .. }
+            | Waiting::Revalidate { conn, .. } => Some(*conn),
+            Waiting::Output(_) | Waiting::Marks(_) => None,
+        };
+        let many = match self {
+            Waiting::Output(out) => out.as_slice(),
+            _ => &[],
+        };
+        one.into_iter().chain(many.iter().map(|(c, _)| *c))
+    }
+}
+
+/// The proposals and deferred work of a server, oldest first, and how many entries hold
+/// each connection's output (a leader or follower answers a read of a connection with
+/// nothing waiting at once, as ZooKeeper's CommitProcessor orders per session).
 #[derive(Debug, Default)]
 pub(crate) struct WaitQueue {
     queue: VecDeque<Waiting>,
+    held: std::collections::HashMap<ConnId, u32>,
 }
 
 impl WaitQueue {
@@ -92,7 +116,30 @@ impl WaitQueue {
         self.queue.is_empty()
     }
 
+    /// Whether anything waiting holds output of `conn`.
+    pub(crate) fn holds(&self, conn: ConnId) -> bool {
+        self.held.contains_key(&conn)
+    }
+
+    fn count_in(&mut self, w: &Waiting) {
+        for c in w.conns() {
+            *self.held.entry(c).or_default() += 1;
+        }
+    }
+
+    fn count_out(&mut self, w: &Waiting) {
+        for c in w.conns() {
+            if let std::collections::hash_map::Entry::Occupied(mut e) = self.held.entry(c) {
+                *e.get_mut() -= 1;
+                if *e.get() == 0 {
+                    e.remove();
+                }
+            }
+        }
+    }
+
     pub(crate) fn push(&mut self, w: Waiting) {
+        self.count_in(&w);
         self.queue.push_back(w);
     }
 
@@ -101,7 +148,7 @@ impl WaitQueue {
         match self.queue.front()? {
             Waiting::Proposal { entry, .. } if entry.header.zxid > durable => None,
             Waiting::Forwarded { .. } | Waiting::Sync { .. } | Waiting::Revalidate { .. } => None,
-            _ => self.queue.pop_front(),
+            _ => self.pop_front(),
         }
     }
 
@@ -110,25 +157,33 @@ impl WaitQueue {
     }
 
     pub(crate) fn pop_front(&mut self) -> Option<Waiting> {
-        self.queue.pop_front()
+        let w = self.queue.pop_front()?;
+        self.count_out(&w);
+        Some(w)
     }
 
     pub(crate) fn push_front(&mut self, w: Waiting) {
+        self.count_in(&w);
         self.queue.push_front(w);
     }
 
     /// Drops the forwarded requests and syncs before `at` (the leader will not answer
     /// them), keeping what else waits in its order; returns how many went.
     pub(crate) fn drop_forwarded_before(&mut self, at: usize) -> usize {
-        let mut i = 0;
-        let mut dropped = 0;
-        self.queue.retain(|w| {
-            let keep = i >= at || !matches!(w, Waiting::Forwarded { .. } | Waiting::Sync { .. });
-            i += 1;
-            dropped += usize::from(!keep);
-            keep
-        });
-        dropped
+        let mut kept = VecDeque::with_capacity(self.queue.len());
+        let mut gone = Vec::new();
+        for (i, w) in std::mem::take(&mut self.queue).into_iter().enumerate() {
+            if i < at && matches!(w, Waiting::Forwarded { .. } | Waiting::Sync { .. }) {
+                gone.push(w);
+            } else {
+                kept.push_back(w);
+            }
+        }
+        self.queue = kept;
+        for w in &gone {
+            self.count_out(w);
+        }
+        gone.len()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -138,7 +193,15 @@ impl WaitQueue {
     /// Replaces the entry at `at` (an answered blocking entry keeps its place in line).
     pub(crate) fn replace(&mut self, at: usize, w: Waiting) -> Option<Waiting> {
         let slot = self.queue.get_mut(at)?;
-        Some(std::mem::replace(slot, w))
+        let old = std::mem::replace(slot, w);
+        if let Some(new) = self.queue.get(at) {
+            let conns: Vec<ConnId> = new.conns().collect();
+            for c in conns {
+                *self.held.entry(c).or_default() += 1;
+            }
+        }
+        self.count_out(&old);
+        Some(old)
     }
 }
 

@@ -141,7 +141,11 @@ impl Core {
 
     /// A read (or ping, sync on a standalone or leader) waits behind every write before it.
     fn read_in_order(&mut self, conn: ConnId, xid: i32, opcode: i32, r: Request) {
-        if self.waiting.is_empty() {
+        // Standalone keeps one global order (ZooKeeper's single pipeline); a quorum member
+        // orders per session (CommitProcessor): a read of a connection with nothing waiting
+        // goes now, whatever other sessions wait for.
+        let per_session = matches!(self.role, Role::Leading(_) | Role::Following(_));
+        if self.waiting.is_empty() || (per_session && !self.waiting.holds(conn)) {
             self.answer_read(conn, xid, opcode, r);
         } else {
             self.waiting.push(Waiting::Read {

@@ -293,3 +293,35 @@ fn a_follower_answers_a_whole_request_error_with_the_bare_error() {
     let (_, h) = crate::proto::ReplyHeader::read(&f[4..]).expect("header");
     assert_eq!((h.xid, h.err), (9, -5));
 }
+
+#[test]
+fn a_follower_answers_another_sessions_read_while_a_write_waits() {
+    let mut core = follower();
+    let (mut a, _) = session(&mut core, 1, 0x1_0000_0001);
+    let (mut b, _) = session(&mut core, 2, 0x1_0000_0002);
+    request(
+        &mut core,
+        1,
+        1,
+        op::CREATE,
+        Request::Create(op::CREATE, create("/w", 0)),
+    );
+    let get = |p: &str| {
+        Request::Exists(PathWatchRequest {
+            path: p.into(),
+            watch: false,
+        })
+    };
+    request(&mut core, 2, 5, op::EXISTS, get("/"));
+    request(&mut core, 1, 2, op::EXISTS, get("/"));
+    assert_eq!(
+        replies(&mut core, &mut b),
+        vec![(5, 0)],
+        "b has nothing waiting"
+    );
+    assert!(
+        replies(&mut core, &mut a).is_empty(),
+        "a's read waits for a's write"
+    );
+    assert!(core.waiting.holds(1) && !core.waiting.holds(2));
+}
