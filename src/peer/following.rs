@@ -108,7 +108,17 @@ pub(super) async fn follow(
     }
     loop {
         let wake = f.learner.wake_at_ms();
-        let got = peer.turn(events.recv(), wake).await?;
+        // Past the backlog bound the leader's stream waits in the socket (TCP pushes back)
+        // until the writer catches up.
+        let backlogged = peer.log_backlogged();
+        let link = async {
+            if backlogged {
+                std::future::pending().await
+            } else {
+                events.recv().await
+            }
+        };
+        let got = peer.turn(link, wake).await?;
         let now = peer.now_ms();
         let out = match got {
             Turn::Clients => Vec::new(),

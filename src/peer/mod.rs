@@ -58,6 +58,12 @@ impl From<PeerError> for ServerError {
     }
 }
 
+/// Txns handed to the writer and not yet durable beyond which a follower stops reading
+/// its leader until the disk catches up.
+const MAX_UNSYNCED: usize = 10_000;
+/// A bound on the unsynced list itself (a leader's own backlog is bounded by its clients).
+const MAX_UNSYNCED_TRACKED: usize = 4 * MAX_UNSYNCED;
+
 /// How many client messages the core takes per turn.
 const BATCH: usize = 512;
 
@@ -71,6 +77,9 @@ pub(crate) struct Peer {
     /// The last zxid handed to the writer, and the last it made durable.
     pub(crate) submitted: i64,
     pub(crate) durable: i64,
+    /// Zxids handed to the writer and not yet durable, oldest first: a follower stops
+    /// reading its leader while too many wait, so a slow disk cannot grow memory.
+    unsynced: std::collections::VecDeque<i64>,
     pub(crate) epochs: Box<dyn EpochStore>,
     snapshotter: Option<Box<dyn Snapshotter>>,
     batch: Vec<CoreMsg>,
@@ -122,6 +131,7 @@ impl Peer {
             writer,
             submitted: last,
             durable: last,
+            unsynced: Default::default(),
             epochs,
             snapshotter,
             batch: Vec::with_capacity(BATCH),
@@ -146,6 +156,9 @@ impl Peer {
         let Some(&(last, _)) = entries.last() else {
             return Ok(());
         };
+        if self.unsynced.len() < MAX_UNSYNCED_TRACKED {
+            self.unsynced.extend(entries.iter().map(|(z, _)| *z));
+        }
         if !self.writer.submit(Job { entries }) {
             return Err(StorageError::Io("the txn log writer stopped".into()).into());
         }
@@ -157,11 +170,19 @@ impl Peer {
         match ack {
             Some(Ack::Durable(z)) => {
                 self.durable = self.durable.max(z);
+                while self.unsynced.front().is_some_and(|&u| u <= z) {
+                    self.unsynced.pop_front();
+                }
                 Ok(z)
             }
             Some(Ack::Failed(e)) => Err(e.into()),
             None => Err(StorageError::Io("the txn log writer stopped".into()).into()),
         }
+    }
+
+    /// Whether so many txns wait for the disk that the leader's stream should wait.
+    pub(crate) fn log_backlogged(&self) -> bool {
+        self.unsynced.len() >= MAX_UNSYNCED
     }
 
     /// Waits until everything handed to the writer is durable.
