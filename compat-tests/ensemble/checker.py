@@ -79,6 +79,14 @@ class Node:
     def kill9(self):
         self.ctl("kill")
 
+    def quorum_port(self):
+        """This server's quorum port, from its zoo.cfg."""
+        with open(os.path.join(self.dir, "zoo.cfg")) as f:
+            for line in f:
+                if line.startswith(f"server.{self.sid}="):
+                    return int(line.split("=", 1)[1].split(":")[1])
+        raise CheckFailed(f"no server.{self.sid} line")
+
     def wipe(self):
         if self.ctl("wipe") != 0:
             raise CheckFailed(f"could not wipe sid {self.sid}")
@@ -561,7 +569,63 @@ class Checks:
     def catchup_snap(self):
         return self._catchup("catchup-snap", wipe=True, writes=50)
 
-    # 5. session-move
+    # 4b. catchup-trunc: the leader logs a write it can never commit (its quorum port is
+    # cut off with iptables on loopback, so no follower hears the proposal), is killed, and
+    # the others go on without it; back, it must be truncated (TRUNC) to the new history.
+    def catchup_trunc(self):
+        check = "catchup-trunc"
+        base = f"/ens/{check}"
+        reset_base(self.nodes, base)
+        old = self.leader()
+        followers = [n for n in self.nodes if n is not old]
+        qport = old.quorum_port()
+        rules = [["INPUT", "-i", "lo", "-p", "tcp", "--sport", str(qport), "-j", "DROP"],
+                 ["INPUT", "-i", "lo", "-p", "tcp", "--dport", str(qport), "-j", "DROP"]]
+        self.info(check, f"cut leader sid{old.sid} ({old.kind})'s quorum port {qport}, "
+                         f"a write to it, kill -9 it")
+        # The session must exist before the quorum goes: creating one needs a commit.
+        zk = client([old])
+        zk.exists(base)
+        ghost = f"{base}/ghost"
+        try:
+            for r in rules:
+                subprocess.run(["iptables", "-I", *r], check=True)
+            zk.create_async(ghost, b"never committed")
+            time.sleep(1.0)  # logged (and fsynced) by now, never ACKed
+            old.kill9()
+            close(zk)
+            # The dead leader's kernel still holds the proposal in its send buffer and
+            # would deliver it once the port opens: the cut stays until the others have
+            # given the old leader up and elected a new one.
+            wait_until(lambda: leader_of(followers), LEADER_TIMEOUT,
+                       "a leader without the old one")
+        finally:
+            for r in rules:
+                subprocess.run(["iptables", "-D", *r], check=False)
+        # Back before the new leader commits anything: its history ends below the ghost,
+        # in the ghost's epoch, so the leader truncates it (a later txn of the new epoch
+        # would make both servers fall back to SNAP: "peer zxid is from different epoch").
+        off = old.log_size()
+        old.start()
+        wait_until(lambda: old.mode() == "follower", FORM_TIMEOUT,
+                   f"sid{old.sid} back as a follower")
+        zk = client(self.nodes)
+        want = set()
+        try:
+            for i in range(20):
+                want.add(zk.create(f"{base}/n{i}", b"v%d" % i))
+        finally:
+            close(zk)
+        tree = all_identical(self.nodes, base)
+        got = set(tree) - {base}
+        if got != want:
+            raise CheckFailed(f"znodes under {base}: missing {sorted(want - got)[:3]}, "
+                              f"unexpected {sorted(got - want)[:3]}")
+        how = self._sync_kind(old, old.log_since(off))
+        if how != "TRUNC":
+            raise CheckFailed(f"sid{old.sid} ({old.kind}) synced by {how}, not TRUNC")
+        return f"sid{old.sid} ({old.kind}) truncated (TRUNC): the ghost write is gone, trees identical"
+
     def session_move(self):
         check = "session-move"
         base = f"/ens/{check}"
@@ -733,6 +797,7 @@ CHECKS = {
     "replicate": "replicate",
     "catchup-diff": "catchup_diff",
     "catchup-snap": "catchup_snap",
+    "catchup-trunc": "catchup_trunc",
     "session-move": "session_move",
     "leader-kill": "leader_kill",
 }

@@ -37,7 +37,7 @@ source "$HERE/node.sh"
 export FERROKEEPER_BIN
 
 ALL_TOPOLOGIES=(java3 fk3 mixed-fk-follower mixed-fk-leader rolling)
-ALL_CHECKS=(elect replicate catchup-diff catchup-snap session-move leader-kill)
+ALL_CHECKS=(elect replicate catchup-diff catchup-snap catchup-trunc session-move leader-kill)
 TOPOLOGIES=()
 CHECKS=()
 ONLY=""
