@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 
-from kazoo.client import KazooClient
+from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, NoNodeError, SessionMovedError
 from kazoo.retry import KazooRetry
 from kazoo.security import make_digest_acl, OPEN_ACL_UNSAFE
@@ -299,6 +299,9 @@ class Load:
         self.lock = threading.Lock()
         self.acked = []  # (path, t_issue, t_ack)
         self.errors = 0
+        # Sessions lost (KazooState.LOST), and each thread's session ids as they went.
+        self.lost = 0
+        self.sessions = {}
         self.threads = [threading.Thread(target=self._run, args=(t,), daemon=True)
                         for t in range(threads)]
 
@@ -322,6 +325,12 @@ class Load:
                     zk = None
                     time.sleep(0.5)
                     continue
+                zk.add_listener(self._on_state)
+            if zk.client_id:
+                with self.lock:
+                    ids = self.sessions.setdefault(t, [])
+                    if not ids or ids[-1] != zk.client_id[0]:
+                        ids.append(zk.client_id[0])
             path = f"{self.base}/w{t}-{i:06d}"
             i += 1
             t0 = time.monotonic()
@@ -339,6 +348,17 @@ class Load:
                     self.errors += 1
                 time.sleep(0.1)
         close(zk)
+
+    def _on_state(self, state):
+        # Closing the client at the end reports LOST too: only a loss under load counts.
+        if state == KazooState.LOST and not self.stop_ev.is_set():
+            with self.lock:
+                self.lost += 1
+
+    def sessions_kept(self):
+        """Whether every writer kept one session throughout."""
+        with self.lock:
+            return self.lost == 0 and all(len(ids) == 1 for ids in self.sessions.values())
 
     def acked_paths(self):
         with self.lock:
@@ -737,6 +757,9 @@ class Checks:
             load.stop()
         tree = check_acked_everywhere(survivors, load)
         acked = load.count()
+        if not load.sessions_kept():
+            raise CheckFailed(f"clients lost their sessions: {load.lost} LOST, ids "
+                              f"{ {t: [hex(i) for i in v] for t, v in load.sessions.items()} }")
         # the killed node comes back and catches up
         off = leader.log_size()
         leader.start()
@@ -745,7 +768,8 @@ class Checks:
         check_acked_everywhere(self.nodes, load)
         how = self._sync_kind(leader, leader.log_since(off))
         return (f"new leader sid{new_leader} in {t_elect:.1f}s, first write {recovery:.1f}s "
-                f"after the kill; {acked} acked writes ({load.errors} failed attempts) on "
+                f"after the kill; {acked} acked writes ({load.errors} failed attempts, "
+                f"every client kept its session) on "
                 f"all nodes, {len(tree)} znodes identical; sid{leader.sid} rejoined by {how}")
 
     # 7. rolling
