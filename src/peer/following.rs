@@ -15,12 +15,12 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::log::recover;
 use super::{Peer, PeerError, Turn};
 use crate::proto::quorum::packet::QuorumPacket;
 use crate::proto::quorum::payload::SessionTouch;
 use crate::proto::TxnEntry;
 use crate::quorum::transport::election::ElectionPort;
-use crate::quorum::transport::learner::{leader_address, recover};
 use crate::quorum::transport::links::{connect_leader, LinkEvent, LinkHandle, LinkLimits, LinkOut};
 use crate::quorum::transport::view::quorum_maj_string;
 use crate::quorum::transport::TransportError;
@@ -44,6 +44,33 @@ struct Following {
     snapshot: Option<Bytes>,
     /// Log entries of this turn, for the writer.
     job: Vec<(i64, Vec<u8>)>,
+}
+
+/// Where `leader` takes quorum connections, from `cfg`'s `server.N` lines.
+async fn leader_address(
+    cfg: &crate::config::Config,
+    leader: Sid,
+) -> Result<SocketAddr, TransportError> {
+    let spec = cfg.servers.get(&leader.0).ok_or_else(|| {
+        TransportError::Config(format!(
+            "leader {} has no server.{} line",
+            leader.0, leader.0
+        ))
+    })?;
+    let hp = crate::quorum::transport::view::host_port(&spec.host, spec.quorum_port);
+    let mut addrs = tokio::net::lookup_host(&hp)
+        .await
+        .map_err(|e| leader_err(&hp, e))?;
+    addrs
+        .next()
+        .ok_or_else(|| leader_err(&hp, "the address resolves to nothing"))
+}
+
+fn leader_err(addr: impl std::fmt::Display, reason: impl std::fmt::Display) -> TransportError {
+    TransportError::Leader {
+        addr: addr.to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 /// Follows `leader` until the link is lost or the machine gives up.

@@ -14,6 +14,7 @@
 
 mod following;
 mod leading;
+pub(crate) mod log;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,7 +26,6 @@ use tokio::time::Instant;
 use crate::config::Config;
 use crate::proto::TxnEntry;
 use crate::quorum::transport::election::ElectionPort;
-use crate::quorum::transport::learner::SharedLog;
 use crate::quorum::transport::view::quorum_maj_string;
 use crate::quorum::transport::TransportError;
 use crate::quorum::{ServerState, Zxid};
@@ -34,6 +34,7 @@ use crate::server::{ServerError, Snapshotter};
 use crate::storage::epoch::EpochStore;
 use crate::storage::writer::{Ack, Job, LogWriter};
 use crate::storage::{StorageError, TxnLog};
+use log::SharedLog;
 
 /// Why a role ended or the peer stopped.
 #[derive(Debug, thiserror::Error)]

@@ -158,7 +158,7 @@ impl Server {
         let cfg = self.cfg;
         let (core_tx, core_rx) = mpsc::channel(CORE_QUEUE);
         let core = if cfg.is_distributed() {
-            let log = crate::quorum::transport::learner::SharedLog::new(self.log);
+            let log = crate::peer::log::SharedLog::new(self.log);
             let peer = crate::peer::Peer::new(
                 cfg.clone(),
                 self.core,

@@ -9,8 +9,10 @@
 //!   receive loop);
 //! - `slot.rs`: the per-peer send queue of capacity 1 that keeps only the newest message;
 //! - `election.rs`: the driver task that owns the pure [`crate::quorum::election::Election`];
-//! - `learner.rs`: the follower's driver of the pure Zab learner over the leader's quorum
-//!   port; `snap.rs`: where the snapshot streamed after SNAP ends.
+//! - `links/`: the quorum-port links (the leader's listener, the learner's dial) as tasks
+//!   over bounded channels; `snap.rs`: where the snapshot streamed after SNAP ends;
+//!   `proposals.rs`: a DIFF's PROPOSAL and COMMIT packets from the log. The Zab roles
+//!   that run over them are in [`crate::peer`].
 //!
 //! Every limit lives in [`limits`].
 
@@ -18,7 +20,6 @@ mod cnx;
 pub mod election;
 mod error;
 mod frames;
-pub mod learner;
 mod link;
 pub(crate) mod links;
 pub(crate) mod proposals;
