@@ -71,6 +71,14 @@ impl Leading {
         };
         let voters = self.view.qv.voting_members();
         let voting = followers.iter().filter(|s| voters.contains(s)).count();
+        let mut learner_sids: Vec<u64> = self
+            .links
+            .values()
+            .filter_map(|(_, s)| *s)
+            .map(|s| s.0)
+            .collect();
+        learner_sids.sort_unstable();
+        learner_sids.dedup();
         crate::server::facts::LeadingFacts {
             learners: self.leader.learner_count(),
             synced_followers: voting,
@@ -79,6 +87,7 @@ impl Leading {
             pending_syncs: pending,
             uptime_ms: self.established_at.map_or(0, |t| now_ms.saturating_sub(t)),
             proposal_sizes: self.proposal_sizes,
+            learner_sids,
         }
     }
 }
