@@ -50,7 +50,8 @@ struct Leading {
     view: View,
     links: HashMap<LinkId, (LinkHandle, Option<Sid>)>,
     /// Proposals made and not yet committed, for the committed log.
-    proposed: HashMap<i64, Bytes>,
+    /// Proposed txns waiting for their quorum, with the ms they were proposed at.
+    proposed: HashMap<i64, (Bytes, u64)>,
     /// When the epoch was established (ms on the peer's clock).
     established_at: Option<u64>,
     /// Proposal sizes: last, min, max (Leader.getProposalStats).
@@ -305,7 +306,8 @@ async fn perform(
                 max.max(size),
             );
             let data = Bytes::copy_from_slice(data);
-            l.proposed.insert(*zxid, data.clone());
+            l.proposed.insert(*zxid, (data.clone(), now));
+            crate::server::metrics::count("proposal_count", 1);
             match l.leader.propose(Zxid(*zxid), data, now) {
                 Ok(a) => queue.extend(a),
                 Err(e) => {
@@ -389,9 +391,13 @@ async fn act(
         }
         Action::Commit { zxid } => {
             peer.core.durable(zxid.0);
-            if let Some(data) = l.proposed.remove(&zxid.0) {
+            if let Some((data, at)) = l.proposed.remove(&zxid.0) {
                 peer.committed.push(zxid.0, data);
+                // Leader.tryToCommit: QUORUM_ACK_LATENCY, then Leader.commit's COMMIT_COUNT.
+                let waited = peer.now_ms().saturating_sub(at);
+                crate::server::metrics::observe("quorum_ack_latency", waited);
             }
+            crate::server::metrics::count("commit_count", 1);
             l.leader.applied(zxid);
         }
         Action::Touch { sessions } => peer.core.touch_sessions(&sessions),

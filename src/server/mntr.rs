@@ -321,6 +321,7 @@ pub fn values(f: &Facts, _cfg: &Config, extra_conns: usize) -> Vec<(String, Kind
                     "last_client_response_size" => Value::Int(f.responses.last),
                     "max_client_response_size" => Value::Int(f.responses.max),
                     "min_client_response_size" => Value::Int(f.responses.min),
+                    _ if *kind == Kind::Counter => Value::Int(metrics::counter(name) as i64),
                     _ => Value::Int(0),
                 };
                 out.push((name.to_string(), *kind, v));

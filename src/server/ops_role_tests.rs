@@ -227,3 +227,12 @@ fn server_stats_of_a_leader_has_proposal_stats() {
     );
     assert!(!keys(&follower_facts()).contains(&"proposal_stats"));
 }
+
+#[test]
+fn counters_reach_mntr() {
+    let before = crate::server::metrics::counter("learner_commit_received_count");
+    crate::server::metrics::count("learner_commit_received_count", 2);
+    let m = mntr_map(&follower_facts(), &ensemble(1));
+    let now: u64 = m["learner_commit_received_count"].parse().unwrap();
+    assert!(now >= before + 2, "{before} -> {now}");
+}
