@@ -272,6 +272,13 @@ ROLE_ADMIN = ["leader", "lead", "voting_view", "zabstate", "is_read_only", "isro
 ROLE_EXACT_MNTR = {"zk_server_state", "zk_peer_state", "zk_quorum_size", "zk_learners",
                    "zk_synced_followers", "zk_synced_non_voting_followers",
                    "zk_synced_observers", "zk_pending_syncs"}
+# mntr keys compared by sign (<0>, <+>): after ensemble.sh's writes through the follower,
+# the role's ServerMetrics must have moved.
+ROLE_MOVED_MNTR = {"zk_cnt_election_time", "zk_proposal_count", "zk_commit_count",
+                   "zk_cnt_quorum_ack_latency", "zk_last_proposal_size",
+                   "zk_min_proposal_size", "zk_max_proposal_size",
+                   "zk_learner_proposal_received_count", "zk_learner_commit_received_count",
+                   "zk_cnt_proposal_latency", "zk_cnt_follower_sync_time"}
 # AdminServer integers compared as they are (the rest are value classes, <N>).
 ROLE_EXACT_JSON = {".quorum_size", ".learners", ".synced_followers",
                    ".synced_non_voting_followers", ".synced_observers", ".pending_syncs"}
@@ -290,7 +297,13 @@ def normalize_role(word, text):
             if not l or "_per_namespace" in l:
                 continue
             k, _, v = l.partition("\t")
-            out.add(role_key(k) + "\t" + (v if k in ROLE_EXACT_MNTR else norm_value(v)))
+            if k in ROLE_EXACT_MNTR:
+                pass
+            elif k in ROLE_MOVED_MNTR and re.match(r"^-?\d+$", v):
+                v = "<0>" if int(v) == 0 else ("<+>" if int(v) > 0 else "<->")
+            else:
+                v = norm_value(v)
+            out.add(role_key(k) + "\t" + v)
         return "\n".join(sorted(out))
     return normalize(word, text)
 
@@ -302,6 +315,8 @@ def leaves(v, path=""):
     if isinstance(v, dict):
         collapse = path.split(".")[-1] in DATA_KEYED
         for k, x in v.items():
+            if "_per_namespace" in k:
+                continue
             out |= leaves(x, path + "." + ("*" if collapse else role_key(k)))
     elif isinstance(v, list):
         for x in v:

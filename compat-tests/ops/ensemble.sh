@@ -10,7 +10,10 @@
 # from ZooKeeper 3.8 in the same role (expected/leader-4lw, expected/leader-admin,
 # expected/follower-*): keys/lines, value classes, and the role's own values exactly
 # (Mode, zk_server_state, zk_peer_state, zk_quorum_size, zk_learners, zk_synced_*,
-# zk_pending_syncs, is_leader, voting, zabstate...). See check.py (--role).
+# zk_pending_syncs, is_leader, voting, zabstate...). Before that, session.py writes through
+# the follower, and the quorum counters and summaries that must have moved (proposal and
+# commit counts, proposal sizes, quorum_ack_latency, proposal_latency, follower_sync_time,
+# election_time) are compared by sign. See check.py (--role).
 # Ferrokeeper's nodes also serve ZooKeeper's PrometheusMetricsProvider endpoint, checked
 # for the quorum metrics' names, types and values (Java: skipped, Debian has no
 # PrometheusMetricsProvider jar; the expectations come from ZooKeeper's source).
@@ -169,6 +172,13 @@ run_target() { # KIND
             follower) [ -n "$follower" ] || follower="$n" ;;
         esac
     done
+    # Writes through the follower (a session, a node, an ephemeral, watches, then the
+    # close): proposals, commits and their latencies move on both roles.
+    if ! echo | timeout 20 python3 "$HERE/session.py" "127.0.0.1:$(cat "$follower/client_port")" \
+            /opsensemble >/dev/null; then
+        echo "FAIL $kind-ensemble: writes through the follower ${follower##*/} failed" | tee -a "$OUT"
+    fi
+    sleep 1
     local role node rc mport
     for role in leader follower; do
         node="$leader"
