@@ -328,6 +328,8 @@ def leaves(v, path=""):
             out.add("%s=%d" % (path, v))
         else:
             out.add("%s=%s" % (path, "<F>" if isinstance(v, float) else "<N>"))
+    elif v.startswith("/"):
+        out.add("%s=<PATH>" % path)
     else:
         out.add("%s=%s" % (path, norm_value(v)))
     return out

@@ -297,8 +297,9 @@ async fn perform(
         let entries = peer.core.take_log();
         let now = peer.now_ms();
         for (zxid, data) in &entries {
-            // BufferStats of the PROPOSAL packet's serialized size, as Leader.propose counts.
-            let size = data.len() as i64 + 28;
+            // BufferStats of the proposal's data, SerializeUtils.serializeRequest's length,
+            // as Leader.propose counts it (not the whole QuorumPacket).
+            let size = data.len() as i64;
             let (_, min, max) = l.proposal_sizes;
             l.proposal_sizes = (
                 size,
