@@ -3,10 +3,15 @@
 with expectations captured from Apache ZooKeeper 3.8.0 (values normalized).
 
     check.py [--capture] [--whitelist] HOST:PORT [ADMIN_PORT]
+    check.py [--capture] --role leader|follower [--metrics PORT] HOST:PORT [ADMIN_PORT]
 
 With --capture the normalized replies are written to expected/ instead of compared.
 With --whitelist the server's whitelist is only `ruok`: checks which words are refused and
-the refusal text. Prints PASS/FAIL lines, then "checks: N passed, M failed".
+the refusal text. With --role the server is the leader or a follower of a 3-server
+ensemble (ensemble.sh): the role-dependent words and AdminServer commands are compared
+with expected/ROLE-4lw and expected/ROLE-admin (keys, value classes, and the role's own
+values exactly), and with --metrics its Prometheus endpoint is checked for ZooKeeper's
+quorum metric names, types and values. Prints PASS/FAIL lines, then "checks: N passed, M failed".
 
 Before the words are compared, digest_load.py drives writes past three multiples of 128
 zxids, and `hash` (and the AdminServer's `hash`) must list exactly the digests the client
@@ -255,13 +260,190 @@ def check_hash(addr, admin_port):
         client.close()
 
 
+# ---------------------------------------------------------------- ensemble roles
+# The words and AdminServer commands whose answers depend on the role, compared on the
+# leader and on a follower of a 3-server ensemble (ensemble.sh) with expectations captured
+# from ZooKeeper 3.8 in the same role (expected/leader-*, expected/follower-*).
+ROLE_WORDS = ["conf", "isro", "mntr", "ruok", "srvr", "stat"]
+ROLE_ADMIN = ["leader", "lead", "voting_view", "zabstate", "is_read_only", "isro",
+              "server_stats", "srvr", "stats", "stat", "monitor", "mntr", "observers",
+              "configuration"]
+# mntr keys whose values are compared as they are: they tell the role.
+ROLE_EXACT_MNTR = {"zk_server_state", "zk_peer_state", "zk_quorum_size", "zk_learners",
+                   "zk_synced_followers", "zk_synced_non_voting_followers",
+                   "zk_synced_observers", "zk_pending_syncs"}
+# mntr keys compared by sign (<0>, <+>): after ensemble.sh's writes through the follower,
+# the role's ServerMetrics must have moved.
+ROLE_MOVED_MNTR = {"zk_cnt_election_time", "zk_proposal_count", "zk_commit_count",
+                   "zk_cnt_quorum_ack_latency", "zk_last_proposal_size",
+                   "zk_min_proposal_size", "zk_max_proposal_size",
+                   "zk_learner_proposal_received_count", "zk_learner_commit_received_count",
+                   "zk_cnt_proposal_latency", "zk_cnt_follower_sync_time"}
+# AdminServer integers compared as they are (the rest are value classes, <N>).
+ROLE_EXACT_JSON = {".quorum_size", ".learners", ".synced_followers",
+                   ".synced_non_voting_followers", ".synced_observers", ".pending_syncs"}
+# A leader's LearnerHandler summary sets are keyed by the learner's sid.
+LEARNER_SID = re.compile(r"_\d+_learner_handler_")
+
+
+def role_key(k):
+    return LEARNER_SID.sub("_<SID>_learner_handler_", k)
+
+
+def normalize_role(word, text):
+    if word == "mntr":
+        out = set()
+        for l in text.split("\n"):
+            if not l or "_per_namespace" in l:
+                continue
+            k, _, v = l.partition("\t")
+            if k in ROLE_EXACT_MNTR:
+                pass
+            elif k in ROLE_MOVED_MNTR and re.match(r"^-?\d+$", v):
+                v = "<0>" if int(v) == 0 else ("<+>" if int(v) > 0 else "<->")
+            else:
+                v = norm_value(v)
+            out.add(role_key(k) + "\t" + v)
+        return "\n".join(sorted(out))
+    return normalize(word, text)
+
+
+def leaves(v, path=""):
+    """`path=value` of every leaf: strings normalized, integers as <N> (except the role's
+    counts), booleans and nulls as they are; data-keyed maps collapsed to `*`."""
+    out = set()
+    if isinstance(v, dict):
+        collapse = path.split(".")[-1] in DATA_KEYED
+        for k, x in v.items():
+            if "_per_namespace" in k:
+                continue
+            out |= leaves(x, path + "." + ("*" if collapse else role_key(k)))
+    elif isinstance(v, list):
+        for x in v:
+            out |= leaves(x, path + "[]")
+    elif isinstance(v, bool) or v is None:
+        out.add("%s=%s" % (path, json.dumps(v)))
+    elif isinstance(v, (int, float)):
+        if path in ROLE_EXACT_JSON and isinstance(v, int):
+            out.add("%s=%d" % (path, v))
+        else:
+            out.add("%s=%s" % (path, "<F>" if isinstance(v, float) else "<N>"))
+    elif v.startswith("/"):
+        out.add("%s=<PATH>" % path)
+    else:
+        out.add("%s=%s" % (path, norm_value(v)))
+    return out
+
+
+def role_spec(doc):
+    spec = set()
+    for l in keyspec(doc):
+        spec.add(role_key(l))
+    return sorted(spec) + sorted(leaves(doc))
+
+
+# Prometheus metrics a quorum server registers in ZooKeeper 3.8 (QuorumZooKeeperServer,
+# LeaderZooKeeperServer.registerMetrics, ServerMetrics' quorum summaries), with their
+# types under PrometheusMetricsProvider. Debian ships no PrometheusMetricsProvider jar,
+# so these come from ZooKeeper's source, not from a capture.
+PROM_COMMON = [("quorum_size", "gauge"), ("election_time", "summary"),
+               ("learner_proposal_received_count", "counter"),
+               ("learner_commit_received_count", "counter"),
+               ("follower_sync_time", "summary"), ("proposal_latency", "summary"),
+               ("quorum_ack_latency", "summary"), ("commit_propagation_latency", "summary"),
+               ("proposal_ack_creation_latency", "summary"),
+               ("learner_request_processor_queue_size", "summary"),
+               ("leader_unavailable_time", "summary"), ("looking_count", "counter")]
+PROM_LEADER = [("learners", "gauge"), ("synced_followers", "gauge"),
+               ("synced_non_voting_followers", "gauge"), ("synced_observers", "gauge"),
+               ("pending_syncs", "gauge"), ("leader_uptime", "gauge"),
+               ("last_proposal_size", "gauge"), ("min_proposal_size", "gauge"),
+               ("max_proposal_size", "gauge")]
+PROM_VALUES = {"leader": {"quorum_size": 3, "learners": 2, "synced_followers": 2,
+                          "synced_non_voting_followers": 0, "synced_observers": 0},
+               "follower": {"quorum_size": 3}}
+
+
+def check_prometheus(role, port):
+    url = "http://127.0.0.1:%d/metrics" % port
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            text = r.read().decode()
+    except OSError as e:
+        result("%s_prometheus" % role, False, "%s: %s" % (url, e))
+        return
+    types, values = {}, {}
+    for l in text.split("\n"):
+        if l.startswith("# TYPE "):
+            _, _, name, t = l.split(" ", 3)
+            types[name] = t
+        elif l and not l.startswith("#"):
+            name, _, v = l.rpartition(" ")
+            try:
+                values[name] = float(v)
+            except ValueError:
+                pass
+    want = PROM_COMMON + (PROM_LEADER if role == "leader" else [])
+    bad = ["%s: %s, not %s" % (n, types.get(n, "missing"), t) for n, t in want
+           if types.get(n) != t]
+    if role == "follower":
+        bad += ["%s: a follower exports it" % n for n, _ in PROM_LEADER
+                if values.get(n, 0) != 0]
+    result("%s_prometheus_names" % role, not bad, "; ".join(bad))
+    bad = ["%s=%s, not %s" % (n, values.get(n), v) for n, v in PROM_VALUES[role].items()
+           if values.get(n) != v]
+    if values.get("election_time_count", 0) < 1:
+        bad.append("election_time_count=%s, no election recorded"
+                   % values.get("election_time_count"))
+    result("%s_prometheus_values" % role, not bad, "; ".join(bad))
+
+
+def main_role(role, capture, addr, admin_port, metrics_port):
+    host, port = addr.rsplit(":", 1)
+    port = int(port)
+    for w in ROLE_WORDS:
+        try:
+            text = four_lw(host, port, w)
+        except OSError as e:
+            result("%s_4lw_%s" % (role, w), False, str(e))
+            continue
+        check_or_capture(capture, "%s-4lw/%s.txt" % (role, w), normalize_role(w, text),
+                         "%s_4lw_%s" % (role, w))
+    if admin_port:
+        for name in ROLE_ADMIN:
+            try:
+                st, ctype, body = admin_get(admin_port, name)
+                doc = json.loads(body)
+            except (OSError, ValueError) as e:
+                result("%s_admin_%s" % (role, name), False, str(e))
+                continue
+            spec = role_spec(doc)
+            spec.append("status:%d content-type:%s" % (st, ctype.split(";")[0]))
+            check_or_capture(capture, "%s-admin/%s.keys" % (role, name),
+                             "\n".join(spec) + "\n", "%s_admin_%s" % (role, name))
+    if metrics_port:
+        check_prometheus(role, metrics_port)
+
+
 def main():
     args = sys.argv[1:]
     capture = whitelist = False
+    role = None
+    metrics_port = 0
     while args and args[0].startswith("--"):
         capture |= args[0] == "--capture"
         whitelist |= args[0] == "--whitelist"
+        if args[0] == "--role":
+            role = args[1]
+            args = args[1:]
+        if args[0] == "--metrics":
+            metrics_port = int(args[1]) if args[1] else 0
+            args = args[1:]
         args = args[1:]
+    if role:
+        admin_port = int(args[1]) if len(args) > 1 and args[1] else 0
+        main_role(role, capture, args[0], admin_port, metrics_port)
+        return
     host, port = args[0].rsplit(":", 1)
     port = int(port)
     if whitelist:

@@ -44,6 +44,8 @@ struct Following {
     snapshot: Option<Bytes>,
     /// Log entries of this turn, for the writer.
     job: Vec<(i64, Vec<u8>)>,
+    /// When following began (FOLLOWER_SYNC_TIME runs until the role serves).
+    started: std::time::Instant,
 }
 
 /// Where `leader` takes quorum connections, from `cfg`'s `server.N` lines.
@@ -125,6 +127,7 @@ pub(super) async fn follow(
         pending: BTreeMap::new(),
         snapshot: None,
         job: Vec::new(),
+        started: std::time::Instant::now(),
     };
     let state = if observer { "observing" } else { "following" };
     peer.report(&format!("{state} - discovery"), Some(leader.0), None);
@@ -246,6 +249,15 @@ async fn perform(
                 peer.committed.push(entry.header.zxid, bytes);
             }
             Action::Log { zxid, entry, raw } => {
+                if peer.core.serving() {
+                    // Follower.processPacket on a PROPOSAL: LEARNER_PROPOSAL_RECEIVED_COUNT
+                    // and PROPOSAL_LATENCY (since the txn's time on the leader).
+                    use crate::server::metrics;
+                    metrics::count("learner_proposal_received_count", 1);
+                    let wall = crate::server::core::wall_ms();
+                    let ms = u64::try_from(wall - entry.header.time).unwrap_or(0);
+                    metrics::observe("proposal_latency", ms);
+                }
                 if zxid.counter() != 0 {
                     if f.pending.len() >= MAX_PENDING {
                         return Err(TransportError::Limit(format!(
@@ -261,6 +273,9 @@ async fn perform(
             }
             Action::Commit { zxid } => match f.pending.remove(&zxid) {
                 Some((entry, raw)) => {
+                    if peer.core.serving() {
+                        crate::server::metrics::count("learner_commit_received_count", 1);
+                    }
                     peer.committed.push(zxid.0, raw);
                     commit(peer, *entry)
                 }
@@ -281,6 +296,12 @@ async fn perform(
                 let leader = peer.core.quorum.as_ref().and_then(|q| q.leader);
                 // Set before the role starts so the state says which role serves.
                 peer.core.start_following();
+                let synced = u64::try_from(f.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                if state == "observing" {
+                    crate::server::metrics::observe("observer_sync_time", synced);
+                } else {
+                    crate::server::metrics::observe("follower_sync_time", synced);
+                }
                 peer.report(&format!("{state} - broadcast"), leader, None);
                 tracing::info!(
                     "serving as follower in epoch {epoch} at zxid {:#x}",

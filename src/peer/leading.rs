@@ -50,7 +50,8 @@ struct Leading {
     view: View,
     links: HashMap<LinkId, (LinkHandle, Option<Sid>)>,
     /// Proposals made and not yet committed, for the committed log.
-    proposed: HashMap<i64, Bytes>,
+    /// Proposed txns waiting for their quorum, with the ms they were proposed at.
+    proposed: HashMap<i64, (Bytes, u64)>,
     /// When the epoch was established (ms on the peer's clock).
     established_at: Option<u64>,
     /// Proposal sizes: last, min, max (Leader.getProposalStats).
@@ -71,6 +72,14 @@ impl Leading {
         };
         let voters = self.view.qv.voting_members();
         let voting = followers.iter().filter(|s| voters.contains(s)).count();
+        let mut learner_sids: Vec<u64> = self
+            .links
+            .values()
+            .filter_map(|(_, s)| *s)
+            .map(|s| s.0)
+            .collect();
+        learner_sids.sort_unstable();
+        learner_sids.dedup();
         crate::server::facts::LeadingFacts {
             learners: self.leader.learner_count(),
             synced_followers: voting,
@@ -79,6 +88,7 @@ impl Leading {
             pending_syncs: pending,
             uptime_ms: self.established_at.map_or(0, |t| now_ms.saturating_sub(t)),
             proposal_sizes: self.proposal_sizes,
+            learner_sids,
         }
     }
 }
@@ -287,8 +297,9 @@ async fn perform(
         let entries = peer.core.take_log();
         let now = peer.now_ms();
         for (zxid, data) in &entries {
-            // BufferStats of the PROPOSAL packet's serialized size, as Leader.propose counts.
-            let size = data.len() as i64 + 28;
+            // BufferStats of the proposal's data, SerializeUtils.serializeRequest's length,
+            // as Leader.propose counts it (not the whole QuorumPacket).
+            let size = data.len() as i64;
             let (_, min, max) = l.proposal_sizes;
             l.proposal_sizes = (
                 size,
@@ -296,7 +307,8 @@ async fn perform(
                 max.max(size),
             );
             let data = Bytes::copy_from_slice(data);
-            l.proposed.insert(*zxid, data.clone());
+            l.proposed.insert(*zxid, (data.clone(), now));
+            crate::server::metrics::count("proposal_count", 1);
             match l.leader.propose(Zxid(*zxid), data, now) {
                 Ok(a) => queue.extend(a),
                 Err(e) => {
@@ -380,9 +392,13 @@ async fn act(
         }
         Action::Commit { zxid } => {
             peer.core.durable(zxid.0);
-            if let Some(data) = l.proposed.remove(&zxid.0) {
+            if let Some((data, at)) = l.proposed.remove(&zxid.0) {
                 peer.committed.push(zxid.0, data);
+                // Leader.tryToCommit: QUORUM_ACK_LATENCY, then Leader.commit's COMMIT_COUNT.
+                let waited = peer.now_ms().saturating_sub(at);
+                crate::server::metrics::observe("quorum_ack_latency", waited);
             }
+            crate::server::metrics::count("commit_count", 1);
             l.leader.applied(zxid);
         }
         Action::Touch { sessions } => peer.core.touch_sessions(&sessions),

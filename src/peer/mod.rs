@@ -312,6 +312,7 @@ impl Peer {
             };
             let took = u64::try_from(looking_since.elapsed().as_millis()).unwrap_or(u64::MAX);
             self.election_time_ms = Some(took);
+            crate::server::metrics::observe("election_time", took);
             tracing::info!(
                 "sid {}: {:?}, leader {} (election took {took} ms)",
                 p.sid().0,

@@ -117,6 +117,57 @@ pub fn conf_entries(cfg: &Config) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A host as QuorumServer.delimitedHostString writes it: IPv6 in brackets.
+pub fn delimited_host(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+/// A `server.N` line as QuorumServer.toString writes it:
+/// `host:quorumPort:electionPort:participant|observer[;clientHost:clientPort]`.
+pub fn server_line(s: &crate::config::ServerSpec) -> String {
+    let mut out = format!(
+        "{}:{}:{}:{}",
+        delimited_host(&s.host),
+        s.quorum_port,
+        s.election_port,
+        if s.observer {
+            "observer"
+        } else {
+            "participant"
+        }
+    );
+    if let Some(c) = &s.client_addr {
+        out.push(';');
+        out.push_str(c);
+    }
+    out
+}
+
+/// QuorumZooKeeperServer.dumpConf's lines after the server's own: limits, election
+/// algorithm, this member's ports and type, then `membership: ` and the quorum verifier
+/// (`server.N=...` lines and `version=` in hex, without a final newline; a static
+/// configuration's version is 0).
+pub fn quorum_conf(cfg: &Config) -> String {
+    let me = cfg.my_id.and_then(|id| cfg.servers.get(&id));
+    let mut out = format!(
+        "initLimit={}\nsyncLimit={}\nelectionAlg=3\nelectionPort={}\nquorumPort={}\npeerType={}\nmembership: \n",
+        cfg.init_limit,
+        cfg.sync_limit,
+        me.map_or(0, |s| s.election_port),
+        me.map_or(0, |s| s.quorum_port),
+        u8::from(me.is_some_and(|s| s.observer)),
+    );
+    for (sid, s) in &cfg.servers {
+        out.push_str(&format!("server.{sid}={}\n", server_line(s)));
+    }
+    out.push_str("version=0");
+    out
+}
+
 /// Days since 1970-01-01 -> (year, month, day), proleptic Gregorian.
 pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;

@@ -209,6 +209,8 @@ pub struct LeadingFacts {
     pub uptime_ms: u64,
     /// Proposal sizes in bytes: last, min, max (BufferStats; -1 before the first).
     pub proposal_sizes: (i64, i64, i64),
+    /// The sids of the learners connected (their LearnerHandlers' keys), ascending.
+    pub learner_sids: Vec<u64>,
 }
 
 /// Everything the operations interfaces report.

@@ -140,7 +140,7 @@ pub(crate) fn hash(f: &Facts) -> String {
 }
 
 /// `srvr` (and the tail of `stat`).
-fn srvr(f: &Facts, peer: Option<SocketAddr>) -> String {
+pub(crate) fn srvr(f: &Facts, peer: Option<SocketAddr>) -> String {
     let l = &f.latency;
     format!(
         "Zookeeper version: {VERSION}, built on {BUILT}\nLatency min/avg/max: {}/{}/{}\nReceived: {}\nSent: {}\nConnections: {}\nOutstanding: 0\nZxid: 0x{:x}\nMode: {}\nNode count: {}\n",
@@ -153,7 +153,18 @@ fn srvr(f: &Facts, peer: Option<SocketAddr>) -> String {
         f.zxid,
         f.server_state,
         f.node_count
-    )
+    ) + &proposal_sizes_line(f)
+}
+
+/// A leader's `srvr`/`stat` end with its proposal sizes (Leader.getProposalStats).
+fn proposal_sizes_line(f: &Facts) -> String {
+    match f.quorum.as_ref().and_then(|q| q.leading.as_ref()) {
+        Some(l) if f.server_state == "leader" => {
+            let (last, min, max) = l.proposal_sizes;
+            format!("Proposal sizes last/min/max: {last}/{min}/{max}\n")
+        }
+        _ => String::new(),
+    }
 }
 
 fn stat(f: &Facts, peer: Option<SocketAddr>) -> String {
@@ -279,11 +290,15 @@ fn envi() -> String {
     out
 }
 
-/// `conf`: the serving configuration.
-fn conf(cfg: &Config) -> String {
+/// `conf`: the serving configuration; a quorum member adds QuorumZooKeeperServer.dumpConf's
+/// lines and its membership (QuorumVerifier.toString, which ends without a newline).
+pub(crate) fn conf(cfg: &Config) -> String {
     let mut out = String::new();
     for (k, v) in envinfo::conf_entries(cfg) {
         let _ = writeln!(out, "{k}={v}");
+    }
+    if cfg.is_distributed() {
+        out.push_str(&envinfo::quorum_conf(cfg));
     }
     out
 }

@@ -116,6 +116,33 @@ pub fn summary(name: &str) -> Summary {
         .unwrap_or_default()
 }
 
+fn counters() -> &'static Mutex<HashMap<&'static str, u64>> {
+    static C: OnceLock<Mutex<HashMap<&'static str, u64>>> = OnceLock::new();
+    C.get_or_init(Mutex::default)
+}
+
+/// Adds `n` to one of ZooKeeper's ServerMetrics counters.
+pub fn count(name: &'static str, n: u64) {
+    *counters()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(name)
+        .or_default() += n;
+    if INSTALLED.load(std::sync::atomic::Ordering::Acquire) {
+        metrics::counter!(name).increment(n);
+    }
+}
+
+/// A counter's value (0 before it moved).
+pub fn counter(name: &str) -> u64 {
+    counters()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(name)
+        .copied()
+        .unwrap_or(0)
+}
+
 /// Replies went out after these latencies (ms): `readlatency` and `updatelatency`.
 pub fn requests_done(reads: &[u64], writes: &[u64]) {
     observe_all("readlatency", reads);

@@ -2,6 +2,13 @@
 //! values Ferrokeeper has for them. Shared by the `mntr` word, the `monitor` admin command
 //! and the Prometheus gauges. Keys with no Ferrokeeper counterpart report 0.
 //! ZooKeeper's per-namespace summary sets (`*_per_namespace`) are left out.
+//!
+//! In an ensemble the role adds what ZooKeeper 3.8's quorum servers register: `peer_state`
+//! (QuorumZooKeeperServer.dumpMonitorValues) and the `quorum_size` gauge on every member;
+//! on the leader LeaderZooKeeperServer's gauges (`learners`, `synced_followers`,
+//! `synced_non_voting_followers`, `synced_observers`, `pending_syncs`, `leader_uptime`,
+//! `last/min/max_proposal_size`) and the LearnerHandlers' summary sets keyed by learner sid
+//! (`{sid}_learner_handler_qp_size`, `{sid}_learner_handler_qp_time_ms`).
 
 use crate::config::Config;
 use crate::server::facts::Facts;
@@ -215,6 +222,63 @@ fn fd_counts() -> (i64, i64) {
     (open, max)
 }
 
+/// The gauges a quorum server adds after `server_state` (`peer_state` is text).
+fn quorum_values(f: &Facts, out: &mut Vec<(String, Kind, Value)>) {
+    let Some(q) = &f.quorum else {
+        return;
+    };
+    out.push((
+        "peer_state".into(),
+        Kind::Text,
+        Value::Text(q.peer_state.clone()),
+    ));
+    out.push((
+        "quorum_size".into(),
+        Kind::Gauge,
+        Value::Int(q.quorum_size as i64),
+    ));
+    let Some(l) = &q.leading else {
+        return;
+    };
+    let (last, min, max) = l.proposal_sizes;
+    for (name, v) in [
+        ("learners", l.learners as i64),
+        ("synced_followers", l.synced_followers as i64),
+        (
+            "synced_non_voting_followers",
+            l.synced_non_voting_followers as i64,
+        ),
+        ("synced_observers", l.synced_observers as i64),
+        ("pending_syncs", l.pending_syncs as i64),
+        ("leader_uptime", l.uptime_ms as i64),
+        ("last_proposal_size", last),
+        ("min_proposal_size", min),
+        ("max_proposal_size", max),
+    ] {
+        out.push((name.into(), Kind::Gauge, Value::Int(v)));
+    }
+}
+
+/// A summary's keys (`avg_`, `min_`, `max_`, `cnt_`, `sum_`, and for an advanced one the
+/// percentiles), from the samples recorded under `name`.
+fn summary_values(name: &str, kind: Kind, out: &mut Vec<(String, Kind, Value)>) {
+    let s = metrics::summary(name);
+    out.push((format!("avg_{name}"), kind, Value::Float(s.avg())));
+    out.push((format!("min_{name}"), kind, Value::Int(s.min as i64)));
+    out.push((format!("max_{name}"), kind, Value::Int(s.max as i64)));
+    out.push((format!("cnt_{name}"), kind, Value::Int(s.count as i64)));
+    out.push((format!("sum_{name}"), kind, Value::Int(s.sum as i64)));
+    if kind == Kind::Advanced {
+        for (p, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999)] {
+            out.push((
+                format!("{p}_{name}"),
+                kind,
+                Value::Int(s.quantile(q) as i64),
+            ));
+        }
+    }
+}
+
 /// Every key with its value; `extra_conns` counts connections the core does not know of
 /// (the one asking, for a four-letter word).
 pub fn values(f: &Facts, _cfg: &Config, extra_conns: usize) -> Vec<(String, Kind, Value)> {
@@ -233,6 +297,9 @@ pub fn values(f: &Facts, _cfg: &Config, extra_conns: usize) -> Vec<(String, Kind
                     _ => f.server_state.to_string(),
                 };
                 out.push((name.to_string(), *kind, Value::Text(v)));
+                if name == "server_state" {
+                    quorum_values(f, &mut out);
+                }
             }
             Kind::Gauge | Kind::Counter => {
                 let v = match name {
@@ -255,28 +322,35 @@ pub fn values(f: &Facts, _cfg: &Config, extra_conns: usize) -> Vec<(String, Kind
                     "last_client_response_size" => Value::Int(f.responses.last),
                     "max_client_response_size" => Value::Int(f.responses.max),
                     "min_client_response_size" => Value::Int(f.responses.min),
+                    _ if *kind == Kind::Counter => Value::Int(metrics::counter(name) as i64),
                     _ => Value::Int(0),
                 };
                 out.push((name.to_string(), *kind, v));
             }
-            Kind::Basic | Kind::Advanced => {
-                let s = metrics::summary(name);
-                out.push((format!("avg_{name}"), *kind, Value::Float(s.avg())));
-                out.push((format!("min_{name}"), *kind, Value::Int(s.min as i64)));
-                out.push((format!("max_{name}"), *kind, Value::Int(s.max as i64)));
-                out.push((format!("cnt_{name}"), *kind, Value::Int(s.count as i64)));
-                out.push((format!("sum_{name}"), *kind, Value::Int(s.sum as i64)));
-                if *kind == Kind::Advanced {
-                    for (p, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99), ("p999", 0.999)] {
-                        out.push((
-                            format!("{p}_{name}"),
-                            *kind,
-                            Value::Int(s.quantile(q) as i64),
-                        ));
-                    }
-                }
-            }
+            Kind::Basic | Kind::Advanced => summary_values(name, *kind, &mut out),
+        }
+    }
+    // The leader's LearnerHandler summary sets, one entry per learner sid.
+    if let Some(l) = f.quorum.as_ref().and_then(|q| q.leading.as_ref()) {
+        for sid in &l.learner_sids {
+            summary_values(
+                &format!("{sid}_{LEARNER_HANDLER_QP_SIZE}"),
+                Kind::Basic,
+                &mut out,
+            );
+        }
+        for sid in &l.learner_sids {
+            summary_values(
+                &format!("{sid}_{LEARNER_HANDLER_QP_TIME}"),
+                Kind::Advanced,
+                &mut out,
+            );
         }
     }
     out
 }
+
+/// ServerMetrics.LEARNER_HANDLER_QP_SIZE (a summary set keyed by learner sid).
+pub const LEARNER_HANDLER_QP_SIZE: &str = "learner_handler_qp_size";
+/// ServerMetrics.LEARNER_HANDLER_QP_TIME (a summary set keyed by learner sid).
+pub const LEARNER_HANDLER_QP_TIME: &str = "learner_handler_qp_time_ms";

@@ -12,6 +12,8 @@ pub mod fourlw;
 pub mod frame;
 pub mod metrics;
 pub mod mntr;
+#[cfg(test)]
+mod ops_role_tests;
 mod requests;
 pub(crate) mod role;
 #[cfg(test)]

@@ -93,7 +93,7 @@ fn buffer_stats(f: &Facts) -> J {
     ])
 }
 
-fn server_stats(f: &Facts, cfg: &Config) -> Vec<(&'static str, J)> {
+pub(crate) fn server_stats(f: &Facts, cfg: &Config) -> Vec<(&'static str, J)> {
     let (data, log) = envinfo::dir_sizes(cfg);
     let stats = obj([
         ("packets_sent", J::Int(f.packets_sent as i64)),
@@ -115,12 +115,122 @@ fn server_stats(f: &Facts, cfg: &Config) -> Vec<(&'static str, J)> {
         ("non_mtlsremote_conn_count", J::Int(0)),
         ("non_mtlslocal_conn_count", J::Int(0)),
     ]);
-    vec![
+    let mut v = vec![
         ("version", J::from(format!("{VERSION}, built on {BUILT}"))),
         ("read_only", J::Bool(false)),
         ("server_stats", stats),
         ("client_response", buffer_stats(f)),
-        ("node_count", J::Int(f.node_count as i64)),
+    ];
+    // A leader's LeaderZooKeeperServer adds its proposal sizes (Leader.getProposalStats).
+    if let Some(l) = f.quorum.as_ref().and_then(|q| q.leading.as_ref()) {
+        if f.server_state == "leader" {
+            let (last, min, max) = l.proposal_sizes;
+            v.push((
+                "proposal_stats",
+                obj([
+                    ("last_buffer_size", J::Int(last)),
+                    ("min_buffer_size", J::Int(min)),
+                    ("max_buffer_size", J::Int(max)),
+                ]),
+            ));
+        }
+    }
+    v.push(("node_count", J::Int(f.node_count as i64)));
+    v
+}
+
+/// `host:port` as the AdminServer writes an InetSocketAddress (`%s:%d`, IPv6 in brackets).
+fn host_port(host: &str, port: u16) -> String {
+    format!("{}:{port}", envinfo::delimited_host(host))
+}
+
+/// This server's client address (QuorumPeer.getClientAddress).
+fn client_address(cfg: &Config) -> String {
+    host_port(&cfg.client_port_address, cfg.client_port)
+}
+
+/// A MultipleAddresses of one address, as Jackson writes its bean properties.
+fn multiple_addresses(host: &str, port: u16) -> J {
+    let a = host_port(host, port);
+    obj([
+        ("empty", J::Bool(false)),
+        ("all_addresses", J::Arr(vec![J::from(a.clone())])),
+        ("all_reachable_addresses", J::Arr(vec![J::from(a.clone())])),
+        ("one", J::from(a.clone())),
+        ("reachable_address", J::from(a.clone())),
+        (
+            "wildcard_addresses",
+            J::Arr(vec![J::from(format!("0.0.0.0:{port}"))]),
+        ),
+        ("all_ports", J::Arr(vec![J::Int(i64::from(port))])),
+        (
+            "all_host_strings",
+            J::Arr(vec![J::from(host.trim_matches(['[', ']']))]),
+        ),
+        (
+            "all_reachable_addresses_or_all",
+            J::Arr(vec![J::from(a.clone())]),
+        ),
+        ("reachable_or_one", J::from(a)),
+    ])
+}
+
+/// VotingViewCommand: the voting members, keyed by sid (QuorumServerView).
+pub(crate) fn voting_view(cfg: &Config) -> J {
+    let members = cfg
+        .servers
+        .iter()
+        .filter(|(_, s)| !s.observer)
+        .map(|(sid, s)| {
+            let client = if cfg.my_id == Some(*sid) {
+                client_address(cfg)
+            } else {
+                s.client_addr.clone().unwrap_or_default()
+            };
+            (
+                sid.to_string(),
+                obj([
+                    (
+                        "server_addresses",
+                        J::Arr(vec![J::from(host_port(&s.host, s.quorum_port))]),
+                    ),
+                    (
+                        "election_addresses",
+                        J::Arr(vec![J::from(host_port(&s.host, s.election_port))]),
+                    ),
+                    ("client_address", J::from(client)),
+                    ("learner_type", J::from("participant")),
+                ]),
+            )
+        });
+    obj(members)
+}
+
+/// ZabStateCommand: this member's addresses, its zxid and QuorumPeer.getZabState.
+pub(crate) fn zabstate(cfg: &Config, f: &Facts) -> Vec<(&'static str, J)> {
+    let myid = cfg.my_id.unwrap_or(0);
+    let me = cfg.servers.get(&myid);
+    let q = f.quorum.as_ref();
+    let zab = q
+        .and_then(|q| q.peer_state.split_once(" - "))
+        .map_or("election", |(_, z)| z);
+    let addr = |port: fn(&crate::config::ServerSpec) -> u16| {
+        me.map_or(J::Null, |s| multiple_addresses(&s.host, port(s)))
+    };
+    vec![
+        ("myid", J::Int(myid as i64)),
+        (
+            "is_leader",
+            J::Bool(q.is_some_and(|q| q.leader == Some(myid))),
+        ),
+        ("quorum_address", addr(|s| s.quorum_port)),
+        ("election_address", addr(|s| s.election_port)),
+        ("client_address", J::from(client_address(cfg))),
+        ("voting", J::Bool(me.is_some_and(|s| !s.observer))),
+        ("last_zxid", J::from(format!("0x{:x}", f.zxid))),
+        ("zab_epoch", J::Int(f.zxid >> 32)),
+        ("zab_counter", J::Int(f.zxid & 0xffff_ffff)),
+        ("zabstate", J::from(zab)),
     ]
 }
 
@@ -328,7 +438,24 @@ pub async fn run(
                 ("timestamp", J::Int(secs)),
             ])
         }
-        "leader" => return Err("server is not initialized".into()),
+        "leader" => {
+            let f = needs(OpsCmd::Facts).await?;
+            let Some(q) = f.quorum.as_ref().filter(|_| cfg.is_distributed()) else {
+                return Err("server is not initialized".into());
+            };
+            let leader = q.leader.and_then(|sid| cfg.servers.get(&sid));
+            kv(vec![
+                (
+                    "is_leader",
+                    J::Bool(q.leader.is_some() && q.leader == cfg.my_id),
+                ),
+                ("leader_id", J::Int(q.leader.map_or(-1, |sid| sid as i64))),
+                (
+                    "leader_ip",
+                    J::from(leader.map_or(String::new(), |s| s.host.clone())),
+                ),
+            ])
+        }
         "observer_connection_stat_reset" | "ruok" => vec![],
         "observers" => kv(vec![
             ("synced_observers", J::Int(0)),
@@ -356,7 +483,13 @@ pub async fn run(
             kv(v)
         }
         "system_properties" => system_properties(cfg),
-        "voting_view" => kv(vec![("current_config", obj::<&str>([]))]),
+        "voting_view" => {
+            if cfg.is_distributed() {
+                kv(vec![("current_config", voting_view(cfg))])
+            } else {
+                kv(vec![("current_config", obj::<&str>([]))])
+            }
+        }
         "watch_summary" => {
             let f = needs(OpsCmd::Facts).await?;
             let (c, p, t) = f.watch_summary;
@@ -384,7 +517,14 @@ pub async fn run(
                 .map(|(p, sids)| (p.clone(), J::Arr(sids.iter().map(|s| J::Int(*s)).collect())));
             kv(vec![("path_to_session_ids", obj(m))])
         }
-        "zabstate" => kv(vec![("voting", J::Bool(false)), ("zabstate", J::from(""))]),
+        "zabstate" => {
+            if cfg.is_distributed() {
+                let f = needs(OpsCmd::Facts).await?;
+                kv(zabstate(cfg, &f))
+            } else {
+                kv(vec![("voting", J::Bool(false)), ("zabstate", J::from(""))])
+            }
+        }
         other => return Err(format!("Unknown command: {other}")),
     })
 }
