@@ -47,6 +47,11 @@ if [ -x compat-tests/ensemble/run.sh ]; then
   echo "ensemble suite: $(( $(date +%s) - t0 )) s"
 fi
 
+if [ -x compat-tests/ops/ensemble.sh ]; then
+  step "operations per role: a leader's and a follower's words, AdminServer and metrics against ZooKeeper 3.8's"
+  compat-tests/ops/ensemble.sh
+fi
+
 if [ -x compat-tests/run-ensemble.sh ]; then
   step "client suites (Java, kazoo, zookeeper-client) against 3-node Java and Ferrokeeper ensembles"
   t0=$(date +%s)
