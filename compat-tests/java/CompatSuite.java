@@ -1098,6 +1098,8 @@ public class CompatSuite {
             wdd.expect(EventType.NodeDeleted, n);
             // setACL fires nothing
             o.zk.create(n, EMPTY, Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT);
+            // In an ensemble zk's server may not have applied o's create yet.
+            syncOn(zk, n);
             Events wa = new Events();
             zk.getData(n, wa, null);
             zk.getChildren(n, wa);
