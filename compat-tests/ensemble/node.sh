@@ -124,6 +124,19 @@ node_wipe() {
     cp "$dir/myid" "$dir/data/myid"
 }
 
+# N free loopback ports, one per line (the ensemble drivers' port allocation).
+free_ports() { # N -> N free loopback ports, one per line
+    python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print("\n".join(str(s.getsockname()[1]) for s in socks))
+PY
+}
+
 node_mode() {
     four_lw "$(cat "$1/client_port")" srvr | sed -n 's/^Mode: //p'
 }

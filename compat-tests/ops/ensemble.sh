@@ -65,17 +65,6 @@ trap cleanup EXIT
 trap 'echo "interrupted" >&2; exit 130' INT TERM
 SKIPPED=0
 
-free_ports() { # N -> N free loopback ports, one per line
-    python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print("\n".join(str(s.getsockname()[1]) for s in socks))
-PY
-}
 
 # setup DIR KIND: 3 nodes with client, quorum, election, admin (and metrics) ports
 setup() {
