@@ -6,7 +6,6 @@
 Medians, ranges, the run rules and the machine line come from report.py (compare.sh's report),
 so a figure here means what it means there.
 """
-import json
 import os
 import sys
 import time
@@ -39,19 +38,9 @@ def rel(op, r, goal):
 
 
 def main():
-    args = sys.argv[1:]
-    smoke = "--smoke" in args
-    if smoke:
-        args.remove("--smoke")
-    rules = report.SMOKE_RULES if smoke else report.FULL_RULES
-    path, cmd = args[0], args[1]
-    rows = [json.loads(l) for l in open(path) if l.strip()]
+    smoke, rules, path, cmd, start, end, formed, measured = report.ensemble_input(sys.argv[1:])
     by = {}  # (workload, server) -> [runs]
-    meta = [r for r in rows if r["workload"] == "meta"]
-    formed = [r for r in rows if r["workload"] == "formed"]
-    for r in rows:
-        if r["workload"] in ("meta", "formed"):
-            continue
+    for r in measured:
         by.setdefault((r["workload"], r.get("server")), []).append(r)
 
     def runs(w, side):
@@ -59,8 +48,6 @@ def main():
 
     nruns = sorted({len(v) for (w, _), v in by.items() if w not in ("election", "rss")})
     ntrials = sorted({len(v) for (w, _), v in by.items() if w == "election"})
-    start = next((m for m in meta if m.get("phase") == "start"), {})
-    end = next((m for m in meta if m.get("phase") == "end"), {})
 
     out = ["# 3-node Ferrokeeper ensemble vs 3-node Apache ZooKeeper 3.8 ensemble", ""]
     out.append(f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z', time.localtime(os.path.getmtime(path)))}")

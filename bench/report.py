@@ -140,6 +140,24 @@ def verdict(z_runs, f_runs, field, op, goal, rules, z_field=None):
     return (z, f, r, met, "")
 
 
+def ensemble_input(argv):
+    """An ensemble report's command line, `[--smoke] RESULTS.jsonl COMMAND` (ensemble_report.py,
+    observers_report.py): (smoke, rules, command, rows, meta start, meta end, formed rows, the
+    measurement rows)."""
+    args = list(argv)
+    smoke = "--smoke" in args
+    if smoke:
+        args.remove("--smoke")
+    path, cmd = args[0], args[1]
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    meta = [r for r in rows if r["workload"] == "meta"]
+    start = next((m for m in meta if m.get("phase") == "start"), {})
+    end = next((m for m in meta if m.get("phase") == "end"), {})
+    formed = [r for r in rows if r["workload"] == "formed"]
+    measured = [r for r in rows if r["workload"] not in ("meta", "formed")]
+    return smoke, (SMOKE_RULES if smoke else FULL_RULES), path, cmd, start, end, formed, measured
+
+
 def fmt(x, digits=0):
     return "-" if x is None else f"{x:.{digits}f}"
 

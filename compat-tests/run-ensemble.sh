@@ -101,60 +101,7 @@ trap 'echo "interrupted" >&2; exit 130' INT TERM
 
 # ------------------------------------------------------------------ ensembles
 
-# setup_ensemble DIR KIND : zoo.cfg, myid, kind, client_port for sids 1..3
-setup_ensemble() {
-    local dir="$1" kind="$2" sid i ports servers="" n
-    rm -rf "$dir"
-    mkdir -p "$dir"
-    mapfile -t ports < <(free_ports 9)
-    for sid in 1 2 3; do
-        i=$(((sid - 1) * 3))
-        servers+="server.$sid=127.0.0.1:${ports[$((i + 1))]}:${ports[$((i + 2))]}"$'\n'
-    done
-    for sid in 1 2 3; do
-        n="$dir/s$sid"
-        mkdir -p "$n/data"
-        echo "$sid" >"$n/myid"
-        cp "$n/myid" "$n/data/myid"
-        echo "$kind" >"$n/kind"
-        echo "${ports[$(((sid - 1) * 3))]}" >"$n/client_port"
-        cat >"$n/zoo.cfg" <<EOF
-tickTime=$ENS_TICK
-initLimit=$ENS_INIT
-syncLimit=$ENS_SYNC
-dataDir=$n/data
-clientPort=${ports[$(((sid - 1) * 3))]}
-clientPortAddress=127.0.0.1
-maxClientCnxns=0
-4lw.commands.whitelist=*
-admin.enableServer=false
-${servers}
-EOF
-    done
-}
-
-# wait_formed DIR TIMEOUT : every node answers srvr with Mode leader|follower, one leader
-wait_formed() {
-    local dir="$1" t="$2" deadline=$((SECONDS + $2)) n m ok modes leaders
-    while :; do
-        ok=1; leaders=0; modes=""
-        for n in "$dir"/s1 "$dir"/s2 "$dir"/s3; do
-            m="$(node_mode "$n")"
-            modes+=" ${n##*/}=${m:-none}"
-            case "$m" in leader) leaders=$((leaders + 1)) ;; follower) ;; *) ok=0 ;; esac
-            if ! node_running "$n"; then modes+="(dead)"; ok=0; fi
-        done
-        [ $ok = 1 ] && [ $leaders = 1 ] && { echo "formed:$modes"; return 0; }
-        [ $SECONDS -ge "$deadline" ] && { echo "not formed after ${t}s:$modes"; return 1; }
-        sleep 0.5
-    done
-}
-
-connect_string() { # DIR
-    local s out=""
-    for s in 1 2 3; do out+="${out:+,}127.0.0.1:$(cat "$1/s$s/client_port")"; done
-    echo "$out"
-}
+# ens_setup, ens_wait_formed, ens_connect_string: node.sh (ENS_TICK, ENS_INIT, ENS_SYNC above).
 
 # ------------------------------------------------------------------ one run
 declare -A ST PASSED FAILED SECS FORMED
@@ -172,10 +119,10 @@ run_suite() { # TARGET SUITE
             echo "   build failed: see $log.build"
         fi
     fi
-    setup_ensemble "$dir" "$target"
+    ens_setup "$dir" "$target"
     RUN_DIRS+=("$dir")
     local addr
-    addr="$(connect_string "$dir")"
+    addr="$(ens_connect_string "$dir")"
     echo "== $suite against a 3-node $target ensemble ($addr), log: ${log#"$REPO_ROOT"/}"
     start=$SECONDS
     local fail=""
@@ -187,7 +134,7 @@ run_suite() { # TARGET SUITE
         fi
     done
     if [ -z "$fail" ]; then
-        if formed="$(wait_formed "$dir" "$ENS_FORM_TIMEOUT")"; then
+        if formed="$(ens_wait_formed "$dir" "$ENS_FORM_TIMEOUT")"; then
             echo "   $formed after $((SECONDS - start))s"
             FORMED[$key]="${formed#formed: }"
         else

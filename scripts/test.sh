@@ -52,11 +52,46 @@ if [ -x compat-tests/ops/ensemble.sh ]; then
   compat-tests/ops/ensemble.sh
 fi
 
+if [ -x compat-tests/observers/run.sh ]; then
+  step "observers: 3 participants + an observer, Java and Ferrokeeper in every mix (the all-Java one is the reference)"
+  t0=$(date +%s)
+  compat-tests/observers/run.sh
+  echo "observers suite: $(( $(date +%s) - t0 )) s"
+fi
+
 if [ -x compat-tests/run-ensemble.sh ]; then
   step "client suites (Java, kazoo, zookeeper-client) against 3-node Java and Ferrokeeper ensembles"
   t0=$(date +%s)
   compat-tests/run-ensemble.sh
   echo "client suites on ensembles: $(( $(date +%s) - t0 )) s"
+fi
+
+if [ -x compat-tests/kafka/run.sh ]; then
+  step "Kafka: two Kafka 0.9.0.1 brokers and Kafka 3.x's request patterns on Apache ZooKeeper 3.8 and on Ferrokeeper"
+  t0=$(date +%s)
+  compat-tests/kafka/run.sh
+  echo "kafka suite: $(( $(date +%s) - t0 )) s"
+fi
+
+if [ -x compat-tests/kafka/run.sh ]; then
+  step "Kafka on 3-node ensembles (all-Java reference, Ferrokeeper): kill -9 of the ZooKeeper leader under produce load"
+  t0=$(date +%s)
+  compat-tests/kafka/run.sh --ensemble
+  echo "kafka ensemble suite: $(( $(date +%s) - t0 )) s"
+fi
+
+if [ -x compat-tests/flink/run.sh ]; then
+  step "Flink: a Flink 2.3 session cluster with ZooKeeper HA (jobmanager kill -9, restore from checkpoint) on Apache ZooKeeper 3.8 and on Ferrokeeper"
+  t0=$(date +%s)
+  compat-tests/flink/run.sh
+  echo "flink suite: $(( $(date +%s) - t0 )) s"
+fi
+
+if [ -x compat-tests/flink/run.sh ]; then
+  step "Flink HA on 3-node ensembles (all-Java reference, Ferrokeeper): kill -9 of the ZooKeeper leader while the job runs"
+  t0=$(date +%s)
+  compat-tests/flink/run.sh --ensemble
+  echo "flink ensemble suite: $(( $(date +%s) - t0 )) s"
 fi
 
 if [ -x compat-tests/faults/run.sh ]; then
@@ -66,6 +101,15 @@ if [ -x compat-tests/faults/run.sh ]; then
   # compat-tests/faults/run.sh --target java).
   compat-tests/faults/run.sh --target ferrokeeper --target mixed
   echo "fault suite: $(( $(date +%s) - t0 )) s"
+fi
+
+if [ -x compat-tests/faults/run.sh ]; then
+  step "linearizable sync: sync + get sent to a paused old leader, read after it resumes (Ferrokeeper with linearizableSync=true must pass; ZooKeeper 3.8's result is printed, not fatal)"
+  t0=$(date +%s)
+  compat-tests/faults/run.sh --target ferrokeeper --scenario stop-leader-sync
+  compat-tests/faults/run.sh --target java --scenario stop-leader-sync ||
+    echo "ZooKeeper 3.8 fails stop-leader-sync, as expected: its sync is not a quorum round (ZOOKEEPER-1675)"
+  echo "linearizable sync faults: $(( $(date +%s) - t0 )) s"
 fi
 
 if [ -x compat-tests/storage/run.sh ]; then
@@ -91,6 +135,11 @@ fi
 if [ -x bench/ensemble.sh ]; then
   step "ensemble benchmark smoke: 3-node ZooKeeper and Ferrokeeper ensembles, leader failover"
   bench/ensemble.sh --smoke
+fi
+
+if [ -x bench/observers.sh ]; then
+  step "observer benchmark smoke: ZooKeeper and Ferrokeeper, 3 participants and 3 + 2 observers"
+  bench/observers.sh --smoke
 fi
 
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }

@@ -8,6 +8,7 @@ pub(crate) mod peer;
 pub mod pipeline;
 pub mod proto;
 pub mod quorum;
+pub(crate) mod rng;
 pub mod server;
 pub mod session;
 pub mod storage;

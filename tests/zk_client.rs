@@ -5,8 +5,11 @@
 //! with `ZK_TEST_ADDR=host:port` they run against that server (which must have
 //! `zookeeper.extendedTypesEnabled=true`, tickTime=2000 and a short
 //! `znode.container.checkIntervalMs`), each under its own base path; with
-//! `ZK_TEST_ADDR=host:port,host:port,...` against that ensemble (every client
-//! is given all the addresses). Every
+//! `ZK_TEST_ADDR=host:port,host:port,...` against that ensemble: each test's
+//! sessions share one of its servers, chosen by the test's name, so the tests
+//! spread over the ensemble (ZooKeeper orders one session's reads after another
+//! session's writes only on one server; across servers that takes a `sync`, which
+//! the expectations here do not make, as the Java suite's sessions share one). Every
 //! expectation here holds on Apache ZooKeeper 3.8.
 
 mod zk_client_support;

@@ -12,7 +12,9 @@ observations that are not asserted. Exit status 0 when it ran to the end (whatev
 results), non-zero when it died.
 """
 import argparse
+import json
 import logging
+import struct
 import os
 import re
 import socket
@@ -22,7 +24,9 @@ import threading
 import time
 
 from kazoo.client import KazooClient, KazooState
-from kazoo.exceptions import KazooException, NoNodeError, SessionMovedError
+from kazoo.exceptions import (KazooException, NoNodeError, NotReadOnlyCallError,
+                              SessionMovedError)
+from kazoo.protocol.states import KeeperState
 from kazoo.retry import KazooRetry
 from kazoo.security import make_digest_acl, OPEN_ACL_UNSAFE
 
@@ -33,6 +37,29 @@ NODE_SH = os.path.join(HERE, "node.sh")
 FORM_TIMEOUT = float(os.environ.get("ENSEMBLE_FORM_TIMEOUT", "60"))
 LEADER_TIMEOUT = 60.0
 CLIENT_TIMEOUT = 15.0
+# Writes pipelined at a time by the catch-up checks.
+WRITE_WINDOW = 100
+# catchup-difflog's txns while the follower is down: well past the committedLog's 501, and
+# their PROPOSAL and COMMIT packets well past a learner link's queue of 4096.
+DIFFLOG_WRITES = 3000
+
+
+# What the read-only check must see on every run (ZooKeeper 3.8's ReadOnlyZooKeeperServer);
+# the rest of what it sees must match the reference run.
+READ_ONLY_EXPECT = {
+    "mode while cut": "read-only",
+    "client state": "CONNECTED_RO",
+    "read before-partition data": True,
+    "create": "NotReadOnlyCallError",
+    "set": "NotReadOnlyCallError",
+    "sync": "NotReadOnlyCallError",
+    "exists after refused create": False,
+    "connect readOnly=None": "closed, no answer",
+    "connect readOnly=False": "closed, no answer",
+    "connect readOnly=True": "session, readOnly=True, timeout 10000",
+    "isro after heal": "rw",
+    "client sees majority's write": True,
+}
 
 
 class CheckFailed(Exception):
@@ -108,12 +135,12 @@ class Node:
         except OSError:
             return ""
 
-    def srvr(self):
-        """The srvr answer as a dict (Mode, Zxid, ...), {} when it does not answer."""
+    def four_lw(self, word):
+        """The answer to a four-letter word, "" when the server does not answer."""
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=3) as s:
                 s.settimeout(3)
-                s.sendall(b"srvr")
+                s.sendall(word.encode())
                 buf = b""
                 while True:
                     chunk = s.recv(4096)
@@ -121,9 +148,13 @@ class Node:
                         break
                     buf += chunk
         except OSError:
-            return {}
+            return ""
+        return buf.decode("utf-8", "replace")
+
+    def srvr(self):
+        """The srvr answer as a dict (Mode, Zxid, ...), {} when it does not answer."""
         out = {}
-        for line in buf.decode("utf-8", "replace").splitlines():
+        for line in self.four_lw("srvr").splitlines():
             if ": " in line:
                 k, v = line.split(": ", 1)
                 out[k.strip()] = v.strip()
@@ -131,6 +162,49 @@ class Node:
 
     def mode(self):
         return self.srvr().get("Mode", "")
+
+    def election_port(self):
+        with open(os.path.join(self.dir, "zoo.cfg")) as f:
+            for line in f:
+                if line.startswith(f"server.{self.sid}="):
+                    return int(line.split("=", 1)[1].split(":")[2])
+        raise CheckFailed(f"no server.{self.sid} line")
+
+    def set_props(self, props):
+        """System properties for the node's next start (node.sh reads `props`)."""
+        path = os.path.join(self.dir, "props")
+        if props:
+            with open(path, "w") as f:
+                f.write("".join(p + "\n" for p in props))
+        elif os.path.exists(path):
+            os.remove(path)
+
+
+def raw_connect(node, read_only):
+    """A ConnectRequest for a new session, with the trailing readOnly flag `read_only`
+    (None: left out, as an old client does). Returns the ConnectResponse's fields as a dict,
+    or None when the server closed the connection without one."""
+    body = struct.pack(">iqiqi", 0, 0, 10000, 0, 16) + bytes(16)
+    if read_only is not None:
+        body += b"\x01" if read_only else b"\x00"
+    try:
+        with socket.create_connection(("127.0.0.1", node.port), timeout=5) as s:
+            s.settimeout(5)
+            s.sendall(struct.pack(">i", len(body)) + body)
+            buf = b""
+            while len(buf) < 4 or len(buf) < 4 + struct.unpack(">i", buf[:4])[0]:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+    except OSError:
+        return None
+    if len(buf) < 4 + 20:
+        return None
+    _, timeout, session, pwlen = struct.unpack(">iiqi", buf[4:24])
+    rest = buf[24 + pwlen:4 + struct.unpack(">i", buf[:4])[0]]
+    return {"timeout": timeout, "session": session,
+            "read_only": bool(rest[0]) if rest else None}
 
 
 def wait_until(pred, timeout, what, interval=0.3):
@@ -386,8 +460,11 @@ def check_acked_everywhere(nodes, load):
 # ---------------------------------------------------------------- the checks
 
 class Checks:
-    def __init__(self, run_dir, label):
+    def __init__(self, run_dir, label, reference_dir=None):
         self.label = label
+        self.run_dir = run_dir
+        # the all-Java reference run of this topology (None: this is the reference)
+        self.reference_dir = reference_dir
         self.nodes = [Node(run_dir, s) for s in (1, 2, 3)]
         self.by_sid = {n.sid: n for n in self.nodes}
 
@@ -540,7 +617,40 @@ class Checks:
         m = re.search(r"syncing with the leader by (\w+)", text)
         return m.group(1).upper() if m else "unknown"
 
+    def _write_mix(self, zk, base, writes):
+        """`writes` txns (creates, sets, sequentials, deletes), pipelined in windows of
+        WRITE_WINDOW (one session keeps them in order); the znodes that must remain."""
+        want = set()
+        pending = []
+
+        def drain():
+            for kind, r in pending:
+                name = r.get(timeout=CLIENT_TIMEOUT)
+                if kind in (0, 2):
+                    want.add(name)
+            pending.clear()
+
+        for i in range(writes):
+            kind = i % 5
+            if kind == 0:
+                r = zk.create_async(f"{base}/n{i}", b"v%d" % i)
+            elif kind == 1:
+                r = zk.set_async(f"{base}/n{i - 1}", b"set%d" % i)
+            elif kind == 2:
+                r = zk.create_async(f"{base}/s-", b"", sequence=True)
+            elif kind == 3:
+                r = zk.create_async(f"{base}/d{i}", b"x")
+            else:
+                r = zk.delete_async(f"{base}/d{i - 1}")
+            pending.append((kind, r))
+            if len(pending) >= WRITE_WINDOW:
+                drain()
+        drain()
+        return want
+
     def _catchup(self, check, wipe, writes):
+        """Stops the lowest-sid follower, writes, restarts it; returns (follower, how it
+        synced, the check's summary)."""
         base = f"/ens/{check}"
         reset_base(self.nodes, base)
         # the lowest-sid follower (sid 1 in every topology when sid 3 leads: the
@@ -553,20 +663,8 @@ class Checks:
         if wipe:
             f.wipe()
         zk = client(others)
-        want = set()
         try:
-            for i in range(writes):
-                kind = i % 5
-                if kind == 0:
-                    want.add(zk.create(f"{base}/n{i}", b"v%d" % i))
-                elif kind == 1:
-                    zk.set(f"{base}/n{i - 1}", b"set%d" % i)
-                elif kind == 2:
-                    want.add(zk.create(f"{base}/s-", b"", sequence=True))
-                elif kind == 3:
-                    zk.create(f"{base}/d{i}", b"x")
-                else:
-                    zk.delete(f"{base}/d{i - 1}")
+            want = self._write_mix(zk, base, writes)
         finally:
             close(zk)
         off = f.log_size()
@@ -579,15 +677,72 @@ class Checks:
             raise CheckFailed(f"znodes under {base}: missing {sorted(want - got)[:3]}, "
                               f"unexpected {sorted(got - want)[:3]}")
         how = self._sync_kind(f, f.log_since(off))
-        return f"sid{f.sid} ({f.kind}) synced by {how}; {writes} txns, trees identical"
+        return f, how, f"sid{f.sid} ({f.kind}) synced by {how}; {writes} txns, trees identical"
+
+    def _leader_syncs(self, leader, text, sid):
+        """How many times the leader's log says it began syncing learner `sid`."""
+        text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+        if leader.kind == "zookeeper":
+            return len(re.findall(rf"Synchronizing with Learner sid: {sid} ", text))
+        return len(re.findall(rf"sync of learner sid: {sid}: ", text))
+
+    def _leader_source(self, leader, text, sid):
+        """Where the leader took the learner's txns from, as its log says."""
+        text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+        if leader.kind == "zookeeper":
+            if f"Use txnlog and committedLog for peer sid: {sid}" in text:
+                return "txnlog"
+            if f"Using committedLog for peer sid: {sid}" in text:
+                return "committedLog"
+            return "snapshot/none"
+        m = re.search(rf"sync of learner sid: {sid}: \w+ 0x[0-9a-f]+ from ([\w ]+)", text)
+        if not m:
+            return "unknown"
+        return "txnlog" if m.group(1).startswith("txnlog") else m.group(1)
 
     # 3. catchup-diff
     def catchup_diff(self):
-        return self._catchup("catchup-diff", wipe=False, writes=50)
+        return self._catchup("catchup-diff", wipe=False, writes=50)[2]
 
     # 4. catchup-snap
     def catchup_snap(self):
-        return self._catchup("catchup-snap", wipe=True, writes=50)
+        return self._catchup("catchup-snap", wipe=True, writes=50)[2]
+
+    # 4a. catchup-difflog: further behind than the leader's committedLog (500 txns, 501
+    # kept): ZooKeeper's leader reads the rest from its txn log and DIFFs when that is small
+    # next to its newest snapshot (LearnerHandler.syncFollower). The sync mode must be the
+    # all-Java reference's of this topology (written by the reference run to
+    # REFERENCE_DIR/catchup-difflog.sync); the reference itself must DIFF.
+    def catchup_difflog(self):
+        check = "catchup-difflog"
+        leader = self.leader()
+        off = leader.log_size()
+        f, how, summary = self._catchup(check, wipe=False, writes=DIFFLOG_WRITES)
+        text = leader.log_since(off)
+        source = self._leader_source(leader, text, f.sid)
+        # Once: a leader that drops the link mid-DIFF (say a send queue shorter than the
+        # DIFF) has the follower retry until some attempt gets through.
+        syncs = self._leader_syncs(leader, text, f.sid)
+        if syncs != 1:
+            raise CheckFailed(f"leader sid{leader.sid} ({leader.kind}) began syncing sid{f.sid} "
+                              f"{syncs} times, not once ({summary})")
+        summary += f"; leader sid{leader.sid} ({leader.kind}) sent from {source}"
+        if self.reference_dir is None:
+            with open(os.path.join(self.run_dir, f"{check}.sync"), "w") as out:
+                out.write(how + "\n")
+            if how != "DIFF":
+                raise CheckFailed(f"the all-Java reference synced by {how}, not DIFF: "
+                                  f"the check's premise is wrong ({summary})")
+            return summary
+        try:
+            with open(os.path.join(self.reference_dir, f"{check}.sync")) as ref:
+                want = ref.read().strip()
+            seen = "the reference's"
+        except OSError:
+            want, seen = "DIFF", "Java 3.8's (no reference run here)"
+        if how != want:
+            raise CheckFailed(f"synced by {how}, {seen} sync was {want} ({summary})")
+        return summary + f"; as the reference ({want})"
 
     # 4b. catchup-trunc: the leader logs a write it can never commit (its quorum port is
     # cut off with iptables on loopback, so no follower hears the proposal), is killed, and
@@ -772,7 +927,148 @@ class Checks:
                 f"every client kept its session) on "
                 f"all nodes, {len(tree)} znodes identical; sid{leader.sid} rejoined by {how}")
 
-    # 7. rolling
+    # 7. read-only: sid 1 is cut off from the others and restarted with
+    # readonlymode.enabled; while it looks for a leader it serves reads to a kazoo
+    # read_only=True client and refuses the rest; once the cut is healed it rejoins, and the
+    # client ends up on a read-write server.
+    #
+    # Why sid 1 and a restart: the iptables rules match its own quorum and election ports,
+    # which catch every connection only while it dials nobody. A lower sid's election-port
+    # dial is closed by the higher sid, which dials back (into the rules); a follower's link
+    # to the leader goes from an ephemeral port the rules cannot name, so sid 1 restarts
+    # behind the rules and never gets that far.
+    def read_only(self):
+        check = "read-only"
+        base = f"/ens/{check}"
+        reset_base(self.nodes, base)
+        iso = self.by_sid[1]
+        others = [n for n in self.nodes if n is not iso]
+        zk = client(self.nodes)
+        try:
+            zk.create(f"{base}/before", b"written before the partition")
+        finally:
+            close(zk)
+        zk = client(iso)
+        try:  # sid 1 has it (logged) before it goes
+            zk.sync(base)
+            zk.get(f"{base}/before")
+        finally:
+            close(zk)
+        cfg_path = os.path.join(iso.dir, "zoo.cfg")
+        with open(cfg_path) as f:
+            cfg_text = f.read()
+        rules = []
+        for port in (iso.quorum_port(), iso.election_port()):
+            rules += [["INPUT", "-i", "lo", "-p", "tcp", "--sport", str(port), "-j", "DROP"],
+                      ["INPUT", "-i", "lo", "-p", "tcp", "--dport", str(port), "-j", "DROP"]]
+        facts = {}  # what the reference and the run under test must agree on
+        ro = None
+        states = []
+        try:
+            try:
+                iso.stop()
+                for r in rules:
+                    subprocess.run(["iptables", "-I", *r], check=True)
+                # Java reads readonlymode.enabled only as a system property, and 3.8's
+                # read-only server makes only local sessions (without them it answers a
+                # new session with a bare NOTREADONLY header no client can read).
+                iso.set_props(["-Dreadonlymode.enabled=true"])
+                with open(cfg_path, "w") as f:
+                    f.write(cfg_text + "localSessionsEnabled=true\n")
+                t0 = time.monotonic()
+                iso.start()
+                wait_until(lambda: iso.four_lw("isro") == "ro", 30,
+                           f"sid{iso.sid} to answer isro ro")
+                t_ro = time.monotonic() - t0
+                facts["mode while cut"] = iso.mode()
+                ro = KazooClient(hosts=iso.addr, read_only=True, timeout=10.0,
+                                 connection_retry=KazooRetry(max_tries=-1, max_delay=0.5))
+                ro.add_listener(states.append)
+                ro.start(timeout=CLIENT_TIMEOUT)
+                facts["client state"] = str(ro.client_state)
+                ro_session = ro.client_id[0]
+                facts["session id names sid"] = (ro_session >> 56) == iso.sid
+                data, _ = ro.get(f"{base}/before")
+                facts["read before-partition data"] = data == b"written before the partition"
+                for what, call in (("create", lambda: ro.create(f"{base}/ro-write", b"x")),
+                                   ("set", lambda: ro.set(f"{base}/before", b"x")),
+                                   ("sync", lambda: ro.sync(base))):
+                    try:
+                        call()
+                        facts[what] = "succeeded"
+                    except NotReadOnlyCallError:
+                        facts[what] = "NotReadOnlyCallError"
+                    except KazooException as e:
+                        facts[what] = type(e).__name__
+                facts["exists after refused create"] = ro.exists(f"{base}/ro-write") is not None
+                for flag in (None, False, True):
+                    got = raw_connect(iso, flag)
+                    facts[f"connect readOnly={flag}"] = (
+                        "closed, no answer" if got is None else
+                        f"session, readOnly={got['read_only']}, timeout {got['timeout']}")
+                # the majority goes on meanwhile
+                wait_until(lambda: leader_of(others), LEADER_TIMEOUT, "a leader without sid 1")
+                zk = client(others)
+                try:
+                    zk.create(f"{base}/during", b"written by the majority")
+                finally:
+                    close(zk)
+            finally:
+                for r in rules:
+                    subprocess.run(["iptables", "-D", *r], check=False)
+                iso.set_props([])
+                with open(cfg_path, "w") as f:
+                    f.write(cfg_text)
+            t_heal = time.monotonic()
+            wait_until(lambda: iso.mode() == "follower", FORM_TIMEOUT,
+                       f"sid{iso.sid} back as a follower")
+            t_back = time.monotonic() - t_heal
+            facts["isro after heal"] = iso.four_lw("isro")
+            wait_until(lambda: ro.client_state == KeeperState.CONNECTED, 30,
+                       "the read_only=True client to reach a read-write server")
+            # sid 1 still runs with local sessions (a new one each connection), its leader
+            # without: what a write of that session gets is reported, not compared.
+            try:
+                ro.create(f"{base}/after-heal", b"rw again")
+                wrote = "succeeded"
+            except KazooException as e:
+                wrote = type(e).__name__
+            self.info(check, f"a write of the client after the heal: {wrote}")
+            data, _ = ro.get(f"{base}/during")
+            facts["client sees majority's write"] = data == b"written by the majority"
+            facts["session after heal"] = "same" if ro.client_id[0] == ro_session else "new"
+            facts["client went through LOST"] = KazooState.LOST in states
+        finally:
+            close(ro)
+        all_identical(self.nodes, base)
+        wrong = [f"{k}: {facts.get(k)!r}, not {v!r}" for k, v in READ_ONLY_EXPECT.items()
+                 if facts.get(k) != v]
+        if wrong:
+            raise CheckFailed("; ".join(wrong))
+        self._compare_facts(check, facts)
+        return (f"sid{iso.sid} ({iso.kind}) read-only {t_ro:.1f}s after its start behind the "
+                f"cut, rejoined {t_back:.1f}s after the heal; " +
+                ", ".join(f"{k}: {v}" for k, v in facts.items()))
+
+    def _compare_facts(self, check, facts):
+        """The reference run writes what it saw; a run under test must have seen the same."""
+        path = f"{check}.facts"
+        if self.reference_dir is None:
+            with open(os.path.join(self.run_dir, path), "w") as out:
+                json.dump(facts, out, indent=1, sort_keys=True)
+            return
+        try:
+            with open(os.path.join(self.reference_dir, path)) as ref:
+                want = json.load(ref)
+        except OSError:
+            self.info(check, "no reference facts to compare with")
+            return
+        diff = [f"{k}: {facts.get(k)!r}, the reference {want.get(k)!r}"
+                for k in sorted(set(want) | set(facts)) if facts.get(k) != want.get(k)]
+        if diff:
+            raise CheckFailed("not as the all-Java reference: " + "; ".join(diff))
+
+    # 8. rolling
     def rolling(self, new_kind):
         check = "rolling"
         base = f"/ens/{check}"
@@ -818,9 +1114,11 @@ class Checks:
 
 CHECKS = {
     "elect": "elect",
+    "read-only": "read_only",
     "replicate": "replicate",
     "catchup-diff": "catchup_diff",
     "catchup-snap": "catchup_snap",
+    "catchup-difflog": "catchup_difflog",
     "catchup-trunc": "catchup_trunc",
     "session-move": "session_move",
     "leader-kill": "leader_kill",
@@ -852,19 +1150,26 @@ def main():
     ap.add_argument("--run-dir", required=True)
     ap.add_argument("--checks", default=",".join(CHECKS))
     ap.add_argument("--rolling", metavar="KIND", help="run the rolling replacement to KIND")
+    ap.add_argument("--reference-dir", help="the all-Java reference run's directory "
+                    "(for a Ferrokeeper or mixed run)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    checks = Checks(args.run_dir, args.label)
+    checks = Checks(args.run_dir, args.label, args.reference_dir)
     if args.rolling:
         run_one(checks, "rolling", lambda: checks.rolling(args.rolling), heal=False)
         return 0
-    for name in args.checks.split(","):
-        if name not in CHECKS:
+    run_named(checks, args.checks.split(","), CHECKS)
+    return 0
+
+
+def run_named(checks, names, table):
+    """Runs each named check of `table` (name -> method of `checks`), in order."""
+    for name in names:
+        if name not in table:
             print(f"FAIL {checks.label} {name}: unknown check", flush=True)
             continue
-        run_one(checks, name, getattr(checks, CHECKS[name]))
-    return 0
+        run_one(checks, name, getattr(checks, table[name]))
 
 
 if __name__ == "__main__":

@@ -37,7 +37,8 @@ source "$HERE/node.sh"
 export FERROKEEPER_BIN
 
 ALL_TOPOLOGIES=(java3 fk3 mixed-fk-follower mixed-fk-leader rolling)
-ALL_CHECKS=(elect replicate catchup-diff catchup-snap catchup-trunc session-move leader-kill)
+ALL_CHECKS=(elect replicate catchup-diff catchup-difflog catchup-snap catchup-trunc session-move
+            leader-kill read-only)
 TOPOLOGIES=()
 CHECKS=()
 ONLY=""
@@ -69,34 +70,11 @@ mkdir -p "$WORK"
 RESULTS="$WORK/results"
 : >"$RESULTS"
 
-# A python with kazoo: $ENSEMBLE_PYTHON, the kazoo suite's venv, or our own venv.
-find_python() {
-    local p
-    for p in "${ENSEMBLE_PYTHON:-}" "${COMPAT_VENV:-$COMPAT_DIR/.venv}/bin/python" \
-             "$WORK/../ensemble-venv/bin/python"; do
-        [ -n "$p" ] && [ -x "$p" ] && "$p" -c 'import kazoo' 2>/dev/null && { echo "$p"; return 0; }
-    done
-    local venv="$COMPAT_WORK/ensemble-venv"
-    echo "creating $venv with kazoo 2.11.0" >&2
-    python3 -m venv "$venv" >&2 && "$venv/bin/python" -m pip --disable-pip-version-check -q \
-        install kazoo==2.11.0 >&2 && "$venv/bin/python" -c 'import kazoo' && echo "$venv/bin/python"
-}
-PYTHON="$(find_python)" || { echo "no python with kazoo (see README.md)" >&2; exit 3; }
+PYTHON="$(ens_python)" || { echo "no python with kazoo (see README.md)" >&2; exit 3; }
 
 # ------------------------------------------------------------------ cleanup
 RUN_DIRS=()
-cleanup() {
-    local d pid
-    for d in "${RUN_DIRS[@]}"; do
-        for n in "$d"/s*; do [ -d "$n" ] && node_stop "$n" 5 2>/dev/null; done
-        if [ -f "$d/pids" ]; then
-            while read -r pid; do
-                node_pid_alive "$pid" && kill -9 "$pid" 2>/dev/null
-            done <"$d/pids"
-        fi
-    done
-}
-trap cleanup EXIT
+trap ens_cleanup EXIT
 trap 'echo "interrupted" >&2; exit 130' INT TERM
 
 # ------------------------------------------------------------------ ensemble setup
@@ -212,6 +190,13 @@ run_topology() {
         local args=(--label "$label" --run-dir "$dir")
         if [ -n "$rolling" ]; then args+=(--rolling "$rolling")
         else args+=(--checks "$(IFS=,; echo "${checks[*]}")"); fi
+        # A check comparing with the all-Java reference (catchup-difflog) reads what the
+        # reference run of this topology left (fk3's reference is java3).
+        if [ "$target" = "$F" ]; then
+            local ref_topo="$topo"
+            [ "$topo" = fk3 ] && ref_topo=java3
+            [ -d "$WORK/$ref_topo-$Z" ] && args+=(--reference-dir "$WORK/$ref_topo-$Z")
+        fi
         timeout -k 10 "${ENSEMBLE_RUN_TIMEOUT:-420}" \
             "$PYTHON" -u "$HERE/checker.py" "${args[@]}" 2>"$dir/checker.log" \
             | tee -a "$dir/out.log"

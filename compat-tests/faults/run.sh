@@ -7,7 +7,8 @@
 # Targets: java (3 x ZooKeeper 3.8.0), ferrokeeper (3 x Ferrokeeper), mixed (Java sids 1,2
 # + Ferrokeeper sid 3), mixed1 (Ferrokeeper sid 1 + Java sids 2,3). Default: java
 # ferrokeeper mixed. Scenarios: partition-one partition-leader split kill-leader
-# stop-leader (default: all). Environment: FERROKEEPER_BIN (default: a copy of
+# stop-leader (the default set), and stop-leader-sync (linearizable sync: run it by name;
+# ZooKeeper 3.8 is expected to fail it). Environment: FERROKEEPER_BIN (default: a copy of
 # /var/tmp/ferrokeeper-target/release/ferrokeeper), FAULT_SECS, HEAL_SECS, ROUNDS.
 #
 # Needs root (ip netns, iptables inside the namespaces). Everything lives in namespaces
@@ -39,20 +40,22 @@ TAIL_SECS=${TAIL_SECS:-5}
 STOP_SECS=${STOP_SECS:-10}   # SIGSTOP length: > syncLimit*tickTime (3 s) and the session timeout (4 s)
 
 ALL_SCENARIOS=(partition-one partition-leader split kill-leader stop-leader)
+# Not in the default set: ZooKeeper 3.8 (so a Java leader in a mixed ensemble) fails it.
+EXTRA_SCENARIOS=(stop-leader-sync)
 TARGETS=()
 SCENARIOS=()
 while [ $# -gt 0 ]; do
     case "$1" in
     --target) TARGETS+=("$2"); shift 2 ;;
     --scenario) SCENARIOS+=("$2"); shift 2 ;;
-    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "unknown argument $1" >&2; exit 64 ;;
     esac
 done
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(java ferrokeeper mixed)
 [ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=("${ALL_SCENARIOS[@]}")
 for s in "${SCENARIOS[@]}"; do
-    case " ${ALL_SCENARIOS[*]} " in *" $s "*) ;; *) echo "unknown scenario $s" >&2; exit 64 ;; esac
+    case " ${ALL_SCENARIOS[*]} ${EXTRA_SCENARIOS[*]} " in *" $s "*) ;; *) echo "unknown scenario $s" >&2; exit 64 ;; esac
 done
 
 log() { echo "[faults $(date +%H:%M:%S)] $*" >&2; }
@@ -174,6 +177,12 @@ write_cfg() { # dir sid
         echo "4lw.commands.whitelist=*"
         echo "admin.enableServer=false"
         for m in "${SIDS[@]}"; do echo "server.$m=$SUBNET.$m:2888:3888"; done
+        if [ "${LINEARIZABLE_SYNC:-0}" = 1 ]; then
+            # the prober's sessions outlive the pause (kazoo pings at a third of 60 s)
+            echo "maxSessionTimeout=60000"
+            # Ferrokeeper's own key; Java 3.8 turns it into an unused system property
+            echo "linearizableSync=true"
+        fi
     } >"$dir/zoo.cfg"
 }
 
@@ -253,6 +262,11 @@ modes_line() {
 
 # ------------------------------------------------------------------ scenarios
 
+wait_probe() { # file timeout
+    local dl=$((SECONDS + $2))
+    until [ -e "$1" ]; do [ $SECONDS -lt $dl ] || return 1; sleep 0.2; done
+}
+
 pick_follower() {
     local leader="$1" n
     for n in "${SIDS[@]}"; do [ "$n" != "$leader" ] && { echo "$n"; return; }; done
@@ -285,6 +299,18 @@ fault_round() { # scenario round -> inject, hold, heal
         stop_server "$leader"; sleep "$FAULT_SECS"
         log "round $round: restarting s$leader"
         start_server "$leader" ;;
+    stop-leader-sync)
+        # The prober connects to the leader, which is then paused; during the pause, once
+        # the others have elected and acknowledged writes, the prober sends sync + gets to
+        # it (they wait in its socket); then SIGCONT.
+        echo "$SUBNET.$leader:$CLIENT_PORT" >"$SDIR/probe/next" && mv "$SDIR/probe/next" "$SDIR/probe/connect$round"
+        wait_probe "$SDIR/probe/ready$round" 30 || log "round $round: the prober is not ready"
+        log "round $round: SIGSTOP leader s$leader (pid ${PIDS[$leader]}) for ${STOP_SECS}s, sync + get sent to it after $((STOP_SECS - 2))s"
+        kill -STOP "${PIDS[$leader]}"; sleep $((STOP_SECS - 2))
+        touch "$SDIR/probe/fire$round"; sleep 2
+        log "round $round: SIGCONT s$leader"
+        kill -CONT "${PIDS[$leader]}"
+        [ "$FAULT_SECS" -gt "$STOP_SECS" ] && sleep $((FAULT_SECS - STOP_SECS)) ;;
     stop-leader)
         log "round $round: SIGSTOP leader s$leader (pid ${PIDS[$leader]}) for ${STOP_SECS}s"
         kill -STOP "${PIDS[$leader]}"; sleep "$STOP_SECS"
@@ -301,6 +327,13 @@ run_scenario() { # -> 0 pass, 1 anomaly, 2 no convergence/setup failure
     SDIR="$WORK/$TARGET/$sc"
     rm -rf "$SDIR"
     mkdir -p "$SDIR"
+    local probe=()
+    LINEARIZABLE_SYNC=0
+    if [ "$sc" = stop-leader-sync ]; then
+        LINEARIZABLE_SYNC=1
+        mkdir -p "$SDIR/probe"
+        probe=(--probe-dir "$SDIR/probe")
+    fi
     PIDS=()
     heal_all
     for n in "${SIDS[@]}"; do start_server "$n"; done
@@ -313,7 +346,7 @@ run_scenario() { # -> 0 pass, 1 anomaly, 2 no convergence/setup failure
     log "$TARGET/$sc: ensemble up after $((SECONDS - t0)) s ($(modes_line))"
     local duration=$((WARM_SECS + ROUNDS * (FAULT_SECS + HEAL_SECS) + TAIL_SECS))
     "$PY" "$HERE/workload.py" run --hosts "$HOSTS" --duration "$duration" \
-        --out "$SDIR/history.jsonl" --seed "$RANDOM" >"$SDIR/workload.log" 2>&1 &
+        --out "$SDIR/history.jsonl" --seed "$RANDOM" "${probe[@]}" >"$SDIR/workload.log" 2>&1 &
     local wpid=$!
     WPID=$wpid
     # wait for the keys to exist before the clock of the faults starts
@@ -427,7 +460,8 @@ import json,sys
 r=json.load(open(sys.argv[1]))
 o=r["ops"]
 w=lambda k:"%d/%d/%d"%(o[k]["ok"],o[k]["fail"],o[k]["unknown"])
-print("set %s cas %s get %s (ok/fail/unknown) max-write-gap %.1fs anomalies %d" % (w("set"),w("cas"),w("get"),r.get("max_write_gap_s",0),len(r["anomalies"])))
+sg=" sync-get %s" % w("sync-get") if "sync-get" in o else ""
+print("set %s cas %s get %s%s (ok/fail/unknown) max-write-gap %.1fs anomalies %d" % (w("set"),w("cas"),w("get"),sg,r.get("max_write_gap_s",0),len(r["anomalies"])))
 ' "$rep")"
         fi
         printf '  %-12s %-17s %-28s %s\n' "$TARGET" "$sc" "${RESULT[$TARGET/$sc]}" "$extra"

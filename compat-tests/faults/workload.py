@@ -2,6 +2,7 @@
 """Concurrent kazoo clients under faults, and the checker of their history.
 
     workload.py run   --hosts H1,H2,H3 --duration SECS --out history.jsonl [--clients 5]
+                      [--probe-dir DIR]
     workload.py check --hosts H1,H2,H3 --history history.jsonl --report report.json
 
 `run` makes /lin/k0../lin/k4 (if missing), then drives CLIENTS threads, each with its
@@ -13,6 +14,14 @@ ok / fail (the server answered with an error: not applied) / unknown (timeout,
 connection loss, session expiry: may or may not have been applied), and on ok the
 returned version and mzxid.
 
+With --probe-dir, a prober also takes part in the stop-leader-sync scenario: when run.sh
+writes DIR/connectN (a host: the leader about to be paused), it connects PROBE_CLIENTS
+sessions to that host alone with a long session timeout (so they keep their connection
+across the pause) and writes DIR/readyN; when run.sh writes DIR/fireN (during the pause,
+after the new leader acknowledged writes), each session sends `sync` then a `get` of every
+key, pipelined. The gets are recorded with the sync's invocation time and outcome: a get
+after an ok sync must see every write acknowledged before the sync was issued.
+
 `check` waits until every server, read directly after a `sync`, has the same data and
 Stat for /lin and every key, then checks the history (see README.md) and prints a
 summary; it exits 1 on any anomaly, 2 when the servers did not converge.
@@ -22,6 +31,7 @@ import argparse
 import itertools
 import json
 import logging
+import os
 import random
 import sys
 import threading
@@ -214,6 +224,99 @@ def worker(proc, hosts, end, hist, seed, counts):
         pass
 
 
+PROBE_CLIENTS = 4
+PROBE_SESSION_TIMEOUT = 60.0  # kazoo pings at a third of it: the link outlives the pause
+PROBE_OP_TIMEOUT = 20.0  # the requests wait in the paused server's socket
+
+
+def wait_file(path, end):
+    while time.monotonic() < end:
+        if os.path.exists(path):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def probe_round(rnd, host, pdir, hist, end):
+    """Sessions on the (soon paused) leader alone; on `fire`, sync + gets, pipelined."""
+    clients = []
+    for i in range(PROBE_CLIENTS):
+        zk = KazooClient(
+            hosts=host,
+            timeout=PROBE_SESSION_TIMEOUT,
+            randomize_hosts=False,
+            connection_retry=dict(max_tries=-1, delay=0.1, backoff=1.3, max_delay=1.0),
+            command_retry=None,
+        )
+        try:
+            zk.start(timeout=10)
+            clients.append(zk)
+        except Exception as e:  # noqa: BLE001
+            print(f"probe round {rnd}: cannot connect to {host}: {e!r}", file=sys.stderr, flush=True)
+    open(os.path.join(pdir, f"ready{rnd}"), "w").close()
+    if not wait_file(os.path.join(pdir, f"fire{rnd}"), end):
+        return
+    sent = []
+    for i, zk in enumerate(clients):
+        inv = time.monotonic()
+        sid = zk._session_id
+        try:
+            sa = zk.sync_async(ROOT)
+            gets = [(k, zk.get_async(k)) for k in KEYS]
+        except Exception as e:  # noqa: BLE001
+            print(f"probe round {rnd}: send failed: {e!r}", file=sys.stderr, flush=True)
+            continue
+        sent.append((i, zk, sid, inv, sa, gets))
+    for i, zk, sid, inv, sa, gets in sent:
+        deadline = inv + PROBE_OP_TIMEOUT
+        try:
+            sa.get(timeout=max(0.1, deadline - time.monotonic()))
+            sync_outcome = "ok"
+        except Exception as e:  # noqa: BLE001
+            sync_outcome = "unknown:" + type(e).__name__
+        for k, ga in gets:
+            rec = {
+                "process": 100 + 10 * rnd + i,
+                "op": "get",
+                "key": k,
+                "session": sid,
+                "invoke_ts": inv,
+                "sync_invoke_ts": inv,
+                "sync_outcome": sync_outcome,
+                "probe_round": rnd,
+            }
+            try:
+                data, st = ga.get(timeout=max(0.1, deadline - time.monotonic()))
+                rec.update(outcome="ok", value=data.decode(), ret_version=st.version, mzxid=st.mzxid)
+            except DEFINITE as e:
+                rec.update(outcome="fail", error=type(e).__name__)
+            except Exception as e:  # noqa: BLE001
+                rec.update(outcome="unknown", error=type(e).__name__)
+            rec["complete_ts"] = time.monotonic()
+            rec["session_after"] = zk._session_id
+            hist.write(rec)
+        print(f"probe round {rnd} client {i}: sync {sync_outcome}", flush=True)
+    for zk in clients:
+        threading.Thread(target=lambda z=zk: (z.stop(), z.close()), daemon=True).start()
+
+
+def prober(pdir, hist, end):
+    done = 0
+    while time.monotonic() < end:
+        # run.sh skips a round that finds no leader: take the next round asked for.
+        asked = sorted(
+            int(f[len("connect"):]) for f in os.listdir(pdir)
+            if f.startswith("connect") and f[len("connect"):].isdigit()
+        )
+        rnd = next((r for r in asked if r > done), None)
+        if rnd is None:
+            time.sleep(0.05)
+            continue
+        host = open(os.path.join(pdir, f"connect{rnd}")).read().strip()
+        probe_round(rnd, host, pdir, hist, end)
+        done = rnd
+
+
 def cmd_run(args):
     logging.basicConfig(level=logging.ERROR)
     hist = History(args.out)
@@ -229,6 +332,8 @@ def cmd_run(args):
         )
         for p in range(args.clients)
     ]
+    if args.probe_dir:
+        threads.append(threading.Thread(target=prober, args=(args.probe_dir, hist, end), daemon=True))
     for t in threads:
         t.start()
     for t in threads:
@@ -385,6 +490,28 @@ def check_history(recs, final):
                 )
             observe(ver, val, f"get by p{g['process']}")
 
+        # 3b. sync then read: a get after an ok sync sees every write acknowledged before
+        # the sync was issued (ZooKeeper's sync does not promise this: ZOOKEEPER-1675).
+        stale = 0
+        for g in rs:
+            if g["op"] != "get" or g["outcome"] != "ok" or g.get("sync_outcome") != "ok":
+                continue
+            before = [w for w in ok_w if w["complete_ts"] < g["sync_invoke_ts"]]
+            if not before:
+                continue
+            w = max(before, key=lambda w: w["ret_version"])
+            if g["ret_version"] < w["ret_version"]:
+                stale += 1
+                if stale <= 5:
+                    anomaly(
+                        "stale-sync-read",
+                        f"{key}: p{g['process']} read version {g['ret_version']} after a sync, but "
+                        f"{w['op']} {w['value']!r} (version {w['ret_version']}) was acknowledged "
+                        f"{g['sync_invoke_ts'] - w['complete_ts']:.3f}s before the sync was issued",
+                    )
+        if stale > 5:
+            anomaly("stale-sync-read", f"{key}: {stale - 5} more")
+
         # 4. the final state: no lost acknowledged write, no phantom write.
         if final is None:
             continue
@@ -466,6 +593,14 @@ def cmd_check(args):
     ops = {}
     for op in ("set", "cas", "get"):
         ops[op] = {o: counts[(op, o)] for o in ("ok", "fail", "unknown")}
+    probes = [r for r in recs if "sync_invoke_ts" in r]
+    if probes:
+        synced = [r["outcome"] == "ok" and r["sync_outcome"] == "ok" for r in probes]
+        ops["sync-get"] = {
+            "ok": sum(synced),
+            "fail": sum(1 for r in probes if r["outcome"] == "fail"),
+            "unknown": sum(1 for r, s in zip(probes, synced) if not s and r["outcome"] != "fail"),
+        }
     report = {
         "ops": ops,
         "anomalies": anomalies,
@@ -534,6 +669,12 @@ def selftest():
         "failed write visible": (lambda r, f: (r.append(w("cas", "c", None, 9, 10, outcome="fail", expected=1)),
                                                f.update({k: ("c", {"version": 3})})), {"failed-write-visible"}),
         "session went back": (lambda r, f: r.append(w("get", "a", 1, 9, 10, proc=1)), {"session-went-back"}),
+        "stale read after sync": (lambda r, f: r.append(dict(w("get", "a", 1, 9, 10, proc=2), session=2,
+                                                             session_after=2, sync_invoke_ts=5,
+                                                             sync_outcome="ok")), {"stale-sync-read"}),
+        "read after sync, write acknowledged later": (
+            lambda r, f: r.append(dict(w("get", "a", 1, 9, 10, proc=2), session=2, session_after=2,
+                                       sync_invoke_ts=3.5, sync_outcome="ok")), set()),
     }
     bad = 0
     for name, (fn, want) in cases.items():
@@ -553,6 +694,7 @@ def main():
     r.add_argument("--clients", type=int, default=5)
     r.add_argument("--seed", type=int, default=1)
     r.add_argument("--out", required=True)
+    r.add_argument("--probe-dir", default=None)
     c = sub.add_parser("check")
     c.add_argument("--hosts", required=True)
     c.add_argument("--history", required=True)

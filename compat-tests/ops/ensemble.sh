@@ -50,15 +50,7 @@ mkdir -p "$WORK"
 OUT="$(mktemp)"
 RUN_DIRS=()
 cleanup() {
-    local d n pid
-    for d in "${RUN_DIRS[@]}"; do
-        for n in "$d"/s*; do [ -d "$n" ] && node_stop "$n" 5 2>/dev/null; done
-        if [ -f "$d/pids" ]; then
-            while read -r pid; do
-                node_pid_alive "$pid" && kill -9 "$pid" 2>/dev/null
-            done <"$d/pids"
-        fi
-    done
+    ens_cleanup
     rm -f "$OUT"
 }
 trap cleanup EXIT

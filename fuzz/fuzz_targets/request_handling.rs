@@ -1,7 +1,8 @@
 //! Drives the server core with arbitrary connections and requests. Input: a sequence of
 //! records `[conn: u8][len: u8][payload: len bytes]`; the first payload of a connection is
 //! its ConnectRequest, later ones RequestHeader + body. A zero-length payload closes the
-//! connection; conn 0xff ticks the clock (session expiry, container reaping). A record whose
+//! connection; conn 0xff moves the core's clock on by 5 s and ticks (session expiry,
+//! container reaping). A record whose
 //! conn has bit 0x40 set leaves its txns unsynced, so later requests are prepped over the
 //! uncommitted state and wait behind them until a later record syncs the log.
 #![no_main]
@@ -14,7 +15,10 @@ use std::sync::Arc;
 use ferrokeeper::config::Config;
 use ferrokeeper::jute::Jute;
 use ferrokeeper::proto::{ConnectRequest, Request, RequestHeader};
-use ferrokeeper::server::core::{Core, CoreMsg, Out};
+use ferrokeeper::server::clock::Now;
+use ferrokeeper::server::conn::Outlet;
+use ferrokeeper::server::core::{Core, CoreMsg, Input, Out};
+use ferrokeeper::server::outlets::Outlets;
 use ferrokeeper::storage::MemLog;
 use libfuzzer_sys::fuzz_target;
 use tokio::sync::mpsc;
@@ -41,6 +45,12 @@ fuzz_target!(|data: &[u8]| {
     let mut core = Core::new(Arc::new(cfg), Box::new(MemLog::default()));
     let addr: SocketAddr = "127.0.0.1:5000".parse().unwrap();
     let mut conns: HashMap<u8, mpsc::Receiver<Out>> = HashMap::new();
+    let mut outlets = Outlets::default();
+    let mut now = Now {
+        mono_us: 0,
+        wall_ms: 1_700_000_000_000,
+    };
+    core.set_now(now);
     let mut i = data;
     while i.len() >= 2 {
         let (conn, len) = (i[0], usize::from(i[1]));
@@ -48,24 +58,27 @@ fuzz_target!(|data: &[u8]| {
         let payload = &i[..len.min(i.len())];
         i = &i[payload.len()..];
         if conn == 0xff {
+            now.mono_us += 5_000_000;
+            now.wall_ms += 5_000;
+            core.set_now(now);
             core.tick();
             core.reap_containers();
         } else if payload.is_empty() {
-            core.handle(CoreMsg::Closed { conn: conn.into() });
+            core.handle(outlets.admit(CoreMsg::Input(Input::Closed { conn: conn.into() })));
             conns.remove(&conn);
         } else if let Entry::Vacant(slot) = conns.entry(conn) {
             if let Ok((_, req)) = ConnectRequest::read(payload) {
                 let (tx, rx) = mpsc::channel(1 << 16);
                 slot.insert(rx);
-                core.handle(CoreMsg::Connect {
+                core.handle(outlets.admit(CoreMsg::Connect {
                     conn: conn.into(),
                     req,
                     addr,
-                    out: tx,
-                });
+                    out: Outlet::channel(tx),
+                }));
             }
         } else if let Ok((body, h)) = RequestHeader::read(payload) {
-            core.handle(CoreMsg::Request {
+            core.handle(Input::Request {
                 conn: conn.into(),
                 xid: h.xid,
                 op: h.r#type,
@@ -77,10 +90,12 @@ fuzz_target!(|data: &[u8]| {
             if core.flush().is_err() {
                 return;
             }
+            outlets.finish_turn(&mut core);
             drain(&mut conns);
         }
     }
     if core.flush().is_ok() {
+        outlets.finish_turn(&mut core);
         drain(&mut conns);
     }
 });

@@ -36,6 +36,14 @@ pub enum Key {
     ReconfigEnabled,
     DynamicConfigFile,
     ReadOnlyModeEnabled,
+    LocalSessionsEnabled,
+    ElectionAlg,
+    PeerType,
+    QuorumListenOnAllIps,
+    CnxTimeout,
+    SnapshotSizeFactor,
+    CommitLogCount,
+    LinearizableSync,
 }
 
 /// Canonical spellings (as in zoo.cfg, or as the system property for property-only keys).
@@ -79,6 +87,18 @@ const NAMES: &[(&str, Key)] = &[
     ("reconfigEnabled", Key::ReconfigEnabled),
     ("dynamicConfigFile", Key::DynamicConfigFile),
     ("readonlymode.enabled", Key::ReadOnlyModeEnabled),
+    ("localSessionsEnabled", Key::LocalSessionsEnabled),
+    ("electionAlg", Key::ElectionAlg),
+    ("peerType", Key::PeerType),
+    ("quorumListenOnAllIPs", Key::QuorumListenOnAllIps),
+    // The next three are system properties (`zookeeper.X`) that ZooKeeper reads; a zoo.cfg
+    // sets them with the bare name, as it sets every key QuorumPeerConfig does not know.
+    ("cnxTimeout", Key::CnxTimeout),
+    ("snapshotSizeFactor", Key::SnapshotSizeFactor),
+    ("commitLogCount", Key::CommitLogCount),
+    // Ferrokeeper's own (not in ZooKeeper): a leader answers a sync only after a quorum
+    // round confirms it still leads.
+    ("linearizableSync", Key::LinearizableSync),
 ];
 
 /// The modelled key `key` names: its canonical spelling, or that with a `zookeeper.` prefix

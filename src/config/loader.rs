@@ -29,6 +29,8 @@ pub struct Loader {
     server_origins: BTreeMap<u64, Origin>,
     dynamic_config_file: Option<(PathBuf, Origin)>,
     read_only_mode: bool,
+    /// peerType, if given: `true` for observer. Only compared with the server line.
+    peer_type_observer: Option<bool>,
 }
 
 impl Loader {
@@ -46,6 +48,7 @@ impl Loader {
             server_origins: BTreeMap::new(),
             dynamic_config_file: None,
             read_only_mode: false,
+            peer_type_observer: None,
         }
     }
 
@@ -186,6 +189,7 @@ impl Loader {
                     .checked_mul(1024)
                     .ok_or_else(|| bad("expected a size in kilobytes".into()))?;
             }
+            Key::LinearizableSync => c.linearizable_sync = values::boolean(value).map_err(bad)?,
             Key::StandaloneEnabled => c.standalone_enabled = values::boolean(value).map_err(bad)?,
             Key::ReconfigEnabled => c.reconfig_enabled = values::boolean(value).map_err(bad)?,
             Key::DynamicConfigFile => {
@@ -194,6 +198,31 @@ impl Loader {
             }
             // Like Java's Boolean.getBoolean: only "true" enables it.
             Key::ReadOnlyModeEnabled => self.read_only_mode = value.eq_ignore_ascii_case("true"),
+            Key::LocalSessionsEnabled => {
+                c.local_sessions_enabled = values::boolean(value).map_err(bad)?
+            }
+            // Only FastLeaderElection exists; the key is checked, there is nothing to keep.
+            Key::ElectionAlg => values::election_alg(value).map_err(bad)?,
+            Key::PeerType => self.peer_type_observer = Some(values::peer_type(value).map_err(bad)?),
+            Key::QuorumListenOnAllIps => {
+                c.quorum_listen_on_all_ips = values::java_boolean(key, value).map_err(bad)?
+            }
+            Key::CnxTimeout => c.cnx_timeout_ms = values::cnx_timeout(value).map_err(bad)?,
+            // ZKDatabase logs a bad value of these two and goes on with the default.
+            Key::SnapshotSizeFactor => match values::snapshot_size_factor(value) {
+                Ok(f) => c.snapshot_size_factor = f,
+                Err(why) => {
+                    tracing::warn!("{origin}: {why}");
+                    c.snapshot_size_factor = values::DEFAULT_SNAPSHOT_SIZE_FACTOR;
+                }
+            },
+            Key::CommitLogCount => match values::commit_log_count(value) {
+                Ok(n) => c.commit_log_count = n,
+                Err(why) => {
+                    tracing::warn!("{origin}: {why}");
+                    c.commit_log_count = values::DEFAULT_COMMIT_LOG_COUNT;
+                }
+            },
         }
         Ok(())
     }
@@ -277,6 +306,7 @@ impl Loader {
         if self.read_only_mode {
             self.cfg.four_letter_whitelist.insert("isro".into());
         }
+        self.cfg.read_only_mode_enabled = self.read_only_mode;
     }
 
     fn resolve_servers(&mut self) -> Result<(), ConfigError> {
@@ -298,6 +328,7 @@ impl Loader {
         }
         let id = myid::read(&self.cfg.data_dir)?;
         self.cfg.my_id = Some(id);
+        self.check_peer_type(id);
         if self.cfg.extended_types_enabled && id > MAX_EXTENDED_SERVER_ID {
             return Err(self.invalid(format!(
                 "extendedTypesEnabled requires server ids of at most {MAX_EXTENDED_SERVER_ID}; myid is {id}"
@@ -318,6 +349,20 @@ impl Loader {
             }
         }
         Ok(())
+    }
+
+    /// QuorumPeerConfig.setupPeerType: the server line decides the role; a peerType that
+    /// disagrees is only warned about.
+    fn check_peer_type(&self, id: u64) {
+        let by_list = self.cfg.servers.get(&id).is_some_and(|s| s.observer);
+        let name = |observer: bool| if observer { "OBSERVER" } else { "PARTICIPANT" };
+        if let Some(given) = self.peer_type_observer.filter(|&o| o != by_list) {
+            tracing::warn!(
+                "Peer type from servers list ({}) doesn't match peerType ({}). Defaulting to servers list.",
+                name(by_list),
+                name(given)
+            );
+        }
     }
 
     fn resolve_client_port(&mut self) -> Result<(), ConfigError> {

@@ -13,6 +13,8 @@ mod keys;
 mod loader;
 mod myid;
 mod properties;
+#[cfg(test)]
+mod quorum_key_tests;
 mod server_line;
 #[cfg(test)]
 mod tests;
@@ -115,6 +117,33 @@ pub struct Config {
     pub standalone_enabled: bool,
     /// reconfigEnabled (default false).
     pub reconfig_enabled: bool,
+    /// `readonlymode.enabled` (default false): a participant that has looked for a leader
+    /// for a while serves reads to clients that asked `canBeReadOnly` (ZooKeeper's
+    /// ReadOnlyZooKeeperServer). ZooKeeper reads it only as a system property.
+    pub read_only_mode_enabled: bool,
+    /// localSessionsEnabled (default false). Only the read-only mode heeds it: ZooKeeper
+    /// 3.8's read-only server makes only local sessions, and without them answers every
+    /// new session NOTREADONLY. Local sessions are not implemented otherwise.
+    pub local_sessions_enabled: bool,
+    /// quorumListenOnAllIPs: the election and quorum ports listen on every address
+    /// instead of the host of this server's `server.N` line (default false).
+    pub quorum_listen_on_all_ips: bool,
+    /// `zookeeper.cnxTimeout` (zoo.cfg `cnxTimeout`): how long an election-port dial may
+    /// take, ms; 0 = no limit (default 5000, QuorumCnxManager.cnxTO).
+    pub cnx_timeout_ms: u32,
+    /// `zookeeper.snapshotSizeFactor` (zoo.cfg `snapshotSizeFactor`): a leader syncs a
+    /// learner from its txn log when the log to send is at most this times the newest
+    /// snapshot's size; negative: never from the txn log (default 0.33, at most 1).
+    pub snapshot_size_factor: f64,
+    /// `zookeeper.commitLogCount` (zoo.cfg `commitLogCount`): committed txns kept in memory
+    /// for syncing learners (default 500, and never fewer).
+    pub commit_log_count: usize,
+    /// `linearizableSync` (Ferrokeeper's own, default false): the leader confirms its
+    /// leadership with a quorum round (a PING every learner answers) that started after a
+    /// sync arrived before it answers the sync, so `sync` then a read sees every write
+    /// acknowledged before the sync was issued, even after a paused old leader resumes
+    /// (ZOOKEEPER-1675). Costs each sync one round trip to the followers.
+    pub linearizable_sync: bool,
     /// The zoo.cfg this was read from, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -161,6 +190,13 @@ impl Config {
             pre_alloc_size_bytes: 64 * 1024 * 1024,
             standalone_enabled: true,
             reconfig_enabled: false,
+            read_only_mode_enabled: false,
+            local_sessions_enabled: false,
+            quorum_listen_on_all_ips: false,
+            cnx_timeout_ms: 5000,
+            snapshot_size_factor: values::DEFAULT_SNAPSHOT_SIZE_FACTOR,
+            commit_log_count: values::DEFAULT_COMMIT_LOG_COUNT,
+            linearizable_sync: false,
             config_file: None,
         }
     }

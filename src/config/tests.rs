@@ -548,6 +548,13 @@ fn small_retain_and_snap_counts_are_raised() {
 fn readonly_mode_enables_isro() {
     let c = Config::load(None, &ov(&[("readonlymode.enabled", "true")])).unwrap();
     assert!(c.four_letter_word_enabled("isro"));
+    assert!(c.read_only_mode_enabled);
+    // Boolean.getBoolean: only "true", in any case, enables it.
+    let c = Config::load(None, &ov(&[("readonlymode.enabled", "TRUE")])).unwrap();
+    assert!(c.read_only_mode_enabled);
+    let c = Config::load(None, &ov(&[("readonlymode.enabled", "yes")])).unwrap();
+    assert!(!c.read_only_mode_enabled);
+    assert!(!Config::load(None, &[]).unwrap().read_only_mode_enabled);
 }
 
 #[test]
@@ -639,4 +646,18 @@ fn java_number_syntax() {
     assert_eq!(java_decode("0"), Some(0));
     assert_eq!(java_decode("08"), None);
     assert_eq!(java_decode("0x-1"), None);
+}
+
+#[test]
+fn linearizable_sync_is_off_unless_asked_for() {
+    let c = load_text("dataDir=/tmp/x\nclientPort=2181\n").expect("loads");
+    assert!(!c.linearizable_sync);
+    let c = load_text("dataDir=/tmp/x\nclientPort=2181\nlinearizableSync=true\n").expect("loads");
+    assert!(c.linearizable_sync);
+    let c = Config::load(None, &ov(&[("zookeeper.linearizableSync", "true")])).expect("loads");
+    assert!(c.linearizable_sync, "as a system property too");
+    assert!(
+        err_of("dataDir=/tmp/x\nclientPort=2181\nlinearizableSync=yes\n")
+            .contains("linearizableSync")
+    );
 }

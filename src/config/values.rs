@@ -119,3 +119,89 @@ pub fn non_empty(v: &str) -> Result<String, String> {
         Ok(v.to_string())
     }
 }
+
+/// `electionAlg`: QuorumPeerConfig takes `Integer.parseInt` of it and refuses anything but 3
+/// (FastLeaderElection); a non-number stops it too (a NumberFormatException).
+pub fn election_alg(v: &str) -> Result<(), String> {
+    match java_parse_long(v) {
+        Some(3) => Ok(()),
+        _ => Err("Invalid electionAlg value. Only 3 is supported.".into()),
+    }
+}
+
+/// `peerType`: `observer` or `participant`, any case; `true` for observer.
+pub fn peer_type(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "observer" => Ok(true),
+        "participant" => Ok(false),
+        _ => Err(format!("Unrecognised peertype: {v}")),
+    }
+}
+
+/// QuorumPeerConfig.parseBoolean, with its message (used by the quorum keys it parses so).
+pub fn java_boolean(key: &str, v: &str) -> Result<bool, String> {
+    boolean(v).map_err(|_| format!("Invalid option {v} for {key}. Choose 'true' or 'false.'"))
+}
+
+/// `zookeeper.cnxTimeout`, ms. ZooKeeper stops at start-up on a non-number; a negative one
+/// passes there but kills every election dial ("connect: timeout can't be negative"), so it
+/// is refused here. 0 means no timeout, as for `Socket.connect`.
+pub fn cnx_timeout(v: &str) -> Result<u32, String> {
+    match java_parse_long(v) {
+        Some(n) if n < 0 => Err("connect: timeout can't be negative".into()),
+        n => int_in(n, 0, i32::MAX.into())
+            .map(|n| n as u32)
+            .ok_or_else(|| format!("For input string: \"{v}\" (expected milliseconds)")),
+    }
+}
+
+/// `Double.parseDouble`: decimal or exponent notation with an optional `d`/`f` suffix,
+/// `NaN` and `Infinity` spelled as Java spells them (Rust's parser also takes `inf`, `nan`).
+pub fn java_parse_double(v: &str) -> Option<f64> {
+    let t = v.trim();
+    let body = t.strip_suffix(['d', 'D', 'f', 'F']).unwrap_or(t);
+    let unsigned = body.strip_prefix(['+', '-']).unwrap_or(body);
+    let numeric = !unsigned.is_empty()
+        && unsigned
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
+    if numeric || unsigned == "NaN" || unsigned == "Infinity" {
+        body.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// `zookeeper.snapshotSizeFactor` as ZKDatabase reads it: a bad number or one above 1 is
+/// logged and the default used (never an error); a negative one turns off syncing
+/// learners from the txn log.
+pub fn snapshot_size_factor(v: &str) -> Result<f64, String> {
+    match java_parse_double(v) {
+        None => Err(format!(
+            "Error parsing zookeeper.snapshotSizeFactor, using default value {DEFAULT_SNAPSHOT_SIZE_FACTOR}"
+        )),
+        Some(f) if f > 1.0 => Err(format!(
+            "The configured zookeeper.snapshotSizeFactor is invalid, going to use the default {DEFAULT_SNAPSHOT_SIZE_FACTOR}"
+        )),
+        Some(f) => Ok(f),
+    }
+}
+
+/// ZKDatabase.DEFAULT_SNAPSHOT_SIZE_FACTOR.
+pub const DEFAULT_SNAPSHOT_SIZE_FACTOR: f64 = 0.33;
+/// ZKDatabase.DEFAULT_COMMIT_LOG_COUNT, also the least it accepts.
+pub const DEFAULT_COMMIT_LOG_COUNT: usize = 500;
+
+/// `zookeeper.commitLogCount` as ZKDatabase reads it: a bad number, or one below the
+/// default, is logged and the default used.
+pub fn commit_log_count(v: &str) -> Result<usize, String> {
+    match int_in(java_parse_long(v), i32::MIN.into(), i32::MAX.into()) {
+        None => Err(format!(
+            "Error parsing zookeeper.commitLogCount - use default value {DEFAULT_COMMIT_LOG_COUNT}"
+        )),
+        Some(n) if n < DEFAULT_COMMIT_LOG_COUNT as i64 => Err(format!(
+            "The configured commitLogCount zookeeper.commitLogCount is less than the recommended {DEFAULT_COMMIT_LOG_COUNT}, going to use the recommended one"
+        )),
+        Some(n) => Ok(n as usize),
+    }
+}

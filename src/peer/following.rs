@@ -117,7 +117,8 @@ pub(super) async fn follow(
         durable_zxid: last,
     };
     tracing::info!(
-        "sid {my_id} following the leader {} at {addr} from zxid {:#x}",
+        "sid {my_id} {} the leader {} at {addr} from zxid {:#x}",
+        if observer { "observing" } else { "following" },
         leader.0,
         last.0
     );
@@ -254,7 +255,7 @@ async fn perform(
                     // and PROPOSAL_LATENCY (since the txn's time on the leader).
                     use crate::server::metrics;
                     metrics::count("learner_proposal_received_count", 1);
-                    let wall = crate::server::core::wall_ms();
+                    let wall = crate::server::clock::wall_ms();
                     let ms = u64::try_from(wall - entry.header.time).unwrap_or(0);
                     metrics::observe("proposal_latency", ms);
                 }
@@ -304,7 +305,12 @@ async fn perform(
                 }
                 peer.report(&format!("{state} - broadcast"), leader, None);
                 tracing::info!(
-                    "serving as follower in epoch {epoch} at zxid {:#x}",
+                    "serving as {} in epoch {epoch} at zxid {:#x}",
+                    if state == "observing" {
+                        "observer"
+                    } else {
+                        "follower"
+                    },
                     peer.core.tree().last_processed_zxid
                 );
                 if let Err(e) = port.update_election_vote(epoch).await {
@@ -368,7 +374,7 @@ async fn truncate(peer: &mut Peer, f: &mut Following, zxid: Zxid) -> Result<(), 
     peer.core.init_config_node(&quorum_maj_string(&peer.cfg));
     peer.submitted = peer.submitted.min(zxid.0);
     peer.durable = peer.durable.min(zxid.0);
-    peer.committed = super::CommittedLog::load(&peer.log)?;
+    peer.committed = super::CommittedLog::load(&peer.log, peer.cfg.commit_log_count)?;
     f.pending.clear();
     Ok(())
 }

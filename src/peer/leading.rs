@@ -6,9 +6,9 @@
 //!   which applies it and answers the client.
 //! - Learners' REQUESTs are prepped by the core like its own clients' writes; their PING
 //!   touches keep sessions alive; the leader alone expires sessions.
-//! - A learner is synced from the committed log (DIFF, TRUNC) or by a snapshot of the
-//!   core's tree (SNAP), written while nothing else runs, so it is exactly the tree at the
-//!   SNAP's zxid.
+//! - A learner is synced from the committed log or, further behind, the txn log (DIFF,
+//!   TRUNC; see `txnlog_view`), or by a snapshot of the core's tree (SNAP), written while
+//!   nothing else runs, so it is exactly the tree at the SNAP's zxid.
 
 use std::collections::HashMap;
 
@@ -16,8 +16,10 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::learner_stats::LinkStats;
+use super::txnlog_view::DiskTxnLog;
 use super::{Peer, PeerError, Turn};
-use crate::quorum::leader::sync::{LogSource, LogState, StreamRange, TxnLogRead, TxnLogView};
+use crate::quorum::leader::sync::{LogSource, LogState, StreamRange};
 use crate::quorum::leader::{
     Action, Leader, LeaderConfig, LeaderPacket, LeaderStart, LearnerPacket,
 };
@@ -35,20 +37,11 @@ const LINK_EVENTS: usize = 4096;
 /// Txns read from the log at a time for a DIFF.
 const STREAM_SLICE: usize = 1000;
 
-/// The on-disk log as the sync sees it: not read, so a learner behind the committed log
-/// gets a SNAP (ZooKeeper does the same with `zookeeper.snapshotSizeFactor` negative).
-struct NoTxnLog;
-
-impl TxnLogView for NoTxnLog {
-    fn read_from(&self, _zxid: Zxid) -> Option<TxnLogRead> {
-        None
-    }
-}
-
 struct Leading {
     leader: Leader<Majority>,
     view: View,
-    links: HashMap<LinkId, (LinkHandle, Option<Sid>)>,
+    /// The learners' links: who is at the other end (once it said) and its counters.
+    links: HashMap<LinkId, (LinkHandle, Option<Sid>, LinkStats)>,
     /// Proposals made and not yet committed, for the committed log.
     /// Proposed txns waiting for their quorum, with the ms they were proposed at.
     proposed: HashMap<i64, (Bytes, u64)>,
@@ -65,7 +58,7 @@ impl Leading {
         let (followers, observing, pending) = match self.leader.broadcast() {
             Some(b) => (
                 b.forwarding_followers().clone(),
-                b.observing().len(),
+                b.observing().clone(),
                 b.pending_syncs(),
             ),
             None => Default::default(),
@@ -75,20 +68,29 @@ impl Leading {
         let mut learner_sids: Vec<u64> = self
             .links
             .values()
-            .filter_map(|(_, s)| *s)
+            .filter_map(|(_, s, _)| *s)
             .map(|s| s.0)
             .collect();
         learner_sids.sort_unstable();
         learner_sids.dedup();
+        let mut observers: Vec<_> = (self.links.values())
+            .filter_map(|(h, sid, stats)| {
+                let sid = (*sid).filter(|s| observing.contains(s))?;
+                Some(stats.facts(format!("/{}", h.addr()), sid.0, h.queued()))
+            })
+            .collect();
+        observers.sort_by_key(|o| o.sid);
         crate::server::facts::LeadingFacts {
             learners: self.leader.learner_count(),
             synced_followers: voting,
             synced_non_voting_followers: followers.len() - voting,
-            synced_observers: observing,
-            pending_syncs: pending,
+            synced_observers: observing.len(),
+            // With linearizableSync, the syncs still waiting for their round count too.
+            pending_syncs: pending + self.leader.confirming_syncs(),
             uptime_ms: self.established_at.map_or(0, |t| now_ms.saturating_sub(t)),
             proposal_sizes: self.proposal_sizes,
             learner_sids,
+            observers,
         }
     }
 }
@@ -97,12 +99,12 @@ impl Leading {
     fn link_of(&self, sid: Sid) -> Option<LinkId> {
         self.links
             .iter()
-            .find(|(_, (_, s))| *s == Some(sid))
+            .find(|(_, (_, s, _))| *s == Some(sid))
             .map(|(id, _)| *id)
     }
 
     fn close(&mut self, link: LinkId, why: &str) {
-        if let Some((h, sid)) = self.links.remove(&link) {
+        if let Some((h, sid, _)) = self.links.remove(&link) {
             tracing::warn!("closing the link to learner {sid:?} at {}: {why}", h.addr());
             h.close();
             if let Some(sid) = sid {
@@ -115,10 +117,13 @@ impl Leading {
         let Some(link) = self.link_of(to) else {
             return;
         };
-        let full = self
-            .links
-            .get(&link)
-            .is_some_and(|(h, _)| h.send(out).is_err());
+        let full = match self.links.get_mut(&link) {
+            Some((h, _, stats)) => {
+                stats.on_send(&out);
+                h.send(out).is_err()
+            }
+            None => false,
+        };
         if full {
             self.close(link, "its send queue is full");
         }
@@ -150,6 +155,7 @@ pub(super) async fn lead(peer: &mut Peer, port: &ElectionPort) -> Result<(), Pee
         durable_zxid: Zxid(peer.durable),
         config_version: 0,
         last_seen_config_version: 0,
+        reconfig_enabled: cfg.reconfig_enabled,
         config_members: members,
     };
     let lcfg = LeaderConfig {
@@ -159,7 +165,8 @@ pub(super) async fn lead(peer: &mut Peer, port: &ElectionPort) -> Result<(), Pee
         sync_limit: u64::from(cfg.sync_limit),
     };
     let now = peer.now_ms();
-    let (leader, actions) = Leader::new(lcfg, view.qv.clone(), start, now);
+    let (mut leader, actions) = Leader::new(lcfg, view.qv.clone(), start, now);
+    leader.set_linearizable_sync(cfg.linearizable_sync, view.qv.clone());
     let mut l = Leading {
         leader,
         view,
@@ -195,11 +202,14 @@ fn on_event(peer: &mut Peer, l: &mut Leading, ev: LinkEvent, now: u64) -> Vec<Ac
     match ev {
         LinkEvent::Opened { link, addr, handle } => {
             tracing::debug!("a learner connected from {addr}");
-            l.links.insert(link, (handle, None));
+            l.links.insert(
+                link,
+                (handle, None, LinkStats::new(peer.clock.now().wall_ms)),
+            );
             Vec::new()
         }
         LinkEvent::Closed { link, reason } => {
-            if let Some((_, sid)) = l.links.remove(&link) {
+            if let Some((_, sid, _)) = l.links.remove(&link) {
                 tracing::info!("learner {sid:?} link closed: {reason}");
                 if let Some(sid) = sid {
                     l.leader.remove_learner(sid);
@@ -212,7 +222,7 @@ fn on_event(peer: &mut Peer, l: &mut Leading, ev: LinkEvent, now: u64) -> Vec<Ac
             Vec::new()
         }
         LinkEvent::Packet { link, packet } => {
-            let Some(known) = l.links.get(&link).map(|(_, s)| *s) else {
+            let Some(known) = l.links.get(&link).map(|(_, s, _)| *s) else {
                 return Vec::new();
             };
             let decoded = LearnerPacket::decode(
@@ -228,13 +238,17 @@ fn on_event(peer: &mut Peer, l: &mut Leading, ev: LinkEvent, now: u64) -> Vec<Ac
                     return Vec::new();
                 }
             };
+            if let Some((_, _, stats)) = l.links.get_mut(&link) {
+                stats.on_received(&p);
+            }
             let committed = peer.committed.zxids();
+            // Read only if a learner turns out older than the committed log.
+            let disk = DiskTxnLog::new(&peer.log, peer.cfg.pre_alloc_size_bytes);
             let log = LogState {
                 last_processed_zxid: Zxid(peer.core.tree().last_processed_zxid),
                 committed_log: &committed,
-                txn_log: &NoTxnLog,
-                snapshot_size_factor: 0.33,
-                snapshot_size: 0,
+                txn_log: &disk,
+                snapshot_size_factor: peer.cfg.snapshot_size_factor,
                 force_snap_sync: false,
             };
             let got = match known {
@@ -248,7 +262,7 @@ fn on_event(peer: &mut Peer, l: &mut Leading, ev: LinkEvent, now: u64) -> Vec<Ac
                         }
                         // A learner reconnecting replaces its old link.
                         if let Some(old) = l.link_of(sid) {
-                            if let Some((h, _)) = l.links.remove(&old) {
+                            if let Some((h, _, _)) = l.links.remove(&old) {
                                 h.close();
                             }
                         }
@@ -264,7 +278,7 @@ fn on_event(peer: &mut Peer, l: &mut Leading, ev: LinkEvent, now: u64) -> Vec<Ac
                 Ok(a) => a,
                 Err(e) => {
                     // The machine has forgotten the learner already.
-                    if let Some((h, _)) = l.links.remove(&link) {
+                    if let Some((h, _, _)) = l.links.remove(&link) {
                         tracing::warn!("closing the link to the learner at {}: {e}", h.addr());
                         h.close();
                     }
@@ -318,8 +332,19 @@ async fn perform(
             }
         }
         peer.submit(entries)?;
+        if peer.core.take_observer_stats_reset() {
+            let observing = l.leader.broadcast().map(|b| b.observing().clone());
+            for (_, sid, stats) in l.links.values_mut() {
+                if sid.is_some_and(|s| observing.as_ref().is_some_and(|o| o.contains(&s))) {
+                    stats.reset();
+                }
+            }
+        }
         for sid in peer.core.take_learner_syncs() {
             queue.extend(l.leader.process_sync(sid));
+        }
+        for token in peer.core.take_local_syncs() {
+            queue.extend(l.leader.local_sync(token));
         }
         if queue.is_empty() {
             break;
@@ -354,7 +379,7 @@ async fn act(
                 peer.core.tree().last_processed_zxid,
                 bytes.len()
             );
-            l.send(to, LinkOut::Raw(Bytes::from(bytes)));
+            l.send(to, LinkOut::Raw(bytes));
         }
         Action::StreamProposals { to, range } => stream(peer, l, to, range)?,
         Action::Established { zxid } => {
@@ -402,10 +427,11 @@ async fn act(
             l.leader.applied(zxid);
         }
         Action::Touch { sessions } => peer.core.touch_sessions(&sessions),
+        Action::SyncConfirmed { token } => peer.core.local_sync_confirmed(token),
         Action::CloseLearner { sid, reason } => {
             // The machine forgot the learner already; what is queued still goes out.
             if let Some(link) = l.link_of(sid) {
-                if let Some((h, _)) = l.links.remove(&link) {
+                if let Some((h, _, _)) = l.links.remove(&link) {
                     tracing::warn!("closing the link to learner {}: {reason}", sid.0);
                     let _ = h.send(LinkOut::Close);
                 }
@@ -420,20 +446,25 @@ async fn act(
     Ok(Some(more))
 }
 
-/// PROPOSAL then COMMIT for each txn of `range` (LearnerHandler.queueCommittedProposals).
+/// PROPOSAL then COMMIT for each txn of `range` (LearnerHandler.queueCommittedProposals),
+/// [`STREAM_SLICE`] txns to a queue place. What a sync queues is bounded by what it reads
+/// from: the committed log, or a txn log the sync chose only because it is a fraction
+/// (snapshotSizeFactor) of the snapshot a SNAP would send instead.
 fn stream(peer: &mut Peer, l: &mut Leading, to: Sid, range: StreamRange) -> Result<(), PeerError> {
     match range.source {
         LogSource::CommittedLog => {
-            for (zxid, data) in peer.committed.range(range.after.0, range.upto.0) {
+            let txns = peer.committed.range(range.after.0, range.upto.0);
+            let mut packets = Vec::with_capacity(2 * STREAM_SLICE);
+            for (i, (zxid, data)) in txns.into_iter().enumerate() {
                 let zxid = Zxid(zxid);
-                l.send(
-                    to,
-                    LinkOut::Packet(LeaderPacket::Proposal { zxid, data }.to_packet()),
-                );
-                l.send(
-                    to,
-                    LinkOut::Packet(LeaderPacket::Commit { zxid }.to_packet()),
-                );
+                packets.push(LeaderPacket::Proposal { zxid, data }.to_packet());
+                packets.push(LeaderPacket::Commit { zxid }.to_packet());
+                if (i + 1) % STREAM_SLICE == 0 {
+                    l.send(to, LinkOut::Packets(std::mem::take(&mut packets)));
+                }
+            }
+            if !packets.is_empty() {
+                l.send(to, LinkOut::Packets(packets));
             }
         }
         LogSource::TxnLog => {
@@ -443,9 +474,7 @@ fn stream(peer: &mut Peer, l: &mut Leading, to: Sid, range: StreamRange) -> Resu
                 let Some(last) = packets.last().map(|p| p.zxid) else {
                     break;
                 };
-                for p in packets {
-                    l.send(to, LinkOut::Packet(p));
-                }
+                l.send(to, LinkOut::Packets(packets));
                 after = last;
             }
         }

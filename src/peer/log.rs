@@ -50,6 +50,9 @@ impl TxnLog for SharedLog {
     fn get_snapshot(&self, zxid: i64) -> Result<Vec<u8>, StorageError> {
         self.lock().get_snapshot(zxid)
     }
+    fn snapshot_len(&self, zxid: i64) -> Result<u64, StorageError> {
+        self.lock().snapshot_len(zxid)
+    }
     fn purge(&mut self, retain: usize) -> Result<(), StorageError> {
         self.lock().purge(retain)
     }

@@ -10,13 +10,17 @@
 //! - `leading`: the leader machine over the learners' links; commits on quorum ACKs.
 //!
 //! While LOOKING or syncing, the core serves no client: connections are closed, as
-//! ZooKeeper closes them while its ZooKeeperServer is not running.
+//! ZooKeeper closes them while its ZooKeeperServer is not running. With
+//! `readonlymode.enabled`, an election that has not ended after a grace period turns the
+//! core read-only (ZooKeeper's ReadOnlyZooKeeperServer) until it ends.
 
+mod committed;
 mod following;
 mod leading;
+mod learner_stats;
 pub(crate) mod log;
+mod txnlog_view;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,11 +33,15 @@ use crate::quorum::transport::election::ElectionPort;
 use crate::quorum::transport::view::quorum_maj_string;
 use crate::quorum::transport::TransportError;
 use crate::quorum::{ServerState, Zxid};
+use crate::server::clock::Clock;
 use crate::server::core::{Core, CoreMsg};
-use crate::server::{ServerError, Snapshotter};
+use crate::server::outlets::Outlets;
+use crate::server::ServerError;
 use crate::storage::epoch::EpochStore;
-use crate::storage::writer::{Ack, Job, LogWriter};
+use crate::storage::snapshotting::Snapshotter;
+use crate::storage::writer::{Ack, LogWriter};
 use crate::storage::{StorageError, TxnLog};
+pub(crate) use committed::CommittedLog;
 use log::SharedLog;
 
 /// Why a role ended or the peer stopped.
@@ -84,8 +92,11 @@ pub(crate) struct Peer {
     pub(crate) epochs: Box<dyn EpochStore>,
     snapshotter: Option<Box<dyn Snapshotter>>,
     batch: Vec<CoreMsg>,
-    /// The machines' clock: ms since the peer started, on tokio's monotonic clock.
-    start: Instant,
+    /// The client connections' outlets: the core's output goes through them.
+    outlets: Outlets,
+    /// The clock of the machines and the core: ms since the peer started, on tokio's
+    /// monotonic clock. Read here only; the core and the Zab machines are given the time.
+    clock: Clock,
     /// Session expiry checks (the leader's), often so sessions end close to their tick.
     expiry: tokio::time::Interval,
     /// The container and TTL reaper (the leader's).
@@ -121,8 +132,8 @@ impl Peer {
         let mut core = core;
         core.init_config_node(&quorum_maj_string(&cfg));
         let last = log.last_zxid();
-        let committed = CommittedLog::load(&log)?;
-        let writer = LogWriter::spawn(Box::new(log.clone()));
+        let committed = CommittedLog::load(&log, cfg.commit_log_count)?;
+        let writer = crate::server::assemble::spawn_writer(Box::new(log.clone()));
         let reap_ms = cfg.container_check_interval_ms.max(10);
         Ok(Peer {
             cfg,
@@ -136,7 +147,8 @@ impl Peer {
             epochs,
             snapshotter,
             batch: Vec::with_capacity(BATCH),
-            start: Instant::now(),
+            outlets: Outlets::default(),
+            clock: Clock::start(),
             expiry: tokio::time::interval(Duration::from_millis(50)),
             reap: tokio::time::interval(Duration::from_millis(reap_ms)),
             committed,
@@ -145,25 +157,33 @@ impl Peer {
     }
 
     pub(crate) fn now_ms(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+        self.clock.mono_ms()
     }
 
     pub(crate) fn at(&self, ms: u64) -> Instant {
-        self.start + Duration::from_millis(ms)
+        self.clock.at(ms)
     }
 
-    /// Hands log entries to the writer.
+    /// Tells the core the time, before it handles anything.
+    pub(crate) fn stamp(&mut self) {
+        self.core.set_now(self.clock.now());
+    }
+
+    /// Hands log entries to the writer. While its queue is full the writer handle keeps
+    /// them, in zxid order behind any kept before, and they go after the next ack
+    /// ([`Peer::on_ack`]); they count as submitted, so waiting for durability
+    /// ([`Peer::drain_writer`]) waits for them too.
     pub(crate) fn submit(&mut self, entries: Vec<(i64, Vec<u8>)>) -> Result<(), PeerError> {
-        let Some(&(last, _)) = entries.last() else {
-            return Ok(());
-        };
+        let last = entries.last().map(|&(z, _)| z);
         if self.unsynced.len() < MAX_UNSYNCED_TRACKED {
             self.unsynced.extend(entries.iter().map(|(z, _)| *z));
         }
-        if !self.writer.submit(Job { entries }) {
-            return Err(StorageError::Io("the txn log writer stopped".into()).into());
+        if !self.writer.submit(entries) {
+            return Err(writer_stopped());
         }
-        self.submitted = self.submitted.max(last);
+        if let Some(last) = last {
+            self.submitted = self.submitted.max(last);
+        }
         Ok(())
     }
 
@@ -174,10 +194,16 @@ impl Peer {
                 while self.unsynced.front().is_some_and(|&u| u <= z) {
                     self.unsynced.pop_front();
                 }
+                // The thread has taken its queue: entries kept while it was full go now.
+                // Kept entries exist only while batches are queued, so an ack always
+                // follows them and none waits for ever.
+                if !self.writer.flush() {
+                    return Err(writer_stopped());
+                }
                 Ok(z)
             }
             Some(Ack::Failed(e)) => Err(e.into()),
-            None => Err(StorageError::Io("the txn log writer stopped".into()).into()),
+            None => Err(writer_stopped()),
         }
     }
 
@@ -202,7 +228,7 @@ impl Peer {
         wake_at_ms: Option<u64>,
     ) -> Result<Turn<T>, PeerError> {
         let wake = wake_at_ms.map(|ms| self.at(ms));
-        tokio::select! {
+        let got = tokio::select! {
             biased;
             ack = self.writer.acks.recv() => Ok(Turn::Durable(self.on_ack(ack)?)),
             ev = role => Ok(Turn::Role(ev)),
@@ -210,30 +236,35 @@ impl Peer {
                 if n == 0 {
                     return Err(PeerError::Stopped);
                 }
+                self.stamp();
                 for m in self.batch.drain(..) {
-                    self.core.handle(m);
+                    let input = self.outlets.admit(m);
+                    self.core.handle(input);
                 }
                 Ok(Turn::Clients)
             }
             _ = sleep_until(wake) => Ok(Turn::Tick),
             _ = self.expiry.tick() => {
+                self.stamp();
                 self.core.tick();
                 Ok(Turn::Clients)
             }
             _ = self.reap.tick() => {
+                self.stamp();
                 self.core.reap_containers();
                 Ok(Turn::Clients)
             }
-        }
+        };
+        // What the caller does with an ack, an event or its timer happens at this time.
+        self.stamp();
+        got
     }
 
     /// After a turn: the output that may go now goes, and a snapshot is taken when due.
     pub(crate) fn finish_turn(&mut self) {
+        self.stamp();
         self.core.hold_marks();
-        let outbox = self.core.take_outbox();
-        let marks = self.core.take_marks();
-        self.core.deliver(outbox);
-        self.core.complete(marks);
+        self.outlets.finish_turn(&mut self.core);
         if let Some(s) = self.snapshotter.as_mut() {
             if self.core.snapshot_due() {
                 s.start(&self.core);
@@ -282,9 +313,25 @@ impl Peer {
         }
     }
 
+    /// Runs turns (clients, durability, timers) without a role until `ms` have passed.
+    async fn pause(&mut self, ms: u64) -> Result<(), PeerError> {
+        let until = self.now_ms() + ms;
+        loop {
+            let got = self.turn(std::future::pending::<()>(), Some(until)).await?;
+            self.finish_turn();
+            if matches!(got, Turn::Tick) {
+                return Ok(());
+            }
+        }
+    }
+
     /// The quorum peer's life: elect, serve in the elected role, elect again.
     pub(crate) async fn run(mut self) -> Result<(), ServerError> {
         let mut port: Option<ElectionPort> = None;
+        // A learner whose leader drops it before it serves is elected back to the same
+        // leader within milliseconds: without a pause it would reconnect thousands of times
+        // a second (seen when a leader closed every DIFF longer than a link's queue).
+        let mut retry_pause_ms = 0;
         loop {
             self.core.stop_serving();
             self.drain_writer().await?;
@@ -302,15 +349,30 @@ impl Peer {
             };
             let mut p = p;
             self.report("looking - election", None, None);
-            let looking_since = Instant::now();
+            let looking_since = self.now_ms();
+            let read_only_at = self
+                .cfg
+                .read_only_mode_enabled
+                .then(|| looking_since + read_only_grace_ms(self.cfg.tick_time_ms));
             let decided = loop {
-                let got = self.turn(p.decided(), None).await?;
+                let wake = read_only_at.filter(|_| !self.core.is_read_only());
+                let got = self.turn(p.decided(), wake).await?;
+                if matches!(got, Turn::Tick) && self.core.start_read_only() {
+                    tracing::info!("Read-only server started");
+                }
                 self.finish_turn();
                 if let Turn::Role(d) = got {
                     break d.map_err(PeerError::from)?;
                 }
             };
-            let took = u64::try_from(looking_since.elapsed().as_millis()).unwrap_or(u64::MAX);
+            if self.core.is_read_only() {
+                // The election ended: the read-only server shuts, closing its clients, so
+                // they move to a server of the quorum (or back here once it serves).
+                self.core.stop_serving();
+                self.finish_turn();
+                tracing::info!("Read-only server shut down");
+            }
+            let took = self.now_ms().saturating_sub(looking_since);
             self.election_time_ms = Some(took);
             crate::server::metrics::observe("election_time", took);
             tracing::info!(
@@ -322,7 +384,18 @@ impl Peer {
             let ended = match decided.state {
                 ServerState::Leading => leading::lead(&mut self, &p).await,
                 ServerState::Following | ServerState::Observing => {
-                    following::follow(&mut self, &p, decided.leader).await
+                    if retry_pause_ms > 0 {
+                        tracing::info!("waiting {retry_pause_ms} ms before following again");
+                        self.pause(retry_pause_ms).await?;
+                    }
+                    let followed_at = self.now_ms();
+                    let ended = following::follow(&mut self, &p, decided.leader).await;
+                    retry_pause_ms = if self.now_ms() - followed_at < QUICK_ROLE_END_MS {
+                        (retry_pause_ms * 2).clamp(FIRST_RETRY_PAUSE_MS, MAX_RETRY_PAUSE_MS)
+                    } else {
+                        0
+                    };
+                    ended
                 }
                 ServerState::Looking => Ok(()),
             };
@@ -337,82 +410,25 @@ impl Peer {
     }
 }
 
+/// A learner role shorter than this ended before it could have served for long.
+const QUICK_ROLE_END_MS: u64 = 1000;
+/// The pause before following again after one quick end; doubled after each next one.
+const FIRST_RETRY_PAUSE_MS: u64 = 50;
+const MAX_RETRY_PAUSE_MS: u64 = 2000;
+
+/// How long an election runs before a read-only server starts: ZooKeeper's roZkMgr waits
+/// a tick, and at least 2 s, before it takes the peer for partitioned.
+pub(crate) fn read_only_grace_ms(tick_ms: u64) -> u64 {
+    tick_ms.max(2000)
+}
+
+fn writer_stopped() -> PeerError {
+    StorageError::Io("the txn log writer stopped".into()).into()
+}
+
 pub(crate) async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Keeps the last `COMMIT_LOG_COUNT` committed proposals (ZKDatabase.committedLog), from
-/// which the leader DIFFs learners that are close behind.
-#[derive(Debug, Default)]
-pub(crate) struct CommittedLog {
-    entries: BTreeMap<i64, bytes::Bytes>,
-}
-
-/// ZKDatabase.commitLogCount's default.
-pub(crate) const COMMIT_LOG_COUNT: usize = 500;
-
-impl CommittedLog {
-    /// The newest committed txns as the log holds them (ZKDatabase loads them while it
-    /// replays the log at start-up).
-    pub(crate) fn load(log: &dyn TxnLog) -> Result<CommittedLog, StorageError> {
-        let mut c = CommittedLog::default();
-        let mut after = -1;
-        loop {
-            let slice = log.read_range(after, 10_000)?;
-            let Some(&(last, _)) = slice.last() else {
-                return Ok(c);
-            };
-            for (zxid, data) in slice {
-                c.push(zxid, data.into());
-            }
-            after = last;
-        }
-    }
-
-    /// Forgets everything (a SNAP replaced the history).
-    pub(crate) fn clear(&mut self) {
-        self.entries.clear();
-    }
-
-    pub(crate) fn push(&mut self, zxid: i64, data: bytes::Bytes) {
-        self.entries.insert(zxid, data);
-        while self.entries.len() > COMMIT_LOG_COUNT {
-            self.entries.pop_first();
-        }
-    }
-
-    pub(crate) fn zxids(&self) -> Vec<Zxid> {
-        self.entries.keys().map(|z| Zxid(*z)).collect()
-    }
-
-    pub(crate) fn range(&self, after: i64, upto: i64) -> Vec<(i64, bytes::Bytes)> {
-        self.entries
-            .range(after + 1..=upto)
-            .map(|(z, d)| (*z, d.clone()))
-            .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::storage::MemLog;
-
-    #[test]
-    fn the_committed_log_keeps_the_newest_500_and_loads_them_from_the_log() {
-        let mut log = MemLog::default();
-        for z in 1..=700i64 {
-            log.append(z, &z.to_be_bytes()).expect("append");
-        }
-        let c = CommittedLog::load(&log).expect("load");
-        let zxids = c.zxids();
-        assert_eq!(zxids.len(), COMMIT_LOG_COUNT);
-        assert_eq!((zxids[0], zxids[499]), (Zxid(201), Zxid(700)));
-        let r = c.range(600, 602);
-        assert_eq!(r.len(), 2);
-        assert_eq!((r[0].0, &r[1].1[..]), (601, &602i64.to_be_bytes()[..]));
     }
 }

@@ -17,7 +17,7 @@ use crate::proto::{
     op, ConnectResponse, Create2Response, CreateResponse, MultiResponse, MultiResult, Request,
     StatResponse, Txn, TxnEntry, TxnHeader,
 };
-use crate::server::core::{wall_ms, Core, Out};
+use crate::server::core::{Core, Out};
 use crate::server::facts::RequestMark;
 
 /// Prep's changes of one request, path -> node (`None`: deleted).
@@ -218,7 +218,7 @@ impl Core {
     ) {
         let zxid = header.zxid;
         debug_assert!(zxid > self.tree.last_processed_zxid);
-        header.time = wall_ms();
+        header.time = self.now.wall_ms;
         let entry = TxnEntry {
             header,
             txn,

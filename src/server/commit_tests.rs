@@ -11,18 +11,57 @@ use crate::proto::{
     op, Acl, ConnectRequest, CreateRequest, DeleteRequest, Id, PathWatchRequest, ReplyHeader,
     Request,
 };
-use crate::server::core::{Core, CoreMsg, Out};
+use crate::server::conn::Outlet;
+use crate::server::core::{Core, CoreMsg, Input, Out, Outbox};
+use crate::server::outlets::Outlets;
 use crate::storage::MemLog;
 use crate::watch::ConnId;
 
-pub(super) fn core() -> Core {
-    Core::new(
-        Arc::new(Config::default_standalone()),
-        Box::new(MemLog::default()),
-    )
+/// A core with a driver's outlets: what the tests send goes through `handle`, what the
+/// core sends through `deliver`; everything else is the core's own.
+pub(super) struct Driven {
+    core: Core,
+    outlets: Outlets,
 }
 
-pub(super) fn connect(core: &mut Core, conn: u64) -> Client {
+impl std::ops::Deref for Driven {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
+
+impl std::ops::DerefMut for Driven {
+    fn deref_mut(&mut self) -> &mut Core {
+        &mut self.core
+    }
+}
+
+impl Driven {
+    pub(super) fn handle(&mut self, msg: CoreMsg) {
+        let input = self.outlets.admit(msg);
+        self.core.handle(input);
+    }
+
+    pub(super) fn deliver(&mut self, outbox: Outbox) {
+        for conn in self.outlets.deliver(outbox) {
+            self.core.drop_conn(conn);
+        }
+    }
+}
+
+pub(super) fn core() -> Driven {
+    core_with(Config::default_standalone())
+}
+
+pub(super) fn core_with(cfg: Config) -> Driven {
+    Driven {
+        core: Core::new(Arc::new(cfg), Box::new(MemLog::default())),
+        outlets: Outlets::default(),
+    }
+}
+
+pub(super) fn connect(core: &mut Driven, conn: u64) -> Client {
     let (tx, rx) = mpsc::channel(1024);
     core.handle(CoreMsg::Connect {
         conn: conn as ConnId,
@@ -35,7 +74,7 @@ pub(super) fn connect(core: &mut Core, conn: u64) -> Client {
             read_only: None,
         },
         addr: "127.0.0.1:5000".parse().expect("an address"),
-        out: tx,
+        out: Outlet::channel(tx),
     });
     Client {
         rx,
@@ -43,14 +82,14 @@ pub(super) fn connect(core: &mut Core, conn: u64) -> Client {
     }
 }
 
-pub(super) fn request(core: &mut Core, conn: u64, xid: i32, opcode: i32, req: Request) {
-    core.handle(CoreMsg::Request {
+pub(super) fn request(core: &mut Driven, conn: u64, xid: i32, opcode: i32, req: Request) {
+    core.handle(CoreMsg::Input(Input::Request {
         conn: conn as ConnId,
         xid,
         op: opcode,
         req: Ok(req),
         body: bytes::Bytes::new(),
-    });
+    }));
 }
 
 /// A create of `path` open to anyone, with `flags` (2: sequential).
@@ -84,7 +123,7 @@ pub(super) const CONNECTED: i32 = i32::MIN;
 
 /// Delivers the core's output and returns (xid, err) of each frame for `c`; its first frame
 /// is the ConnectResponse, listed as `CONNECTED`.
-pub(super) fn replies(core: &mut Core, c: &mut Client) -> Vec<(i32, i32)> {
+pub(super) fn replies(core: &mut Driven, c: &mut Client) -> Vec<(i32, i32)> {
     let out = core.take_outbox();
     core.deliver(out);
     let mut v = Vec::new();

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::jute::Jute;
 use crate::proto::{ConnectRequest, Request, RequestHeader};
-use crate::server::core::{CoreMsg, Out};
+use crate::server::core::{CoreMsg, Input, Out};
 use crate::server::fourlw;
 use crate::server::frame::{ClientCodec, FrameError, InFrame};
 use crate::watch::ConnId;
@@ -65,7 +65,7 @@ pub async fn serve(
     };
     let out = Outlet::spawn(wr, addr, OUT_QUEUE_FRAMES);
     let stop = out.stop.clone();
-    let msg = CoreMsg::ConnectSocket {
+    let msg = CoreMsg::Connect {
         conn,
         req: connect,
         addr,
@@ -98,19 +98,19 @@ pub async fn serve(
         };
         let req = Request::decode(hdr.r#type, body);
         let body = payload.slice_ref(body);
-        let msg = CoreMsg::Request {
+        let msg = CoreMsg::Input(Input::Request {
             conn,
             xid: hdr.xid,
             op: hdr.r#type,
             req,
             body,
-        };
+        });
         if core.send(msg).await.is_err() {
             break;
         }
     }
     stop.cancel();
-    let _ = core.send(CoreMsg::Closed { conn }).await;
+    let _ = core.send(CoreMsg::Input(Input::Closed { conn })).await;
 }
 
 /// Where the core sends a connection's output. Replies and notifications are written

@@ -1,5 +1,8 @@
 //! The core: owns the DataTree, sessions, watches and the log, and handles every request
-//! of every connection in one sequence. That sequence is ZooKeeper's standalone pipeline
+//! of every connection in one sequence. It owns no socket and reads no clock: its driver
+//! (`core_loop` standalone, the quorum peer in an ensemble) stamps each turn with the time
+//! (`set_now`), hands it [`Input`]s, and writes the [`Outbox`] it leaves to the connections'
+//! outlets (`outlets.rs`). That sequence is ZooKeeper's standalone pipeline
 //! (prep -> sync -> final): a write is prepped into a txn over the uncommitted state and
 //! proposed to the log; it is applied, and answered, only once the log says it is durable
 //! (`commit.rs`). The tree holds only durable txns, so nothing a client can see was not
@@ -8,17 +11,17 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::config::Config;
 use crate::jute::Jute;
 use crate::proto::{
     ConnectRequest, ConnectResponse, Id, ReplyHeader, Request, RequestError, WatcherEvent,
 };
-use crate::server::conn::{Gone, Outlet};
+use crate::server::clock::Now;
+use crate::server::conn::Outlet;
 use crate::session::{initial_session_id, SessionTracker};
 use crate::storage::TxnLog;
 use crate::tree::DataTree;
@@ -28,9 +31,6 @@ use crate::watch::{ConnId, Notification, WatchManager};
 pub type LogEntries = Vec<(i64, Vec<u8>)>;
 /// Output waiting for delivery: (connection, frame or close).
 pub type Outbox = Vec<(ConnId, Out)>;
-
-/// Connections in one delivered batch from which the core writes to their sockets itself.
-const DIRECT_FAN_OUT: usize = 64;
 
 /// What the core sends to a connection's writer.
 #[derive(Debug)]
@@ -42,10 +42,10 @@ pub enum Out {
     Close,
 }
 
-/// What connections send to the core.
+/// What connections and the operations interfaces send to the core's driver.
 #[derive(Debug)]
 pub enum CoreMsg {
-    /// A ConnectRequest arrived (from a caller without a socket: tests, fuzzing).
+    /// A ConnectRequest arrived; the driver keeps the outlet, the core gets the rest.
     Connect {
         /// The connection.
         conn: ConnId,
@@ -53,19 +53,24 @@ pub enum CoreMsg {
         req: ConnectRequest,
         /// The client address.
         addr: SocketAddr,
-        /// Where its output goes.
-        out: mpsc::Sender<Out>,
+        /// Where the connection's output goes.
+        out: Outlet,
     },
-    /// A ConnectRequest arrived on a socket the core may write to itself.
-    ConnectSocket {
+    /// Anything else, for the core as it is.
+    Input(Input),
+}
+
+/// What the core takes: it owns no socket; its output comes back as an [`Outbox`].
+#[derive(Debug)]
+pub enum Input {
+    /// A ConnectRequest arrived.
+    Connect {
         /// The connection.
         conn: ConnId,
         /// The request.
         req: ConnectRequest,
         /// The client address.
         addr: SocketAddr,
-        /// Where its output goes.
-        out: Outlet,
     },
     /// A request after the handshake.
     Request {
@@ -129,7 +134,6 @@ pub struct ServerStats {
 pub(crate) struct ConnState {
     pub session_id: i64,
     pub ids: Vec<Id>,
-    pub out: Outlet,
     pub addr: SocketAddr,
     pub received: u64,
     pub sent: u64,
@@ -156,7 +160,10 @@ pub struct Core {
     pub(crate) conns: HashMap<ConnId, ConnState>,
     pub(crate) session_conn: HashMap<i64, ConnId>,
     pub(crate) last_zxid: i64,
-    pub(crate) started: Instant,
+    /// The time of this turn, as the driver read it.
+    pub(crate) now: Now,
+    /// Snapshot jitter (seeded from the start time and myid).
+    rng: crate::rng::Rng,
     outbox: Vec<(ConnId, Out)>,
     pub(crate) packets_received: u64,
     pub(crate) packets_sent: u64,
@@ -165,13 +172,6 @@ pub struct Core {
     pub(crate) role: crate::server::role::Role,
     /// What the quorum peer reports of its role (set by the peer).
     pub(crate) quorum: Option<crate::server::facts::QuorumFacts>,
-}
-
-/// Wall-clock ms, as ZooKeeper stamps txns.
-pub fn wall_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Prefixes a payload with its length.
@@ -183,19 +183,22 @@ pub fn frame(payload: &[u8]) -> Bytes {
 }
 
 impl Core {
-    /// A core over an empty tree whose `flush` writes `log` synchronously.
+    /// A core over an empty tree whose `flush` writes `log` synchronously, at time zero
+    /// until [`Core::set_now`] says otherwise (tests, fuzzing).
     pub fn new(cfg: Arc<Config>, log: Box<dyn TxnLog>) -> Core {
         let tree = DataTree::new(cfg.extended_types_enabled);
-        let mut core = Core::with_state(cfg, tree, std::iter::empty());
+        let mut core = Core::with_state(cfg, tree, std::iter::empty(), Now::default());
         core.log = Some(log);
         core
     }
 
-    /// A core over a recovered tree and sessions; the caller writes the log (group commit).
+    /// A core over a recovered tree and sessions, starting at `now`; the caller writes the
+    /// log (group commit).
     pub fn with_state(
         cfg: Arc<Config>,
         tree: DataTree,
         sessions: impl IntoIterator<Item = (i64, i32)>,
+        now: Now,
     ) -> Core {
         // Standalone ZooKeeper gives its session tracker server id 1; in an ensemble each
         // server's myid tops its session ids, so no two servers make the same one.
@@ -204,13 +207,14 @@ impl Core {
         } else {
             cfg.my_id.unwrap_or(1) as u8
         };
-        let first_id = initial_session_id(wall_ms() as u64, server_id);
+        let first_id = initial_session_id(now.wall_ms as u64, server_id);
         let mut tracker = SessionTracker::new(cfg.tick_time_ms, first_id);
-        let started = Instant::now();
         for (id, timeout) in sessions {
             // Restored sessions get a full timeout to reconnect, as in ZooKeeper.
-            tracker.add(id, timeout, 0);
+            tracker.add(id, timeout, now.mono_ms());
         }
+        // Servers started together must not draw the same snapshot points.
+        let seed = (now.wall_ms as u64) ^ (u64::from(server_id) << 56) ^ now.mono_us;
         let last_zxid = tree.last_processed_zxid;
         let mut core = Core {
             tree,
@@ -225,7 +229,8 @@ impl Core {
             conns: HashMap::new(),
             session_conn: HashMap::new(),
             last_zxid,
-            started,
+            now,
+            rng: crate::rng::Rng::new(seed),
             outbox: Vec::new(),
             packets_received: 0,
             packets_sent: 0,
@@ -240,12 +245,9 @@ impl Core {
 
     /// ZooKeeper snapshots after snapCount/2 + a random part of snapCount/2 txns, so the
     /// servers of an ensemble do not all snapshot at once.
-    fn roll_snapshot_threshold(&self) -> u64 {
+    fn roll_snapshot_threshold(&mut self) -> u64 {
         let half = (self.cfg.snap_count / 2).max(1);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::from(d.subsec_nanos()));
-        half + nanos % half
+        half + self.rng.below(half)
     }
 
     /// Whether enough txns went by for a snapshot; resets the count when it says yes.
@@ -258,9 +260,19 @@ impl Core {
         true
     }
 
-    /// The live sessions with their timeouts, for snapshots.
+    /// The live sessions with their timeouts, for snapshots: the quorum's only, never a
+    /// read-only mode's own, which no txn made.
     pub fn session_list(&self) -> Vec<(i64, i32)> {
-        let mut v: Vec<(i64, i32)> = self.sessions.all().map(|s| (s.id, s.timeout_ms)).collect();
+        let read_only = match &self.role {
+            crate::server::role::Role::ReadOnly(ro) => Some(ro),
+            _ => None,
+        };
+        let mut v: Vec<(i64, i32)> = self
+            .sessions
+            .all()
+            .filter(|s| !read_only.is_some_and(|ro| ro.owns(s.id)))
+            .map(|s| (s.id, s.timeout_ms))
+            .collect();
         v.sort_unstable();
         v
     }
@@ -270,9 +282,17 @@ impl Core {
         &self.tree
     }
 
-    /// Monotonic ms since start, the session tracker's clock.
+    /// Monotonic ms of this turn, the session tracker's clock.
     pub(crate) fn now_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
+        self.now.mono_ms()
+    }
+
+    /// The driver's time for what comes next (time never goes back).
+    pub fn set_now(&mut self, now: Now) {
+        self.now = Now {
+            mono_us: now.mono_us.max(self.now.mono_us),
+            wall_ms: now.wall_ms,
+        };
     }
 
     /// The next zxid: epoch 0 in standalone, so just a counter.
@@ -292,9 +312,18 @@ impl Core {
         std::mem::take(&mut self.pending_log)
     }
 
-    /// Takes the output that may go now: none of it waits for the log any more.
+    /// Takes the output that may go now (none of it waits for the log any more) for the
+    /// driver to deliver, counting what each connection is sent.
     pub fn take_outbox(&mut self) -> Outbox {
-        std::mem::take(&mut self.outbox)
+        let outbox = std::mem::take(&mut self.outbox);
+        for (conn, out) in &outbox {
+            if let (Out::Frame(f), Some(c)) = (out, self.conns.get_mut(conn)) {
+                c.sent += 1;
+                self.packets_sent += 1;
+                self.ops.response_size(f.len().saturating_sub(4));
+            }
+        }
+        outbox
     }
 
     /// Proposals and deferred entries waiting for the log.
@@ -391,8 +420,8 @@ impl Core {
     }
 
     /// Ends a batch with the synchronous log (tests, fuzzing): writes and syncs it, then
-    /// commits what it made durable and delivers the output, through the same `durable` as
-    /// the group-commit writer's acknowledgements.
+    /// commits what it made durable through the same `durable` as the group-commit
+    /// writer's acknowledgements; the output is then the driver's to deliver.
     pub fn flush(&mut self) -> Result<(), crate::storage::StorageError> {
         let entries = self.take_log();
         if let (Some(log), Some(&(upto, _))) = (self.log.as_mut(), entries.last()) {
@@ -405,74 +434,7 @@ impl Core {
             self.durable(upto);
         }
         self.hold_marks();
-        let outbox = self.take_outbox();
-        self.deliver(outbox);
-        let marks = self.take_marks();
-        self.complete(marks);
         Ok(())
-    }
-
-    /// Hands held output to the connections (after its txns are durable). A connection's
-    /// frames of the batch go out together: one socket write when the socket takes them.
-    pub fn deliver(&mut self, outbox: Outbox) {
-        // Each connection's frames in order, and whether a close follows them. Connections
-        // take their turns in the order of their first output (their requests' order), as
-        // they did through the writer tasks: ordered by id, the same ones would always wait
-        // for all the others' writes.
-        let mut turn: HashMap<ConnId, usize> = HashMap::new();
-        let mut runs: Vec<(ConnId, Vec<Bytes>, bool)> = Vec::new();
-        for (conn, out) in outbox {
-            let i = *turn.entry(conn).or_insert_with(|| {
-                runs.push((conn, Vec::new(), false));
-                runs.len() - 1
-            });
-            let (_, frames, close) = &mut runs[i];
-            match out {
-                // Output after a close has nowhere to go: the connection is gone.
-                Out::Frame(_) if *close => {}
-                Out::Frame(f) => frames.push(f),
-                Out::Close => *close = true,
-            }
-        }
-        // A batch that reaches many connections (a watch fired for hundreds of sessions)
-        // is written from here: one task wakeup per connection would cost more than the
-        // writes. A batch for a few connections goes through their writer tasks, which
-        // batch across the core's turns: writing it here measured 7-10% fewer pipelined
-        // reads, the client and server sharing two cores.
-        let direct = runs.len() >= DIRECT_FAN_OUT;
-        for (conn, mut frames, close) in runs {
-            self.deliver_to(conn, &mut frames, close, direct);
-        }
-    }
-
-    /// Sends one connection its frames of a batch, then a close when `close`.
-    fn deliver_to(&mut self, conn: ConnId, frames: &mut Vec<Bytes>, close: bool, direct: bool) {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        for f in frames.iter() {
-            c.sent += 1;
-            self.packets_sent += 1;
-            self.ops.response_size(f.len().saturating_sub(4));
-        }
-        // A connection's first output (its ConnectResponse) and its last (a close) are
-        // written from here too: a session that connects and closes would otherwise wake
-        // its writer task twice for one frame each.
-        let direct = direct || close || c.sent == frames.len() as u64;
-        match c.out.send(frames, close, direct) {
-            Ok(()) if !close => {}
-            Ok(()) => self.drop_conn(conn),
-            Err(gone) => {
-                if gone == Gone::Full {
-                    tracing::warn!(
-                        "closing connection from {}: client is not reading its replies",
-                        c.addr
-                    );
-                }
-                c.out.abort();
-                self.drop_conn(conn);
-            }
-        }
     }
 
     /// Forgets a connection: its watches go, its session lives on until it expires.
@@ -486,16 +448,10 @@ impl Core {
     }
 
     /// Answers a ConnectRequest (new session, or a reconnect with id and password).
-    pub(crate) fn connect(
-        &mut self,
-        conn: ConnId,
-        req: ConnectRequest,
-        addr: SocketAddr,
-        out: Outlet,
-    ) {
+    pub(crate) fn connect(&mut self, conn: ConnId, req: ConnectRequest, addr: SocketAddr) {
         if !self.serving() {
             tracing::info!("closing the connection from {addr}: the server is not running");
-            let _ = out.send(&mut Vec::new(), true, false);
+            self.close(conn);
             return;
         }
         if req.last_zxid_seen > self.tree.last_processed_zxid {
@@ -504,7 +460,11 @@ impl Core {
                 req.last_zxid_seen,
                 self.tree.last_processed_zxid
             );
-            let _ = out.send(&mut Vec::new(), true, false);
+            self.close(conn);
+            return;
+        }
+        if !self.read_only_admits(&req, addr) {
+            self.close(conn);
             return;
         }
         let timeout = req.time_out.clamp(
@@ -522,13 +482,16 @@ impl Core {
             ConnState {
                 session_id: 0,
                 ids,
-                out,
                 addr,
                 received: 1,
                 sent: 0,
-                stats: crate::server::facts::ConnStats::new(timeout),
+                stats: crate::server::facts::ConnStats::new(timeout, self.now.wall_ms),
             },
         );
+        if self.is_read_only() {
+            self.read_only_session(conn, req, addr, timeout);
+            return;
+        }
         if req.session_id == 0 {
             // The ConnectResponse goes out when the createSession txn is committed; the
             // connection may send requests before that, which wait behind the txn.
@@ -603,7 +566,9 @@ impl Core {
             } else {
                 vec![0; 16]
             },
-            read_only: req.read_only.map(|_| false),
+            // Present only when the client sent the flag; true only from a read-only
+            // server, whatever the client asked.
+            read_only: req.read_only.map(|_| self.is_read_only()),
         };
         self.send(conn, &resp.to_bytes());
         if valid {
@@ -656,22 +621,11 @@ impl Core {
         }
     }
 
-    /// Handles one message.
-    pub fn handle(&mut self, msg: CoreMsg) {
+    /// Handles one input.
+    pub fn handle(&mut self, msg: Input) {
         match msg {
-            CoreMsg::Connect {
-                conn,
-                req,
-                addr,
-                out,
-            } => self.connect(conn, req, addr, Outlet::channel(out)),
-            CoreMsg::ConnectSocket {
-                conn,
-                req,
-                addr,
-                out,
-            } => self.connect(conn, req, addr, out),
-            CoreMsg::Request {
+            Input::Connect { conn, req, addr } => self.connect(conn, req, addr),
+            Input::Request {
                 conn,
                 xid,
                 op,
@@ -681,11 +635,11 @@ impl Core {
                 self.mark_request(conn, xid, op);
                 self.request(conn, xid, op, req, body);
             }
-            CoreMsg::Closed { conn } => self.drop_conn(conn),
-            CoreMsg::Stats { reply } => {
+            Input::Closed { conn } => self.drop_conn(conn),
+            Input::Stats { reply } => {
                 let _ = reply.send(self.stats());
             }
-            CoreMsg::Ops { cmd, reply } => {
+            Input::Ops { cmd, reply } => {
                 let _ = reply.send(self.ops(cmd));
             }
         }

@@ -4,10 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::time::Instant;
 
 use crate::proto::op;
-use crate::server::core::{wall_ms, Core};
+use crate::server::core::Core;
 use crate::tree::ZxidDigest;
 use crate::watch::ConnId;
 
@@ -24,6 +23,9 @@ pub enum OpsCmd {
     ResetConns,
     /// Counts, plus the tree's digest log (`hash`).
     Digests,
+    /// `observer_connection_stat_reset`: a leader zeroes its observers' link counters
+    /// (Leader.resetObserverConnectionStats), then report.
+    ResetObservers,
 }
 
 /// min/max/sum/count of latencies in ms, as ZooKeeper's ServerStats and ServerCnxn keep them.
@@ -84,9 +86,9 @@ pub struct ConnStats {
 
 impl ConnStats {
     /// Stats of a connection that just completed its handshake.
-    pub fn new(timeout_ms: i32) -> ConnStats {
+    pub fn new(timeout_ms: i32, now_wall_ms: i64) -> ConnStats {
         ConnStats {
-            established_ms: wall_ms(),
+            established_ms: now_wall_ms,
             timeout_ms,
             last_op: "NA",
             last_cxid: -1,
@@ -101,7 +103,7 @@ impl ConnStats {
         *self = ConnStats {
             established_ms: self.established_ms,
             timeout_ms: self.timeout_ms,
-            ..ConnStats::new(self.timeout_ms)
+            ..ConnStats::new(self.timeout_ms, self.established_ms)
         };
     }
 }
@@ -109,7 +111,8 @@ impl ConnStats {
 /// A request on its way through the core, until its reply is released.
 #[derive(Debug)]
 pub struct RequestMark {
-    at: Instant,
+    /// When the request reached the core (the turn's monotonic µs).
+    at_us: u64,
     conn: ConnId,
     xid: i32,
     op: i32,
@@ -211,6 +214,31 @@ pub struct LeadingFacts {
     pub proposal_sizes: (i64, i64, i64),
     /// The sids of the learners connected (their LearnerHandlers' keys), ascending.
     pub learner_sids: Vec<u64>,
+    /// The synced observers' links (Leader.getObservingLearnersInfo), by sid.
+    pub observers: Vec<LearnerLinkFacts>,
+}
+
+/// One learner link (LearnerHandler.getLearnerHandlerInfo).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LearnerLinkFacts {
+    /// As Java's `Socket.getRemoteSocketAddress().toString()`: `/127.0.0.1:4242`.
+    pub remote_socket_address: String,
+    /// The learner's sid.
+    pub sid: u64,
+    /// When the link was accepted, wall-clock ms since 1970 (a Java Date in JSON).
+    pub established_ms: i64,
+    /// Packets waiting in the link's queue.
+    pub queued_packets: usize,
+    /// Java's running size of the queue (see `peer::learner_stats`).
+    pub queued_packets_size: i64,
+    /// Packets read after the handshake.
+    pub packets_received: u64,
+    /// Packets queued for the learner.
+    pub packets_sent: u64,
+    /// REQUESTs read.
+    pub requests: u64,
+    /// The zxid of the last packet sent with one above 0, -1 if none.
+    pub last_zxid: i64,
 }
 
 /// Everything the operations interfaces report.
@@ -297,7 +325,7 @@ impl Core {
     /// Notes a request as it reaches the core.
     pub(crate) fn mark_request(&mut self, conn: ConnId, xid: i32, op: i32) {
         self.ops.marks.push(RequestMark {
-            at: Instant::now(),
+            at_us: self.now.mono_us,
             conn,
             xid,
             op,
@@ -317,10 +345,10 @@ impl Core {
             return;
         }
         let zxid = self.tree.last_processed_zxid;
-        let now = wall_ms();
+        let now = self.now.wall_ms;
         let (mut reads, mut writes) = (Vec::new(), Vec::new());
         for m in marks {
-            let ms = m.at.elapsed().as_millis() as u64;
+            let ms = self.now.mono_us.saturating_sub(m.at_us) / 1000;
             self.ops.latency.add(ms);
             if crate::proto::is_write_op(m.op) || m.op == op::CLOSE_SESSION {
                 writes.push(ms);
@@ -356,6 +384,7 @@ impl Core {
                     c.stats.reset();
                 }
             }
+            OpsCmd::ResetObservers => self.reset_observer_stats(),
             OpsCmd::Facts | OpsCmd::Detailed | OpsCmd::Digests => {}
         }
         let mut f = Facts {
@@ -371,7 +400,7 @@ impl Core {
             packets_received: self.packets_received,
             packets_sent: self.packets_sent,
             latency: self.ops.latency,
-            uptime_ms: self.started.elapsed().as_millis() as u64,
+            uptime_ms: self.now.mono_ms(),
             responses: self.ops.responses,
             conns: self
                 .conns
@@ -413,7 +442,7 @@ impl Core {
                 f.watches_by_session.insert(self.session_of(c), ps);
             }
             let now_mono = self.now_ms() as i64;
-            let now_wall = wall_ms();
+            let now_wall = self.now.wall_ms;
             for s in self.sessions.all() {
                 let at = now_wall + (s.expires_at_ms as i64 - now_mono);
                 f.session_expiry.entry(at).or_default().push(s.id);

@@ -23,7 +23,12 @@ pub static TRACE_MASK: AtomicI64 = AtomicI64::new(306);
 /// Asks the core for facts; None if the core is gone.
 pub async fn facts(core: &mpsc::Sender<CoreMsg>, cmd: OpsCmd) -> Option<Facts> {
     let (tx, rx) = oneshot::channel();
-    core.send(CoreMsg::Ops { cmd, reply: tx }).await.ok()?;
+    core.send(CoreMsg::Input(crate::server::core::Input::Ops {
+        cmd,
+        reply: tx,
+    }))
+    .await
+    .ok()?;
     rx.await.ok()
 }
 
@@ -51,6 +56,7 @@ pub async fn answer(
         &cmd[..],
         "cons"
             | "crst"
+            | "isro"
             | "dump"
             | "hash"
             | "mntr"
@@ -69,13 +75,15 @@ pub async fn answer(
     } else {
         Facts::default()
     };
+    if cmd == "isro" {
+        return isro(&f).to_string();
+    }
     // NIOServerCnxn's answer while the ZooKeeperServer is not running (electing, syncing).
     if needs_core && f.server_state.is_empty() {
         return "This ZooKeeper instance is not currently serving requests\n".to_string();
     }
     match &cmd[..] {
         "ruok" => "imok".to_string(),
-        "isro" => "rw".to_string(),
         "srvr" => srvr(&f, peer),
         "stat" => stat(&f, peer),
         "cons" => cons(&f, peer),
@@ -126,6 +134,17 @@ pub async fn answer(
             out
         }
         _ => String::new(),
+    }
+}
+
+/// `isro` (IsroCommand): `null` while no server runs (electing, syncing), `ro` from a
+/// read-only server, `rw` otherwise. kazoo's and the Java client's read-only sessions ask
+/// it to find a server to move to.
+pub(crate) fn isro(f: &Facts) -> &'static str {
+    match f.server_state {
+        "" => "null",
+        "read-only" => "ro",
+        _ => "rw",
     }
 }
 
@@ -248,7 +267,7 @@ fn dump(f: &Facts, peer: Option<SocketAddr>, cfg: &Config) -> String {
         }
     }
     // Connections by expiry: the asking one expires like a sessionless connection.
-    let now = crate::server::core::wall_ms();
+    let now = crate::server::clock::wall_ms();
     let mut by_time: std::collections::BTreeMap<i64, Vec<String>> = Default::default();
     if let Some(p) = peer {
         let at = now + i64::try_from(cfg.tick_time_ms).unwrap_or(2000) * 10;

@@ -162,7 +162,7 @@ fn last_snapshot_cell() -> &'static Mutex<Option<(i64, i64)>> {
 /// The snapshot of `zxid` was written in `ms` (ZooKeeper's `snapshottime`).
 pub fn snapshot_done(zxid: i64, ms: u64) {
     observe("snapshottime", ms);
-    let secs = crate::server::core::wall_ms() / 1000;
+    let secs = crate::server::clock::wall_ms() / 1000;
     *last_snapshot_cell()
         .lock()
         .unwrap_or_else(|p| p.into_inner()) = Some((zxid, secs));
@@ -174,7 +174,7 @@ pub fn last_snapshot() -> (i64, i64) {
     *last_snapshot_cell()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .get_or_insert_with(|| (0, crate::server::core::wall_ms() / 1000))
+        .get_or_insert_with(|| (0, crate::server::clock::wall_ms() / 1000))
 }
 
 /// The process-wide Prometheus recorder (one per process, whatever the number of servers).

@@ -1,9 +1,14 @@
 //! The client-facing server: listener, connections, the core, four-letter words.
 
 pub mod admin;
+pub(crate) mod assemble;
+pub mod clock;
 mod commit;
 #[cfg(test)]
 mod commit_tests;
+mod confirm;
+#[cfg(test)]
+mod confirm_tests;
 pub mod conn;
 pub mod core;
 pub mod envinfo;
@@ -14,6 +19,10 @@ pub mod metrics;
 pub mod mntr;
 #[cfg(test)]
 mod ops_role_tests;
+pub mod outlets;
+pub(crate) mod read_only;
+#[cfg(test)]
+mod read_only_tests;
 mod requests;
 pub(crate) mod role;
 #[cfg(test)]
@@ -29,7 +38,8 @@ use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::server::core::{Core, CoreMsg};
-use crate::storage::writer::{Ack, Job, LogWriter};
+use crate::storage::snapshotting::Snapshotter;
+use crate::storage::writer::{Ack, LogWriter};
 use crate::storage::{MemLog, StorageError, TxnLog};
 
 /// Why the server could not start or had to stop.
@@ -60,22 +70,6 @@ pub enum ServerError {
     Log(StorageError),
 }
 
-/// Takes snapshots for the core loop when enough txns went by.
-pub trait Snapshotter: Send {
-    /// Begins a snapshot of the core's state (ignored while one is under way).
-    fn start(&mut self, core: &Core);
-    /// Writes the next part of a snapshot under way; the core calls it after every batch,
-    /// so a snapshot never holds requests up for long. `durable_zxid` is the last zxid the
-    /// log has made durable: a snapshot is stored only once the log covers its zxid, so it
-    /// never gets ahead of the log.
-    fn step(&mut self, core: &Core, durable_zxid: i64);
-    /// When a snapshot with nodes left to walk may take its next step (the core then
-    /// steps it at that time even when no requests come).
-    fn next_walk(&self) -> Option<std::time::Instant> {
-        None
-    }
-}
-
 /// Requests queued toward the core before connections wait.
 const CORE_QUEUE: usize = 16_384;
 /// A hard cap on connections, whatever maxClientCnxns says.
@@ -101,8 +95,7 @@ impl Server {
             dir: cfg.data_dir.display().to_string(),
             source,
         };
-        let (core, log, snapshotter) =
-            crate::storage::rocks::open_for_server(cfg.clone()).map_err(storage_err)?;
+        let (core, log, snapshotter) = assemble::open(cfg.clone()).map_err(storage_err)?;
         let mut server = Server::bind_with(cfg.clone(), core, log, snapshotter).await?;
         if cfg.is_distributed() {
             // Where ZooKeeper keeps them, so an operator's tooling finds them.
@@ -124,7 +117,12 @@ impl Server {
     pub async fn bind_with_log(cfg: Config, log: Box<dyn TxnLog>) -> Result<Server, ServerError> {
         let cfg = Arc::new(cfg);
         let tree = crate::tree::DataTree::new(cfg.extended_types_enabled);
-        let core = Core::with_state(cfg.clone(), tree, std::iter::empty());
+        let core = Core::with_state(
+            cfg.clone(),
+            tree,
+            std::iter::empty(),
+            clock::Now::at_start(),
+        );
         Server::bind_with(cfg, core, log, None).await
     }
 
@@ -172,7 +170,7 @@ impl Server {
             .map_err(ServerError::Log)?;
             tokio::spawn(peer.run())
         } else {
-            let writer = LogWriter::spawn(self.log);
+            let writer = assemble::spawn_writer(self.log);
             tokio::spawn(core_loop(self.core, core_rx, writer, self.snapshotter))
         };
         admin::start(cfg.clone(), core_tx.clone()).await;
@@ -285,6 +283,18 @@ pub fn release_freed_memory_when_idle() {
     }
 }
 
+/// What woke the standalone core's driver.
+enum Wake {
+    Clients(usize),
+    Log(Option<Ack>),
+    Expiry,
+    Reap,
+    Walk,
+}
+
+/// The standalone server's driver: the core's inputs come from connections, the writer's
+/// acks and timers; each turn is stamped with the time, and its output goes to the
+/// connections' outlets.
 async fn core_loop(
     mut core: Core,
     mut rx: mpsc::Receiver<CoreMsg>,
@@ -295,41 +305,52 @@ async fn core_loop(
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     let reap_ms = core.cfg.container_check_interval_ms.max(10);
     let mut reap = tokio::time::interval(Duration::from_millis(reap_ms));
+    // A busy turn must not be followed by a burst of ticks that were missed.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    reap.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut batch = Vec::with_capacity(512);
+    let mut outlets = outlets::Outlets::default();
+    let clock = clock::Clock::start();
     loop {
         let walk_at = snapshotter
             .as_ref()
             .and_then(|s| s.next_walk())
             .map(tokio::time::Instant::from_std);
-        tokio::select! {
-            n = rx.recv_many(&mut batch, 512) => {
-                if n == 0 {
-                    break;
-                }
-                for m in batch.drain(..) {
-                    core.handle(m);
-                }
-            }
-            ack = writer.acks.recv() => {
-                match ack {
-                    Some(Ack::Durable(zxid)) => core.durable(zxid),
-                    // Returning drops the core with its proposals and what waits behind
-                    // them: the connections close without a reply that was not made durable.
-                    Some(Ack::Failed(e)) => return Err(ServerError::Log(e)),
-                    None => {
-                        return Err(ServerError::Log(StorageError::Io(
-                            "the txn log writer stopped".into(),
-                        )))
-                    }
-                }
-            }
-            _ = tick.tick() => core.tick(),
-            _ = reap.tick() => core.reap_containers(),
+        // Biased, so a turn's choice depends only on what is ready: durability first (it
+        // releases replies), then the timers, then the clients.
+        let wake = tokio::select! {
+            biased;
+            ack = writer.acks.recv() => Wake::Log(ack),
+            _ = tick.tick() => Wake::Expiry,
+            _ = reap.tick() => Wake::Reap,
+            n = rx.recv_many(&mut batch, 512) => Wake::Clients(n),
             // Nothing else to do: go on walking the snapshot under way.
-            _ = tokio::time::sleep_until(walk_at.unwrap_or_else(tokio::time::Instant::now)), if walk_at.is_some() => {}
+            _ = tokio::time::sleep_until(walk_at.unwrap_or_else(tokio::time::Instant::now)), if walk_at.is_some() => Wake::Walk,
+        };
+        core.set_now(clock.now());
+        match wake {
+            Wake::Clients(0) => break,
+            Wake::Clients(_) => {
+                for m in batch.drain(..) {
+                    core.handle(outlets.admit(m));
+                }
+            }
+            Wake::Log(Some(Ack::Durable(zxid))) => core.durable(zxid),
+            // Returning drops the core with its proposals and what waits behind them: the
+            // connections close without a reply that was not made durable.
+            Wake::Log(Some(Ack::Failed(e))) => return Err(ServerError::Log(e)),
+            Wake::Log(None) => {
+                return Err(ServerError::Log(StorageError::Io(
+                    "the txn log writer stopped".into(),
+                )))
+            }
+            Wake::Expiry => core.tick(),
+            Wake::Reap => core.reap_containers(),
+            Wake::Walk => {}
         }
-        let entries = core.take_log();
-        if !entries.is_empty() && !writer.submit(Job { entries }) {
+        // Entries the writer's full queue did not take yet go ahead of this turn's; after
+        // an ack, with no new entries, they go by themselves.
+        if !writer.submit(core.take_log()) {
             // The writer stopped after a failure, which its next ack reports; without
             // one it stopped for no reason it gave.
             return match writer.acks.recv().await {
@@ -340,10 +361,8 @@ async fn core_loop(
             };
         }
         // What is in the outbox now is committed or answered from the committed tree.
-        let outbox = core.take_outbox();
-        let marks = core.take_marks();
-        core.deliver(outbox);
-        core.complete(marks);
+        core.set_now(clock.now());
+        outlets.finish_turn(&mut core);
         if let Some(s) = snapshotter.as_mut() {
             if core.snapshot_due() {
                 s.start(&core);

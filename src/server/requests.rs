@@ -12,7 +12,7 @@ use crate::proto::{
     EphemeralType, ErrorCode, ErrorTxn, Id, Request, RequestError, Txn, TxnHeader,
 };
 use crate::server::commit::{Origin, Waiting};
-use crate::server::core::{wall_ms, Core};
+use crate::server::core::Core;
 use crate::server::role::{Owner, Role};
 use crate::watch::ConnId;
 
@@ -108,9 +108,33 @@ impl Core {
         let Some(sid) = self.touch(conn) else {
             return;
         };
-        if matches!(self.role, Role::Following(_)) {
-            self.follower_request(conn, sid, xid, opcode, req, &body);
-            return;
+        let held = crate::server::confirm::Held::new(xid, opcode, req, body);
+        if let Some(h) = self.park(conn, held) {
+            let (xid, opcode, req, body) = h.into_parts();
+            self.dispatch(conn, sid, xid, opcode, req, body);
+        }
+    }
+
+    /// A request of session `sid` goes its role's way.
+    pub(crate) fn dispatch(
+        &mut self,
+        conn: ConnId,
+        sid: i64,
+        xid: i32,
+        opcode: i32,
+        req: Result<Request, RequestError>,
+        body: bytes::Bytes,
+    ) {
+        match self.role {
+            Role::Following(_) => {
+                self.follower_request(conn, sid, xid, opcode, req, &body);
+                return;
+            }
+            Role::ReadOnly(_) => {
+                self.read_only_request(conn, sid, xid, opcode, req);
+                return;
+            }
+            _ => {}
         }
         let req = match req {
             Ok(r) => r,
@@ -140,11 +164,14 @@ impl Core {
     }
 
     /// A read (or ping, sync on a standalone or leader) waits behind every write before it.
-    fn read_in_order(&mut self, conn: ConnId, xid: i32, opcode: i32, r: Request) {
+    pub(crate) fn read_in_order(&mut self, conn: ConnId, xid: i32, opcode: i32, r: Request) {
         // Standalone keeps one global order (ZooKeeper's single pipeline); a quorum member
         // orders per session (CommitProcessor): a read of a connection with nothing waiting
         // goes now, whatever other sessions wait for.
-        let per_session = matches!(self.role, Role::Leading(_) | Role::Following(_));
+        let per_session = matches!(
+            self.role,
+            Role::Leading(_) | Role::Following(_) | Role::ReadOnly(_)
+        );
         if self.waiting.is_empty() || (per_session && !self.waiting.holds(conn)) {
             self.answer_read(conn, xid, opcode, r);
         } else {
@@ -192,7 +219,7 @@ impl Core {
         self.propose(header(sid, cxid, op::ERROR, zxid), txn, None, origin);
     }
 
-    fn bad_request(&mut self, conn: ConnId, xid: i32, e: RequestError) {
+    pub(crate) fn bad_request(&mut self, conn: ConnId, xid: i32, e: RequestError) {
         let zxid = self.tree.last_processed_zxid;
         match e {
             RequestError::UnknownOp(o) => {
@@ -235,7 +262,7 @@ impl Core {
         }
     }
 
-    fn auth(&mut self, conn: ConnId, xid: i32, scheme: &str, auth: &[u8]) {
+    pub(crate) fn auth(&mut self, conn: ConnId, xid: i32, scheme: &str, auth: &[u8]) {
         let super_digest = self.cfg.super_digest.clone();
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
@@ -391,7 +418,7 @@ impl Core {
         if !self.expires_sessions() {
             return;
         }
-        let now = wall_ms();
+        let now = self.now.wall_ms;
         let never_used = self.cfg.container_max_never_used_interval_ms as i64;
         let mut candidates = Vec::new();
         for p in self.tree.containers() {

@@ -7,7 +7,9 @@
 //!   as REQUEST packets and wait, in order, until their txn comes back committed; reads
 //!   are answered from the local tree once every write before them is committed;
 //! - not serving (electing, or syncing with a leader): new connections are closed, as
-//!   ZooKeeper closes them while its ZooKeeperServer is not running.
+//!   ZooKeeper closes them while its ZooKeeperServer is not running;
+//! - read-only (electing for a while with `readonlymode.enabled`): reads for clients that
+//!   asked `canBeReadOnly`, NOTREADONLY for the rest (`read_only.rs`).
 
 use std::collections::HashMap;
 
@@ -34,6 +36,8 @@ pub(crate) enum Role {
     Leading(Leading),
     /// Following (or observing): writes go to the leader.
     Following(Following),
+    /// Electing with `readonlymode.enabled`, past the grace period: reads only.
+    ReadOnly(crate::server::read_only::ReadOnly),
 }
 
 /// Who holds a session (SessionImpl.owner): a connection of the leader's, or a learner.
@@ -49,9 +53,14 @@ pub(crate) struct Leading {
     /// Learners whose forwarded sync reached the pipeline, in order (Leader.processSync
     /// is called for each once the proposals before it are handed to the quorum).
     pub(crate) syncs: Vec<Sid>,
+    /// The AdminServer asked to zero the observers' link counters; the role loop, which
+    /// keeps them, takes the request.
+    pub(crate) reset_observer_stats: bool,
     /// Session owners: a write from anyone else is SESSIONMOVED. A session without one
     /// (loaded, or created before this leadership) is claimed by its first request.
     pub(crate) owners: HashMap<i64, Owner>,
+    /// Own clients' syncs waiting for a leadership round (linearizableSync).
+    pub(crate) confirming: crate::server::confirm::Confirming,
 }
 
 /// The follower's state in the core.
@@ -87,7 +96,7 @@ pub(crate) fn request_packet(
 }
 
 impl Core {
-    /// Whether clients are served now.
+    /// Whether clients are served now (read-only counts).
     pub(crate) fn serving(&self) -> bool {
         !matches!(self.role, Role::NotServing)
     }
@@ -97,6 +106,7 @@ impl Core {
         match &self.role {
             Role::Standalone => "standalone",
             Role::NotServing => "",
+            Role::ReadOnly(_) => "read-only",
             Role::Leading(_) => "leader",
             Role::Following(_) => {
                 let me = self.cfg.my_id.and_then(|id| self.cfg.servers.get(&id));
@@ -120,12 +130,14 @@ impl Core {
     /// closed, and what waited for the old role's commits is dropped with it, as ZooKeeper
     /// drops its request processors. The tree keeps every committed txn.
     pub(crate) fn stop_serving(&mut self) {
+        self.forget_read_only_sessions();
         let conns: Vec<ConnId> = self.conns.keys().copied().collect();
         for c in conns {
+            // The close goes out with the turn's output; the core forgets the connection
+            // now, so the next role starts without it.
             self.close(c);
+            self.drop_conn(c);
         }
-        let outbox = self.take_outbox();
-        self.deliver(outbox);
         self.waiting = Default::default();
         self.uncommitted = Default::default();
         self.take_log();
@@ -169,7 +181,7 @@ impl Core {
     /// (QuorumMaj.toString), set with version -1 and the config's version as mzxid. It is
     /// outside the digest, so every server sets it on its own.
     pub(crate) fn init_config_node(&mut self, config: &str) {
-        let now = crate::server::core::wall_ms();
+        let now = self.now.wall_ms;
         let data = Some(config.as_bytes().to_vec());
         if let Err(e) = self
             .tree
@@ -206,6 +218,21 @@ impl Core {
     }
 
     /// Learners whose syncs wait for Leader.processSync.
+    /// Leader: records an `observer_connection_stat_reset` for the role loop.
+    pub(crate) fn reset_observer_stats(&mut self) {
+        if let Role::Leading(l) = &mut self.role {
+            l.reset_observer_stats = true;
+        }
+    }
+
+    /// Leader: whether an `observer_connection_stat_reset` came since the last call.
+    pub(crate) fn take_observer_stats_reset(&mut self) -> bool {
+        match &mut self.role {
+            Role::Leading(l) => std::mem::take(&mut l.reset_observer_stats),
+            _ => false,
+        }
+    }
+
     pub(crate) fn take_learner_syncs(&mut self) -> Vec<Sid> {
         match &mut self.role {
             Role::Leading(l) => std::mem::take(&mut l.syncs),

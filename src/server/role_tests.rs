@@ -2,7 +2,7 @@
 //! answers them when the leader's commit comes back; a leader preps what learners forward
 //! and answers nobody for it; a server not serving closes new connections.
 
-use super::commit_tests::{connect, core, create, replies, request, Client, CONNECTED};
+use super::commit_tests::{connect, core, create, replies, request, Client, Driven, CONNECTED};
 use crate::jute::Jute;
 use crate::proto::quorum::packet_type as pt;
 use crate::proto::{
@@ -10,9 +10,9 @@ use crate::proto::{
     TxnHeader,
 };
 use crate::quorum::Sid;
-use crate::server::core::{Core, Out};
+use crate::server::core::Out;
 
-fn follower() -> Core {
+fn follower() -> Driven {
     let mut c = core();
     c.start_following();
     c
@@ -46,7 +46,7 @@ fn create_txn(path: &str) -> Txn {
 }
 
 /// A connected follower session: its createSession went to the leader and came back.
-fn session(core: &mut Core, conn: u64, zxid: i64) -> (Client, i64) {
+fn session(core: &mut Driven, conn: u64, zxid: i64) -> (Client, i64) {
     let mut c = connect(core, conn);
     let sent = core.take_to_leader();
     assert_eq!(sent.len(), 1, "the createSession is forwarded");
@@ -223,7 +223,7 @@ fn a_follower_asks_the_leader_before_a_session_reattaches() {
             read_only: None,
         },
         addr: "127.0.0.1:5001".parse().expect("an address"),
-        out: tx,
+        out: crate::server::conn::Outlet::channel(tx),
     });
     let sent = core.take_to_leader();
     assert_eq!(sent.len(), 1);

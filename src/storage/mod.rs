@@ -2,11 +2,14 @@
 //! Entries are the exact bytes ZooKeeper logs for a txn: TxnHeader ‖ record ‖ TxnDigest?.
 
 pub mod epoch;
+#[cfg(feature = "rocksdb")]
+pub(crate) mod open;
 pub mod recovery;
 #[cfg(feature = "rocksdb")]
 pub mod rocks;
 #[cfg(feature = "rocksdb")]
 pub mod snapshotter;
+pub mod snapshotting;
 #[cfg(test)]
 pub(crate) mod suite;
 pub mod writer;
@@ -50,6 +53,11 @@ pub trait TxnLog: Send {
     fn snapshot_zxids(&self) -> Result<Vec<i64>, StorageError>;
     /// One snapshot's bytes, verified.
     fn get_snapshot(&self, zxid: i64) -> Result<Vec<u8>, StorageError>;
+    /// One snapshot's length in bytes (the size of ZooKeeper's snapshot file), which a
+    /// leader weighs its txn log against; backends answer without reading the snapshot.
+    fn snapshot_len(&self, zxid: i64) -> Result<u64, StorageError> {
+        Ok(self.get_snapshot(zxid)?.len() as u64)
+    }
     /// Removes all but the newest `retain` snapshots and the log up to the oldest kept.
     fn purge(&mut self, retain: usize) -> Result<(), StorageError>;
     /// At most `max_entries` entries with zxid > `after`, in zxid order: one chunk of the
@@ -193,6 +201,13 @@ impl TxnLog for MemLog {
         self.snapshots
             .get(&zxid)
             .cloned()
+            .ok_or_else(|| StorageError::Corrupt(format!("no snapshot 0x{zxid:x}")))
+    }
+
+    fn snapshot_len(&self, zxid: i64) -> Result<u64, StorageError> {
+        self.snapshots
+            .get(&zxid)
+            .map(|s| s.len() as u64)
             .ok_or_else(|| StorageError::Corrupt(format!("no snapshot 0x{zxid:x}")))
     }
 

@@ -287,6 +287,11 @@ impl RocksStore {
         Ok((len, chunks, sum))
     }
 
+    /// One snapshot's length, from its meta record (the chunks are not read).
+    pub fn snapshot_len(&self, zxid: i64) -> Result<u64, StorageError> {
+        Ok(self.snapshot_meta(zxid)?.0 as u64)
+    }
+
     /// One snapshot's bytes, verified against its meta record.
     pub fn get_snapshot(&self, zxid: i64) -> Result<Vec<u8>, StorageError> {
         let (len, chunks) = self.snapshot_chunks(zxid)?;
@@ -687,45 +692,16 @@ impl TxnLog for RocksLog {
         self.snaps.get_snapshot(zxid)
     }
 
+    fn snapshot_len(&self, zxid: i64) -> Result<u64, StorageError> {
+        self.snaps.snapshot_len(zxid)
+    }
+
     fn purge(&mut self, retain: usize) -> Result<(), StorageError> {
         if let Some(oldest_kept) = self.snaps.purge_snapshots(retain)? {
             self.store.purge_log_through(oldest_kept)?;
         }
         Ok(())
     }
-}
-
-/// The recovered core, the log for the group-commit writer, and the snapshotter.
-pub type ServerParts = (
-    crate::server::core::Core,
-    Box<dyn TxnLog>,
-    Option<Box<dyn crate::server::Snapshotter>>,
-);
-
-/// Opens the data directory for a server: recovers the state and returns the core, the log
-/// for the group-commit writer, and the snapshotter.
-pub fn open_for_server(
-    cfg: std::sync::Arc<crate::config::Config>,
-) -> Result<ServerParts, StorageError> {
-    let store = std::sync::Arc::new(RocksStore::open(&cfg.data_dir)?);
-    // dataLogDir puts the txn log in a store of its own (another disk); snapshots stay in
-    // dataDir, as with ZooKeeper.
-    let log_store = match &cfg.data_log_dir {
-        Some(d) if d != &cfg.data_dir => std::sync::Arc::new(RocksStore::open(d)?),
-        _ => store.clone(),
-    };
-    let rec = recover_split(&store, &log_store, cfg.extended_types_enabled)?;
-    tracing::info!(
-        "recovered zxid 0x{:x} from snapshot 0x{:x} and {} logged txns; {} sessions",
-        rec.last_zxid,
-        rec.snapshot_zxid,
-        rec.replayed,
-        rec.sessions.len()
-    );
-    let core = crate::server::core::Core::with_state(cfg.clone(), rec.tree, rec.sessions);
-    let log = RocksLog::new(log_store.clone(), cfg.force_sync)?.with_snapshot_store(store.clone());
-    let snap = crate::storage::snapshotter::RocksSnapshotter::new(store, log_store, &cfg);
-    Ok((core, Box::new(log), Some(Box::new(snap))))
 }
 
 /// The newest intact snapshot plus the log after it.

@@ -1,4 +1,4 @@
-//! Snapshots in RocksDB: every snapCount txns (randomised) the core starts a fuzzy snapshot
+//! Snapshots in RocksDB: every snapCount txns (randomised) the node's loop starts a fuzzy snapshot
 //! in ZooKeeper's format and writes it a few thousand nodes between request batches,
 //! handing the bytes in chunks to a background thread that streams them into the store
 //! and purges old snapshots. Neither the walk nor the writing of a large snapshot holds
@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::server::core::Core;
 use crate::storage::rocks::{RocksStore, SnapPart};
+use crate::storage::snapshotting::{SnapshotSource, Snapshotter};
 use crate::storage::zk::{read_snapshot_chunks, FuzzySnapshot};
 use crate::storage::StorageError;
 use crate::tree::DataTree;
@@ -91,15 +91,15 @@ const STEP_TIME: Duration = Duration::from_millis(2);
 /// skipped, as ZooKeeper skips it).
 const WALK_PAUSE_FACTOR: u32 = 3;
 
-impl crate::server::Snapshotter for RocksSnapshotter {
-    fn start(&mut self, core: &Core) {
+impl Snapshotter for RocksSnapshotter {
+    fn start(&mut self, source: &dyn SnapshotSource) {
         use std::sync::atomic::Ordering;
         if self.current.is_some() || self.busy.load(Ordering::Acquire) {
             // ZooKeeper skips a snapshot while the previous one is still being written.
             tracing::warn!("too busy to snapshot, skipping");
             return;
         }
-        let zxid = core.tree().last_processed_zxid;
+        let zxid = source.zxid();
         let started = Instant::now();
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUED_CHUNKS);
         let purge = self
@@ -141,7 +141,7 @@ impl crate::server::Snapshotter for RocksSnapshotter {
         match spawned {
             Ok(_) => {
                 self.current = Some(Current {
-                    snap: FuzzySnapshot::new(zxid, core.session_list()),
+                    snap: FuzzySnapshot::new(zxid, source.sessions()),
                     parts: tx,
                     queued: Default::default(),
                     ended: false,
@@ -163,7 +163,7 @@ impl crate::server::Snapshotter for RocksSnapshotter {
             .map(|c| c.next_walk)
     }
 
-    fn step(&mut self, core: &Core, durable_zxid: i64) {
+    fn step(&mut self, source: &dyn SnapshotSource, durable_zxid: i64) {
         let Some(cur) = self.current.as_mut() else {
             return;
         };
@@ -188,7 +188,7 @@ impl crate::server::Snapshotter for RocksSnapshotter {
         }
         // Walk in slices of 256 nodes until the step's time is used up.
         while !done && t0.elapsed() < STEP_TIME {
-            done = cur.snap.step(core.tree(), 256);
+            done = cur.snap.step(source.tree(), 256);
         }
         cur.next_walk = Instant::now() + t0.elapsed() * WALK_PAUSE_FACTOR;
         if let Some(chunk) = cur.snap.take_nodes(CHUNK_BYTES) {
@@ -235,4 +235,118 @@ pub fn load_latest(
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{perms, Acl};
+
+    /// A source that owns its state: the snapshotter needs no core.
+    struct OwnedSource {
+        tree: DataTree,
+        sessions: Vec<(i64, i32)>,
+    }
+
+    impl SnapshotSource for OwnedSource {
+        fn tree(&self) -> &DataTree {
+            &self.tree
+        }
+        fn sessions(&self) -> Vec<(i64, i32)> {
+            self.sessions.clone()
+        }
+    }
+
+    impl OwnedSource {
+        /// Creates `/n<i>` as the txn `zxid` would.
+        fn create(&mut self, i: usize, zxid: i64) {
+            let pcv = self.tree.get("/").map_or(0, |n| n.stat().cversion) + 1;
+            self.tree
+                .create(
+                    &format!("/n{i}"),
+                    Some(vec![i as u8; 16]),
+                    vec![Acl::world(perms::ALL)],
+                    0,
+                    pcv,
+                    zxid,
+                    zxid,
+                )
+                .expect("create");
+            self.tree.last_processed_zxid = zxid;
+        }
+    }
+
+    /// Steps `s` until `done` says so, waiting for its walk pauses.
+    fn step_until(
+        s: &mut RocksSnapshotter,
+        src: &OwnedSource,
+        durable: i64,
+        mut done: impl FnMut(&RocksSnapshotter) -> bool,
+    ) {
+        let until = Instant::now() + Duration::from_secs(20);
+        while !done(s) {
+            assert!(Instant::now() < until, "the snapshot did not get there");
+            s.step(src, durable);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn a_fuzzy_snapshot_of_a_changing_source_is_stored_once_the_log_covers_its_zxid() {
+        let dir = std::env::temp_dir().join(format!("fk-snapshotter-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Arc::new(RocksStore::open(&dir).expect("open"));
+        let cfg = Config::default_standalone();
+        let mut s = RocksSnapshotter::new(store.clone(), store.clone(), &cfg);
+        let mut src = OwnedSource {
+            tree: DataTree::new(cfg.extended_types_enabled),
+            sessions: vec![(0x101, 30_000), (0x102, 4_000)],
+        };
+        let before = 20_000;
+        for i in 0..before {
+            src.create(i, i as i64 + 1);
+        }
+        let zxid = src.zxid();
+        s.start(&src);
+        // The source goes on changing while the walk is under way (requests go on).
+        s.step(&src, 0);
+        for i in before..before + 100 {
+            src.create(i, i as i64 + 1);
+        }
+        src.sessions.push((0x103, 5_000));
+        // Walked to the end, but the log is not durable up to the snapshot's zxid yet:
+        // nothing is stored.
+        step_until(&mut s, &src, zxid - 1, |s| {
+            s.current.as_ref().is_some_and(|c| c.snap.walked())
+        });
+        for _ in 0..10 {
+            s.step(&src, zxid - 1);
+        }
+        assert!(s.current.as_ref().is_some_and(|c| !c.ended));
+        assert!(store.snapshot_zxids().expect("zxids").is_empty());
+        // Once the log covers it, the snapshot is finished and stored under its zxid.
+        step_until(&mut s, &src, zxid, |s| s.current.is_none());
+        let until = Instant::now() + Duration::from_secs(20);
+        while store.snapshot_zxids().expect("zxids").is_empty() {
+            assert!(Instant::now() < until, "the snapshot was not stored");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let (tree, sessions, at) = load_latest(&store, cfg.extended_types_enabled)
+            .expect("load")
+            .expect("a snapshot");
+        assert_eq!(at, zxid);
+        // The sessions are those of the start; every node of the start is there (later
+        // ones may be too: the snapshot is fuzzy, and replaying the log from its zxid
+        // makes it exact).
+        assert_eq!(
+            sessions.into_iter().collect::<Vec<_>>(),
+            vec![(0x101, 30_000), (0x102, 4_000)]
+        );
+        for i in 0..before {
+            assert!(tree.get(&format!("/n{i}")).is_some(), "/n{i}");
+        }
+        drop(s);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -89,6 +89,9 @@ pub(crate) fn snapshots_and_purge(b: &mut dyn Backend) {
     assert_eq!(log.snapshot_zxids().unwrap(), vec![8, 6, 4]);
     assert_eq!(log.get_snapshot(6).unwrap(), big);
     assert!(log.get_snapshot(5).is_err());
+    assert_eq!(log.snapshot_len(6).unwrap(), big.len() as u64);
+    assert_eq!(log.snapshot_len(8).unwrap(), 5);
+    assert!(log.snapshot_len(5).is_err());
     log.purge(2).unwrap();
     assert_eq!(log.snapshot_zxids().unwrap(), vec![8, 6]);
     assert_eq!(zxids(&*log), vec![7, 8, 9, 10]);

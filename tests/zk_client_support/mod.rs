@@ -66,7 +66,7 @@ impl Env {
 /// Starts (or locates) the server and prepares an empty `ROOT/name`.
 pub async fn env(name: &str) -> Env {
     let (addr, external) = match std::env::var("ZK_TEST_ADDR") {
-        Ok(a) if !a.trim().is_empty() => (a.trim().to_string(), true),
+        Ok(a) if !a.trim().is_empty() => (server_for(name, a.trim()), true),
         _ => (start_in_process().await, false),
     };
     let mut env = Env {
@@ -111,6 +111,17 @@ pub async fn env(name: &str) -> Env {
         .await
         .expect("create base");
     env
+}
+
+/// One server of `addrs` (`host:port,...`) for the test `name`: a test's sessions
+/// see each other's writes at once only on one server, and different tests land
+/// on different servers.
+fn server_for(name: &str, addrs: &str) -> String {
+    let list: Vec<&str> = addrs.split(',').map(str::trim).collect();
+    let h = name
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    list[h as usize % list.len()].to_string()
 }
 
 async fn start_in_process() -> String {

@@ -17,27 +17,7 @@ use std::collections::BinaryHeap;
 use super::*;
 use crate::quorum::{LearnerType, Majority, QuorumVerifier, ServerState, Sid, Zxid};
 
-/// splitmix64: small, seedable, and ours, so a run depends on nothing but its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-
-    fn per_mille(&mut self, p: u64) -> bool {
-        self.next() % 1000 < p
-    }
-}
+use crate::rng::Rng;
 
 /// The network and the schedule.
 #[derive(Debug, Clone, Copy)]
@@ -115,7 +95,7 @@ struct Outcome {
 
 impl Sim {
     fn new(seed: u64, voters: usize, observers: usize, net: Net, order: OrderPredicate) -> Sim {
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         let voter_sids: Vec<Sid> = (1..=voters as u64).map(Sid).collect();
         let observer_sids: Vec<Sid> = (0..observers as u64)
             .map(|i| Sid(voters as u64 + 1 + i))

@@ -207,6 +207,9 @@ impl TxnLogView for NoDisk {
     fn read_from(&self, _: Zxid) -> Option<TxnLogRead> {
         None
     }
+    fn snapshot_size(&self) -> u64 {
+        0
+    }
 }
 
 /// The captured catch-up: a follower that stopped at 1.c rejoins epoch 1 whose leader
@@ -229,6 +232,7 @@ fn a_rejoining_follower_gets_the_stream_java_sent() {
         durable_zxid: Zxid(0),
         config_version: 0,
         last_seen_config_version: 0,
+        reconfig_enabled: true,
         config_members: MEMBERS.into(),
     };
     let cfg = LeaderConfig {
@@ -243,7 +247,6 @@ fn a_rejoining_follower_gets_the_stream_java_sent() {
         committed_log: &[],
         txn_log: &NoDisk,
         snapshot_size_factor: 0.33,
-        snapshot_size: 0,
         force_snap_sync: false,
     };
     // Follower 2 forms the quorum of epoch 1.

@@ -8,6 +8,8 @@
 //! - [`sync`]: the DIFF / TRUNC / SNAP choice for one learner (`LearnerHandler.syncFollower`);
 //! - [`broadcast`]: proposals, ACK counting and in-order commits (`Leader.propose`,
 //!   `processAck`, `tryToCommit`, `processSync`, `startForwarding`);
+//! - [`confirm`]: linearizable sync's leadership rounds (not in ZooKeeper; off unless
+//!   `linearizableSync=true`);
 //! - [`liveness`]: the half-tick loop of `Leader.lead` (the syncLimit quorum check, PINGs)
 //!   and the session touches learners report in their PING replies.
 //!
@@ -35,6 +37,7 @@
 //!   the role (close every learner link, go LOOKING).
 
 pub mod broadcast;
+pub(crate) mod confirm;
 pub mod epoch;
 pub mod liveness;
 mod machine;
@@ -134,6 +137,11 @@ pub enum Action {
         session_id: i64,
         /// Its timeout.
         timeout_ms: i32,
+    },
+    /// A sync of the leader's own client ([`Leader::local_sync`]) may be answered now.
+    SyncConfirmed {
+        /// The driver's token for it.
+        token: u64,
     },
     /// Apply the committed txn `zxid` locally (CommitProcessor.commit).
     Commit {

@@ -18,26 +18,7 @@ use super::sync::{LogState, TxnLogRead, TxnLogView};
 use super::{Action, Leader, LeaderConfig, LeaderError, LeaderPacket, LeaderStart, LearnerPacket};
 use crate::quorum::{LearnerType, Majority, QuorumVerifier, Sid, Zxid};
 
-/// splitmix64: seedable and ours, so a run depends only on its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
+use crate::rng::Rng;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -64,7 +45,6 @@ fn no_log() -> LogState<'static> {
         committed_log: &[],
         txn_log: &NoDisk,
         snapshot_size_factor: 0.33,
-        snapshot_size: 0,
         force_snap_sync: false,
     }
 }
@@ -74,6 +54,9 @@ struct NoDisk;
 impl TxnLogView for NoDisk {
     fn read_from(&self, _: Zxid) -> Option<TxnLogRead> {
         None
+    }
+    fn snapshot_size(&self) -> u64 {
+        0
     }
 }
 
@@ -93,6 +76,7 @@ fn established_leader(qv: &Majority, voters: &[Sid]) -> Result<Leader<Majority>,
         durable_zxid: Zxid::new(EPOCH - 1, 0),
         config_version: 0,
         last_seen_config_version: 0,
+        reconfig_enabled: true,
         config_members: String::new(),
     };
     let cfg = LeaderConfig {
@@ -143,7 +127,7 @@ fn established_leader(qv: &Majority, voters: &[Sid]) -> Result<Leader<Majority>,
 
 /// Drives one leader; returns the first invariant violated, if any.
 fn simulate(seed: u64, mode: Mode, planted_bug: bool) -> Result<Run, String> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let followers = 2 + rng.below(3); // 2..=4
     let voters: Vec<Sid> = (1..=followers + 1).map(Sid).collect();
     let qv = Majority::new(voters.clone(), []);

@@ -59,20 +59,26 @@ pub struct SyncPlan {
 }
 
 /// What `FileTxnLog.read(zxid, false)` yields: every txn from the start of the newest log
-/// file that begins at or before `zxid` (or of the oldest file, if all begin after it) to
-/// the end of the log, and the size of those files (FileTxnIterator.getStorageSize).
+/// file that begins before `zxid` (or of the oldest file, if none does) to the end of the
+/// log, and FileTxnIterator.getStorageSize right after: the total size of the files after
+/// that first one (the iterator has already taken the first off its list of files to read,
+/// so a read within the newest file weighs 0 bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxnLogRead {
     /// The txns' zxids, ascending.
     pub zxids: Vec<Zxid>,
-    /// The files' total size in bytes.
+    /// The size in bytes of the files after the first.
     pub storage_size: u64,
 }
 
-/// The on-disk txn log, as the sync needs it.
+/// The on-disk txn log and snapshots, as the sync needs them. Asked only when a learner is
+/// older than the committedLog, so each call may read the store.
 pub trait TxnLogView {
     /// FileTxnLog.read(zxid, false); `None` when there is no log or it cannot be read.
     fn read_from(&self, zxid: Zxid) -> Option<TxnLogRead>;
+    /// The newest snapshot's file size (0 when there is none: then the limit is 0, which
+    /// getProposalsFromTxnLog reads as unlimited).
+    fn snapshot_size(&self) -> u64;
 }
 
 /// The leader's history when a learner syncs.
@@ -85,9 +91,6 @@ pub struct LogState<'a> {
     pub txn_log: &'a dyn TxnLogView,
     /// `zookeeper.snapshotSizeFactor`; negative disables syncing from the txn log.
     pub snapshot_size_factor: f64,
-    /// The newest snapshot's file size (0 when there is none: then the limit is 0, which
-    /// getProposalsFromTxnLog reads as unlimited).
-    pub snapshot_size: u64,
     /// `zookeeper.forceSnapshotSync` (tests only in ZooKeeper).
     pub force_snap_sync: bool,
 }
@@ -211,13 +214,25 @@ pub fn plan_sync(peer_last_zxid: Zxid, log: &LogState<'_>) -> SyncPlan {
         need_snap = false;
     } else if peer_last_zxid < min_committed && log.snapshot_size_factor >= 0.0 {
         // Older than committedLog: the txn log, if it covers the peer and is small enough.
-        let limit = (log.snapshot_size as f64 * log.snapshot_size_factor) as u64;
+        // ZKDatabase.calculateTxnLogSizeLimit, then getProposalsFromTxnLog's two refusals.
+        let limit = (log.txn_log.snapshot_size() as f64 * log.snapshot_size_factor) as u64;
         let read = log.txn_log.read_from(peer_last_zxid).filter(|r| {
             let covers = r
                 .zxids
                 .first()
                 .is_some_and(|&first| first <= peer_last_zxid);
-            covers && (limit == 0 || r.storage_size <= limit)
+            if !covers {
+                tracing::warn!(
+                    "Unable to find proposals from txnlog for zxid: 0x{}",
+                    hex(peer_last_zxid)
+                );
+                return false;
+            }
+            if limit > 0 && r.storage_size > limit {
+                tracing::info!("Txnlog size: {} exceeds sizeLimit: {limit}", r.storage_size);
+                return false;
+            }
+            true
         });
         if let Some(read) = read {
             let z = q.committed_proposals(

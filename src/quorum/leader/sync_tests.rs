@@ -32,21 +32,29 @@ fn zxids(s: &str) -> Vec<Zxid> {
     out
 }
 
-/// Log files in order, each a list of zxids; FileTxnLog.read(zxid, false) semantics.
-struct Disk(Vec<Vec<Zxid>>);
+/// Log files in order, each a list of zxids, and the newest snapshot's size;
+/// FileTxnLog.read(zxid, false) semantics.
+struct Disk {
+    files: Vec<Vec<Zxid>>,
+    snap: u64,
+}
 
 impl TxnLogView for Disk {
     fn read_from(&self, z: Zxid) -> Option<TxnLogRead> {
-        if self.0.is_empty() {
+        if self.files.is_empty() {
             return None;
         }
-        // FileTxnIterator.init: files starting at or after z, plus the newest one before z.
-        let start = (self.0.iter()).rposition(|f| f[0] < z).unwrap_or(0);
-        let files = &self.0[start..];
+        // FileTxnIterator.init: files starting at or after z, plus the newest one before z;
+        // the first of them is open once read returns, and no longer counted.
+        let start = (self.files.iter()).rposition(|f| f[0] < z).unwrap_or(0);
+        let files = &self.files[start..];
         Some(TxnLogRead {
             zxids: files.iter().flatten().copied().collect(),
-            storage_size: files.iter().map(|f| f.len() as u64 * TXN_BYTES).sum(),
+            storage_size: files[1..].iter().map(|f| f.len() as u64 * TXN_BYTES).sum(),
         })
+    }
+    fn snapshot_size(&self) -> u64 {
+        self.snap
     }
 }
 
@@ -92,7 +100,7 @@ fn sync_choice_table() {
         let mut peer = None;
         let mut processed = None;
         let mut committed = Vec::new();
-        let mut disk = Disk(Vec::new());
+        let mut files = Vec::new();
         let (mut snap, mut factor, mut force) = (1_000_000u64, 0.33f64, false);
         for kv in input.split_whitespace() {
             let (k, v) = kv.split_once('=').expect("key=value");
@@ -100,19 +108,19 @@ fn sync_choice_table() {
                 "peer" => peer = Some(zxid(v)),
                 "processed" => processed = Some(zxid(v)),
                 "committed" => committed = zxids(v),
-                "disk" => disk = Disk(v.split('|').map(zxids).collect()),
+                "disk" => files = v.split('|').map(zxids).collect(),
                 "snap" => snap = v.parse().expect("snap"),
                 "factor" => factor = v.parse().expect("factor"),
                 "force" => force = v == "1",
                 _ => panic!("line {}: unknown key {k}", n + 1),
             }
         }
+        let disk = Disk { files, snap };
         let log = LogState {
             last_processed_zxid: processed.expect("processed"),
             committed_log: &committed,
             txn_log: &disk,
             snapshot_size_factor: factor,
-            snapshot_size: snap,
             force_snap_sync: force,
         };
         let got = show(&plan_sync(peer.expect("peer"), &log));

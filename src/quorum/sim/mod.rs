@@ -8,10 +8,17 @@
 //! ticks, crashes (only the durable disk survives) and restarts, partitions (a cut link
 //! closes both ends, as TCP does), leader loss, re-election, and DIFF/TRUNC/SNAP sync.
 //!
+//! With `SimConfig::syncs`, clients also send syncs to every leader, checked by the
+//! LinearizableSync invariant. A cut closes both ends of a link at once and nothing pauses a
+//! server, so ZooKeeper's sync (the mode off) is not caught here; the paused leader is
+//! `compat-tests/faults --scenario stop-leader-sync`'s.
+//!
 //! Not run: the election machine. Leader choice is what FLE would settle on among a
 //! connected quorum of LOOKING servers (the highest (currentEpoch, lastZxid, sid)); a
-//! LOOKING server that can reach a LEADING one follows it. Observers, reconfig, sessions
-//! and the snapshot's bytes are not modelled (SNAP copies the leader's history).
+//! LOOKING server that can reach a LEADING one follows it. Observers (sids after the
+//! participants) never vote or lead: they follow a LEADING server they reach, get INFORMs,
+//! and their histories are held to the same invariants. Reconfig, sessions and the
+//! snapshot's bytes are not modelled (SNAP copies the leader's history).
 //!
 //! What it found so far (each fixed in the machine, with a regression test beside it):
 //! - a learner ACKed NEWLEADER over a log tail its previous role had not fsynced
@@ -32,38 +39,7 @@ mod world;
 
 mod tests;
 
-/// splitmix64: seedable and ours, so a run depends only on its seed.
-#[derive(Debug, Clone)]
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    pub(crate) fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub(crate) fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (0 when `n` is 0).
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    /// Uniform in `lo..=hi`.
-    pub(crate) fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo + 1)
-    }
-
-    /// True with probability `per_million` / 1e6.
-    pub(crate) fn chance_ppm(&mut self, per_million: u64) -> bool {
-        self.below(1_000_000) < per_million
-    }
-}
+pub(crate) use crate::rng::Rng;
 
 /// A bug the simulator can put back, to prove the invariants catch it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +57,10 @@ pub(crate) enum PlantedBug {
 pub(crate) struct SimConfig {
     /// The run's seed.
     pub(crate) seed: u64,
-    /// Ensemble size (3 or 5).
+    /// Participants (3 or 5).
     pub(crate) servers: u64,
+    /// Observers, sids `servers + 1 ..`.
+    pub(crate) observers: u64,
     /// Simulated run length.
     pub(crate) duration_ms: u64,
     /// Per-millisecond crash probability of each server, in parts per million.
@@ -94,6 +72,9 @@ pub(crate) struct SimConfig {
     /// Whether ending a role flushes the log, as Java's SyncRequestProcessor.shutdown does
     /// (off: the machines must cope with an unsynced tail on their own).
     pub(crate) flush_at_role_end: bool,
+    /// Clients also send syncs to every leader, checked by the LinearizableSync invariant;
+    /// `Some(on)`: with `linearizableSync=on` (off: ZooKeeper's sync, which may fail it).
+    pub(crate) syncs: Option<bool>,
 }
 
 impl SimConfig {
@@ -104,11 +85,13 @@ impl SimConfig {
         SimConfig {
             seed,
             servers,
+            observers: 0,
             duration_ms: 12_000,
             crash_ppm: [30, 150, 400, 1000][rng.below(4) as usize],
             cut_ppm: [0, 300, 1000][rng.below(3) as usize],
             bug: None,
             flush_at_role_end: true,
+            syncs: None,
         }
     }
 }

@@ -27,6 +27,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) closed: &'a mut Vec<u64>,
     pub(crate) bug: Option<PlantedBug>,
     pub(crate) flush_at_role_end: bool,
+    /// Leaders run with linearizableSync.
+    pub(crate) linearizable_sync: bool,
     pub(crate) qv: &'a Majority,
     /// A trace of what happened, printed with a failure.
     pub(crate) trace: &'a mut Vec<String>,
@@ -80,6 +82,8 @@ pub(crate) enum Role {
 /// One server.
 pub(crate) struct Node {
     pub(crate) sid: Sid,
+    /// An observer: it follows, never votes or leads.
+    pub(crate) observer: bool,
     pub(crate) disk: Disk,
     pub(crate) role: Role,
     /// When the log writer's next fsync runs (group commit of everything written by then).
@@ -91,10 +95,14 @@ struct LogFile<'a>(&'a [Txn]);
 
 impl TxnLogView for LogFile<'_> {
     fn read_from(&self, _zxid: Zxid) -> Option<TxnLogRead> {
+        // One file: the iterator opens it first, so getStorageSize counts nothing.
         (!self.0.is_empty()).then(|| TxnLogRead {
             zxids: self.0.iter().map(|t| t.0).collect(),
-            storage_size: 100 * self.0.len() as u64,
+            storage_size: 0,
         })
+    }
+    fn snapshot_size(&self) -> u64 {
+        0
     }
 }
 
@@ -106,9 +114,10 @@ fn encode(p: &QuorumPacket) -> Vec<u8> {
 
 impl Node {
     /// A fresh server with an empty disk.
-    pub(crate) fn new(sid: Sid) -> Node {
+    pub(crate) fn new(sid: Sid, observer: bool) -> Node {
         Node {
             sid,
+            observer,
             disk: Disk::default(),
             role: Role::Looking,
             fsync_at_ms: None,
@@ -196,9 +205,11 @@ impl Node {
                 .map_or(Zxid(0), |t| t.0),
             config_version: 0,
             last_seen_config_version: 0,
+            reconfig_enabled: true,
             config_members: String::new(),
         };
-        let (leader, actions) = Leader::new(cfg, ctx.qv.clone(), start, ctx.now_ms);
+        let (mut leader, actions) = Leader::new(cfg, ctx.qv.clone(), start, ctx.now_ms);
+        leader.set_linearizable_sync(ctx.linearizable_sync, ctx.qv.clone());
         self.role = Role::Leading(Box::new(Leading {
             leader,
             conns: BTreeMap::new(),
@@ -217,7 +228,11 @@ impl Node {
         ));
         let cfg = LearnerConfig {
             sid: self.sid,
-            learner_type: LearnerType::Participant,
+            learner_type: if self.observer {
+                LearnerType::Observer
+            } else {
+                LearnerType::Participant
+            },
             config_version: 0,
             tick_time_ms: TICK_MS,
             init_limit: INIT_LIMIT,

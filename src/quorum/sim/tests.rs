@@ -1,7 +1,7 @@
 //! The simulator's tests: many seeds for 3 and 5 servers, each failure printing its seed
 //! and the command that replays it, and the planted bug the invariants must catch.
 //!
-//! Replay one seed: `SIM_SEED=<seed> SIM_SERVERS=<n> [SIM_NO_FLUSH=1] cargo test --no-default-features
+//! Replay one seed: `SIM_SEED=<seed> SIM_SERVERS=<n> [SIM_OBSERVERS=<m>] [SIM_NO_FLUSH=1] cargo test --no-default-features
 //! --lib quorum::sim::tests::replay -- --ignored --nocapture`.
 
 use super::world::{Outcome, World};
@@ -13,10 +13,11 @@ fn run(cfg: SimConfig) -> Outcome {
 
 fn replay_command(cfg: &SimConfig) -> String {
     format!(
-        "SIM_SEED={} SIM_SERVERS={}{} cargo test --release --no-default-features --lib \
-         quorum::sim::tests::replay -- --ignored --nocapture",
+        "SIM_SEED={} SIM_SERVERS={} SIM_OBSERVERS={}{} cargo test --release \
+         --no-default-features --lib quorum::sim::tests::replay -- --ignored --nocapture",
         cfg.seed,
         cfg.servers,
+        cfg.observers,
         if cfg.flush_at_role_end {
             ""
         } else {
@@ -27,11 +28,17 @@ fn replay_command(cfg: &SimConfig) -> String {
 
 /// Runs `seeds` for `servers` servers; panics with every failing seed.
 fn many(servers: u64, seeds: std::ops::Range<u64>, flush_at_role_end: bool) {
+    many_with(servers, 0, seeds, flush_at_role_end)
+}
+
+/// [`many`] with `observers` observers beside the participants.
+fn many_with(servers: u64, observers: u64, seeds: std::ops::Range<u64>, flush_at_role_end: bool) {
     let mut failures = Vec::new();
     let (mut acked, mut epochs) = (0, 0);
     let mut counts = std::collections::BTreeMap::<String, u64>::new();
     for seed in seeds.clone() {
         let mut cfg = SimConfig::new(seed, servers);
+        cfg.observers = observers;
         cfg.flush_at_role_end = flush_at_role_end;
         let out = run(cfg);
         acked += out.acked;
@@ -47,7 +54,7 @@ fn many(servers: u64, seeds: std::ops::Range<u64>, flush_at_role_end: bool) {
             ));
         }
     }
-    println!("{servers} servers, seeds {seeds:?}: {acked} acked, {epochs} epochs, {counts:#?}");
+    println!("{servers} servers + {observers} observers, seeds {seeds:?}: {acked} acked, {epochs} epochs, {counts:#?}");
     assert!(
         failures.is_empty(),
         "{} failing seeds:\n{}",
@@ -64,6 +71,12 @@ fn many(servers: u64, seeds: std::ops::Range<u64>, flush_at_role_end: bool) {
         epochs as u64 > 2 * runs,
         "only {epochs} epochs established in {runs} runs"
     );
+    // Observers must have taken part: txns reached them by INFORM or sync.
+    let informed = counts.get("observer applied a txn").copied().unwrap_or(0);
+    assert!(
+        observers == 0 || informed > 50 * runs,
+        "observers applied only {informed} txns in {runs} runs"
+    );
 }
 
 #[test]
@@ -76,6 +89,14 @@ fn many_seeds_5_servers() {
     many(5, 1000..1100, true);
 }
 
+/// Three participants and two observers: the observers' histories keep every invariant,
+/// and an observer never counts toward a quorum (a leader with one participant and the
+/// observers must not commit; PhantomAcks-style miscounting would show as lost writes).
+#[test]
+fn many_seeds_3_servers_2_observers() {
+    many_with(3, 2, 2000..2100, true);
+}
+
 /// The larger run: `cargo test --release ... quorum::sim -- --ignored`.
 #[test]
 #[ignore]
@@ -84,6 +105,7 @@ fn many_more_seeds() {
     many(5, 20_000..21_000, true);
     many(3, 30_000..32_000, false);
     many(5, 40_000..41_000, false);
+    many_with(3, 2, 50_000..51_000, true);
 }
 
 /// Replays `SIM_SEED` (and `SIM_SERVERS`, default 3), printing the trace tail.
@@ -99,6 +121,10 @@ fn replay() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(3);
     let mut cfg = SimConfig::new(seed, servers);
+    cfg.observers = std::env::var("SIM_OBSERVERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     cfg.flush_at_role_end = std::env::var("SIM_NO_FLUSH").is_err();
     let out = run(cfg);
     for line in &out.trace_tail {
@@ -168,4 +194,46 @@ fn no_flush_at_role_end() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Clients sync at every leader: with linearizableSync no answer misses a write
+/// acknowledged before the sync was issued. Returns the violations of ZooKeeper's sync
+/// (the mode off) over the same seeds, for the test below.
+fn syncs(servers: u64, seeds: std::ops::Range<u64>, linearizable: bool) -> (u64, Vec<String>) {
+    let mut answered = 0;
+    let mut failures = Vec::new();
+    for seed in seeds {
+        let mut cfg = SimConfig::new(seed, servers);
+        cfg.syncs = Some(linearizable);
+        let out = run(cfg);
+        answered += out.counts.get("sync answered").copied().unwrap_or(0);
+        if let Some(v) = out.violations.first() {
+            failures.push(format!("seed {seed}: {v}"));
+        }
+    }
+    (answered, failures)
+}
+
+#[test]
+fn linearizable_sync_answers_only_with_every_acknowledged_write() {
+    for (servers, seeds) in [(3, 0..60), (5, 1000..1030)] {
+        let (answered, failures) = syncs(servers, seeds, true);
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        assert!(answered > 1000, "only {answered} syncs answered");
+    }
+}
+
+/// ZooKeeper's sync over the same runs: printed, for comparison (the simulator closes a
+/// cut link at both ends at once, so a stale answer needs an old leader's last half tick).
+#[test]
+fn zookeeper_sync_in_the_simulator() {
+    let (answered, failures) = syncs(3, 0..60, false);
+    println!(
+        "ZooKeeper's sync: {answered} answered, {} runs with a stale one{}",
+        failures.len(),
+        failures
+            .first()
+            .map(|f| format!(", e.g. {f}"))
+            .unwrap_or_default()
+    );
 }

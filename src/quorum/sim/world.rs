@@ -38,17 +38,22 @@ pub(crate) struct Outcome {
 }
 
 impl World {
-    /// An ensemble of `cfg.servers` fresh servers, sids 1..=N.
+    /// An ensemble of `cfg.servers` fresh participants, sids 1..=N, and `cfg.observers`
+    /// observers after them.
     pub(crate) fn new(cfg: SimConfig) -> World {
         let sids: Vec<Sid> = (1..=cfg.servers).map(Sid).collect();
+        let observers: Vec<Sid> = (1..=cfg.observers).map(|o| Sid(cfg.servers + o)).collect();
+        let nodes = (sids.iter().map(|&s| Node::new(s, false)))
+            .chain(observers.iter().map(|&s| Node::new(s, true)))
+            .collect();
         World {
             cfg,
             now_ms: 0,
             rng: Rng::new(cfg.seed),
             net: Net::default(),
             rec: Record::default(),
-            nodes: sids.iter().map(|&s| Node::new(s)).collect(),
-            qv: Majority::new(sids, []),
+            nodes,
+            qv: Majority::new(sids, observers),
             trace: Vec::new(),
             heal_at_ms: None,
         }
@@ -66,6 +71,7 @@ impl World {
             closed: &mut closed,
             bug: self.cfg.bug,
             flush_at_role_end: self.cfg.flush_at_role_end,
+            linearizable_sync: self.cfg.syncs == Some(true),
             qv: &self.qv,
             trace: &mut self.trace,
         };
@@ -81,6 +87,7 @@ impl World {
                     closed: &mut closed,
                     bug: self.cfg.bug,
                     flush_at_role_end: self.cfg.flush_at_role_end,
+                    linearizable_sync: self.cfg.syncs == Some(true),
                     qv: &self.qv,
                     trace: &mut self.trace,
                 };
@@ -160,6 +167,12 @@ impl World {
                 for _ in 0..self.rng.range(1, 5) {
                     self.on_node(i, |n, ctx| n.client_write(ctx));
                 }
+            }
+        }
+        // Syncs only when asked for, so other runs replay as before.
+        if self.cfg.syncs.is_some() && self.rng.chance_ppm(50_000) {
+            for i in 0..self.nodes.len() {
+                self.on_node(i, |n, ctx| n.client_sync(ctx));
             }
         }
         if self.now_ms.is_multiple_of(50) {
@@ -244,8 +257,9 @@ impl World {
                 self.on_node(i, |n, ctx| n.follow(ctx, l));
             }
         }
+        // Observers take no part in an election (they only follow what one settled).
         let looking: Vec<Sid> = (self.nodes.iter())
-            .filter(|n| n.looking())
+            .filter(|n| n.looking() && !n.observer)
             .map(|n| n.sid)
             .collect();
         // Start from each LOOKING server: those it reaches that also reach each other.

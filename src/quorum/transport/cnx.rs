@@ -84,6 +84,8 @@ pub(crate) struct CnxManager {
     me: Sid,
     my_address: String,
     handshake_timeout: Duration,
+    /// `zookeeper.cnxTimeout`; `None`: no limit.
+    connect_timeout: Option<Duration>,
     peers: BTreeMap<Sid, Arc<Peer>>,
     recv_tx: mpsc::Sender<Received>,
     cancel: CancellationToken,
@@ -148,6 +150,7 @@ impl CnxManager {
             me: view.me,
             my_address: view.my_address.clone(),
             handshake_timeout: view.handshake_timeout,
+            connect_timeout: view.connect_timeout,
             peers,
             recv_tx,
             cancel,
@@ -274,10 +277,14 @@ impl CnxManager {
             .map_err(|e| err(e.to_string()))?
             .next()
             .ok_or_else(|| err("no address".into()))?;
-        let mut stream = tokio::time::timeout(limits::CONNECT_TIMEOUT, TcpStream::connect(addr))
-            .await
-            .map_err(|_| err(format!("timed out after {:?}", limits::CONNECT_TIMEOUT)))?
-            .map_err(|e| err(e.to_string()))?;
+        let connecting = TcpStream::connect(addr);
+        let connected = match self.connect_timeout {
+            Some(limit) => tokio::time::timeout(limit, connecting)
+                .await
+                .map_err(|_| err(format!("timed out after {limit:?}")))?,
+            None => connecting.await,
+        };
+        let mut stream = connected.map_err(|e| err(e.to_string()))?;
         let _ = stream.set_nodelay(true);
         link::send_initial_message(&mut stream, self.me, &self.my_address)
             .await

@@ -52,7 +52,8 @@ pub mod limits {
     /// Established connections per peer sid: a new one replaces the old
     /// (QuorumCnxManager keeps one SendWorker per sid).
     pub const CONNECTIONS_PER_SID: usize = 1;
-    /// QuorumCnxManager.cnxTO (`zookeeper.cnxTimeout`): how long a dial may take.
+    /// How long a learner's dial to its leader may take (the election port's comes from
+    /// `zookeeper.cnxTimeout`, [`crate::config::Config::cnx_timeout_ms`]).
     pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(5000);
     /// How long an accepted connection may take to send its initial message when the
     /// config gives no `tickTime * syncLimit` (Java's socketTimeout).

@@ -33,6 +33,9 @@ pub(crate) struct View {
     pub(crate) config_bytes: Vec<u8>,
     /// Java's socketTimeout for the initial message: tickTime * syncLimit.
     pub(crate) handshake_timeout: Duration,
+    /// QuorumCnxManager.cnxTO (`zookeeper.cnxTimeout`): how long a dial may take; `None`
+    /// for 0, which Java's `Socket.connect` reads as no limit.
+    pub(crate) connect_timeout: Option<Duration>,
 }
 
 impl View {
@@ -65,12 +68,8 @@ impl View {
             .values()
             .filter(|s| s.observer)
             .map(|s| Sid(s.sid));
-        let listen_all = ["quorumListenOnAllIPs", "zookeeper.quorumListenOnAllIPs"]
-            .iter()
-            .filter_map(|k| cfg.raw.get(*k))
-            .any(|v| v.trim().eq_ignore_ascii_case("true"));
-        let listen_host = if listen_all {
-            "0.0.0.0".to_string()
+        let listen_host = if cfg.quorum_listen_on_all_ips {
+            wildcard_for(&me_spec.host).to_string()
         } else {
             me_spec.host.clone()
         };
@@ -93,7 +92,20 @@ impl View {
             qv: Majority::new(voters, observers),
             config_bytes: quorum_maj_string(cfg).into_bytes(),
             handshake_timeout,
+            connect_timeout: (cfg.cnx_timeout_ms > 0)
+                .then(|| Duration::from_millis(u64::from(cfg.cnx_timeout_ms))),
         })
+    }
+}
+
+/// Where quorumListenOnAllIPs listens (Java binds the wildcard address): every IPv6
+/// address for an IPv6 server line, which on Linux takes IPv4 too unless bindv6only, else
+/// every IPv4 address.
+pub(crate) fn wildcard_for(host: &str) -> &'static str {
+    if host.contains(':') {
+        "::"
+    } else {
+        "0.0.0.0"
     }
 }
 

@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 use super::json::{obj, J};
 use crate::config::Config;
 use crate::server::core::CoreMsg;
-use crate::server::facts::{ConnFact, Facts, OpsCmd};
+use crate::server::facts::{ConnFact, Facts, LearnerLinkFacts, OpsCmd};
 use crate::server::fourlw::{self, BUILT, TRACE_MASK, VERSION};
 use crate::server::{envinfo, mntr};
 use crate::tree::digest::DIGEST_VERSION;
@@ -117,7 +117,7 @@ pub(crate) fn server_stats(f: &Facts, cfg: &Config) -> Vec<(&'static str, J)> {
     ]);
     let mut v = vec![
         ("version", J::from(format!("{VERSION}, built on {BUILT}"))),
-        ("read_only", J::Bool(false)),
+        ("read_only", J::Bool(f.server_state == "read-only")),
         ("server_stats", stats),
         ("client_response", buffer_stats(f)),
     ];
@@ -430,7 +430,14 @@ pub async fn run(
                 .unwrap_or_default();
             kv(vec![("initial_configuration", J::Str(text))])
         }
-        "is_read_only" => kv(vec![("read_only", J::Bool(false))]),
+        "is_read_only" => {
+            let f = needs(OpsCmd::Facts).await?;
+            // IsroCommand needs a running server, as CommandBase says by default.
+            if f.server_state.is_empty() {
+                return Err("This ZooKeeper instance is not currently serving requests".into());
+            }
+            kv(vec![("read_only", J::Bool(f.server_state == "read-only"))])
+        }
         "last_snapshot" => {
             let (zxid, secs) = crate::server::metrics::last_snapshot();
             kv(vec![
@@ -456,11 +463,27 @@ pub async fn run(
                 ),
             ])
         }
-        "observer_connection_stat_reset" | "ruok" => vec![],
-        "observers" => kv(vec![
-            ("synced_observers", J::Int(0)),
-            ("observers", J::Arr(vec![])),
-        ]),
+        "observer_connection_stat_reset" => {
+            needs(OpsCmd::ResetObservers).await?;
+            vec![]
+        }
+        "ruok" => vec![],
+        "observers" => {
+            // A leader lists its synced observers; anyone else (no observer master here)
+            // answers none, as Java's followers without observerMasterPort do.
+            let f = needs(OpsCmd::Facts).await?;
+            let leading = f.quorum.as_ref().and_then(|q| q.leading.as_ref());
+            let observers = leading
+                .filter(|_| f.server_state == "leader")
+                .map_or(&[][..], |l| &l.observers[..]);
+            kv(vec![
+                ("synced_observers", J::Int(observers.len() as i64)),
+                (
+                    "observers",
+                    J::Arr(observers.iter().map(observer_info).collect()),
+                ),
+            ])
+        }
         "monitor" => {
             let f = needs(OpsCmd::Facts).await?;
             mntr::values(&f, cfg, 0)
@@ -527,4 +550,22 @@ pub async fn run(
         }
         other => return Err(format!("Unknown command: {other}")),
     })
+}
+
+/// LearnerHandler.getLearnerHandlerInfo, in its key order.
+fn observer_info(o: &LearnerLinkFacts) -> J {
+    obj([
+        (
+            "remote_socket_address",
+            J::from(o.remote_socket_address.clone()),
+        ),
+        ("sid", J::Int(o.sid as i64)),
+        ("established", J::Int(o.established_ms)),
+        ("queued_packets", J::Int(o.queued_packets as i64)),
+        ("queued_packets_size", J::Int(o.queued_packets_size)),
+        ("packets_received", J::Int(o.packets_received as i64)),
+        ("packets_sent", J::Int(o.packets_sent as i64)),
+        ("requests", J::Int(o.requests as i64)),
+        ("last_zxid", J::Int(o.last_zxid)),
+    ])
 }

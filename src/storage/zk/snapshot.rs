@@ -93,11 +93,12 @@ pub fn write_snapshot(tree: &DataTree, sessions: &[(i64, i32)], zxid: i64, out: 
 /// file header and no seals; and no digest section, which in 3.8 only FileSnap writes
 /// (after its first seal), so the learner recomputes the digest from the nodes.
 /// [`read_snapshot_stream`] reads it back.
-pub fn snapshot_stream(tree: &DataTree, sessions: &[(i64, i32)]) -> Vec<u8> {
+pub fn snapshot_stream(tree: &DataTree, sessions: &[(i64, i32)]) -> bytes::Bytes {
     let mut b = BytesMut::with_capacity(4096);
     write_body(tree, sessions, &mut b);
     SNAP_SIGNATURE.to_string().write(&mut b);
-    b.to_vec()
+    // Handed on as it is: a large tree's stream is not copied again.
+    b.freeze()
 }
 
 /// SerializeUtils.serializeSnapshot: the sessions, then DataTree.serialize (the ACL cache,

@@ -5,7 +5,7 @@ use super::{Leader, Phase};
 use crate::proto::quorum::payload::ZAB_PROTOCOL_VERSION;
 use crate::quorum::leader::broadcast::Broadcast;
 use crate::quorum::leader::epoch::DiscoveryEvent;
-use crate::quorum::leader::sync::{plan_sync, LogState, SyncKind};
+use crate::quorum::leader::sync::{plan_sync, LogSource, LogState, SyncKind};
 use crate::quorum::leader::{Action, LeaderPacket, StateSummary};
 use crate::quorum::{QuorumVerifier, Sid, Zxid};
 
@@ -110,6 +110,21 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
             return;
         };
         let plan = plan_sync(peer_last_zxid, log);
+        // Where the txns come from, as LearnerHandler logs it ("Use txnlog and committedLog
+        // for peer sid"); the ensemble suite reads this line.
+        let from_txnlog = plan.stream.iter().any(|r| r.source == LogSource::TxnLog);
+        let source = match (plan.kind, from_txnlog, plan.stream.is_empty()) {
+            (SyncKind::Snap, _, _) => "snapshot",
+            (_, true, _) => "txnlog and committedLog",
+            (_, false, false) => "committedLog",
+            (_, false, true) => "nothing to send",
+        };
+        tracing::info!(
+            "sync of learner sid: {}: {:?} 0x{} from {source}",
+            sid.0,
+            plan.kind,
+            crate::quorum::leader::hex(plan.zxid)
+        );
         let op = match plan.kind {
             SyncKind::Diff => LeaderPacket::Diff { zxid: plan.zxid },
             SyncKind::Trunc => LeaderPacket::Trunc { zxid: plan.zxid },
@@ -156,6 +171,9 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
             to: sid,
             packet: LeaderPacket::UpToDate,
         });
+        if let Some(c) = self.confirm.as_mut() {
+            c.up_to_date(sid);
+        }
         for p in deferred {
             self.serve(sid, p, out);
         }

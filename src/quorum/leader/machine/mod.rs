@@ -9,6 +9,7 @@ use bytes::Bytes;
 mod handshake;
 
 use super::broadcast::Broadcast;
+use super::confirm::{Confirm, Step, SyncWaiter};
 use super::epoch::Discovery;
 use super::liveness::Liveness;
 use super::sync::LogState;
@@ -63,14 +64,21 @@ pub struct LeaderStart {
     /// The last-seen config's member lines as QuorumMaj.toString writes them, each
     /// `server.N=...` ending in a newline, without the `version=` line.
     pub config_members: String,
+    /// `reconfigEnabled`: without it ZooKeeper never moves the last-seen config
+    /// (QuorumPeer.setLastSeenQuorumVerifier returns at once), so NEWLEADER carries the
+    /// committed config's own version, 0 for a static config.
+    pub reconfig_enabled: bool,
 }
 
 impl LeaderStart {
-    /// NEWLEADER's data for `epoch`: the last-seen config and its version. A config still at
-    /// version 0 (never established) takes `makeZxid(epoch, 0)` as its version, which
-    /// Leader.lead sets before the epoch is acknowledged (ZOOKEEPER-1783).
+    /// NEWLEADER's data for `epoch`: the last-seen config and its version. With reconfig
+    /// enabled, a config still at version 0 (never established) takes `makeZxid(epoch, 0)`
+    /// as its version, which Leader.lead sets before the epoch is acknowledged
+    /// (ZOOKEEPER-1783); without it the version stays (captured from 3.8.0: `version=0`).
     pub fn new_leader_config(&self, epoch: i64) -> Bytes {
-        let version = if self.config_version == 0 && self.last_seen_config_version == 0 {
+        let stamp =
+            self.reconfig_enabled && self.config_version == 0 && self.last_seen_config_version == 0;
+        let version = if stamp {
             Zxid::new(epoch, 0).0
         } else {
             self.last_seen_config_version
@@ -87,6 +95,8 @@ pub struct Leader<Q> {
     discovery: Discovery<Q>,
     broadcast: Option<Broadcast<Q>>,
     liveness: Liveness<Q>,
+    /// Linearizable sync's leadership rounds; `None` answers syncs as ZooKeeper does.
+    confirm: Option<Confirm<Q>>,
     learners: BTreeMap<Sid, Handler>,
     /// Leader.followerCounter: sids for learners that sent no LearnerInfo data.
     follower_counter: i64,
@@ -125,6 +135,7 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
             discovery,
             broadcast: None,
             liveness: Liveness::new(qv, cfg),
+            confirm: None,
             learners: BTreeMap::new(),
             follower_counter: -1,
             serving: false,
@@ -133,6 +144,12 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
         let mut out = Vec::new();
         leader.apply(events, None, now_ms, &mut out);
         (leader, out)
+    }
+
+    /// `linearizableSync`: answer a sync only after a quorum round that started after it
+    /// arrived (see the `confirm` module). Set it before the leader serves.
+    pub fn set_linearizable_sync(&mut self, on: bool, qv: Q) {
+        self.confirm = on.then(|| Confirm::new(qv, self.cfg.my_sid));
     }
 
     /// The broadcast state, once the epoch is settled.
@@ -296,7 +313,13 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
                     out.extend(actions);
                 }
             }
-            LearnerPacket::Ping { touches } => out.extend(self.liveness.on_ping(sid, touches)),
+            LearnerPacket::Ping { touches } => {
+                out.extend(self.liveness.on_ping(sid, touches));
+                if let Some(c) = self.confirm.as_mut() {
+                    let steps = c.ping_answered(sid);
+                    self.run_steps(steps, out);
+                }
+            }
             LearnerPacket::Revalidate {
                 session_id,
                 timeout_ms,
@@ -359,11 +382,86 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
         out
     }
 
-    /// A learner's forwarded sync reached the leader's pipeline (Leader.processSync).
+    /// A learner's forwarded sync reached the leader's pipeline (Leader.processSync). With
+    /// linearizable sync, it first waits for a confirmed round.
     pub fn process_sync(&mut self, from: Sid) -> Vec<Action> {
+        if self.gave_up || self.broadcast.is_none() {
+            return Vec::new();
+        }
+        if self.confirm.is_some() {
+            return self.wait_for_round(SyncWaiter::Learner(from));
+        }
         match self.broadcast.as_mut() {
-            Some(b) if !self.gave_up => b.process_sync(from),
-            _ => Vec::new(),
+            Some(b) => b.process_sync(from),
+            None => Vec::new(),
+        }
+    }
+
+    /// A sync of one of the leader's own clients (named by `token`), after the writes its
+    /// session sent before it. [`Action::SyncConfirmed`] says when it may be answered: at
+    /// once without linearizable sync (ZooKeeper's CommitProcessor answers it as a read),
+    /// after a confirmed round with it; never by a leader that gave up.
+    pub fn local_sync(&mut self, token: u64) -> Vec<Action> {
+        if self.gave_up || !self.serving {
+            return Vec::new();
+        }
+        if self.confirm.is_some() {
+            return self.wait_for_round(SyncWaiter::Local(token));
+        }
+        vec![Action::SyncConfirmed { token }]
+    }
+
+    /// Syncs waiting for a leadership round (linearizable sync).
+    pub fn confirming_syncs(&self) -> usize {
+        self.confirm.as_ref().map_or(0, Confirm::waiting)
+    }
+
+    fn wait_for_round(&mut self, w: SyncWaiter) -> Vec<Action> {
+        let mut out = Vec::new();
+        let Some(c) = self.confirm.as_mut() else {
+            return out;
+        };
+        let (taken, steps) = c.add(w);
+        if !taken {
+            tracing::warn!("too many syncs wait for a leadership round: {w:?} dropped");
+        }
+        self.run_steps(steps, &mut out);
+        out
+    }
+
+    /// Performs a round's steps: PINGs out (counted), confirmed syncs released.
+    fn run_steps(&mut self, steps: Vec<Step>, out: &mut Vec<Action>) {
+        for step in steps {
+            match step {
+                Step::Ping(to) => {
+                    let zxid = self
+                        .broadcast
+                        .as_ref()
+                        .map_or(Zxid(0), |b| b.last_proposed());
+                    for sid in to {
+                        out.push(Action::Send {
+                            to: sid,
+                            packet: LeaderPacket::Ping { zxid },
+                        });
+                        if let Some(c) = self.confirm.as_mut() {
+                            c.ping_sent(sid);
+                        }
+                    }
+                }
+                Step::Confirmed(waiters) => {
+                    for w in waiters {
+                        match w {
+                            SyncWaiter::Learner(sid) if self.learners.contains_key(&sid) => {
+                                if let Some(b) = self.broadcast.as_mut() {
+                                    out.extend(b.process_sync(sid));
+                                }
+                            }
+                            SyncWaiter::Learner(_) => {}
+                            SyncWaiter::Local(token) => out.push(Action::SyncConfirmed { token }),
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -394,6 +492,14 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
             match a {
                 Action::CloseLearner { sid, .. } => self.forget(*sid),
                 Action::GiveUp { .. } => self.gave_up = true,
+                Action::Send {
+                    to,
+                    packet: LeaderPacket::Ping { .. },
+                } => {
+                    if let Some(c) = self.confirm.as_mut() {
+                        c.ping_sent(*to);
+                    }
+                }
                 _ => {}
             }
         }
@@ -421,11 +527,16 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
         self.learners.remove(&sid);
         self.discovery.remove_learner(sid);
         self.liveness.remove_learner(sid);
+        if let Some(c) = self.confirm.as_mut() {
+            c.remove_learner(sid);
+        }
         if let Some(b) = self.broadcast.as_mut() {
             b.remove_learner(sid);
         }
     }
 }
 
+#[cfg(test)]
+mod confirm_tests;
 #[cfg(test)]
 mod tests;

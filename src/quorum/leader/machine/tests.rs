@@ -12,6 +12,9 @@ impl TxnLogView for NoDisk {
     fn read_from(&self, _: Zxid) -> Option<TxnLogRead> {
         None
     }
+    fn snapshot_size(&self) -> u64 {
+        1 << 20
+    }
 }
 
 const TICK: u64 = 2000;
@@ -61,6 +64,7 @@ fn start() -> (Leader<Majority>, Vec<Zxid>) {
         durable_zxid: z(1, 5),
         config_version: 0,
         last_seen_config_version: 0,
+        reconfig_enabled: true,
         config_members: "server.1=a:1:2:participant\n".into(),
     };
     let (leader, out) = Leader::new(cfg(), qv, start, 0);
@@ -74,7 +78,6 @@ fn log<'a>(processed: Zxid, committed: &'a [Zxid]) -> LogState<'a> {
         committed_log: committed,
         txn_log: &NoDisk,
         snapshot_size_factor: 0.33,
-        snapshot_size: 1 << 20,
         force_snap_sync: false,
     }
 }
@@ -385,6 +388,7 @@ fn packets_sent_while_the_handler_is_blocked_wait_for_uptodate() {
         durable_zxid: z(1, 5),
         config_version: 0,
         last_seen_config_version: 0,
+        reconfig_enabled: true,
         config_members: "server.1=a:1:2:participant\n".into(),
     };
     let (mut l, _) = Leader::new(cfg(), qv, start, 0);
@@ -493,6 +497,7 @@ fn an_unsynced_own_log_holds_current_epoch_and_the_own_newleader_ack() {
         durable_zxid: z(1, 3),
         config_version: 0,
         last_seen_config_version: 0,
+        reconfig_enabled: true,
         config_members: "server.1=a:1:2:participant\n".into(),
     };
     let (mut l, _) = Leader::new(cfg(), qv, start, 0);
@@ -524,4 +529,29 @@ fn an_unsynced_own_log_holds_current_epoch_and_the_own_newleader_ack() {
             send(2, LeaderPacket::UpToDate)
         ]
     );
+}
+
+/// reconfigEnabled=false (ZooKeeper's default): Leader.lead's stamp of the last-seen config
+/// is a no-op there, and 3.8.0 sends NEWLEADER with `version=0` (captured on loopback).
+#[test]
+fn newleader_config_keeps_version_0_without_reconfig() {
+    let start = LeaderStart {
+        accepted_epoch: 1,
+        current_epoch: 1,
+        last_processed_zxid: z(1, 5),
+        durable_zxid: z(1, 5),
+        config_version: 0,
+        last_seen_config_version: 0,
+        reconfig_enabled: false,
+        config_members: "server.1=a:1:2:participant\n".into(),
+    };
+    assert_eq!(
+        start.new_leader_config(4),
+        Bytes::from_static(b"server.1=a:1:2:participant\nversion=0")
+    );
+    let stamped = LeaderStart {
+        reconfig_enabled: true,
+        ..start
+    };
+    assert_eq!(stamped.new_leader_config(2), config_bytes());
 }

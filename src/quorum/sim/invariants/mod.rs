@@ -7,6 +7,7 @@
 pub(crate) mod integrity;
 pub(crate) mod leader_completeness;
 pub(crate) mod leadership;
+pub(crate) mod linearizable_sync;
 pub(crate) mod no_lost_writes;
 pub(crate) mod prefix_consistency;
 pub(crate) mod primary_order;
@@ -27,6 +28,8 @@ pub(crate) struct Record {
     pub(crate) established: BTreeMap<i64, Sid>,
     /// Writes whose commit a leader reported to its client (an acknowledged write).
     pub(crate) acked: BTreeMap<Zxid, Bytes>,
+    /// When each acknowledged write was acknowledged (ms), in order.
+    pub(crate) acked_at: Vec<(u64, Zxid)>,
     /// The longest delivered sequence seen so far (PrefixConsistency's reference).
     pub(crate) chain: Vec<(Zxid, Bytes)>,
     /// Per server, how much of its delivered sequence has been checked against `chain`.

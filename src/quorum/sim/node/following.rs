@@ -100,6 +100,10 @@ impl Node {
     }
 
     fn learner_actions(&mut self, ctx: &mut Ctx<'_>, actions: Vec<Action>) {
+        // UPTODATE's batch: `Serving` comes first, then (for an observer) the synced txns
+        // are applied. The driver performs a batch before it reads a client's request, so
+        // what serving means is checked once the batch is done.
+        let mut serving = None;
         for a in actions {
             let Role::Following(f) = &mut self.role else {
                 return;
@@ -144,19 +148,29 @@ impl Node {
                             .violated("Integrity", format!("server {}: {e}", sid.0));
                     }
                 }
-                Action::Serving { epoch } => self.serving(ctx, epoch),
+                Action::Serving { epoch } => serving = Some(epoch),
                 Action::ReplyPing { zxid, authinfo } => {
                     let wire = Wire::Packet(encode(&ping_reply(zxid, authinfo, &[])));
                     ctx.net
                         .send(ctx.rng, ctx.now_ms, conn, sid, leader_sid, wire);
                 }
                 Action::GoLooking { reason } => return self.go_looking(ctx, &reason),
-                // No observers, sessions or client syncs in the simulation.
-                Action::CommitInformed { .. }
-                | Action::SyncDone
-                | Action::Revalidated { .. }
-                | Action::Warn(_) => {}
+                // Observer: logged (syncEnabled) and applied at once; it never ACKs.
+                Action::CommitInformed { zxid, raw, .. } => {
+                    ctx.rec.count("observer applied a txn".to_string());
+                    self.append(ctx, (zxid, Bytes::from(raw)));
+                    self.schedule_fsync(ctx);
+                    if let Err(e) = self.disk.deliver_upto(zxid) {
+                        ctx.rec
+                            .violated("Integrity", format!("server {}: {e}", sid.0));
+                    }
+                }
+                // No sessions or client syncs in the simulation.
+                Action::SyncDone | Action::Revalidated { .. } | Action::Warn(_) => {}
             }
+        }
+        if let Some(epoch) = serving {
+            self.serving(ctx, epoch);
         }
     }
 

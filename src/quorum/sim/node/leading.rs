@@ -10,7 +10,9 @@ use crate::proto::quorum::packet::QuorumPacket;
 use crate::proto::txn::{CreateSessionTxn, Txn, TxnEntry, TxnHeader};
 use crate::quorum::leader::sync::{LogState, StreamRange};
 use crate::quorum::leader::{Action, LeaderPacket, LearnerPacket};
-use crate::quorum::sim::invariants::{integrity, leader_completeness, leadership};
+use crate::quorum::sim::invariants::{
+    integrity, leader_completeness, leadership, linearizable_sync,
+};
 use crate::quorum::sim::net::Wire;
 use crate::quorum::sim::PlantedBug;
 use crate::quorum::{Sid, Zxid};
@@ -64,7 +66,6 @@ impl Node {
                 committed_log: &committed,
                 txn_log: &file,
                 snapshot_size_factor: 0.33,
-                snapshot_size: 0,
                 force_snap_sync: false,
             };
             match known {
@@ -170,6 +171,12 @@ impl Node {
                     ));
                     self.go_looking(ctx, &reason)
                 }
+                // The token is the time the client issued the sync.
+                Action::SyncConfirmed { token } => {
+                    let Role::Leading(l) = &self.role else { return };
+                    let history = &self.disk.log[..l.processed];
+                    linearizable_sync::on_answered(ctx.rec, self.sid, token, history);
+                }
                 // No sessions and no client requests from learners in the simulation.
                 Action::Forwarded { .. } | Action::Revalidate { .. } | Action::Touch { .. } => {}
             }
@@ -216,7 +223,22 @@ impl Node {
         l.leader.applied(zxid);
         if let Some(i) = self.disk.position(zxid) {
             ctx.rec.acked.insert(zxid, self.disk.log[i].1.clone());
+            ctx.rec.acked_at.push((ctx.now_ms, zxid));
         }
+    }
+
+    /// A client of this leader sends a sync (then reads here): answered by SyncConfirmed,
+    /// whose token is now.
+    pub(crate) fn client_sync(&mut self, ctx: &mut Ctx<'_>) {
+        let Role::Leading(l) = &mut self.role else {
+            return;
+        };
+        if l.epoch.is_none() {
+            return;
+        }
+        ctx.rec.count("client sync");
+        let actions = l.leader.local_sync(ctx.now_ms);
+        self.leader_actions(ctx, actions);
     }
 
     /// The client workload: propose the next txn if established.
@@ -267,7 +289,6 @@ impl Node {
             committed_log: &[],
             txn_log: &LogFile(&[]),
             snapshot_size_factor: 0.33,
-            snapshot_size: 0,
             force_snap_sync: false,
         };
         let mut actions = Vec::new();

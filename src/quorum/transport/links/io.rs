@@ -201,6 +201,7 @@ async fn write_loop(
         };
         let written = match out {
             Some(LinkOut::Packet(p)) => feed(&mut framed, p, &limits).await,
+            Some(LinkOut::Packets(ps)) => feed_all(&mut framed, ps, &limits).await,
             Some(LinkOut::Raw(bytes)) => write_raw(&mut framed, &bytes, &limits).await,
             Some(LinkOut::Close) => break "closed by this server".to_string(),
             None => break "every handle was dropped".to_string(),
@@ -243,6 +244,17 @@ async fn feed(framed: &mut Writer, p: QuorumPacket, limits: &LinkLimits) -> Resu
         Ok(Err(e)) => Err(format!("writing {what}: {e}")),
         Ok(Ok(())) => Ok(()),
     }
+}
+
+async fn feed_all(
+    framed: &mut Writer,
+    packets: Vec<QuorumPacket>,
+    limits: &LinkLimits,
+) -> Result<(), String> {
+    for p in packets {
+        feed(framed, p, limits).await?;
+    }
+    Ok(())
 }
 
 async fn flush(framed: &mut Writer, limits: &LinkLimits) -> Result<(), String> {

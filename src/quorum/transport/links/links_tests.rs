@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -164,9 +163,7 @@ async fn leader_and_learner_exchange_packets_both_ways() {
     to_learner
         .send(LinkOut::Packet(snap.clone()))
         .expect("send");
-    to_learner
-        .send(LinkOut::Raw(Bytes::from(stream.clone())))
-        .expect("send");
+    to_learner.send(LinkOut::Raw(stream.clone())).expect("send");
     to_learner
         .send(LinkOut::Packet(newleader.clone()))
         .expect("send");
@@ -396,6 +393,51 @@ async fn close_after_a_flush_delivers_what_was_queued() {
     assert_eq!(got, expected);
     let reason = closed(&mut leader.events, link).await;
     assert!(reason.contains("closed by this server"), "{reason}");
+}
+
+/// A DIFF far longer than the queue goes out whole and in order: a batch takes one place.
+#[tokio::test(flavor = "current_thread")]
+async fn a_batch_longer_than_the_queue_takes_one_place() {
+    let raw_leader = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let (tx, mut events) = mpsc::channel(64);
+    let cancel = CancellationToken::new();
+    let limits = LinkLimits {
+        queue_capacity: 2,
+        ..LinkLimits::default()
+    };
+    let addr = raw_leader.local_addr().expect("addr");
+    let handle = connect_leader(addr, &limits, tx, &cancel)
+        .await
+        .expect("connect");
+    let (mut sock, _) = raw_leader.accept().await.expect("accept");
+    let (link, _, _) = opened(&mut events).await;
+    let batch = |from: i64| -> Vec<QuorumPacket> {
+        (from..from + 3000)
+            .flat_map(|z| {
+                [
+                    QuorumPacket::with_data(pt::PROPOSAL, z, vec![z as u8; 40]),
+                    QuorumPacket::bare(pt::COMMIT, z),
+                ]
+            })
+            .collect()
+    };
+    let (first, second) = (batch(1), batch(3001));
+    let mut expected = Vec::new();
+    for p in first.iter().chain(&second) {
+        expected.extend_from_slice(&p.to_bytes());
+    }
+    handle.send(LinkOut::Packets(first)).expect("first batch");
+    handle.send(LinkOut::Packets(second)).expect("second batch");
+    // The queue is full now; dropping the last handle flushes it and closes.
+    drop(handle);
+    let mut got = Vec::new();
+    tokio::time::timeout(WAIT, sock.read_to_end(&mut got))
+        .await
+        .expect("EOF in time")
+        .expect("read");
+    assert_eq!(got.len(), expected.len());
+    assert!(got == expected, "the packets differ from what was queued");
+    closed(&mut events, link).await;
 }
 
 #[tokio::test]

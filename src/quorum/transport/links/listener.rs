@@ -11,7 +11,7 @@ use super::io::spawn_link;
 use super::{LinkEvent, LinkLimits, Side, EXTRA_LEARNER_LINKS};
 use crate::config::Config;
 use crate::quorum::transport::limits;
-use crate::quorum::transport::view::host_port;
+use crate::quorum::transport::view::{host_port, wildcard_for};
 use crate::quorum::transport::TransportError;
 
 /// The bound quorum port of `server.<myid>`, not yet accepting.
@@ -33,11 +33,11 @@ impl LearnerListener {
         let me = cfg.servers.get(&my_id).ok_or_else(|| {
             TransportError::Config(format!("myid {my_id} has no server.{my_id} line"))
         })?;
-        let listen_all = ["quorumListenOnAllIPs", "zookeeper.quorumListenOnAllIPs"]
-            .iter()
-            .filter_map(|k| cfg.raw.get(*k))
-            .any(|v| v.trim().eq_ignore_ascii_case("true"));
-        let host = if listen_all { "0.0.0.0" } else { &me.host };
+        let host = if cfg.quorum_listen_on_all_ips {
+            wildcard_for(&me.host)
+        } else {
+            &me.host
+        };
         let bind_err = |source| TransportError::Bind {
             addr: host_port(host, me.quorum_port),
             source,

@@ -74,6 +74,10 @@ impl std::fmt::Display for LinkId {
 pub(crate) enum LinkOut {
     /// One packet.
     Packet(QuorumPacket),
+    /// Packets written in order that take one place in the queue: a sync's PROPOSAL and
+    /// COMMIT pairs (LearnerHandler queues a whole DIFF at once; counted per packet, a
+    /// DIFF longer than the queue would close the link it is meant to heal).
+    Packets(Vec<QuorumPacket>),
     /// Bytes written as they are: the snapshot stream after SNAP
     /// ([`crate::storage::zk::snapshot_stream`]).
     Raw(Bytes),
@@ -173,6 +177,11 @@ impl LinkHandle {
             },
             mpsc::error::TrySendError::Closed(_) => LinkError::Closed { link: self.id },
         })
+    }
+
+    /// Items waiting in the link's queue (a batch of packets counts once).
+    pub(crate) fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
     }
 
     /// Closes the link now, dropping what is still queued (LearnerHandler.shutdown);
