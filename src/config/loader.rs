@@ -244,10 +244,16 @@ impl Loader {
                 path: file.to_path_buf(),
                 line: e.line,
             };
+            if e.key == "version" {
+                // QuorumPeerConfig.parse: the version is the file name's suffix.
+                return Err(ConfigError::Invalid {
+                    source_name: origin.to_string(),
+                    message: "dynamic file shouldn't have version inside".into(),
+                });
+            }
             let allowed = e.key.starts_with("server.")
                 || e.key.starts_with("group.")
-                || e.key.starts_with("weight.")
-                || e.key == "version";
+                || e.key.starts_with("weight.");
             if !allowed {
                 return Err(ConfigError::Invalid {
                     source_name: origin.to_string(),
@@ -256,6 +262,7 @@ impl Loader {
             }
             self.apply(&e.key, &e.value, origin)?;
         }
+        self.cfg.config_version = super::dynamic::version_from_file_name(file).unwrap_or(0);
         Ok(())
     }
 
@@ -328,6 +335,7 @@ impl Loader {
         }
         let id = myid::read(&self.cfg.data_dir)?;
         self.cfg.my_id = Some(id);
+        self.cfg.my_server = self.cfg.servers.get(&id).cloned();
         self.check_peer_type(id);
         if self.cfg.extended_types_enabled && id > MAX_EXTENDED_SERVER_ID {
             return Err(self.invalid(format!(

@@ -8,6 +8,7 @@
 //! Unknown keys are kept in [`Config::raw`].
 
 mod args;
+pub(crate) mod dynamic;
 mod error;
 mod keys;
 mod loader;
@@ -146,6 +147,14 @@ pub struct Config {
     pub linearizable_sync: bool,
     /// The zoo.cfg this was read from, if any.
     pub config_file: Option<PathBuf>,
+    /// The version of the quorum config the `server.N` lines stand for (QuorumVerifier
+    /// version): the hex suffix of a `dynamicConfigFile` named `zoo.cfg.dynamic.<version>`,
+    /// else 0. A reconfig, or a leader's first NEWLEADER with `reconfigEnabled`, moves it.
+    pub config_version: i64,
+    /// This server's own `server.N` line as last seen: it stays when a reconfig removes
+    /// the server from the membership (ZooKeeper keeps its addresses and follows on as a
+    /// non-voting participant).
+    pub my_server: Option<ServerSpec>,
 }
 
 /// ZooKeeper's `DefaultMetricsProvider`.
@@ -198,6 +207,8 @@ impl Config {
             commit_log_count: values::DEFAULT_COMMIT_LOG_COUNT,
             linearizable_sync: false,
             config_file: None,
+            config_version: 0,
+            my_server: None,
         }
     }
 

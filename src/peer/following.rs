@@ -22,7 +22,6 @@ use crate::proto::quorum::payload::SessionTouch;
 use crate::proto::TxnEntry;
 use crate::quorum::transport::election::ElectionPort;
 use crate::quorum::transport::links::{connect_leader, LinkEvent, LinkHandle, LinkLimits, LinkOut};
-use crate::quorum::transport::view::quorum_maj_string;
 use crate::quorum::transport::TransportError;
 use crate::quorum::zab::{ping_reply, Action, Learner, LearnerConfig, Persisted};
 use crate::quorum::{LearnerType, Sid, Zxid};
@@ -46,6 +45,8 @@ struct Following {
     job: Vec<(i64, Vec<u8>)>,
     /// When following began (FOLLOWER_SYNC_TIME runs until the role serves).
     started: std::time::Instant,
+    /// The leader followed.
+    leader: Sid,
 }
 
 /// Where `leader` takes quorum connections, from `cfg`'s `server.N` lines.
@@ -93,8 +94,8 @@ pub(super) async fn follow(
         } else {
             LearnerType::Participant
         },
-        // A static configuration's QuorumMaj has version 0.
-        config_version: 0,
+        // LearnerInfo's configVersion: the leader refuses a learner ahead of it.
+        config_version: cfg.config_version,
         tick_time_ms: cfg.tick_time_ms,
         init_limit: u64::from(cfg.init_limit),
         sync_limit: u64::from(cfg.sync_limit),
@@ -129,6 +130,7 @@ pub(super) async fn follow(
         snapshot: None,
         job: Vec::new(),
         started: std::time::Instant::now(),
+        leader,
     };
     let state = if observer { "observing" } else { "following" };
     peer.report(&format!("{state} - discovery"), Some(leader.0), None);
@@ -317,6 +319,16 @@ async fn perform(
                     tracing::warn!("cannot update the election vote: {e}");
                 }
             }
+            Action::SeenConfig { config } => peer.seen_config(&config),
+            Action::Activate { config, designated } => {
+                if peer
+                    .process_reconfig(port, &config, designated, f.leader)
+                    .await?
+                {
+                    end = true;
+                    break;
+                }
+            }
             Action::SyncDone => peer.core.sync_done(),
             Action::Revalidated { session_id, valid } => peer.core.revalidated(session_id, valid),
             Action::Warn(w) => tracing::warn!("from the leader: {w:?}"),
@@ -371,7 +383,7 @@ async fn truncate(peer: &mut Peer, f: &mut Following, zxid: Zxid) -> Result<(), 
     let r = recover(&peer.log, peer.cfg.extended_types_enabled)?;
     peer.core.reset_state(r.tree, r.sessions);
     peer.core.set_last_processed(zxid.0);
-    peer.core.init_config_node(&quorum_maj_string(&peer.cfg));
+    peer.init_config_node();
     peer.submitted = peer.submitted.min(zxid.0);
     peer.durable = peer.durable.min(zxid.0);
     peer.committed = super::CommittedLog::load(&peer.log, peer.cfg.commit_log_count)?;
@@ -396,7 +408,7 @@ fn load_snapshot(peer: &mut Peer, f: &mut Following, zxid: Zxid) -> Result<(), P
     );
     peer.core.reset_state(streamed.tree, streamed.sessions);
     peer.core.set_last_processed(zxid.0);
-    peer.core.init_config_node(&quorum_maj_string(&peer.cfg));
+    peer.init_config_node();
     peer.committed.clear();
     f.pending.clear();
     // A log that runs past the snapshot (txns this leader never committed) would refuse

@@ -28,7 +28,7 @@ use crate::quorum::transport::links::{
     LearnerListener, LinkEvent, LinkHandle, LinkId, LinkLimits, LinkOut,
 };
 use crate::quorum::transport::proposals::proposals_for;
-use crate::quorum::transport::view::{quorum_maj_string, View};
+use crate::quorum::transport::view::View;
 use crate::quorum::{Majority, Sid, Zxid};
 use crate::storage::zk::snapshot_stream;
 
@@ -49,6 +49,8 @@ struct Leading {
     established_at: Option<u64>,
     /// Proposal sizes: last, min, max (Leader.getProposalStats).
     proposal_sizes: (i64, i64, i64),
+    /// What NEWLEADER carries: the config activated once the epoch is established.
+    newleader_config: LeaderStart,
 }
 
 impl Leading {
@@ -142,19 +144,17 @@ pub(super) async fn lead(peer: &mut Peer, port: &ElectionPort) -> Result<(), Pee
     let cancel = CancellationToken::new();
     let _stop = cancel.clone().drop_guard();
     tokio::spawn(listener.run(events_tx, cancel));
-    let members = quorum_maj_string(&cfg);
-    let members = members
-        .strip_suffix("version=0")
-        .unwrap_or(&members)
-        .to_string();
+    let members = crate::config::dynamic::QuorumText::of(&cfg).member_lines();
     let last = Zxid(peer.core.tree().last_processed_zxid);
     let start = LeaderStart {
         accepted_epoch: peer.epochs.accepted_epoch(),
         current_epoch: peer.epochs.current_epoch(),
         last_processed_zxid: last,
         durable_zxid: Zxid(peer.durable),
-        config_version: 0,
-        last_seen_config_version: 0,
+        config_version: cfg.config_version,
+        // A reconfig proposed but not committed under the last leader is not carried
+        // over (ZooKeeper would offer the last-seen config): it is proposed again.
+        last_seen_config_version: cfg.config_version,
         reconfig_enabled: cfg.reconfig_enabled,
         config_members: members,
     };
@@ -165,6 +165,7 @@ pub(super) async fn lead(peer: &mut Peer, port: &ElectionPort) -> Result<(), Pee
         sync_limit: u64::from(cfg.sync_limit),
     };
     let now = peer.now_ms();
+    let newleader_config = start.clone();
     let (mut leader, actions) = Leader::new(lcfg, view.qv.clone(), start, now);
     leader.set_linearizable_sync(cfg.linearizable_sync, view.qv.clone());
     let mut l = Leading {
@@ -174,6 +175,7 @@ pub(super) async fn lead(peer: &mut Peer, port: &ElectionPort) -> Result<(), Pee
         proposed: HashMap::new(),
         established_at: None,
         proposal_sizes: (-1, -1, -1),
+        newleader_config,
     };
     let me = l.view.me.0;
     peer.report("leading - discovery", Some(me), None);
@@ -384,6 +386,11 @@ async fn act(
         Action::StreamProposals { to, range } => stream(peer, l, to, range)?,
         Action::Established { zxid } => {
             tracing::info!("established epoch {} at {:#x}", zxid.epoch(), zxid.0);
+            // Leader.lead: the config NEWLEADER carried is activated before serving.
+            let config = l.newleader_config.new_leader_config(zxid.epoch());
+            let me = l.view.me;
+            peer.process_reconfig(port, &config, Some((me.as_i64(), zxid)), me)
+                .await?;
             peer.core.start_leading(zxid.0);
             l.established_at = Some(peer.now_ms());
             if let Err(e) = port.update_election_vote(zxid.epoch()).await {

@@ -19,6 +19,7 @@ mod following;
 mod leading;
 mod learner_stats;
 pub(crate) mod log;
+mod reconfig;
 mod txnlog_view;
 
 use std::sync::Arc;
@@ -106,6 +107,11 @@ pub(crate) struct Peer {
     pub(crate) committed: CommittedLog,
     /// How long the last election took.
     election_time_ms: Option<u64>,
+    /// The version of the last config seen (proposed or activated).
+    last_seen_version: i64,
+    /// QuorumPeer's reconfigFlag with its vote: a committed reconfig designated this
+    /// leader, whose role we take next without an election.
+    designated: Option<(crate::quorum::Sid, Zxid)>,
 }
 
 /// What one turn of a role loop got.
@@ -130,11 +136,12 @@ impl Peer {
         snapshotter: Option<Box<dyn Snapshotter>>,
     ) -> Result<Peer, StorageError> {
         let mut core = core;
-        core.init_config_node(&quorum_maj_string(&cfg));
+        core.init_config_node(&quorum_maj_string(&cfg), cfg.config_version);
         let last = log.last_zxid();
         let committed = CommittedLog::load(&log, cfg.commit_log_count)?;
         let writer = crate::server::assemble::spawn_writer(Box::new(log.clone()));
         let reap_ms = cfg.container_check_interval_ms.max(10);
+        let config_version = cfg.config_version;
         Ok(Peer {
             cfg,
             core,
@@ -151,6 +158,8 @@ impl Peer {
             clock: Clock::start(),
             expiry: tokio::time::interval(Duration::from_millis(50)),
             reap: tokio::time::interval(Duration::from_millis(reap_ms)),
+            last_seen_version: config_version,
+            designated: None,
             committed,
             election_time_ms: None,
         })
@@ -338,9 +347,14 @@ impl Peer {
             self.fast_forward()?;
             let last = Zxid(self.core.tree().last_processed_zxid);
             let epoch = self.epochs.current_epoch();
+            let designated = self.take_designated();
             let p = match port.take() {
                 Some(mut p) => {
-                    p.look_again(last, epoch).await.map_err(PeerError::from)?;
+                    match designated {
+                        Some((leader, zxid)) => p.adopt_designated(leader, zxid).await,
+                        None => p.look_again(last, epoch).await,
+                    }
+                    .map_err(PeerError::from)?;
                     p
                 }
                 None => ElectionPort::start(&self.cfg, last, epoch, Default::default())
@@ -348,29 +362,41 @@ impl Peer {
                     .map_err(PeerError::from)?,
             };
             let mut p = p;
-            self.report("looking - election", None, None);
             let looking_since = self.now_ms();
-            let read_only_at = self
-                .cfg
-                .read_only_mode_enabled
-                .then(|| looking_since + read_only_grace_ms(self.cfg.tick_time_ms));
-            let decided = loop {
-                let wake = read_only_at.filter(|_| !self.core.is_read_only());
-                let got = self.turn(p.decided(), wake).await?;
-                if matches!(got, Turn::Tick) && self.core.start_read_only() {
-                    tracing::info!("Read-only server started");
+            let decided = if designated.is_some() {
+                // QuorumPeer.updateServerState: the role is the designated leader's.
+                p.decided().await.map_err(PeerError::from)?
+            } else {
+                self.report("looking - election", None, None);
+                let read_only_at = self
+                    .cfg
+                    .read_only_mode_enabled
+                    .then(|| looking_since + read_only_grace_ms(self.cfg.tick_time_ms));
+                let decided = loop {
+                    let wake = read_only_at.filter(|_| !self.core.is_read_only());
+                    let got = self.turn(p.decided(), wake).await?;
+                    if matches!(got, Turn::Tick) && self.core.start_read_only() {
+                        tracing::info!("Read-only server started");
+                    }
+                    self.finish_turn();
+                    if let Turn::Role(d) = got {
+                        break d.map_err(PeerError::from)?;
+                    }
+                };
+                if self.core.is_read_only() {
+                    // The election ended: the read-only server shuts, closing its clients, so
+                    // they move to a server of the quorum (or back here once it serves).
+                    self.core.stop_serving();
+                    self.finish_turn();
+                    tracing::info!("Read-only server shut down");
                 }
-                self.finish_turn();
-                if let Turn::Role(d) = got {
-                    break d.map_err(PeerError::from)?;
-                }
+                decided
             };
-            if self.core.is_read_only() {
-                // The election ended: the read-only server shuts, closing its clients, so
-                // they move to a server of the quorum (or back here once it serves).
-                self.core.stop_serving();
-                self.finish_turn();
-                tracing::info!("Read-only server shut down");
+            if let Some(config) = p.take_newer_config() {
+                // The election switched to a newer config it heard of: activate it here
+                // too (files, /zookeeper/config, the operations interfaces).
+                self.process_reconfig(&p, &config, None, decided.leader)
+                    .await?;
             }
             let took = self.now_ms().saturating_sub(looking_since);
             self.election_time_ms = Some(took);

@@ -121,7 +121,8 @@ fn apply_one(tree: &mut DataTree, hdr: &TxnHeader, txn: &Txn, out: &mut Applied)
             let r = tree.delete(&d.path, zxid).map(|t| out.triggers.push(t));
             result(ty, r, &d.path, None)
         }
-        Txn::SetData(s) => {
+        // DataTree.processTxn: a reconfig sets /zookeeper/config like a setData.
+        Txn::SetData(s) | Txn::Reconfig(s) => {
             let r = tree
                 .set_data(&s.path, s.data.clone(), s.version, zxid, time)
                 .map(|t| out.triggers.push(t));
@@ -158,6 +159,6 @@ fn apply_one(tree: &mut DataTree, hdr: &TxnHeader, txn: &Txn, out: &mut Applied)
             path: String::new(),
             stat: None,
         },
-        Txn::Reconfig(_) | Txn::Multi(_) => result(ty, Err(ErrorCode::Unimplemented), "", None),
+        Txn::Multi(_) => result(ty, Err(ErrorCode::Unimplemented), "", None),
     }
 }

@@ -370,6 +370,18 @@ impl Core {
                 .to_bytes(),
             ),
             op::SET_DATA | op::SET_ACL => Some(StatResponse { stat }.to_bytes()),
+            // FinalRequestProcessor: the config now in force, with the config node's stat.
+            op::RECONFIG => Some(
+                crate::proto::GetDataResponse {
+                    data: Some(
+                        crate::config::dynamic::QuorumText::of(&self.cfg)
+                            .to_text()
+                            .into_bytes(),
+                    ),
+                    stat,
+                }
+                .to_bytes(),
+            ),
             _ => None,
         };
         self.reply(conn, xid, zxid, 0, body.as_deref());

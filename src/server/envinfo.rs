@@ -151,8 +151,12 @@ pub fn server_line(s: &crate::config::ServerSpec) -> String {
 /// algorithm, this member's ports and type, then `membership: ` and the quorum verifier
 /// (`server.N=...` lines and `version=` in hex, without a final newline; a static
 /// configuration's version is 0).
+/// A server a reconfig removed still shows its own ports.
 pub fn quorum_conf(cfg: &Config) -> String {
-    let me = cfg.my_id.and_then(|id| cfg.servers.get(&id));
+    let me = cfg
+        .my_id
+        .and_then(|id| cfg.servers.get(&id))
+        .or(cfg.my_server.as_ref());
     let mut out = format!(
         "initLimit={}\nsyncLimit={}\nelectionAlg=3\nelectionPort={}\nquorumPort={}\npeerType={}\nmembership: \n",
         cfg.init_limit,
@@ -164,7 +168,7 @@ pub fn quorum_conf(cfg: &Config) -> String {
     for (sid, s) in &cfg.servers {
         out.push_str(&format!("server.{sid}={}\n", server_line(s)));
     }
-    out.push_str("version=0");
+    out.push_str(&format!("version={:x}", cfg.config_version));
     out
 }
 

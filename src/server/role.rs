@@ -180,15 +180,22 @@ impl Core {
     /// ZKDatabase.initConfigInZKDatabase: `/zookeeper/config` holds the quorum's config
     /// (QuorumMaj.toString), set with version -1 and the config's version as mzxid. It is
     /// outside the digest, so every server sets it on its own.
-    pub(crate) fn init_config_node(&mut self, config: &str) {
+    pub(crate) fn init_config_node(&mut self, config: &str, version: i64) {
         let now = self.now.wall_ms;
         let data = Some(config.as_bytes().to_vec());
+        // ZKDatabase.initConfigInZKDatabase: the node's mzxid is the config's version.
         if let Err(e) = self
             .tree
-            .set_data(crate::tree::CONFIG_PATH, data, -1, 0, now)
+            .set_data(crate::tree::CONFIG_PATH, data, -1, version, now)
         {
             tracing::warn!("cannot set {}: {e:?}", crate::tree::CONFIG_PATH);
         }
+    }
+
+    /// The configuration changed (a reconfig was activated): the operations interfaces
+    /// and the roles read the new membership from here on.
+    pub(crate) fn set_config(&mut self, cfg: std::sync::Arc<crate::config::Config>) {
+        self.cfg = cfg;
     }
 
     /// The tree stands at `zxid` (a snapshot's or a truncation's).

@@ -119,6 +119,40 @@ impl<Q: QuorumVerifier> Election<Q> {
         self.current_vote = vote;
     }
 
+    /// A reconfig was activated (QuorumPeer.restartLeaderElection): count votes and
+    /// answer non-voters by the new membership, and carry the new config. The round in
+    /// progress, if any, goes on under the new view.
+    pub fn reconfigure(&mut self, learner_type: LearnerType, qv: Q, config: Vec<u8>) {
+        self.learner_type = learner_type;
+        self.qv = qv;
+        self.config = config;
+    }
+
+    /// The reconfig designated a leader (QuorumPeer.updateVote, then updateServerState):
+    /// we take that role without an election and answer with this vote, whose election
+    /// and peer epochs are -1 as Java's `new Vote(designatedLeader, zxid)` has them.
+    pub fn adopt_designated(&mut self, leader: Sid, zxid: Zxid) -> ServerState {
+        let state = if leader == self.me {
+            ServerState::Leading
+        } else if self.learner_type == LearnerType::Participant {
+            ServerState::Following
+        } else {
+            ServerState::Observing
+        };
+        self.state = state;
+        self.current_vote = Vote {
+            version: 0,
+            leader,
+            zxid,
+            election_epoch: -1,
+            peer_epoch: -1,
+            state: ServerState::Looking,
+        };
+        self.round = None;
+        self.queued.clear();
+        state
+    }
+
     /// QuorumPeer.updateElectionVote: once the new epoch is settled, the vote we answer
     /// with carries it, so that late joiners count us with the others (ZOOKEEPER-1732).
     pub fn update_election_vote(&mut self, new_epoch: i64) {

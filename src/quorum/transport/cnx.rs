@@ -9,9 +9,10 @@
 //!   to that sid and dials it back; a larger sid gets its connection kept, replacing any
 //!   older one; our own sid is refused.
 //!
-//! Unlike Java, a sid that is not in the configured view is refused outright (Java keeps a
-//! larger one and lets FastLeaderElection answer it as a non-voter; 3.8 only reaches that
-//! path through dynamic reconfig, which is not modelled).
+//! A sid outside the configured view (a server joining by reconfig, or one a reconfig
+//! removed) is let in as Java lets it in, when its initial message says where it listens,
+//! up to [`limits::MAX_STRANGERS`] of them: FastLeaderElection answers it as a
+//! non-voter. A reconfig replaces the view ([`CnxManager::set_peers`]).
 //!
 //! Dialing is asynchronous (Java's connectOne blocks its caller for up to cnxTO), at most
 //! one dial per peer at a time, and spaced by a backoff that doubles on failure and resets
@@ -50,11 +51,33 @@ pub(crate) struct Received {
 #[derive(Debug)]
 pub(crate) struct Peer {
     pub(crate) sid: Sid,
+    /// Not a member of the view: a server that dialed us (see [`limits::MAX_STRANGERS`]).
+    stranger: bool,
     member: Member,
     pub(crate) slot: SendSlot,
     pub(crate) state: Mutex<PeerState>,
     /// Cuts a dial's backoff short: the peer just proved it is up.
     dial_now: Notify,
+}
+
+impl Peer {
+    fn new(sid: Sid, member: Member) -> Peer {
+        Peer {
+            sid,
+            stranger: false,
+            member,
+            slot: SendSlot::default(),
+            state: Mutex::new(PeerState {
+                known: false,
+                link: None,
+                dialing: false,
+                next_dial: None,
+                backoff: limits::MIN_BACKOFF,
+                last_sent: None,
+            }),
+            dial_now: Notify::new(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -86,7 +109,8 @@ pub(crate) struct CnxManager {
     handshake_timeout: Duration,
     /// `zookeeper.cnxTimeout`; `None`: no limit.
     connect_timeout: Option<Duration>,
-    peers: BTreeMap<Sid, Arc<Peer>>,
+    /// The other members; a reconfig replaces them ([`CnxManager::set_peers`]).
+    peers: Mutex<BTreeMap<Sid, Arc<Peer>>>,
     recv_tx: mpsc::Sender<Received>,
     cancel: CancellationToken,
     handshakes: Arc<Semaphore>,
@@ -97,6 +121,22 @@ const _: () = assert!(
     limits::CONNECTIONS_PER_SID == 1,
     "install keeps one link per peer"
 );
+
+/// The first election address of an initial message (`host:port[|host:port...]`, an IPv6
+/// host in brackets).
+fn stranger_member(addresses: &str) -> Option<Member> {
+    let first = addresses.split('|').next()?.trim();
+    let (host, port) = first.rsplit_once(':')?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let port: u16 = port.parse().ok().filter(|&p| p > 0)?;
+    (!host.is_empty()).then(|| Member {
+        host: host.to_string(),
+        port,
+    })
+}
 
 enum Dialed {
     /// We have the larger sid: this connection is the pair's.
@@ -128,30 +168,14 @@ impl CnxManager {
         let peers = view
             .peers
             .iter()
-            .map(|(&sid, member)| {
-                let peer = Peer {
-                    sid,
-                    member: member.clone(),
-                    slot: SendSlot::default(),
-                    state: Mutex::new(PeerState {
-                        known: false,
-                        link: None,
-                        dialing: false,
-                        next_dial: None,
-                        backoff: limits::MIN_BACKOFF,
-                        last_sent: None,
-                    }),
-                    dial_now: Notify::new(),
-                };
-                (sid, Arc::new(peer))
-            })
+            .map(|(&sid, member)| (sid, Arc::new(Peer::new(sid, member.clone()))))
             .collect();
         let cnx = Arc::new(CnxManager {
             me: view.me,
             my_address: view.my_address.clone(),
             handshake_timeout: view.handshake_timeout,
             connect_timeout: view.connect_timeout,
-            peers,
+            peers: Mutex::new(peers),
             recv_tx,
             cancel,
             handshakes: Arc::new(Semaphore::new(limits::MAX_PENDING_HANDSHAKES)),
@@ -166,6 +190,61 @@ impl CnxManager {
         self.me
     }
 
+    fn peer(&self, sid: Sid) -> Option<Arc<Peer>> {
+        lock(&self.peers).get(&sid).cloned()
+    }
+
+    fn peer_list(&self) -> Vec<Arc<Peer>> {
+        lock(&self.peers).values().cloned().collect()
+    }
+
+    /// A server outside the view dialed us: keep it as a peer (not a member) if it said
+    /// where it listens and there is room.
+    fn stranger(&self, sid: Sid, msg: &InitialMessage) -> Option<Arc<Peer>> {
+        let InitialMessage::Versioned { addresses, .. } = msg else {
+            return None;
+        };
+        let member = stranger_member(addresses)?;
+        let mut peers = lock(&self.peers);
+        if peers.values().filter(|p| p.stranger).count() >= limits::MAX_STRANGERS {
+            tracing::warn!("refusing sid {}: too many servers outside the view", sid.0);
+            return None;
+        }
+        tracing::info!(
+            "sid {} is not in the view: answering it as a non-voter at {}:{}",
+            sid.0,
+            member.host,
+            member.port
+        );
+        let mut peer = Peer::new(sid, member);
+        peer.stranger = true;
+        let peer = Arc::new(peer);
+        peers.insert(sid, peer.clone());
+        Some(peer)
+    }
+
+    /// A reconfig changed the membership (QuorumPeer.restartLeaderElection): members that
+    /// left lose their connection, members that joined are dialed when first sent to; a
+    /// member whose election address changed is a new one.
+    pub(crate) fn set_peers(&self, members: &BTreeMap<Sid, Member>) {
+        let mut peers = lock(&self.peers);
+        let gone: Vec<Sid> = peers
+            .iter()
+            .filter(|(sid, p)| members.get(sid) != Some(&p.member))
+            .map(|(&sid, _)| sid)
+            .collect();
+        for sid in gone {
+            if let Some(p) = peers.remove(&sid) {
+                self.finish(&p);
+            }
+        }
+        for (&sid, member) in members {
+            peers
+                .entry(sid)
+                .or_insert_with(|| Arc::new(Peer::new(sid, member.clone())));
+        }
+    }
+
     pub(crate) fn recv_sender(&self) -> &mpsc::Sender<Received> {
         &self.recv_tx
     }
@@ -173,7 +252,7 @@ impl CnxManager {
     /// QuorumCnxManager.toSend for another server: replace what waits in its queue, and
     /// dial it if there is no connection.
     pub(crate) fn to_send(self: &Arc<Self>, to: Sid, frame: Bytes) {
-        let Some(peer) = self.peers.get(&to) else {
+        let Some(peer) = self.peer(to) else {
             tracing::warn!("not sending to sid {}: not in the view", to.0);
             return;
         };
@@ -184,29 +263,28 @@ impl CnxManager {
 
     /// QuorumCnxManager.haveDelivered: true as soon as one known peer's queue is empty.
     pub(crate) fn have_delivered(&self) -> bool {
-        self.peers
-            .values()
+        self.peer_list()
+            .iter()
             .any(|p| lock(&p.state).known && p.slot.is_empty())
     }
 
     /// connectAll: dial every other member we have no connection with (Java walks only
     /// queueSendMap; here every voter and observer, which is where that map ends up).
     pub(crate) fn connect_all(self: &Arc<Self>) {
-        for &sid in self.peers.keys() {
-            self.connect_one(sid);
+        for p in self.peer_list() {
+            self.connect_one(p.sid);
         }
     }
 
     /// Whether a connection to `sid` is up (connectedToPeer).
     pub(crate) fn connected(&self, sid: Sid) -> bool {
-        self.peers
-            .get(&sid)
+        self.peer(sid)
             .is_some_and(|p| lock(&p.state).link.is_some())
     }
 
     /// connectOne: start a dial unless connected, already dialing, or shut down.
     pub(crate) fn connect_one(self: &Arc<Self>, sid: Sid) {
-        let Some(peer) = self.peers.get(&sid).cloned() else {
+        let Some(peer) = self.peer(sid) else {
             tracing::warn!("Invalid server id: {}", sid.0);
             return;
         };
@@ -364,8 +442,10 @@ impl CnxManager {
         }
         let peer = u64::try_from(claimed)
             .ok()
-            .and_then(|sid| self.peers.get(&Sid(sid)))
-            .cloned()
+            .and_then(|sid| {
+                self.peer(Sid(sid))
+                    .or_else(|| self.stranger(Sid(sid), &msg))
+            })
             .ok_or_else(|| refused(format!("sid {claimed} is not in the view")))?;
         if let InitialMessage::Versioned { .. } = &msg {
             tracing::debug!("initial message from {remote}: {msg:?}");

@@ -30,9 +30,10 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use super::cnx::{CnxManager, Received};
 use super::view::View;
 use super::{frames, limits, TransportError};
+use crate::config::dynamic::QuorumText;
 use crate::config::Config;
 use crate::quorum::election::{Action, Election, Notification, Output, Timing, Vote};
-use crate::quorum::{ServerState, Sid, Zxid};
+use crate::quorum::{QuorumVerifier, ServerState, Sid, Zxid};
 
 /// The outcome of an election (the `Decided` action), as the quorum peer needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,10 @@ enum Command {
     LookAgain { last_zxid: Zxid, current_epoch: i64 },
     /// Zab settled the new epoch (QuorumPeer.updateElectionVote).
     UpdateElectionVote(i64),
+    /// A reconfig was activated: the new configuration.
+    Reconfigure(Arc<Config>),
+    /// A reconfig designated this leader: take the role without an election.
+    Designated { leader: Sid, zxid: Zxid },
 }
 
 /// A running election port: the listener, the connections and the driver task.
@@ -65,6 +70,7 @@ pub struct ElectionPort {
     /// earlier round is stale once `look_again` has been called.
     round: u64,
     heard: watch::Receiver<BTreeMap<Sid, Notification>>,
+    newer_config: watch::Receiver<Option<Vec<u8>>>,
     commands: mpsc::Sender<Command>,
     cnx: Arc<CnxManager>,
     task: tokio::task::JoinHandle<()>,
@@ -109,7 +115,11 @@ impl ElectionPort {
         let (decided_tx, decided) = watch::channel((0, None));
         let (heard_tx, heard) = watch::channel(BTreeMap::new());
         let (commands, commands_rx) = mpsc::channel(limits::COMMAND_CAPACITY);
+        let (newer_tx, newer_config) = watch::channel(None);
         let driver = Driver {
+            cfg: Arc::new(cfg.clone()),
+            newer_config: newer_tx,
+            looking_from: (last_zxid, current_epoch),
             me: view.me,
             election,
             cnx: cnx.clone(),
@@ -130,6 +140,7 @@ impl ElectionPort {
             decided,
             round: 0,
             heard,
+            newer_config,
             commands,
             cnx,
             task,
@@ -185,6 +196,36 @@ impl ElectionPort {
         Ok(())
     }
 
+    /// A reconfig was activated (QuorumPeer.restartLeaderElection): the election counts
+    /// and connects by the membership of `cfg` from now on.
+    pub async fn reconfigure(&self, cfg: &Arc<Config>) -> Result<(), TransportError> {
+        View::from_config(cfg)?;
+        self.command(Command::Reconfigure(cfg.clone())).await
+    }
+
+    /// A newer config the election learned from a notification while LOOKING (and
+    /// switched to), for the peer to activate; taken once.
+    pub fn take_newer_config(&mut self) -> Option<Vec<u8>> {
+        if self.newer_config.has_changed().unwrap_or(false) {
+            self.newer_config.borrow_and_update().clone()
+        } else {
+            None
+        }
+    }
+
+    /// A reconfig designated `leader` (QuorumPeer.updateVote and updateServerState): the
+    /// port answers with that vote, and the peer takes its role under it at once. The
+    /// state taken is returned by [`ElectionPort::decided`] for a new round.
+    pub async fn adopt_designated(
+        &mut self,
+        leader: Sid,
+        zxid: Zxid,
+    ) -> Result<(), TransportError> {
+        self.command(Command::Designated { leader, zxid }).await?;
+        self.round += 1;
+        Ok(())
+    }
+
     /// The new epoch is settled: answer late joiners with it (ZOOKEEPER-1732).
     pub async fn update_election_vote(&self, new_epoch: i64) -> Result<(), TransportError> {
         self.command(Command::UpdateElectionVote(new_epoch)).await
@@ -206,6 +247,12 @@ impl ElectionPort {
 }
 
 struct Driver {
+    /// The configuration the election runs with (a reconfig replaces it).
+    cfg: Arc<Config>,
+    /// A newer config learned while LOOKING, for the peer to activate.
+    newer_config: watch::Sender<Option<Vec<u8>>>,
+    /// The last zxid and current epoch the current round started from.
+    looking_from: (Zxid, i64),
     me: Sid,
     election: Election,
     cnx: Arc<CnxManager>,
@@ -282,8 +329,68 @@ impl Driver {
         self.heard.send_modify(|m| {
             m.insert(r.from, n.clone());
         });
+        if self.adopt_newer_config(&n) {
+            return;
+        }
         let out = self.election.on_notification(r.from, n, self.now_ms());
         self.execute(out);
+    }
+
+    /// WorkerReceiver: a LOOKING server that hears of a newer config (a reconfig it missed,
+    /// or the ensemble's config when it joins) switches to it and restarts the election
+    /// (processReconfig, then shuttingDownLE); the notification itself is dropped.
+    fn adopt_newer_config(&mut self, n: &Notification) -> bool {
+        if !self.cfg.reconfig_enabled || self.election.state() != ServerState::Looking {
+            return false;
+        }
+        let Some(q) = n
+            .config
+            .as_deref()
+            .and_then(|c| std::str::from_utf8(c).ok())
+            .and_then(|t| QuorumText::parse(t).ok())
+        else {
+            return false;
+        };
+        if q.version <= self.cfg.config_version {
+            return false;
+        }
+        tracing::info!(
+            "{} Received version: {:x} my version: {:x}; restarting leader election",
+            self.me.0,
+            q.version,
+            self.cfg.config_version
+        );
+        let next = Arc::new(q.apply_to(&self.cfg));
+        if let Err(e) = self.switch_config(next) {
+            tracing::warn!("cannot take the config of sid {}: {e}", n.sid.0);
+            return false;
+        }
+        self.newer_config
+            .send_replace(Some(q.to_text().into_bytes()));
+        let (last_zxid, epoch) = self.looking_from;
+        let out = self.election.start(self.now_ms(), last_zxid, epoch);
+        self.execute(out);
+        true
+    }
+
+    /// Count, connect and answer by the membership of `cfg` from now on.
+    fn switch_config(&mut self, cfg: Arc<Config>) -> Result<(), TransportError> {
+        let view = View::from_config(&cfg)?;
+        tracing::info!(
+            "sid {}: election view now {:?} (voters {:?})",
+            self.me.0,
+            view.peers.keys().map(|s| s.0).collect::<Vec<_>>(),
+            view.qv
+                .voting_members()
+                .iter()
+                .map(|s| s.0)
+                .collect::<Vec<_>>()
+        );
+        self.cnx.set_peers(&view.peers);
+        self.election
+            .reconfigure(view.learner_type, view.qv, view.config_bytes);
+        self.cfg = cfg;
+        Ok(())
     }
 
     fn on_command(&mut self, c: Command) {
@@ -293,11 +400,35 @@ impl Driver {
                 current_epoch,
             } => {
                 self.round += 1;
+                self.looking_from = (last_zxid, current_epoch);
                 self.decided.send_replace((self.round, None));
                 let out = self.election.start(self.now_ms(), last_zxid, current_epoch);
                 self.execute(out);
             }
             Command::UpdateElectionVote(epoch) => self.election.update_election_vote(epoch),
+            Command::Reconfigure(cfg) => {
+                if cfg.config_version > self.cfg.config_version {
+                    if let Err(e) = self.switch_config(cfg) {
+                        tracing::warn!("cannot reconfigure the election: {e}");
+                    }
+                }
+            }
+            Command::Designated { leader, zxid } => {
+                self.round += 1;
+                let state = self.election.adopt_designated(leader, zxid);
+                let vote = self.election.current_vote();
+                tracing::info!(
+                    "sid {}: designated leader {}: {state:?}",
+                    self.me.0,
+                    leader.0
+                );
+                let decided = Decided {
+                    leader,
+                    state,
+                    vote,
+                };
+                self.decided.send_replace((self.round, Some(decided)));
+            }
         }
     }
 

@@ -65,6 +65,10 @@ pub mod limits {
     pub const MIN_BACKOFF: Duration = Duration::from_millis(100);
     /// Where the doubling of that pause stops.
     pub const MAX_BACKOFF: Duration = Duration::from_millis(5000);
+    /// Servers outside the configured membership that may hold an election connection at
+    /// once (a server joining by reconfig, one a reconfig removed): Java lets any sid in
+    /// and answers it as a non-voter.
+    pub const MAX_STRANGERS: usize = 16;
     /// Commands queued to the election driver (restart, epoch updates).
     pub const COMMAND_CAPACITY: usize = 16;
 }

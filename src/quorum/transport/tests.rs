@@ -157,11 +157,10 @@ async fn bad_input_closes_only_that_connection() {
         s.write_all(garbage).await.expect("write");
         assert!(closed_by_server(&mut s).await, "garbage {garbage:?}");
     }
-    // A sid outside the view, and an address longer than InitialMessage allows.
+    // A sid outside the view that does not say where it listens, and an address longer
+    // than InitialMessage allows.
     let mut s = TcpStream::connect(target).await.expect("connect");
-    s.write_all(&initial(9, "127.0.0.1:1"))
-        .await
-        .expect("write");
+    s.write_all(&initial(9, "nowhere")).await.expect("write");
     assert!(closed_by_server(&mut s).await, "sid 9");
     let mut s = TcpStream::connect(target).await.expect("connect");
     let mut long = BytesMut::new();
@@ -212,6 +211,39 @@ async fn bad_input_closes_only_that_connection() {
     ports[0].look_again(Zxid(0), 0).await.expect("look again");
     let again = tokio::time::timeout(Duration::from_secs(2), ports[0].decided()).await;
     assert!(again.is_err(), "a stale decision: {again:?}");
+}
+
+/// A server outside the view (one joining by reconfig) that says where it listens is let
+/// in, as Java lets it in, and answered as a non-voter with the decided vote.
+#[tokio::test]
+async fn a_stranger_is_answered_as_a_non_voter() {
+    let view = view(&[1, 2, 3]).await;
+    let mut ports = start(&[1, 2, 3], &view).await;
+    for port in &mut ports {
+        assert_eq!(decided(port).await.leader, Sid(3));
+    }
+    let mut s = TcpStream::connect(ports[0].local_addr())
+        .await
+        .expect("connect");
+    s.write_all(&initial(9, "127.0.0.1:1"))
+        .await
+        .expect("write");
+    let looking = ToSend {
+        leader: Sid(9),
+        zxid: Zxid(0),
+        election_epoch: 1,
+        state: ServerState::Looking,
+        peer_epoch: 0,
+        config: Vec::new(),
+    };
+    s.write_all(&frames::encode(&looking).expect("encode"))
+        .await
+        .expect("write");
+    let answer = read_until_not_looking(&mut s).await;
+    assert_eq!(
+        (answer.leader, answer.state),
+        (Sid(3), ServerState::Following)
+    );
 }
 
 /// Read frames from a fake peer's connection until a notification that is not LOOKING

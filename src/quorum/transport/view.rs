@@ -43,9 +43,14 @@ impl View {
         let my_id = cfg
             .my_id
             .ok_or_else(|| TransportError::Config("no myid".into()))?;
-        let me_spec = cfg.servers.get(&my_id).ok_or_else(|| {
-            TransportError::Config(format!("myid {my_id} has no server.{my_id} line"))
-        })?;
+        // A server a reconfig removed keeps its own addresses (a non-voting participant).
+        let me_spec = cfg
+            .servers
+            .get(&my_id)
+            .or(cfg.my_server.as_ref())
+            .ok_or_else(|| {
+                TransportError::Config(format!("myid {my_id} has no server.{my_id} line"))
+            })?;
         let peers = cfg
             .servers
             .values()
@@ -81,7 +86,7 @@ impl View {
         };
         Ok(View {
             me: Sid(my_id),
-            learner_type: if me_spec.observer {
+            learner_type: if cfg.servers.get(&my_id).is_some_and(|s| s.observer) {
                 LearnerType::Observer
             } else {
                 LearnerType::Participant
@@ -118,29 +123,8 @@ pub(crate) fn host_port(host: &str, port: u16) -> String {
     }
 }
 
-/// `QuorumMaj.toString()` for a static configuration: one `server.N=` line per member
-/// (QuorumServer.toString: `host:quorumPort:electionPort:type[;clientHost:clientPort]`),
-/// then `version=0`. Java parses this from every notification; it must stay parseable.
+/// `QuorumMaj.toString()` of the config `cfg` runs with: one `server.N=` line per member,
+/// then `version=<hex>`. Every notification carries it.
 pub(crate) fn quorum_maj_string(cfg: &Config) -> String {
-    let mut out = String::new();
-    for s in cfg.servers.values() {
-        out.push_str(&format!(
-            "server.{}={}:{}:{}",
-            s.sid,
-            host_port(&s.host, s.quorum_port),
-            s.election_port,
-            if s.observer {
-                "observer"
-            } else {
-                "participant"
-            }
-        ));
-        if let Some(client) = &s.client_addr {
-            out.push(';');
-            out.push_str(client);
-        }
-        out.push('\n');
-    }
-    out.push_str("version=0");
-    out
+    crate::config::dynamic::QuorumText::of(cfg).to_text()
 }

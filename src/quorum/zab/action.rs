@@ -90,6 +90,24 @@ pub(crate) enum Action {
         /// Whether the leader still knows it.
         valid: bool,
     },
+    /// A config was proposed (a reconfig PROPOSAL, or NEWLEADER's config): remember it as
+    /// the last seen (QuorumPeer.setLastSeenQuorumVerifier(qv, true)).
+    SeenConfig {
+        /// QuorumVerifier.toString bytes.
+        config: Vec<u8>,
+    },
+    /// Activate a config (QuorumPeer.processReconfig): at UPTODATE NEWLEADER's, at
+    /// COMMITANDACTIVATE / INFORMANDACTIVATE the reconfig's. If the driver finds a major
+    /// change (our role or our leader changes), the role ends here, as Java's
+    /// "changes proposed in reconfig" exception ends it, and nothing after this action
+    /// is performed.
+    Activate {
+        /// QuorumVerifier.toString bytes.
+        config: Vec<u8>,
+        /// The leader the reconfig designated, with the reconfig's zxid; `None` at
+        /// UPTODATE.
+        designated: Option<(i64, Zxid)>,
+    },
     /// Log it and carry on: what Java only warns about.
     Warn(Warning),
     /// The leader is gone: close the link and go LOOKING.

@@ -4,10 +4,12 @@
 use super::action::{Action, Warning};
 use super::error::ZabError;
 use super::learner::{malformed, Learner};
-use super::sync::{decode_txn, InFlight};
+use super::sync::{decode_txn, proposed_config, InFlight};
 use crate::proto::quorum::packet::QuorumPacket;
 use crate::proto::quorum::packet_type as pt;
-use crate::proto::quorum::payload::{Payload, RevalidateAnswer};
+use crate::proto::quorum::payload::{
+    CommitAndActivate, InformAndActivate, Payload, RevalidateAnswer,
+};
 use crate::quorum::Zxid;
 
 impl Learner {
@@ -26,9 +28,36 @@ impl Learner {
             pt::PROPOSAL if !observer => {
                 let pif = decode_txn(p)?;
                 self.check_order(pif.zxid, out);
+                self.note_proposed_config(&pif, out);
                 self.log_proposal(pif, out);
             }
             pt::COMMIT if !observer => self.commit(Zxid(p.zxid), out)?,
+            pt::COMMITANDACTIVATE if !observer => {
+                // Follower.processPacket: the config of the pending reconfig is activated
+                // and the txn committed; a major change then ends the role.
+                let zxid = Zxid(p.zxid);
+                let designated = CommitAndActivate::decode(p.data_or_empty())
+                    .map_err(malformed("COMMITANDACTIVATE"))?
+                    .designated_leader;
+                let config = self
+                    .reconfigs
+                    .get(&zxid)
+                    .cloned()
+                    .ok_or(ZabError::Unexpected {
+                        packet: "COMMITANDACTIVATE of a txn that is not a pending reconfig",
+                        phase: self.phase.name(),
+                    })?;
+                // Activated before the commit applies, so the reply to a forwarded reconfig
+                // carries the new config; if the role ends there, the txn is logged and
+                // the next role applies it.
+                let mut committed = Vec::new();
+                self.commit(zxid, &mut committed)?;
+                out.push(Action::Activate {
+                    config,
+                    designated: Some((designated, zxid)),
+                });
+                out.extend(committed);
+            }
             pt::INFORM if observer => {
                 let pif = decode_txn(p)?;
                 out.push(Action::CommitInformed {
@@ -46,8 +75,28 @@ impl Learner {
                 });
             }
             pt::SYNC => out.push(Action::SyncDone),
-            pt::COMMITANDACTIVATE | pt::INFORMANDACTIVATE => {
-                return Err(ZabError::Unsupported(pt::name(p.r#type)))
+            pt::INFORMANDACTIVATE if observer => {
+                // Observer.processPacket: activate, apply, and end the role on a major
+                // change.
+                let ia = InformAndActivate::decode(p.data_or_empty())
+                    .map_err(malformed("INFORMANDACTIVATE"))?;
+                let config = proposed_config(&ia.txn).ok_or(ZabError::Unexpected {
+                    packet: "INFORMANDACTIVATE of a txn that is not a reconfig",
+                    phase: self.phase.name(),
+                })?;
+                let zxid = Zxid(ia.txn.header.zxid);
+                let raw = ia.txn.to_bytes().to_vec();
+                // Activated first, so a forwarded reconfig's reply carries the new config;
+                // if the role ends there, the next leader's sync brings the txn.
+                out.push(Action::Activate {
+                    config,
+                    designated: Some((ia.designated_leader, Zxid(p.zxid))),
+                });
+                out.push(Action::CommitInformed {
+                    zxid,
+                    entry: Box::new(ia.txn),
+                    raw,
+                });
             }
             // UPTODATE again, PROPOSAL/COMMIT at an observer, INFORM at a follower, and
             // unknown types: Java logs and goes on.
@@ -108,6 +157,7 @@ impl Learner {
             }
             Some(_) => {
                 self.pending_txns.pop_front();
+                self.reconfigs.remove(&zxid);
                 out.push(Action::Commit { zxid });
             }
         }

@@ -100,6 +100,9 @@ pub(crate) struct Learner {
     pub(super) pending_txns: VecDeque<Zxid>,
     /// Logged proposals waiting to be durable before their ACK (SendAckRequestProcessor).
     pub(super) unacked: VecDeque<Zxid>,
+    /// The configs proposed by reconfig txns not yet committed, by zxid: COMMITANDACTIVATE
+    /// names only the zxid (Java reads the config from the head of pendingTxns).
+    pub(super) reconfigs: std::collections::BTreeMap<Zxid, Vec<u8>>,
 }
 
 impl Learner {
@@ -118,6 +121,7 @@ impl Learner {
             last_queued: persisted.last_logged_zxid,
             sync: SyncState::default(),
             pending_txns: VecDeque::new(),
+            reconfigs: Default::default(),
             unacked: VecDeque::new(),
         }
     }

@@ -8,7 +8,7 @@ use super::error::ZabError;
 use super::learner::{malformed, Learner, Phase};
 use crate::proto::quorum::packet::QuorumPacket;
 use crate::proto::quorum::packet_type as pt;
-use crate::proto::quorum::payload::Payload;
+use crate::proto::quorum::payload::{CommitAndActivate, InformAndActivate, Payload};
 use crate::proto::txn::TxnEntry;
 use crate::quorum::Zxid;
 
@@ -51,12 +51,22 @@ pub(super) struct SyncState {
     /// Where the log we keep from before this sync ends (DIFF: all of it; TRUNC: up to
     /// the TRUNC zxid; SNAP: nothing, the snapshot replaces it).
     kept_log_end: Option<Zxid>,
+    /// NEWLEADER's config, activated at UPTODATE (newLeaderQV).
+    newleader_config: Option<Vec<u8>>,
 }
 
 impl SyncState {
     /// Whether a NEWLEADER ACK was waiting for durability up to at most `upto`.
     pub(super) fn newleader_waits_for(&self, upto: Zxid) -> bool {
         matches!(self.newleader, NewLeader::Durable(last) if last <= upto)
+    }
+}
+
+/// The config a reconfig txn proposes (its SetDataTxn's data), if it is one.
+pub(super) fn proposed_config(entry: &TxnEntry) -> Option<Vec<u8>> {
+    match &entry.txn {
+        crate::proto::txn::Txn::Reconfig(t) => Some(t.data.clone().unwrap_or_default()),
+        _ => None,
     }
 }
 
@@ -116,24 +126,62 @@ impl Learner {
             pt::PROPOSAL => {
                 let pif = decode_txn(p)?;
                 self.check_order(pif.zxid, out);
+                self.note_proposed_config(&pif, out);
                 self.sync.packets_not_committed.push_back(pif);
             }
             pt::COMMIT => self.on_sync_commit(Zxid(p.zxid), out)?,
+            pt::COMMITANDACTIVATE => {
+                // Learner.syncWithLeader: activate if it commits the oldest queued
+                // proposal and that is a reconfig, then commit as usual.
+                let zxid = Zxid(p.zxid);
+                let head = self.sync.packets_not_committed.front().map(|pif| pif.zxid);
+                if head == Some(zxid) {
+                    if let Some(config) = self.reconfigs.get(&zxid).cloned() {
+                        let designated = CommitAndActivate::decode(p.data_or_empty())
+                            .map_err(malformed("COMMITANDACTIVATE"))?
+                            .designated_leader;
+                        out.push(Action::Activate {
+                            config,
+                            designated: Some((designated, zxid)),
+                        });
+                    }
+                }
+                self.on_sync_commit(zxid, out)?;
+            }
             pt::INFORM => {
                 let pif = decode_txn(p)?;
                 self.check_order(pif.zxid, out);
-                if self.sync.write_to_txn_log {
-                    self.sync.packets_not_committed.push_back(pif);
-                    self.sync.packets_committed.push_back(Zxid(p.zxid));
-                } else {
-                    out.push(Action::Apply { entry: pif.entry });
+                self.on_sync_inform(pif, out);
+            }
+            pt::INFORMANDACTIVATE => {
+                let ia = InformAndActivate::decode(p.data_or_empty())
+                    .map_err(malformed("INFORMANDACTIVATE"))?;
+                let zxid = Zxid(ia.txn.header.zxid);
+                if let Some(config) = proposed_config(&ia.txn) {
+                    out.push(Action::Activate {
+                        config,
+                        designated: Some((ia.designated_leader, Zxid(p.zxid))),
+                    });
                 }
+                let raw = ia.txn.to_bytes().to_vec();
+                let pif = InFlight {
+                    zxid,
+                    entry: Box::new(ia.txn),
+                    raw,
+                };
+                self.on_sync_inform(pif, out);
             }
-            pt::NEWLEADER => self.on_newleader(out)?,
+            pt::NEWLEADER => {
+                if p.data.as_ref().is_some_and(|d| d.len() > 1) {
+                    let config = p.data_or_empty().to_vec();
+                    out.push(Action::SeenConfig {
+                        config: config.clone(),
+                    });
+                    self.sync.newleader_config = Some(config);
+                }
+                self.on_newleader(out)?
+            }
             pt::UPTODATE => self.on_uptodate(out)?,
-            pt::COMMITANDACTIVATE | pt::INFORMANDACTIVATE => {
-                return Err(ZabError::Unsupported(pt::name(p.r#type)))
-            }
             // The leader pings from NEWLEADER on; Java reads and drops them until UPTODATE.
             pt::PING => {}
             other => out.push(Action::Warn(Warning::Ignored {
@@ -142,6 +190,29 @@ impl Learner {
             })),
         }
         Ok(())
+    }
+
+    /// An INFORM during sync: applied at once before NEWLEADER of a SNAP/TRUNC, else queued
+    /// as proposed and committed.
+    fn on_sync_inform(&mut self, pif: InFlight, out: &mut Vec<Action>) {
+        if self.sync.write_to_txn_log {
+            self.sync.packets_committed.push_back(pif.zxid);
+            self.sync.packets_not_committed.push_back(pif);
+        } else {
+            out.push(Action::Apply { entry: pif.entry });
+        }
+    }
+
+    /// A reconfig proposal: its config is the last seen, and COMMITANDACTIVATE will name
+    /// it by zxid.
+    pub(super) fn note_proposed_config(&mut self, pif: &InFlight, out: &mut Vec<Action>) {
+        if let Some(config) = proposed_config(&pif.entry) {
+            out.push(Action::SeenConfig {
+                config: config.clone(),
+            });
+            // Bounded by the pending proposals: one entry per reconfig among them.
+            self.reconfigs.insert(pif.zxid, config);
+        }
     }
 
     /// COMMIT during sync: before NEWLEADER of a SNAP/TRUNC, apply the head proposal to
@@ -237,6 +308,14 @@ impl Learner {
             return Err(ZabError::Unexpected {
                 packet: "UPTODATE before the NEWLEADER ACK",
                 phase: self.phase.name(),
+            });
+        }
+        // Learner.syncWithLeader: NEWLEADER's config is activated before the UPTODATE ACK;
+        // a major change ends the role there.
+        if let Some(config) = self.sync.newleader_config.take() {
+            out.push(Action::Activate {
+                config,
+                designated: None,
             });
         }
         out.push(self.epoch_ack());

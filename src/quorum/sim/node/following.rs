@@ -165,8 +165,13 @@ impl Node {
                             .violated("Integrity", format!("server {}: {e}", sid.0));
                     }
                 }
-                // No sessions or client syncs in the simulation.
-                Action::SyncDone | Action::Revalidated { .. } | Action::Warn(_) => {}
+                // No sessions or client syncs in the simulation, and no reconfig yet: the
+                // leaders it runs never propose one.
+                Action::SyncDone
+                | Action::Revalidated { .. }
+                | Action::Warn(_)
+                | Action::SeenConfig { .. }
+                | Action::Activate { .. } => {}
             }
         }
         if let Some(epoch) = serving {

@@ -30,9 +30,13 @@ impl LearnerListener {
         let my_id = cfg
             .my_id
             .ok_or_else(|| TransportError::Config("no myid".into()))?;
-        let me = cfg.servers.get(&my_id).ok_or_else(|| {
-            TransportError::Config(format!("myid {my_id} has no server.{my_id} line"))
-        })?;
+        let me = cfg
+            .servers
+            .get(&my_id)
+            .or(cfg.my_server.as_ref())
+            .ok_or_else(|| {
+                TransportError::Config(format!("myid {my_id} has no server.{my_id} line"))
+            })?;
         let host = if cfg.quorum_listen_on_all_ips {
             wildcard_for(&me.host)
         } else {

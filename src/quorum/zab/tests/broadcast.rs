@@ -140,7 +140,7 @@ fn sync_and_revalidate_answers() {
 }
 
 #[test]
-fn uptodate_again_is_ignored_and_reconfig_is_refused() {
+fn uptodate_again_is_ignored_and_an_unknown_activation_is_refused() {
     let mut l = serving();
     assert_eq!(
         feed(&mut l, 200, &bare(pt::UPTODATE, Zxid(-1))),
@@ -151,7 +151,7 @@ fn uptodate_again_is_ignored_and_reconfig_is_refused() {
     );
     assert!(matches!(
         l.on_packet(201, &bare(pt::COMMITANDACTIVATE, e2(1))),
-        Err(ZabError::Unsupported("COMMITANDACTIVATE"))
+        Err(ZabError::Malformed { .. })
     ));
 }
 

@@ -117,7 +117,21 @@ fn rejoining_follower_follows_the_java_leaders_diff() {
         );
     }
     let proposals: Vec<&QuorumPacket> = rest.iter().filter(|p| p.r#type == pt::PROPOSAL).collect();
-    let out = feed(&mut l, 20, &one("newleader.bin"));
+    let newleader = one("newleader.bin");
+    let config = newleader
+        .data
+        .clone()
+        .expect("NEWLEADER carries the config")
+        .to_vec();
+    let mut out = feed(&mut l, 20, &newleader);
+    // The leader's config is seen first (setLastSeenQuorumVerifier), then activated at
+    // UPTODATE.
+    assert_eq!(
+        out.remove(0),
+        Action::SeenConfig {
+            config: config.clone()
+        }
+    );
     assert_eq!(out.len(), proposals.len());
     for (a, p) in out.iter().zip(&proposals) {
         assert!(
@@ -135,7 +149,14 @@ fn rejoining_follower_follows_the_java_leaders_diff() {
         ]
     );
     let out = feed(&mut l, 30, &one("uptodate.bin"));
-    let mut expected = vec![Action::Send(epoch_ack), Action::Serving { epoch: 1 }];
+    let mut expected = vec![
+        Action::Activate {
+            config,
+            designated: None,
+        },
+        Action::Send(epoch_ack),
+        Action::Serving { epoch: 1 },
+    ];
     expected.extend((proposals.iter()).map(|p| Action::Send(QuorumPacket::bare(pt::ACK, p.zxid))));
     expected.extend(
         proposals
@@ -174,9 +195,13 @@ fn captured_trunc_and_snap_start_their_syncs() {
         }]
     );
     assert_eq!(l.snapshot_loaded(3).expect("loaded"), vec![]);
+    let newleader = one("newleader.bin");
     assert_eq!(
-        feed(&mut l, 4, &one("newleader.bin")),
+        feed(&mut l, 4, &newleader),
         vec![
+            Action::SeenConfig {
+                config: newleader.data.clone().expect("config").to_vec()
+            },
             Action::TakeSnapshot { sync: true },
             Action::PersistCurrentEpoch(1),
             send(pt::ACK, Zxid::new(1, 0)),

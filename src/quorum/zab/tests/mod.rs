@@ -5,6 +5,7 @@ mod broadcast;
 mod discovery;
 mod golden;
 mod props;
+mod reconfig;
 mod sync;
 
 use super::{Action, Learner, LearnerConfig, Persisted};
