@@ -58,6 +58,12 @@ if [ -x compat-tests/observers/run.sh ]; then
   compat-tests/observers/run.sh
   echo "observers suite: $(( $(date +%s) - t0 )) s"
 fi
+if [ -x compat-tests/reconfig/run.sh ]; then
+  step "reconfig: Ferrokeeper servers join a Java ensemble by reconfig, a Java leader is removed, then the membership becomes all Ferrokeeper (the all-Java run is the reference)"
+  t0=$(date +%s)
+  compat-tests/reconfig/run.sh
+  echo "reconfig suite: $(( $(date +%s) - t0 )) s"
+fi
 
 if [ -x compat-tests/run-ensemble.sh ]; then
   step "client suites (Java, kazoo, zookeeper-client) against 3-node Java and Ferrokeeper ensembles"

@@ -16,7 +16,7 @@ mod myid;
 mod properties;
 #[cfg(test)]
 mod quorum_key_tests;
-mod server_line;
+pub(crate) mod server_line;
 #[cfg(test)]
 mod tests;
 mod values;
@@ -274,6 +274,16 @@ impl Config {
             .filter_map(|k| self.raw.get(*k))
             .next_back()
             .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false"))
+    }
+
+    /// `zookeeper.skipACL` (`skipACL` in zoo.cfg, which ZooKeeper turns into that system
+    /// property): "yes" skips ACL checks. Only the reconfig op heeds it here.
+    pub fn skip_acl(&self) -> bool {
+        ["skipACL", "zookeeper.skipACL"]
+            .iter()
+            .filter_map(|k| self.raw.get(*k))
+            .next_back()
+            .is_some_and(|v| v.trim() == "yes")
     }
 
     /// Whether the four-letter word `cmd` may run.

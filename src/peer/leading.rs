@@ -51,6 +51,37 @@ struct Leading {
     proposal_sizes: (i64, i64, i64),
     /// What NEWLEADER carries: the config activated once the epoch is established.
     newleader_config: LeaderStart,
+    /// The forwarding followers and config version the core's reconfig context was
+    /// last built from.
+    reconfig_key: Option<(std::collections::BTreeSet<Sid>, i64)>,
+}
+
+/// The core's reconfig context (what a reconfig request is prepared against), rebuilt
+/// when the synced followers or the config change.
+fn refresh_reconfig_ctx(peer: &mut Peer, l: &mut Leading) {
+    if !peer.cfg.reconfig_enabled || l.established_at.is_none() {
+        return;
+    }
+    let Some(b) = l.leader.broadcast() else {
+        return;
+    };
+    let version = peer.cfg.config_version;
+    let forwarding = b.forwarding_followers();
+    if (l.reconfig_key.as_ref()).is_some_and(|(f, v)| f == forwarding && *v == version) {
+        return;
+    }
+    let mut synced: std::collections::BTreeSet<u64> = forwarding.iter().map(|s| s.0).collect();
+    synced.insert(l.view.me.0);
+    let last_seen =
+        (peer.core.reconfig.as_ref()).map_or(version, |q| q.last_seen_version.max(version));
+    peer.core.reconfig = Some(crate::pipeline::reconfig::ReconfigCtx {
+        current: crate::config::dynamic::QuorumText::of(&peer.cfg),
+        last_seen_version: last_seen,
+        synced,
+        standalone_enabled: peer.cfg.standalone_enabled,
+        skip_acl: peer.cfg.skip_acl(),
+    });
+    l.reconfig_key = Some((forwarding.clone(), version));
 }
 
 impl Leading {
@@ -176,6 +207,7 @@ pub(super) async fn lead(peer: &mut Peer, port: &ElectionPort) -> Result<(), Pee
         established_at: None,
         proposal_sizes: (-1, -1, -1),
         newleader_config,
+        reconfig_key: None,
     };
     let me = l.view.me.0;
     peer.report("leading - discovery", Some(me), None);
@@ -258,9 +290,14 @@ fn on_event(peer: &mut Peer, l: &mut Leading, ev: LinkEvent, now: u64) -> Vec<Ac
                 None => match l.leader.on_learner_info(p, &log, now) {
                     Ok((sid, actions)) => {
                         if !l.view.peers.contains_key(&sid) {
-                            l.close(link, "a connection from an unknown sid");
-                            l.leader.remove_learner(sid);
-                            return Vec::new();
+                            // LearnerHandler lets it follow, not voting: a server joining
+                            // by reconfig, or one a reconfig removed. The listener's link
+                            // cap bounds them.
+                            tracing::info!(
+                                "Follower sid: {} not in the current config {:x}",
+                                sid.0,
+                                peer.cfg.config_version
+                            );
                         }
                         // A learner reconnecting replaces its old link.
                         if let Some(old) = l.link_of(sid) {
@@ -334,6 +371,7 @@ async fn perform(
             }
         }
         peer.submit(entries)?;
+        refresh_reconfig_ctx(peer, l);
         if peer.core.take_observer_stats_reset() {
             let observing = l.leader.broadcast().map(|b| b.observing().clone());
             for (_, sid, stats) in l.links.values_mut() {

@@ -343,6 +343,8 @@ impl Peer {
         let mut retry_pause_ms = 0;
         loop {
             self.core.stop_serving();
+            // Only a serving leader prepares reconfigs.
+            self.core.reconfig = None;
             self.drain_writer().await?;
             self.fast_forward()?;
             let last = Zxid(self.core.tree().last_processed_zxid);

@@ -5,4 +5,5 @@ pub mod apply;
 pub mod pending;
 pub mod prep;
 pub mod read;
+pub mod reconfig;
 pub mod uncommitted;

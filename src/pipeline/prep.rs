@@ -26,6 +26,8 @@ pub struct PrepCtx<'a> {
     pub extended_types: bool,
     /// reconfigEnabled.
     pub reconfig_enabled: bool,
+    /// The quorum, on a leader: what a reconfig is prepared against.
+    pub(crate) quorum: Option<&'a crate::pipeline::reconfig::ReconfigCtx>,
 }
 
 impl PrepCtx<'_> {
@@ -62,13 +64,16 @@ pub fn prep(req: &Request, ctx: &PrepCtx<'_>, view: &mut Pending<'_>) -> Result<
         Request::SetData(s) => prep_set_data(s, ctx, view),
         Request::SetAcl(s) => prep_set_acl(s, ctx, view),
         Request::Check(c) => prep_check(c, ctx, view),
-        Request::Reconfig(_) => {
+        Request::Reconfig(r) => {
             if !ctx.reconfig_enabled {
                 return Err(ErrorCode::ReconfigDisabled);
             }
+            if ctx.quorum.is_some_and(|q| q.skip_acl) {
+                tracing::warn!("skipACL is set, reconfig operation will skip ACL checks!");
+            }
             ctx.check_session()?;
-            // A standalone server cannot reconfigure.
-            Err(ErrorCode::Unimplemented)
+            // Standalone (no quorum) cannot reconfigure: UNIMPLEMENTED.
+            crate::pipeline::reconfig::prep_reconfig(r, ctx.quorum, ctx.ids, ctx.zxid, view)
         }
         Request::CloseSession => Ok(Txn::CloseSession(Some(CloseSessionTxn {
             paths2_delete: Vec::new(),

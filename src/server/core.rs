@@ -172,6 +172,8 @@ pub struct Core {
     pub(crate) role: crate::server::role::Role,
     /// What the quorum peer reports of its role (set by the peer).
     pub(crate) quorum: Option<crate::server::facts::QuorumFacts>,
+    /// On a leader: what a reconfig request is prepared against (set by the peer).
+    pub(crate) reconfig: Option<crate::pipeline::reconfig::ReconfigCtx>,
 }
 
 /// Prefixes a payload with its length.
@@ -237,6 +239,7 @@ impl Core {
             ops: Default::default(),
             role: Default::default(),
             quorum: None,
+            reconfig: None,
             cfg,
         };
         core.next_snapshot_at = core.roll_snapshot_threshold();

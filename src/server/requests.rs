@@ -338,11 +338,17 @@ impl Core {
                 zxid,
                 extended_types: self.cfg.extended_types_enabled,
                 reconfig_enabled: self.cfg.reconfig_enabled,
+                quorum: self.reconfig.as_ref(),
             };
             let mut view = Pending::over(&self.tree, &self.uncommitted);
             let prepped = prep(req, &ctx, &mut view);
             (prepped, view.into_changes())
         };
+        if let (Ok(Txn::Reconfig(_)), Some(q)) = (&prepped, self.reconfig.as_mut()) {
+            // Leader.propose sets the last-seen config: a reconfig after this one, even
+            // in the same turn, finds one in progress.
+            q.last_seen_version = zxid;
+        }
         // Only a txn that prepared cleanly leaves changes for later preps to see; a failed
         // multi's earlier ops are rolled back (their txns become ErrorTxn(0) at apply).
         let (ty, txn, changes) = match prepped {

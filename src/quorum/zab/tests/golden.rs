@@ -208,3 +208,75 @@ fn captured_trunc_and_snap_start_their_syncs() {
         ]
     );
 }
+
+/// The captured reconfig (the observer re-added with a client address): a follower sees
+/// the PROPOSAL's config, ACKs it, and on COMMITANDACTIVATE activates it for the leader
+/// the packet designates (3, the leader itself) before the commit applies; the observer
+/// does the same with INFORMANDACTIVATE.
+#[test]
+fn captured_reconfig_is_seen_then_activated() {
+    let proposal = one("proposal_reconfig.bin");
+    let commit = one("commitandactivate.bin");
+    assert_eq!(commit.zxid, proposal.zxid);
+    let config = match TxnEntry::decode(proposal.data.as_deref().expect("txn"))
+        .expect("txn")
+        .txn
+    {
+        Txn::Reconfig(t) => t.data.expect("config"),
+        other => panic!("not a reconfig: {other:?}"),
+    };
+    assert!(String::from_utf8_lossy(&config).contains("version="));
+    let z = Zxid(proposal.zxid);
+    let mut l = serving_at(z);
+    let out = feed(&mut l, 200, &proposal);
+    assert_eq!(
+        out.first(),
+        Some(&Action::SeenConfig {
+            config: config.clone()
+        })
+    );
+    assert!(matches!(out.get(1), Some(Action::Log { zxid, .. }) if *zxid == z));
+    assert_eq!(l.durable(z).expect("durable"), vec![send(pt::ACK, z)]);
+    assert_eq!(
+        feed(&mut l, 201, &commit),
+        vec![
+            Action::Activate {
+                config: config.clone(),
+                designated: Some((3, z)),
+            },
+            Action::Commit { zxid: z },
+        ]
+    );
+
+    let inform = one("informandactivate_reconfig.bin");
+    let mut o = serving_observer_at(z);
+    let out = feed(&mut o, 200, &inform);
+    assert_eq!(
+        out.first(),
+        Some(&Action::Activate {
+            config,
+            designated: Some((3, Zxid(inform.zxid))),
+        })
+    );
+    assert!(matches!(out.get(1), Some(Action::CommitInformed { zxid, .. }) if *zxid == z));
+}
+
+/// A learner serving in `z`'s epoch with its log just before `z`.
+fn serving_at(z: Zxid) -> Learner {
+    serving_as(LearnerType::Participant, z)
+}
+
+fn serving_observer_at(z: Zxid) -> Learner {
+    serving_as(LearnerType::Observer, z)
+}
+
+fn serving_as(t: LearnerType, z: Zxid) -> Learner {
+    let before = Zxid(z.0 - 1);
+    let mut l = started_as(t, persisted(z.epoch(), z.epoch(), before));
+    feed(&mut l, 10, &leader_info(z.epoch()));
+    feed(&mut l, 20, &bare(pt::DIFF, before));
+    let out = feed(&mut l, 30, &bare(pt::NEWLEADER, Zxid::new(z.epoch(), 0)));
+    assert!(!out.is_empty(), "NEWLEADER is ACKed");
+    feed(&mut l, 100, &bare(pt::UPTODATE, Zxid(-1)));
+    l
+}
