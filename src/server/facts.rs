@@ -285,6 +285,8 @@ pub struct Facts {
     pub digests: Vec<ZxidDigest>,
     /// The quorum peer's role facts (`None` standalone).
     pub quorum: Option<QuorumFacts>,
+    /// The configuration the server runs with now: a reconfig changes its membership.
+    pub config: Option<std::sync::Arc<crate::config::Config>>,
     /// Digest mismatches seen applying a leader's txns.
     pub digest_mismatches: u64,
 }
@@ -390,6 +392,7 @@ impl Core {
         let mut f = Facts {
             server_state: self.server_state(),
             quorum: self.quorum.clone(),
+            config: Some(self.cfg.clone()),
             digest_mismatches: self.ops.digest_mismatches,
             zxid: self.tree.last_processed_zxid,
             node_count: self.tree.node_count() + 1,

@@ -67,7 +67,8 @@ pub async fn answer(
             | "wchp"
             | "wchs"
     );
-    let f = if needs_core {
+    // conf reads the membership, which a reconfig changes: the core has the current one.
+    let f = if needs_core || (cmd == "conf" && cfg.is_distributed()) {
         match facts(core, op).await {
             Some(f) => f,
             None => return String::new(),
@@ -75,6 +76,8 @@ pub async fn answer(
     } else {
         Facts::default()
     };
+    let live = f.config.clone();
+    let cfg: &Config = live.as_deref().unwrap_or(cfg);
     if cmd == "isro" {
         return isro(&f).to_string();
     }

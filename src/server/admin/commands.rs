@@ -326,6 +326,15 @@ pub async fn run(
             .await
             .ok_or_else(|| "server is not running".to_string())
     };
+    // A reconfig changes the membership: the core has the configuration in force.
+    let live = if cfg.is_distributed() {
+        fourlw::facts(core, crate::server::facts::OpsCmd::Facts)
+            .await
+            .and_then(|f| f.config)
+    } else {
+        None
+    };
+    let cfg: &Config = live.as_deref().unwrap_or(cfg);
     let kv = |v: Vec<(&str, J)>| v.into_iter().map(|(k, j)| (k.to_string(), j)).collect();
     Ok(match name {
         "configuration" => {
