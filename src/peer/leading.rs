@@ -471,6 +471,8 @@ async fn act(
             crate::server::metrics::count("commit_count", 1);
             l.leader.applied(zxid);
         }
+        // Placeholder until the driver proposes reconfigs (Leader::propose_reconfig).
+        Action::Activate { .. } => {}
         Action::Touch { sessions } => peer.core.touch_sessions(&sessions),
         Action::SyncConfirmed { token } => peer.core.local_sync_confirmed(token),
         Action::CloseLearner { sid, reason } => {

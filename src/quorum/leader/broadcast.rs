@@ -9,18 +9,24 @@
 //!   membership), whoever sent it; a learner's handler just does not read ACKs until its
 //!   NEWLEADER ACK has passed the barrier. Observers' ACKs never count.
 //! - `tryToCommit` commits only when the previous zxid is no longer outstanding and a
-//!   quorum has ACKed; it does not then look at later proposals (only a reconfig does,
-//!   which is not modelled), so a later proposal whose quorum formed first commits on its
-//!   next ACK.
+//!   quorum has ACKed; it does not then look at later proposals (only a reconfig does, see
+//!   reconfig.rs), so a later proposal whose quorum formed first commits on its next ACK.
+//! - A proposal made while a reconfig is outstanding (the reconfig itself included) needs
+//!   a quorum of both the committed view and the reconfig's new one (Proposal's
+//!   `qvAcksetPairs`, fixed when it is proposed).
 //! - ACKs with a zero counter (NEWLEADER/UPTODATE) are dropped silently; with nothing
 //!   outstanding or for a committed zxid at DEBUG; for a zxid never proposed at WARN.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::{hex, is_epoch_start, Action, LeaderError, LeaderPacket};
 use crate::quorum::{LearnerType, QuorumVerifier, Sid, Zxid};
+
+#[path = "reconfig.rs"]
+mod reconfig;
 
 /// What became of one ACK.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +43,9 @@ pub enum AckOutcome {
     Counted,
     /// Recorded, and the proposal committed.
     Committed,
+    /// The last reconfig designated another leader: this one commits nothing more
+    /// (processAck returns at once once `allowedToCommit` is false; no log).
+    NotAllowedToCommit,
 }
 
 impl AckOutcome {
@@ -54,17 +63,45 @@ impl AckOutcome {
 
 /// A proposal waiting for its quorum (Leader.Proposal).
 #[derive(Debug, Clone)]
-struct Proposal {
+struct Proposal<Q> {
     data: Bytes,
+    /// Every sid that ACKed. One set serves every view: `contains_quorum` counts only the
+    /// view's own voters, as each of Java's per-view acksets holds only those.
     acks: BTreeSet<Sid>,
+    /// The views it needs a quorum of (Proposal.addQuorumVerifier): the committed one,
+    /// then the outstanding reconfig's new one if there was one when it was proposed.
+    qvs: Vec<Arc<Q>>,
+    /// A reconfig: its last view is the new config, activated at its commit.
+    reconfig: bool,
+}
+
+impl<Q: QuorumVerifier> Proposal<Q> {
+    /// SyncedLearnerTracker.hasAllQuorums.
+    fn has_all_quorums(&self) -> bool {
+        self.qvs.iter().all(|qv| qv.contains_quorum(&self.acks))
+    }
+}
+
+/// What tryToCommit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Committed {
+    No,
+    Txn,
+    Reconfig,
 }
 
 /// The leader's broadcast state.
 #[derive(Debug, Clone)]
 pub struct Broadcast<Q> {
-    qv: Q,
+    /// The committed view (QuorumPeer.getQuorumVerifier).
+    qv: Arc<Q>,
+    /// The outstanding reconfig's new view (the last-seen one while its version is above
+    /// the committed one's); `None` when no reconfig is outstanding.
+    last_seen: Option<Arc<Q>>,
+    /// Leader.allowedToCommit: false once a committed reconfig designated another leader.
+    allowed_to_commit: bool,
     my_sid: Sid,
-    outstanding: BTreeMap<Zxid, Proposal>,
+    outstanding: BTreeMap<Zxid, Proposal<Q>>,
     /// Committed but not yet applied locally (Leader.toBeApplied).
     to_be_applied: VecDeque<(Zxid, Bytes)>,
     last_committed: Zxid,
@@ -87,7 +124,9 @@ impl<Q: QuorumVerifier> Broadcast<Q> {
     pub fn new(qv: Q, my_sid: Sid, epoch: i64) -> Broadcast<Q> {
         let start = Zxid::new(epoch, 0);
         Broadcast {
-            qv,
+            qv: Arc::new(qv),
+            last_seen: None,
+            allowed_to_commit: true,
             my_sid,
             outstanding: BTreeMap::new(),
             to_be_applied: VecDeque::new(),
@@ -106,6 +145,21 @@ impl<Q: QuorumVerifier> Broadcast<Q> {
     /// Leader.startZkServer: lastCommitted becomes the epoch's first zxid.
     pub fn establish(&mut self) {
         self.last_committed = Zxid::new(self.last_proposed.epoch(), 0);
+    }
+
+    /// The committed view (the reconfig's new one once it committed).
+    pub fn qv(&self) -> &Q {
+        &self.qv
+    }
+
+    /// The outstanding reconfig's new view, if one is outstanding.
+    pub fn last_seen(&self) -> Option<&Q> {
+        self.last_seen.as_deref()
+    }
+
+    /// Leader.allowedToCommit.
+    pub fn allowed_to_commit(&self) -> bool {
+        self.allowed_to_commit
     }
 
     /// Leader.getLastProposed (the zxid PINGs carry).
@@ -142,6 +196,31 @@ impl<Q: QuorumVerifier> Broadcast<Q> {
     /// PROPOSAL to every forwarding follower. A counter of 0xffffffff ends the leadership
     /// instead (ZOOKEEPER-1277): the next epoch restarts the counter.
     pub fn propose(&mut self, zxid: Zxid, data: Bytes) -> Result<Vec<Action>, LeaderError> {
+        self.propose_with(zxid, data, None)
+    }
+
+    /// Leader.propose of a reconfig txn whose new config is `new_qv`: it becomes the
+    /// last-seen view (QuorumPeer.setLastSeenQuorumVerifier), and this proposal and every
+    /// later one need a quorum of it too until it commits. One reconfig at a time: the
+    /// prep stage answers RECONFIGINPROGRESS before proposing a second.
+    pub fn propose_reconfig(
+        &mut self,
+        zxid: Zxid,
+        data: Bytes,
+        new_qv: Q,
+    ) -> Result<Vec<Action>, LeaderError> {
+        if self.last_seen.is_some() && !self.shut_down {
+            return Err(LeaderError::ReconfigInProgress);
+        }
+        self.propose_with(zxid, data, Some(new_qv))
+    }
+
+    fn propose_with(
+        &mut self,
+        zxid: Zxid,
+        data: Bytes,
+        new_qv: Option<Q>,
+    ) -> Result<Vec<Action>, LeaderError> {
         if self.shut_down {
             return Ok(Vec::new());
         }
@@ -158,11 +237,19 @@ impl<Q: QuorumVerifier> Broadcast<Q> {
             });
         }
         self.last_proposed = zxid;
+        let reconfig = new_qv.is_some();
+        if let Some(qv) = new_qv {
+            self.last_seen = Some(Arc::new(qv));
+        }
+        let mut qvs = vec![Arc::clone(&self.qv)];
+        qvs.extend(self.last_seen.clone());
         self.outstanding.insert(
             zxid,
             Proposal {
                 data: data.clone(),
                 acks: BTreeSet::new(),
+                qvs,
+                reconfig,
             },
         );
         Ok(self.to_forwarding(|| LeaderPacket::Proposal {
@@ -207,14 +294,28 @@ impl<Q: QuorumVerifier> Broadcast<Q> {
             return (outcome, Vec::new());
         }
         let mut out = Vec::new();
-        if self.try_to_commit(zxid, &mut out) {
-            (AckOutcome::Committed, out)
-        } else {
-            (AckOutcome::Counted, out)
+        match self.try_to_commit(zxid, &mut out) {
+            Committed::No => (AckOutcome::Counted, out),
+            Committed::Txn => (AckOutcome::Committed, out),
+            Committed::Reconfig => {
+                // Proposals after a reconfig waited for more ACKs than it did, so some may
+                // have their quorums already: commit them in order, while still allowed.
+                let mut next = Zxid(zxid.0 + 1);
+                while self.allowed_to_commit
+                    && self.outstanding.contains_key(&next)
+                    && self.try_to_commit(next, &mut out) != Committed::No
+                {
+                    next = Zxid(next.0 + 1);
+                }
+                (AckOutcome::Committed, out)
+            }
         }
     }
 
     fn count_ack(&mut self, sid: Sid, zxid: Zxid) -> AckOutcome {
+        if !self.allowed_to_commit {
+            return AckOutcome::NotAllowedToCommit;
+        }
         if self.shut_down || is_epoch_start(zxid) {
             return AckOutcome::EpochStart;
         }
@@ -227,22 +328,21 @@ impl<Q: QuorumVerifier> Broadcast<Q> {
         let Some(p) = self.outstanding.get_mut(&zxid) else {
             return AckOutcome::Unknown;
         };
-        if self.qv.is_voter(sid) {
-            p.acks.insert(sid);
-        }
+        // Recorded whoever sent it: a joiner votes only in the reconfig's new view.
+        p.acks.insert(sid);
         AckOutcome::Counted
     }
 
     /// Leader.tryToCommit.
-    fn try_to_commit(&mut self, zxid: Zxid, out: &mut Vec<Action>) -> bool {
+    fn try_to_commit(&mut self, zxid: Zxid, out: &mut Vec<Action>) -> Committed {
         if !self.ignores_order() && self.outstanding.contains_key(&Zxid(zxid.0 - 1)) {
-            return false;
+            return Committed::No;
         }
         let Some(p) = self.outstanding.get(&zxid) else {
-            return false;
+            return Committed::No;
         };
-        if !self.qv.contains_quorum(&p.acks) {
-            return false;
+        if !p.has_all_quorums() {
+            return Committed::No;
         }
         if zxid.0 != self.last_committed.0 + 1 {
             tracing::warn!(
@@ -252,22 +352,29 @@ impl<Q: QuorumVerifier> Broadcast<Q> {
             );
         }
         let Some(p) = self.outstanding.remove(&zxid) else {
-            return false;
+            return Committed::No;
         };
         self.to_be_applied.push_back((zxid, p.data.clone()));
         // Leader.commit: COMMIT to the forwarding followers; Leader.inform: INFORM to the
-        // observers; then the local CommitProcessor; then the syncs this commit releases.
+        // observers (a reconfig: their ...AndActivate forms, then the activation); then
+        // the local CommitProcessor; then the syncs this commit releases.
         self.last_committed = zxid;
-        out.extend(self.to_forwarding(|| LeaderPacket::Commit { zxid }));
-        for &to in &self.observing {
-            out.push(Action::Send {
-                to,
-                packet: LeaderPacket::Inform {
-                    zxid,
-                    data: p.data.clone(),
-                },
-            });
-        }
+        let committed = if p.reconfig {
+            self.commit_and_activate(zxid, &p, out);
+            Committed::Reconfig
+        } else {
+            out.extend(self.to_forwarding(|| LeaderPacket::Commit { zxid }));
+            for &to in &self.observing {
+                out.push(Action::Send {
+                    to,
+                    packet: LeaderPacket::Inform {
+                        zxid,
+                        data: p.data.clone(),
+                    },
+                });
+            }
+            Committed::Txn
+        };
         out.push(Action::Commit { zxid });
         for to in self.pending_syncs.remove(&zxid).unwrap_or_default() {
             out.push(Action::Send {
@@ -275,7 +382,7 @@ impl<Q: QuorumVerifier> Broadcast<Q> {
                 packet: LeaderPacket::Sync,
             });
         }
-        true
+        committed
     }
 
     #[cfg(test)]

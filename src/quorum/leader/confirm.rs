@@ -68,6 +68,8 @@ pub(crate) enum Step {
 #[derive(Debug, Clone)]
 pub(crate) struct Confirm<Q> {
     qv: Q,
+    /// An outstanding reconfig's new view: a round needs a quorum of it too.
+    last_seen: Option<Q>,
     my_sid: Sid,
     probes: BTreeMap<Sid, Probe>,
     out: Option<Round>,
@@ -78,11 +80,19 @@ impl<Q: QuorumVerifier> Confirm<Q> {
     pub(crate) fn new(qv: Q, my_sid: Sid) -> Confirm<Q> {
         Confirm {
             qv,
+            last_seen: None,
             my_sid,
             probes: BTreeMap::new(),
             out: None,
             next: Vec::new(),
         }
+    }
+
+    /// The views a round needs a quorum of from now on: the committed one, and an
+    /// outstanding reconfig's new one.
+    pub(crate) fn set_views(&mut self, qv: Q, last_seen: Option<Q>) {
+        self.qv = qv;
+        self.last_seen = last_seen;
     }
 
     /// Syncs waiting (in the round out and for the next one).
@@ -165,7 +175,11 @@ impl<Q: QuorumVerifier> Confirm<Q> {
             let p = self.probes.get(s)?;
             (p.answered >= *need).then_some(*s)
         }));
-        if !self.qv.contains_quorum(&ok) {
+        let in_last_seen = self
+            .last_seen
+            .as_ref()
+            .is_none_or(|q| q.contains_quorum(&ok));
+        if !self.qv.contains_quorum(&ok) || !in_last_seen {
             return Vec::new();
         }
         let waiters = self.out.take().map(|r| r.waiters).unwrap_or_default();

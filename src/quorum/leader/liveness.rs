@@ -67,6 +67,9 @@ struct LearnerLiveness {
 #[derive(Debug, Clone)]
 pub struct Liveness<Q> {
     qv: Q,
+    /// An outstanding reconfig's new view: the synced learners must hold a quorum of it
+    /// too (Leader.lead adds the last-seen view when its version is above the committed).
+    last_seen: Option<Q>,
     cfg: LeaderConfig,
     /// QuorumPeer.tick: 0 when leading starts.
     tick: u64,
@@ -81,6 +84,7 @@ impl<Q: QuorumVerifier> Liveness<Q> {
     pub fn new(qv: Q, cfg: LeaderConfig) -> Liveness<Q> {
         Liveness {
             qv,
+            last_seen: None,
             cfg,
             tick: 0,
             tick_skip: true,
@@ -93,6 +97,21 @@ impl<Q: QuorumVerifier> Liveness<Q> {
     /// QuorumPeer.tick.
     pub fn tick(&self) -> u64 {
         self.tick
+    }
+
+    /// The views the quorum check uses from now on: the committed one, and an outstanding
+    /// reconfig's new one.
+    pub fn set_views(&mut self, qv: Q, last_seen: Option<Q>) {
+        self.qv = qv;
+        self.last_seen = last_seen;
+    }
+
+    /// LearnerHandler.synced: the learner's handler runs and its ack deadline has not
+    /// passed.
+    pub fn synced(&self, sid: Sid) -> bool {
+        self.learners
+            .get(&sid)
+            .is_some_and(|l| self.tick <= l.deadline_tick)
     }
 
     /// A learner's handler started (Leader.addLearnerHandler; getTickOfInitialAckDeadline).
@@ -189,16 +208,25 @@ impl<Q: QuorumVerifier> Liveness<Q> {
                 .filter(|(_, l)| self.tick <= l.deadline_tick)
                 .map(|(s, _)| *s),
         );
-        if !self.tick_skip && !self.qv.contains_quorum(&synced) {
-            let voters: Vec<String> = (synced.iter())
-                .filter(|s| self.qv.is_voter(**s))
-                .map(|s| s.0.to_string())
+        let views: Vec<&Q> = std::iter::once(&self.qv)
+            .chain(self.last_seen.as_ref())
+            .collect();
+        if !self.tick_skip && !views.iter().all(|qv| qv.contains_quorum(&synced)) {
+            // SyncedLearnerTracker.ackSetsToString: each view's synced voters.
+            let sets: Vec<String> = (views.iter())
+                .map(|qv| {
+                    let voters: Vec<String> = (synced.iter())
+                        .filter(|s| qv.is_voter(**s))
+                        .map(|s| s.0.to_string())
+                        .collect();
+                    format!("[{}]", voters.join(", "))
+                })
                 .collect();
             self.shut_down = true;
             out.push(Action::GiveUp {
                 reason: format!(
-                    "Not sufficient followers synced, only synced with sids: [ [{}] ]",
-                    voters.join(", ")
+                    "Not sufficient followers synced, only synced with sids: [ {} ]",
+                    sets.join(",")
                 ),
             });
             return out;

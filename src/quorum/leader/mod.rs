@@ -8,6 +8,8 @@
 //! - [`sync`]: the DIFF / TRUNC / SNAP choice for one learner (`LearnerHandler.syncFollower`);
 //! - [`broadcast`]: proposals, ACK counting and in-order commits (`Leader.propose`,
 //!   `processAck`, `tryToCommit`, `processSync`, `startForwarding`);
+//! - `reconfig` (inside [`broadcast`]): a reconfig's commit (`getDesignatedLeader`,
+//!   `commitAndActivate`, `informAndActivate`);
 //! - [`confirm`]: linearizable sync's leadership rounds (not in ZooKeeper; off unless
 //!   `linearizableSync=true`);
 //! - [`liveness`]: the half-tick loop of `Leader.lead` (the syncLimit quorum check, PINGs)
@@ -27,7 +29,9 @@
 //!   [`Leader::on_packet`] with a [`sync::LogState`] view of the leader's history. An
 //!   `Err` means: close that link (the machine has already forgotten the learner). When a
 //!   link closes for any other reason, call [`Leader::remove_learner`].
-//! - The pipeline calls [`Leader::propose`] for each txn (after `Action::Established`),
+//! - The pipeline calls [`Leader::propose`] for each txn (after `Action::Established`;
+//!   [`Leader::propose_reconfig`] for a reconfig, after checking
+//!   [`Leader::is_quorum_synced`] of its new config),
 //!   [`Leader::on_durable`] when its log makes txns durable, [`Leader::process_sync`] for
 //!   a learner's forwarded sync, and [`Leader::applied`] after applying a commit.
 //! - Call [`Leader::on_tick`] at or after [`Leader::next_wakeup_ms`].
@@ -48,6 +52,8 @@ pub mod sync;
 mod broadcast_tests;
 #[cfg(test)]
 mod golden_tests;
+#[cfg(test)]
+mod reconfig_tests;
 #[cfg(test)]
 mod sim_tests;
 #[cfg(test)]
@@ -143,6 +149,19 @@ pub enum Action {
         /// The driver's token for it.
         token: u64,
     },
+    /// The reconfig `zxid` committed (its COMMITANDACTIVATE / INFORMANDACTIVATE are queued
+    /// just before): activate its config locally (QuorumPeer.processReconfig with the
+    /// designated leader, which Leader.tryToCommit calls before the local commit), then go
+    /// on with its [`Action::Commit`]. The machine already counts with the new config. If
+    /// `designated` is another server, this leader commits nothing more; as in Java it
+    /// keeps leading until its followers have left for the designated leader and the
+    /// liveness loop gives up.
+    Activate {
+        /// The reconfig's zxid (also the new config's version).
+        zxid: Zxid,
+        /// The leader the reconfig designated (Leader.getDesignatedLeader).
+        designated: Sid,
+    },
     /// Apply the committed txn `zxid` locally (CommitProcessor.commit).
     Commit {
         /// The committed txn.
@@ -215,6 +234,10 @@ pub enum LeaderError {
     /// The local pipeline proposed before the leader serves (a bug in the caller).
     #[error("the leader does not serve yet")]
     NotServing,
+    /// A reconfig was proposed while another is outstanding (a bug in the caller: the
+    /// prep stage answers RECONFIGINPROGRESS first).
+    #[error("a reconfig is already in progress")]
+    ReconfigInProgress,
     /// The local pipeline proposed a zxid not above the last one (a bug in the caller).
     #[error("proposal 0x{zxid:x} is not after the last proposed 0x{last:x}")]
     ProposalOutOfOrder {

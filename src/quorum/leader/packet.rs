@@ -10,8 +10,8 @@ use crate::proto::acl::Id;
 use crate::proto::quorum::packet::QuorumPacket;
 use crate::proto::quorum::packet_type as pt;
 use crate::proto::quorum::payload::{
-    AckEpoch, ForwardedRequest, LearnerInfoView, Payload, PingTouches, RevalidateAnswer,
-    RevalidateAsk, ZAB_PROTOCOL_VERSION,
+    AckEpoch, CommitAndActivate, ForwardedRequest, LearnerInfoView, Payload, PingTouches,
+    RevalidateAnswer, RevalidateAsk, ZAB_PROTOCOL_VERSION,
 };
 use crate::quorum::{LearnerType, Zxid};
 
@@ -204,6 +204,23 @@ pub enum LeaderPacket {
         /// The txn entry.
         data: Bytes,
     },
+    /// COMMITANDACTIVATE: COMMIT of a reconfig, naming the leader of the new config
+    /// (Leader.commitAndActivate).
+    CommitAndActivate {
+        /// The reconfig's zxid.
+        zxid: Zxid,
+        /// The designated leader's sid.
+        designated: i64,
+    },
+    /// INFORMANDACTIVATE: INFORM of a reconfig, for observers (Leader.informAndActivate).
+    InformAndActivate {
+        /// The reconfig's zxid.
+        zxid: Zxid,
+        /// The designated leader's sid.
+        designated: i64,
+        /// The reconfig's txn entry, as its PROPOSAL carried it.
+        data: Bytes,
+    },
     /// NEWLEADER: end of sync; carries the leader's config (null for pre-0x10000 learners).
     NewLeader {
         /// `makeZxid(newEpoch, 0)`.
@@ -254,6 +271,26 @@ impl LeaderPacket {
             LeaderPacket::Commit { zxid } => bare(pt::COMMIT, *zxid),
             LeaderPacket::Inform { zxid, data } => {
                 QuorumPacket::with_data(pt::INFORM, zxid.0, data.to_vec())
+            }
+            LeaderPacket::CommitAndActivate { zxid, designated } => QuorumPacket::with_data(
+                pt::COMMITANDACTIVATE,
+                zxid.0,
+                CommitAndActivate {
+                    designated_leader: *designated,
+                }
+                .to_data(),
+            ),
+            // Leader.buildInformAndActivePacket: the designated leader, then the proposal's
+            // data as is (not re-encoded, so a txn this side cannot parse still goes out).
+            LeaderPacket::InformAndActivate {
+                zxid,
+                designated,
+                data,
+            } => {
+                let mut d = Vec::with_capacity(8 + data.len());
+                d.extend_from_slice(&designated.to_be_bytes());
+                d.extend_from_slice(data);
+                QuorumPacket::with_data(pt::INFORMANDACTIVATE, zxid.0, d)
             }
             LeaderPacket::NewLeader { zxid, config } => QuorumPacket {
                 r#type: pt::NEWLEADER,
@@ -355,5 +392,33 @@ mod tests {
         let p = QuorumPacket::from_bytes(&out).expect("decodes");
         assert_eq!((p.r#type, p.zxid), (pt::LEADERINFO, 0x4_0000_0000));
         assert_eq!(p.data, Some(vec![0, 1, 0, 0]));
+    }
+
+    /// Leader.commitAndActivate / buildInformAndActivePacket, byte for byte.
+    #[test]
+    fn activate_packets_encode_as_java_does() {
+        let caa = LeaderPacket::CommitAndActivate {
+            zxid: Zxid::new(3, 7),
+            designated: 0x0102,
+        };
+        let mut out = BytesMut::new();
+        caa.encode(&mut out);
+        let mut want = Vec::new();
+        want.extend_from_slice(&9i32.to_be_bytes());
+        want.extend_from_slice(&0x3_0000_0007i64.to_be_bytes());
+        want.extend_from_slice(&8i32.to_be_bytes());
+        want.extend_from_slice(&[0, 0, 0, 0, 0, 0, 1, 2]);
+        want.extend_from_slice(&(-1i32).to_be_bytes()); // authinfo: null vector
+        assert_eq!(out.to_vec(), want);
+
+        let iaa = LeaderPacket::InformAndActivate {
+            zxid: Zxid::new(3, 7),
+            designated: 2,
+            data: Bytes::from_static(&[0xaa, 0xbb, 0xcc]),
+        };
+        let p = iaa.to_packet();
+        assert_eq!((p.r#type, p.zxid), (19, 0x3_0000_0007));
+        assert_eq!(p.data, Some(vec![0, 0, 0, 0, 0, 0, 0, 2, 0xaa, 0xbb, 0xcc]));
+        assert_eq!(p.authinfo, None);
     }
 }

@@ -238,3 +238,27 @@ fn a_follower_that_reconnects_during_a_round_counts_on_its_new_link() {
     assert!(l.on_tick(due).contains(&ping(2, z(2, 0))));
     assert_eq!(answer(&mut l, 2), vec![Action::SyncConfirmed { token: 1 }]);
 }
+
+/// While a reconfig is outstanding a round needs a quorum of both views; once it
+/// commits, of the new one only.
+#[test]
+fn a_round_needs_both_views_while_a_reconfig_is_outstanding() {
+    let mut l = serving(true);
+    let new_view = Majority::new([1, 3, 4].map(Sid), []);
+    let p = l
+        .propose_reconfig(z(2, 1), Bytes::from_static(b"r"), new_view, 5)
+        .expect("reconfig");
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert_eq!(l.local_sync(1), vec![ping(2, z(2, 1)), ping(3, z(2, 1))]);
+    // {1,2}: a quorum of {1,2,3}, not of {1,3,4}.
+    assert_eq!(answer(&mut l, 2), vec![]);
+    assert_eq!(answer(&mut l, 3), vec![Action::SyncConfirmed { token: 1 }]);
+    // The reconfig commits: {1,3} will do alone, 2 is not needed any more.
+    l.on_durable(z(2, 1), 6);
+    let out = l
+        .on_packet(Sid(3), LearnerPacket::Ack { zxid: z(2, 1) }, &log(), 7)
+        .expect("ack");
+    assert!(out.contains(&Action::Commit { zxid: z(2, 1) }), "{out:?}");
+    assert_eq!(l.local_sync(2), vec![ping(2, z(2, 1)), ping(3, z(2, 1))]);
+    assert_eq!(answer(&mut l, 3), vec![Action::SyncConfirmed { token: 2 }]);
+}

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 
 mod handshake;
+mod reconfig;
 
 use super::broadcast::Broadcast;
 use super::confirm::{Confirm, Step, SyncWaiter};
@@ -150,6 +151,12 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
     /// arrived (see the `confirm` module). Set it before the leader serves.
     pub fn set_linearizable_sync(&mut self, on: bool, qv: Q) {
         self.confirm = on.then(|| Confirm::new(qv, self.cfg.my_sid));
+    }
+
+    /// The leader's liveness state.
+    #[cfg(test)]
+    pub(crate) fn liveness(&self) -> &Liveness<Q> {
+        &self.liveness
     }
 
     /// The broadcast state, once the epoch is settled.
@@ -310,6 +317,7 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
                 self.liveness.ack_received(sid, zxid);
                 if let Some(b) = self.broadcast.as_mut() {
                     let (_, actions) = b.process_ack(sid, zxid);
+                    self.after_commits(&actions);
                     out.extend(actions);
                 }
             }
@@ -352,7 +360,13 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
             return Err(LeaderError::NotServing);
         };
         let out = b.propose(zxid, data)?;
-        for a in &out {
+        self.after_propose(&out, now_ms);
+        Ok(out)
+    }
+
+    /// What a proposal's actions mean for liveness and the leader's state.
+    pub(super) fn after_propose(&mut self, out: &[Action], now_ms: u64) {
+        for a in out {
             match a {
                 Action::Send {
                     to,
@@ -362,7 +376,6 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
                 _ => {}
             }
         }
-        Ok(out)
     }
 
     /// The local log made every txn up to `upto` durable: the leader's own ACKs, and
@@ -377,7 +390,9 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
             self.apply(events, None, now_ms, &mut out);
         }
         if let Some(b) = self.broadcast.as_mut().filter(|_| !self.gave_up) {
-            out.extend(b.on_durable(upto));
+            let actions = b.on_durable(upto);
+            self.after_commits(&actions);
+            out.extend(actions);
         }
         out
     }
@@ -538,5 +553,7 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
 
 #[cfg(test)]
 mod confirm_tests;
+#[cfg(test)]
+mod reconfig_tests;
 #[cfg(test)]
 mod tests;

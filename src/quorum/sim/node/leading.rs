@@ -178,7 +178,10 @@ impl Node {
                     linearizable_sync::on_answered(ctx.rec, self.sid, token, history);
                 }
                 // No sessions and no client requests from learners in the simulation.
-                Action::Forwarded { .. } | Action::Revalidate { .. } | Action::Touch { .. } => {}
+                Action::Forwarded { .. }
+                | Action::Revalidate { .. }
+                | Action::Touch { .. }
+                | Action::Activate { .. } => {}
             }
         }
     }
