@@ -9,6 +9,9 @@
 # Topologies (default: all):
 #   java         s1..s6 Java (the reference)
 #   fk-joiners   s1..s3 Java, the joiners s4..s6 Ferrokeeper (skipped without the binary)
+#   fk-initial   s1..s3 Ferrokeeper (a Ferrokeeper leader runs the reconfigs), the joiners
+#                s4..s6 Java
+#   fk           all six Ferrokeeper
 #
 # Output: `PASS TOPOLOGY CHECK (Ns) info` / `FAIL TOPOLOGY CHECK: reason` per check, a
 # table, last `N passed, M failed`; exit status 0 only when nothing failed and every
@@ -26,7 +29,7 @@ fi
 source "$HERE/../ensemble/node.sh"
 export FERROKEEPER_BIN
 
-ALL_TOPOLOGIES=(java fk-joiners)
+ALL_TOPOLOGIES=(java fk-joiners fk-initial fk)
 # The checks run in this order, each from the state the previous one left.
 CHECKS=(formed add remove members durable errors)
 TOPOLOGIES=()
@@ -146,13 +149,17 @@ echo "reconfig suite: topologies ${TOPOLOGIES[*]}; checks ${CHECKS[*]}"
 for t in "${TOPOLOGIES[@]}"; do
     case "$t" in
         java) run_topology java $Z $Z $Z $Z $Z $Z ;;
-        fk-joiners)
+        fk-joiners | fk-initial | fk)
             if [ ! -x "${FERROKEEPER_BIN:-}" ]; then
-                echo "SKIP fk-joiners: no Ferrokeeper binary at '${FERROKEEPER_BIN:-}'" \
+                echo "SKIP $t: no Ferrokeeper binary at '${FERROKEEPER_BIN:-}'" \
                      "(set FERROKEEPER_BIN)"
                 continue
             fi
-            run_topology fk-joiners $Z $Z $Z $F $F $F ;;
+            case "$t" in
+                fk-joiners) run_topology fk-joiners $Z $Z $Z $F $F $F ;;
+                fk-initial) run_topology fk-initial $F $F $F $Z $Z $Z ;;
+                fk) run_topology fk $F $F $F $F $F $F ;;
+            esac ;;
     esac
     RAN+=("$t")
 done

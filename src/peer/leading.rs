@@ -56,6 +56,22 @@ struct Leading {
     reconfig_key: Option<(std::collections::BTreeSet<Sid>, i64)>,
 }
 
+/// The config a reconfig txn proposes, if `data` (a txn entry) is one.
+fn reconfig_config(data: &[u8]) -> Option<crate::config::dynamic::QuorumText> {
+    // TxnHeader: clientId, cxid, zxid, time, then the type at byte 28.
+    let ty = i32::from_be_bytes(data.get(28..32)?.try_into().ok()?);
+    if ty != crate::proto::op::RECONFIG {
+        return None;
+    }
+    match crate::proto::TxnEntry::from_bytes(data).ok()?.txn {
+        crate::proto::Txn::Reconfig(t) => {
+            let text = String::from_utf8(t.data.unwrap_or_default()).ok()?;
+            crate::config::dynamic::QuorumText::parse(&text).ok()
+        }
+        _ => None,
+    }
+}
+
 /// The core's reconfig context (what a reconfig request is prepared against), rebuilt
 /// when the synced followers or the config change.
 fn refresh_reconfig_ctx(peer: &mut Peer, l: &mut Leading) {
@@ -362,7 +378,22 @@ async fn perform(
             let data = Bytes::copy_from_slice(data);
             l.proposed.insert(*zxid, (data.clone(), now));
             crate::server::metrics::count("proposal_count", 1);
-            match l.leader.propose(Zxid(*zxid), data, now) {
+            let proposed = match reconfig_config(&data) {
+                Some(q) => {
+                    // Leader.propose of a reconfig: the new config is the last seen, and
+                    // every proposal until its commit needs a quorum of both.
+                    peer.seen_config(q.to_text().as_bytes());
+                    let qv = crate::quorum::Majority::new(
+                        q.voters().map(Sid),
+                        (q.servers.values().filter(|s| s.observer)).map(|s| Sid(s.sid)),
+                    );
+                    let r = l.leader.propose_reconfig(Zxid(*zxid), data, qv, now);
+                    l.leader.set_last_seen_config(*zxid, q.member_lines());
+                    r
+                }
+                None => l.leader.propose(Zxid(*zxid), data, now),
+            };
+            match proposed {
                 Ok(a) => queue.extend(a),
                 Err(e) => {
                     tracing::error!("cannot propose {zxid:#x}: {e}");
@@ -429,6 +460,14 @@ async fn act(
             let me = l.view.me;
             peer.process_reconfig(port, &config, Some((me.as_i64(), zxid)), me)
                 .await?;
+            // Learners that sync from now on are held to, and offered, that config.
+            l.leader
+                .set_committed_config_version(peer.cfg.config_version);
+            if peer.cfg.reconfig_enabled {
+                let members = crate::config::dynamic::QuorumText::of(&peer.cfg).member_lines();
+                l.leader
+                    .set_last_seen_config(peer.cfg.config_version, members);
+            }
             peer.core.start_leading(zxid.0);
             l.established_at = Some(peer.now_ms());
             if let Err(e) = port.update_election_vote(zxid.epoch()).await {
@@ -471,8 +510,32 @@ async fn act(
             crate::server::metrics::count("commit_count", 1);
             l.leader.applied(zxid);
         }
-        // Placeholder until the driver proposes reconfigs (Leader::propose_reconfig).
-        Action::Activate { .. } => {}
+        Action::Activate { zxid, designated } => {
+            // Leader.tryToCommit of a reconfig: processReconfig with the designated leader
+            // (ourselves while we stay a voter); a leader that is not designated commits
+            // nothing more and hands over once its followers have left.
+            let config = l
+                .proposed
+                .get(&zxid.0)
+                .and_then(|(data, _)| reconfig_config(data));
+            match config {
+                Some(q) => {
+                    let me = l.view.me;
+                    let text = q.to_text().into_bytes();
+                    peer.process_reconfig(port, &text, Some((designated.as_i64(), zxid)), me)
+                        .await?;
+                    l.view = View::from_config(&peer.cfg)?;
+                    l.reconfig_key = None;
+                    if designated != me {
+                        tracing::info!(
+                            "Committing a reconfiguration; this leader is not the designated leader anymore ({} is)",
+                            designated.0
+                        );
+                    }
+                }
+                None => tracing::error!("activating {:#x}: not a proposed reconfig", zxid.0),
+            }
+        }
         Action::Touch { sessions } => peer.core.touch_sessions(&sessions),
         Action::SyncConfirmed { token } => peer.core.local_sync_confirmed(token),
         Action::CloseLearner { sid, reason } => {

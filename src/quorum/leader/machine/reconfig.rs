@@ -49,6 +49,13 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
         self.start.config_members = members;
     }
 
+    /// The driver activated a config outside a reconfig's commit (the one NEWLEADER
+    /// carried, stamped with the epoch): learners are held to its version from now on
+    /// (LearnerHandler compares with getQuorumVerifierVersion).
+    pub fn set_committed_config_version(&mut self, version: i64) {
+        self.start.config_version = self.start.config_version.max(version);
+    }
+
     /// Leader.isQuorumSynced: whether this leader (if it votes in `qv`) and the forwarding
     /// followers that are synced and vote in `qv` hold a quorum of it. The prep stage asks
     /// it of a reconfig's new config (NEWCONFIGNOQUORUM otherwise).
