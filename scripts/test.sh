@@ -9,7 +9,8 @@ root=$(pwd)
 step() { printf '\n==== %s ====\n' "$*"; }
 
 need_pkgs=()
-for p in zookeeper libzookeeper-java zookeeper-bin libclang-dev clang python3-venv; do
+# iptables: the ensemble and fault suites cut links with it (a fresh machine lacks it).
+for p in zookeeper libzookeeper-java zookeeper-bin libclang-dev clang python3-venv iptables; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
