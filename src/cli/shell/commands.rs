@@ -30,6 +30,7 @@ const USAGES: &[(&str, &str)] = &[
     ("help", "help "),
     ("ls", "ls [-s] [-w] [-R] path"),
     ("quit", "quit "),
+    ("reconfig", "reconfig [-s] [-v version] [[-file path] | [-members serverID=host:port1:port2;port3[,...]*]] | [-add serverId=host:port1:port2;port3[,...]]* [-remove serverId[,...]*]"),
     ("removewatches", "removewatches path [-c|-d|-a] [-l]"),
     ("set", "set [-s] [-v version] path data"),
     ("setAcl", "setAcl [-s] [-v version] [-R] path acl"),
@@ -164,6 +165,95 @@ fn keeper_error(e: &ZkError, path: &str) -> CmdError {
         ZkError::BadArguments(msg) => msg.to_string(),
         other => format!("{other}: {path}"),
     })
+}
+
+/// ReconfigCommand's failure text (CliWrapperException): a reconfig has no path, which
+/// zkCli prints as `null`.
+fn reconfig_error(e: &ZkError) -> CmdError {
+    CmdError(match e {
+        ZkError::NoAuth => "Insufficient permission : null".into(),
+        ZkError::BadArguments(_) => "Arguments are not valid : null".into(),
+        ZkError::BadVersion => "version No is not valid : null".into(),
+        ZkError::UnexpectedErrorCode(-14) => {
+            "Another reconfiguration is in progress -- concurrent reconfigs not supported (yet)"
+                .into()
+        }
+        ZkError::UnexpectedErrorCode(-13) => "No quorum of new config is connected and up-to-date with the leader of last commmitted config - try invoking reconfiguration after new servers are connected and synced".into(),
+        ZkError::ReconfigDisabled => "KeeperErrorCode = Reconfig is disabled".into(),
+        other => keeper_error(other, "null").0,
+    })
+}
+
+/// ReconfigCommand's arguments: `-add`/`-remove` (incremental) or `-members`/`-file`
+/// (the whole new membership), `-v` (hex config version), `-s`.
+#[derive(Default)]
+struct ReconfigArgs {
+    stat: bool,
+    version: Option<i64>,
+    add: Option<String>,
+    remove: Option<String>,
+    members: Option<String>,
+    file: Option<String>,
+}
+
+impl ReconfigArgs {
+    fn parse(argv: &[String]) -> Result<ReconfigArgs, CmdError> {
+        let mut r = ReconfigArgs::default();
+        let mut it = argv.iter();
+        while let Some(a) = it.next() {
+            let mut value = || {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| CmdError(format!("Missing argument for option: {}", &a[1..])))
+            };
+            match a.as_str() {
+                "-s" => r.stat = true,
+                "-v" => {
+                    let v = value()?;
+                    r.version = Some(i64::from_str_radix(&v, 16).map_err(|_| {
+                        CmdError("-v must be followed by a long (configuration version)".into())
+                    })?);
+                }
+                "-add" => r.add = Some(value()?.to_lowercase()),
+                "-remove" => r.remove = Some(value()?.to_lowercase()),
+                "-members" => r.members = Some(value()?.to_lowercase()),
+                "-file" => r.file = Some(value()?),
+                other => return Err(CmdError(format!("Unrecognized option: {other}"))),
+            }
+        }
+        let whole = r.members.is_some() || r.file.is_some();
+        let incremental = r.add.is_some() || r.remove.is_some();
+        if !whole && !incremental {
+            return Err(CmdError(usage("reconfig")));
+        }
+        if whole && incremental {
+            return Err(CmdError("Can't use -file or -members together with -add or -remove (mixing incremental and non-incremental modes is not allowed)".into()));
+        }
+        if r.members.is_some() && r.file.is_some() {
+            return Err(CmdError(
+                "Can't use -file and -members together (conflicting non-incremental modes)".into(),
+            ));
+        }
+        if let Some(path) = &r.file {
+            // The file's server lines become the members (its version line is dropped).
+            // zkCli appends the FileInputStream's message: "<path> (<reason>)".
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                let reason = match e.kind() {
+                    std::io::ErrorKind::NotFound => "No such file or directory".to_string(),
+                    std::io::ErrorKind::PermissionDenied => "Permission denied".to_string(),
+                    _ => e.to_string(),
+                };
+                CmdError(format!("Error processing {path}{path} ({reason})"))
+            })?;
+            let lines: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.starts_with("server."))
+                .collect();
+            r.members = Some(lines.join(","));
+        }
+        Ok(r)
+    }
 }
 
 /// Parsed options of one command: flags seen, flag values, and positional arguments.
@@ -376,6 +466,40 @@ impl Shell {
         }
     }
 
+    /// ReconfigCommand: prints the committed configuration (and its stat with `-s`).
+    async fn reconfig(&mut self, argv: &[String]) -> CmdResult {
+        let r = ReconfigArgs::parse(argv)?;
+        let client = self.client()?;
+        let split = |s: &Option<String>| -> Vec<String> {
+            s.as_deref()
+                .map(|v| v.split(',').map(str::to_string).collect())
+                .unwrap_or_default()
+        };
+        let result = if let Some(members) = &r.members {
+            let list = split(&Some(members.clone()));
+            let update = zookeeper_client::EnsembleUpdate::New {
+                ensemble: list.iter().map(String::as_str),
+            };
+            client.update_ensemble(update, r.version).await
+        } else {
+            let (add, remove) = (split(&r.add), split(&r.remove));
+            let update = zookeeper_client::EnsembleUpdate::Incremental {
+                joinings: add.iter().map(String::as_str),
+                leavings: remove.iter().map(String::as_str),
+            };
+            client.update_ensemble(update, r.version).await
+        };
+        let (data, stat) = result.map_err(|e| reconfig_error(&e))?;
+        println!(
+            "Committed new configuration:\n{}",
+            String::from_utf8_lossy(&data)
+        );
+        if r.stat {
+            print!("{}", stat_lines(&stat));
+        }
+        Ok(())
+    }
+
     fn client(&self) -> Result<&Client, CmdError> {
         self.client
             .as_ref()
@@ -386,6 +510,7 @@ impl Shell {
         let cmd = argv[0].as_str();
         let rest = &argv[1..];
         let spec: (&str, &str) = match cmd {
+            "reconfig" => return self.reconfig(rest).await,
             "ls" => ("swR", ""),
             "get" => ("sw", ""),
             "set" => ("s", "v"),
