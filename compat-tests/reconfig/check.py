@@ -418,6 +418,63 @@ class Checks:
             raise CheckFailed(f"the members changed: {after!r}")
         return f"{len(got)} answers as Java's; members unchanged"
 
+    def check_observer(self):
+        """A removed server comes back as an observer: it joins with the current config
+        plus its own line as observer, is added by reconfig (observers learn configs by
+        INFORMANDACTIVATE), serves the ensemble's writes, and is removed again (a role
+        change: it goes on as a non-voting participant)."""
+        self.require(self.members == [4, 5, 6], "`members` (the config sid4..6)")
+        sid = 1
+        n = self.nodes[sid]
+        obs = self.line(sid).replace(":participant;", ":observer;")
+        lines = [f"server.{s}={spec}" for s, spec in sorted(parse_config(self.config)[0].items())]
+        dyn = os.path.join(n.dir, "zoo.cfg.dynamic.observer")
+        with open(dyn, "w") as f:
+            f.write("\n".join(lines + [obs]) + "\n")
+        cfg = os.path.join(n.dir, "zoo.cfg")
+        with open(cfg) as f:
+            text = f.read()
+        text = re.sub(r"^dynamicConfigFile=.*$", f"dynamicConfigFile={dyn}", text, flags=re.M)
+        with open(cfg, "w") as f:
+            f.write(text)
+        n.start()
+        # Java takes the ensemble's newer config from the election at once, and without
+        # itself in it a server is a non-voting participant: it serves as a follower until
+        # the reconfig makes it an observer.
+        before = wait_until(lambda: n.mode() in ("follower", "observer") and n.mode(),
+                            FORM_TIMEOUT, f"sid{sid} ({n.kind}) to serve before it is added")
+        data, answer, _, _ = self.reconfig(self.members, joining=obs.split("=", 1)[0]
+                                           + "=" + obs.split("=", 1)[1])
+        servers, version = parse_config(data)
+        if servers.get(sid) != obs.split("=", 1)[1]:
+            raise CheckFailed(f"config {data!r} lacks {obs}")
+        self.config = data
+        wait_until(lambda: n.mode() == "observer" and read_config(n) == data, LEADER_TIMEOUT,
+                   f"sid{sid} to observe with the new config")
+        zk = client(self.member_nodes())
+        try:
+            zk.set(BASE + "/counter", b"observed")
+        finally:
+            close(zk)
+        zo = client(n)
+        try:
+            zo.sync(BASE)
+            seen = zo.get(BASE + "/counter")[0]
+        finally:
+            close(zo)
+        if seen != b"observed":
+            raise CheckFailed(f"the observer reads {seen!r}")
+        data, _, _, _ = self.reconfig(self.members, leaving=str(sid))
+        if sid in parse_config(data)[0]:
+            raise CheckFailed(f"sid{sid} still in {data!r}")
+        self.config = data
+        wait_until(lambda: n.mode() in ("follower", "observer") and read_config(n) == data,
+                   LEADER_TIMEOUT, f"sid{sid} to serve the config without it")
+        after = n.mode()
+        n.stop()
+        return (f"sid{sid} ({n.kind}) served as {before}, added as observer at version "
+                f"{version} ({answer}), observed and read a write, removed; then {after}")
+
 
 CHECKS = {
     "formed": "check_formed",
@@ -426,6 +483,7 @@ CHECKS = {
     "members": "check_members",
     "durable": "check_durable",
     "errors": "check_errors",
+    "observer": "check_observer",
 }
 
 
