@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -40,6 +41,7 @@ from checker import (  # noqa: E402
 
 # lib.sh's SUPER_DIGEST is the digest of super:test (given to every server).
 SUPER_AUTH = [("digest", "super:test")]
+ZKCLI = os.environ.get("ZKCLI", "/usr/share/zookeeper/bin/zkCli.sh")
 BASE = "/reconfig"
 
 # What Java 3.8.0 answers (kazoo exception names), captured from the java topology; the
@@ -475,6 +477,42 @@ class Checks:
         return (f"sid{sid} ({n.kind}) served as {before}, added as observer at version "
                 f"{version} ({answer}), observed and read a write, removed; then {after}")
 
+    def check_cli(self):
+        """zkCli.sh and `ferrokeeper cli` run the same reconfig session (as super: `config`,
+        `reconfig -remove` of a non-member, which commits a new version, and a refusal)
+        against the ensemble; their outputs must match once versions are masked."""
+        self.require(self.members == [4, 5, 6], "`members` (the config sid4..6)")
+        fk_bin = os.environ.get("FERROKEEPER_BIN", "")
+        if not os.access(fk_bin, os.X_OK):
+            raise CheckFailed("no FERROKEEPER_BIN for `ferrokeeper cli`")
+        addr = ",".join(n.addr for n in self.member_nodes())
+        script = ("addauth digest super:test\nconfig\nreconfig -remove 9\n"
+                  "reconfig -add server.9=127.0.0.1:1:2:participant -v 1\nquit\n")
+        outs = {}
+        for name, argv in (("zkCli", [ZKCLI, "-server", addr]),
+                           ("ferrokeeper cli", [fk_bin, "cli", "-server", addr])):
+            r = subprocess.run(argv, input=script, capture_output=True, text=True, timeout=120)
+            outs[name] = cli_lines(r.stdout + r.stderr)
+        if outs["zkCli"] != outs["ferrokeeper cli"]:
+            raise CheckFailed(f"zkCli {outs['zkCli']!r} != ferrokeeper cli "
+                              f"{outs['ferrokeeper cli']!r}")
+        return f"{len(outs['zkCli'])} lines alike (config, committed reconfig, refusal)"
+
+
+def cli_lines(text):
+    """A CLI transcript's answers: connection chatter and logging dropped, config
+    versions masked (each session's reconfig commits its own)."""
+    keep = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(("WATCHER::", "WatchedEvent", "Connecting to",
+                                        "Welcome to", "JLine", "log4j", "SLF4J")):
+            continue
+        if re.match(r"^\d{4}-\d\d-\d\d", line) or re.match(r"^\d+ \[", line):
+            continue
+        keep.append(re.sub(r"^version=[0-9a-f]+$", "version=V", line))
+    return keep
+
 
 CHECKS = {
     "formed": "check_formed",
@@ -484,6 +522,7 @@ CHECKS = {
     "durable": "check_durable",
     "errors": "check_errors",
     "observer": "check_observer",
+    "cli": "check_cli",
 }
 
 

@@ -31,7 +31,7 @@ export FERROKEEPER_BIN
 
 ALL_TOPOLOGIES=(java fk-joiners fk-initial fk)
 # The checks run in this order, each from the state the previous one left.
-CHECKS=(formed add remove members durable errors observer)
+CHECKS=(formed add remove members durable errors observer cli)
 TOPOLOGIES=()
 while [ $# -gt 0 ]; do
     case "$1" in

@@ -167,20 +167,20 @@ fn keeper_error(e: &ZkError, path: &str) -> CmdError {
     })
 }
 
-/// ReconfigCommand's failure text (CliWrapperException): a reconfig has no path, which
-/// zkCli prints as `null`.
+/// ReconfigCommand's failure text (CliWrapperException): ZooKeeperAdmin.reconfigure gives
+/// its exceptions an empty path.
 fn reconfig_error(e: &ZkError) -> CmdError {
     CmdError(match e {
-        ZkError::NoAuth => "Insufficient permission : null".into(),
-        ZkError::BadArguments(_) => "Arguments are not valid : null".into(),
-        ZkError::BadVersion => "version No is not valid : null".into(),
+        ZkError::NoAuth => "Insufficient permission : ".into(),
+        ZkError::BadArguments(_) => "Arguments are not valid : ".into(),
+        ZkError::BadVersion => "version No is not valid : ".into(),
         ZkError::UnexpectedErrorCode(-14) => {
             "Another reconfiguration is in progress -- concurrent reconfigs not supported (yet)"
                 .into()
         }
         ZkError::UnexpectedErrorCode(-13) => "No quorum of new config is connected and up-to-date with the leader of last commmitted config - try invoking reconfiguration after new servers are connected and synced".into(),
         ZkError::ReconfigDisabled => "KeeperErrorCode = Reconfig is disabled".into(),
-        other => keeper_error(other, "null").0,
+        other => keeper_error(other, "").0,
     })
 }
 
