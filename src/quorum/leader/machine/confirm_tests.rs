@@ -2,25 +2,9 @@
 //! queued after it arrived; without the mode, as ZooKeeper (at once).
 
 use super::*;
-use crate::quorum::leader::sync::{TxnLogRead, TxnLogView};
 use crate::quorum::{LearnerType, Majority};
 
-struct NoDisk;
-
-impl TxnLogView for NoDisk {
-    fn read_from(&self, _: Zxid) -> Option<TxnLogRead> {
-        None
-    }
-    fn snapshot_size(&self) -> u64 {
-        1 << 20
-    }
-}
-
-const TICK: u64 = 2000;
-
-fn z(e: i64, c: i64) -> Zxid {
-    Zxid::new(e, c)
-}
+use super::test_support::{z, NoDisk, TICK};
 
 fn send(to: u64, packet: LeaderPacket) -> Action {
     Action::Send {

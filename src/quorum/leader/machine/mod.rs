@@ -556,4 +556,6 @@ mod confirm_tests;
 #[cfg(test)]
 mod reconfig_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;

@@ -2,25 +2,9 @@
 //! what the leader knows of the config once the reconfig commits.
 
 use super::*;
-use crate::quorum::leader::sync::{TxnLogRead, TxnLogView};
 use crate::quorum::{LearnerType, Majority};
 
-struct NoDisk;
-
-impl TxnLogView for NoDisk {
-    fn read_from(&self, _: Zxid) -> Option<TxnLogRead> {
-        None
-    }
-    fn snapshot_size(&self) -> u64 {
-        1 << 20
-    }
-}
-
-const TICK: u64 = 2000;
-
-fn z(e: i64, c: i64) -> Zxid {
-    Zxid::new(e, c)
-}
+use super::test_support::{z, NoDisk, TICK};
 
 fn view(voters: &[u64]) -> Majority {
     Majority::new(voters.iter().copied().map(Sid), [])

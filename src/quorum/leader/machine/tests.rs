@@ -3,25 +3,10 @@
 use bytes::Bytes;
 
 use super::*;
-use crate::quorum::leader::sync::{LogSource, StreamRange, TxnLogRead, TxnLogView};
+use crate::quorum::leader::sync::{LogSource, StreamRange};
 use crate::quorum::Majority;
 
-struct NoDisk;
-
-impl TxnLogView for NoDisk {
-    fn read_from(&self, _: Zxid) -> Option<TxnLogRead> {
-        None
-    }
-    fn snapshot_size(&self) -> u64 {
-        1 << 20
-    }
-}
-
-const TICK: u64 = 2000;
-
-fn z(e: i64, c: i64) -> Zxid {
-    Zxid::new(e, c)
-}
+use super::test_support::{z, NoDisk, TICK};
 
 fn cfg() -> LeaderConfig {
     LeaderConfig {
