@@ -17,8 +17,17 @@
 //! connected quorum of LOOKING servers (the highest (currentEpoch, lastZxid, sid)); a
 //! LOOKING server that can reach a LEADING one follows it. Observers (sids after the
 //! participants) never vote or lead: they follow a LEADING server they reach, get INFORMs,
-//! and their histories are held to the same invariants. Reconfig, sessions and the
-//! snapshot's bytes are not modelled (SNAP copies the leader's history).
+//! and their histories are held to the same invariants. Sessions and the snapshot's bytes
+//! are not modelled (SNAP copies the leader's history).
+//!
+//! With `SimConfig::reconfigs`, leaders now and then propose a reconfig txn (a voter
+//! removed, one added back, or a new voter set; one pending at a time, and only with a
+//! synced quorum of the new config), a spare server runs from the start as a joiner
+//! (its view: the config plus itself) and follows as a non-voter until a reconfig adds
+//! it, every server acts on the configs the machines activate as the peer does (a major
+//! change ends the role, the next one being the designated leader's, without an
+//! election), and the election stand-in counts by each server's own config. The checks
+//! are in `invariants::reconfig`.
 //!
 //! What it found so far (each fixed in the machine, with a regression test beside it):
 //! - a learner ACKed NEWLEADER over a log tail its previous role had not fsynced
@@ -28,9 +37,24 @@
 //! - a learner's ACKs survived its re-sync and TRUNC, so a proposal committed on a copy
 //!   it no longer had (`Broadcast::start_forwarding`; seeds 10166, 10307, 10800).
 //!
+//!
+//! What it found with reconfigs (not fixed: the peer's driver and Java do the same):
+//! - NEWLEADER offering a pending reconfig's config (the peer's driver calls
+//!   `set_last_seen_config` at propose, as Java's getQuorumVerifierBytes returns the
+//!   last-seen config) makes a learner that syncs mid-reconfig activate it at UPTODATE
+//!   before it commits (seed 3000, 3 servers, `SimConfig::offer_pending_config`);
+//! - a committed reconfig whose COMMITANDACTIVATE only its leader saw (it then crashed)
+//!   is in the others' histories, but they keep the old config: a new leader offers and
+//!   activates only its activated config (the driver does not carry the last-seen one
+//!   over) and the election counts only that one, where Java's FLE and Leader.lead also
+//!   need a quorum of the last-seen config and the leader activates it once established.
+//!   The old config's quorum and the new one's then both lead: seeds 60343, 60201, 60671
+//!   (PrimaryIntegrity), 61834 (Leadership2), 61943 (PrefixConsistency), 3 servers.
+//!
 //! [`Leader`]: crate::quorum::leader::Leader
 //! [`Learner`]: crate::quorum::zab::Learner
 
+mod config;
 mod disk;
 mod invariants;
 mod net;
@@ -50,6 +74,9 @@ pub(crate) enum PlantedBug {
     /// The leader's driver counts an ACK from every forwarding follower the moment it
     /// proposes: the leader commits on its own, with fewer than a quorum.
     PhantomAcks,
+    /// The leader commits a reconfig (and what follows it) on a quorum of the old config
+    /// alone, without one of the new config.
+    ReconfigOldQuorumOnly,
 }
 
 /// What one run does; every knob is derived from the seed except these.
@@ -75,6 +102,12 @@ pub(crate) struct SimConfig {
     /// Clients also send syncs to every leader, checked by the LinearizableSync invariant;
     /// `Some(on)`: with `linearizableSync=on` (off: ZooKeeper's sync, which may fail it).
     pub(crate) syncs: Option<bool>,
+    /// Leaders now and then propose a reconfig, and a spare server (the last sid) runs
+    /// from the start as a non-voting follower a reconfig may add.
+    pub(crate) reconfigs: bool,
+    /// With reconfigs: NEWLEADER offers a pending reconfig's config, as the peer's driver
+    /// does (`set_last_seen_config` at propose); off, it offers the committed one.
+    pub(crate) offer_pending_config: bool,
 }
 
 impl SimConfig {
@@ -92,6 +125,8 @@ impl SimConfig {
             bug: None,
             flush_at_role_end: true,
             syncs: None,
+            reconfigs: false,
+            offer_pending_config: false,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use bytes::BytesMut;
 
+use super::config::View;
 use super::disk::{Disk, Txn};
 use super::invariants::Record;
 use super::net::Net;
@@ -29,7 +30,13 @@ pub(crate) struct Ctx<'a> {
     pub(crate) flush_at_role_end: bool,
     /// Leaders run with linearizableSync.
     pub(crate) linearizable_sync: bool,
-    pub(crate) qv: &'a Majority,
+    /// Leaders propose reconfigs, and servers act on the configs the machines activate
+    /// (off: they ignore them, as before reconfig was simulated, so old seeds replay).
+    pub(crate) reconfigs: bool,
+    /// NEWLEADER offers a pending reconfig's config, as the peer's driver has it.
+    pub(crate) offer_pending_config: bool,
+    /// The servers a reconfig may make voters (participants and the spare).
+    pub(crate) participants: &'a [Sid],
     /// A trace of what happened, printed with a failure.
     pub(crate) trace: &'a mut Vec<String>,
 }
@@ -53,6 +60,10 @@ pub(crate) struct Leading {
     pub(crate) processed: usize,
     /// The last proposed counter.
     pub(crate) counter: i64,
+    /// What NEWLEADER offered: its config is activated once the epoch is established.
+    pub(crate) newleader: LeaderStart,
+    /// The configs this leader's reconfig txns proposed, by zxid.
+    pub(crate) reconfigs: BTreeMap<Zxid, View>,
 }
 
 /// A learner's connection to its leader.
@@ -88,6 +99,13 @@ pub(crate) struct Node {
     pub(crate) role: Role,
     /// When the log writer's next fsync runs (group commit of everything written by then).
     pub(crate) fsync_at_ms: Option<u64>,
+    /// The activated config (the dynamic config file: it survives a crash).
+    pub(crate) config: View,
+    /// The last config seen proposed or activated (`zoo.cfg.dynamic.next`).
+    pub(crate) last_seen: View,
+    /// QuorumPeer's reconfigFlag: a committed reconfig designated this leader, so the next
+    /// role is taken under it without an election, if it leads before the given time.
+    pub(crate) designated: Option<(Sid, u64)>,
 }
 
 /// The whole log as one txn-log file.
@@ -113,14 +131,17 @@ fn encode(p: &QuorumPacket) -> Vec<u8> {
 }
 
 impl Node {
-    /// A fresh server with an empty disk.
-    pub(crate) fn new(sid: Sid, observer: bool) -> Node {
+    /// A fresh server with an empty disk, running with `config`.
+    pub(crate) fn new(sid: Sid, observer: bool, config: View) -> Node {
         Node {
             sid,
             observer,
             disk: Disk::default(),
             role: Role::Looking,
             fsync_at_ms: None,
+            last_seen: config.clone(),
+            config,
+            designated: None,
         }
     }
 
@@ -153,6 +174,7 @@ impl Node {
         self.disk.crash();
         ctx.rec.forget(self.sid);
         self.fsync_at_ms = None;
+        self.designated = None;
         self.role = Role::Down {
             restart_at_ms: ctx.now_ms + ctx.rng.range(20, 2000),
         };
@@ -203,19 +225,28 @@ impl Node {
             durable_zxid: self.disk.log[..self.disk.durable]
                 .last()
                 .map_or(Zxid(0), |t| t.0),
-            config_version: 0,
-            last_seen_config_version: 0,
+            // As the peer's driver does: NEWLEADER offers the activated config; a reconfig
+            // the last leader proposed but did not commit is not carried over.
+            config_version: self.config.version,
+            last_seen_config_version: self.config.version,
             reconfig_enabled: true,
-            config_members: String::new(),
+            config_members: if ctx.reconfigs {
+                self.config.member_lines()
+            } else {
+                String::new()
+            },
         };
-        let (mut leader, actions) = Leader::new(cfg, ctx.qv.clone(), start, ctx.now_ms);
-        leader.set_linearizable_sync(ctx.linearizable_sync, ctx.qv.clone());
+        let qv = self.config.qv();
+        let (mut leader, actions) = Leader::new(cfg, qv.clone(), start.clone(), ctx.now_ms);
+        leader.set_linearizable_sync(ctx.linearizable_sync, qv);
         self.role = Role::Leading(Box::new(Leading {
             leader,
             conns: BTreeMap::new(),
             epoch: None,
             processed: self.disk.log.len(),
             counter: 0,
+            newleader: start,
+            reconfigs: BTreeMap::new(),
         }));
         self.leader_actions(ctx, actions);
     }
@@ -233,7 +264,12 @@ impl Node {
             } else {
                 LearnerType::Participant
             },
-            config_version: 0,
+            // LearnerInfo's configVersion: a leader with an older config refuses us.
+            config_version: if ctx.reconfigs {
+                self.config.version
+            } else {
+                0
+            },
             tick_time_ms: TICK_MS,
             init_limit: INIT_LIMIT,
             sync_limit: SYNC_LIMIT,
@@ -261,3 +297,4 @@ impl Node {
 
 mod following;
 mod leading;
+mod reconfig;

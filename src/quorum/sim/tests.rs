@@ -1,8 +1,9 @@
 //! The simulator's tests: many seeds for 3 and 5 servers, each failure printing its seed
 //! and the command that replays it, and the planted bug the invariants must catch.
 //!
-//! Replay one seed: `SIM_SEED=<seed> SIM_SERVERS=<n> [SIM_OBSERVERS=<m>] [SIM_NO_FLUSH=1] cargo test --no-default-features
-//! --lib quorum::sim::tests::replay -- --ignored --nocapture`.
+//! Replay one seed: `SIM_SEED=<seed> SIM_SERVERS=<n> [SIM_OBSERVERS=<m>] [SIM_NO_FLUSH=1]
+//! [SIM_RECONFIG=1] cargo test --no-default-features --lib quorum::sim::tests::replay --
+//! --ignored --nocapture`.
 
 use super::world::{Outcome, World};
 use super::{PlantedBug, SimConfig};
@@ -13,7 +14,7 @@ fn run(cfg: SimConfig) -> Outcome {
 
 fn replay_command(cfg: &SimConfig) -> String {
     format!(
-        "SIM_SEED={} SIM_SERVERS={} SIM_OBSERVERS={}{} cargo test --release \
+        "SIM_SEED={} SIM_SERVERS={} SIM_OBSERVERS={}{}{} cargo test --release \
          --no-default-features --lib quorum::sim::tests::replay -- --ignored --nocapture",
         cfg.seed,
         cfg.servers,
@@ -22,6 +23,11 @@ fn replay_command(cfg: &SimConfig) -> String {
             ""
         } else {
             " SIM_NO_FLUSH=1"
+        },
+        match (cfg.reconfigs, cfg.offer_pending_config) {
+            (false, _) => "",
+            (true, false) => " SIM_RECONFIG=1",
+            (true, true) => " SIM_RECONFIG=1 SIM_OFFER_PENDING=1",
         }
     )
 }
@@ -126,6 +132,8 @@ fn replay() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     cfg.flush_at_role_end = std::env::var("SIM_NO_FLUSH").is_err();
+    cfg.reconfigs = std::env::var("SIM_RECONFIG").is_ok();
+    cfg.offer_pending_config = std::env::var("SIM_OFFER_PENDING").is_ok();
     let out = run(cfg);
     for line in &out.trace_tail {
         println!("{line}");
@@ -136,9 +144,15 @@ fn replay() {
 
 /// The first seed of 200 at which the invariants catch `bug`, with what they said.
 fn catch(bug: PlantedBug) -> (u64, String) {
+    catch_with(bug, false)
+}
+
+/// [`catch`], with reconfigs on if `reconfigs`.
+fn catch_with(bug: PlantedBug, reconfigs: bool) -> (u64, String) {
     let caught = (0..200).find_map(|seed| {
         let mut cfg = SimConfig::new(seed, 3);
         cfg.bug = Some(bug);
+        cfg.reconfigs = reconfigs;
         cfg.crash_ppm = 1500;
         let out = run(cfg);
         out.violations.first().map(|v| (seed, v.clone()))
@@ -237,3 +251,6 @@ fn zookeeper_sync_in_the_simulator() {
             .unwrap_or_default()
     );
 }
+
+#[path = "tests_reconfig.rs"]
+mod reconfig;

@@ -1,12 +1,21 @@
 //! The run: the simulated clock, the event loop over servers and links, the faults, the
 //! client workload, and the election stand-in.
 
+use super::config::View;
 use super::disk::Disk;
 use super::invariants::{check_all, Record};
 use super::net::{Net, Wire};
 use super::node::{Ctx, Node, Role};
 use super::{Rng, SimConfig};
-use crate::quorum::{Majority, QuorumVerifier, Sid};
+use crate::quorum::Sid;
+
+mod elect;
+
+/// How many trace lines a run reports.
+const TRACE_TAIL: usize = 60;
+
+/// Per-millisecond chance (parts per million) that clients ask each leader for a reconfig.
+const RECONFIG_PPM: u64 = 1500;
 
 /// A whole ensemble under simulation.
 pub(crate) struct World {
@@ -16,7 +25,8 @@ pub(crate) struct World {
     net: Net,
     rec: Record,
     nodes: Vec<Node>,
-    qv: Majority,
+    /// The servers a reconfig may make voters: the participants, and the spare.
+    participants: Vec<Sid>,
     trace: Vec<String>,
     /// When the current partition heals.
     heal_at_ms: Option<u64>,
@@ -43,9 +53,28 @@ impl World {
     pub(crate) fn new(cfg: SimConfig) -> World {
         let sids: Vec<Sid> = (1..=cfg.servers).map(Sid).collect();
         let observers: Vec<Sid> = (1..=cfg.observers).map(|o| Sid(cfg.servers + o)).collect();
-        let nodes = (sids.iter().map(|&s| Node::new(s, false)))
-            .chain(observers.iter().map(|&s| Node::new(s, true)))
+        let config = View {
+            version: 0,
+            voters: sids.iter().copied().collect(),
+            observers: observers.iter().copied().collect(),
+        };
+        let mut nodes: Vec<Node> = (sids.iter().map(|&s| Node::new(s, false, config.clone())))
+            .chain(
+                observers
+                    .iter()
+                    .map(|&s| Node::new(s, true, config.clone())),
+            )
             .collect();
+        let mut participants = sids;
+        if cfg.reconfigs {
+            // The spare starts as a joiner does: the current config plus itself. No one
+            // else counts it, so it follows as a non-voter until a reconfig adds it.
+            let spare = Sid(cfg.servers + cfg.observers + 1);
+            let mut own = config.clone();
+            own.voters.insert(spare);
+            nodes.push(Node::new(spare, false, own));
+            participants.push(spare);
+        }
         World {
             cfg,
             now_ms: 0,
@@ -53,7 +82,7 @@ impl World {
             net: Net::default(),
             rec: Record::default(),
             nodes,
-            qv: Majority::new(sids, observers),
+            participants,
             trace: Vec::new(),
             heal_at_ms: None,
         }
@@ -72,7 +101,9 @@ impl World {
             bug: self.cfg.bug,
             flush_at_role_end: self.cfg.flush_at_role_end,
             linearizable_sync: self.cfg.syncs == Some(true),
-            qv: &self.qv,
+            reconfigs: self.cfg.reconfigs,
+            offer_pending_config: self.cfg.offer_pending_config,
+            participants: &self.participants,
             trace: &mut self.trace,
         };
         f(&mut self.nodes[i], &mut ctx);
@@ -88,7 +119,9 @@ impl World {
                     bug: self.cfg.bug,
                     flush_at_role_end: self.cfg.flush_at_role_end,
                     linearizable_sync: self.cfg.syncs == Some(true),
-                    qv: &self.qv,
+                    reconfigs: self.cfg.reconfigs,
+                    offer_pending_config: self.cfg.offer_pending_config,
+                    participants: &self.participants,
                     trace: &mut self.trace,
                 };
                 let n = &mut self.nodes[j];
@@ -112,7 +145,7 @@ impl World {
             self.now_ms += 1;
         }
         self.check();
-        let tail = self.trace.len().saturating_sub(60);
+        let tail = self.trace.len().saturating_sub(TRACE_TAIL);
         Outcome {
             violations: self.rec.violations,
             acked: self.rec.acked.len(),
@@ -167,6 +200,12 @@ impl World {
                 for _ in 0..self.rng.range(1, 5) {
                     self.on_node(i, |n, ctx| n.client_write(ctx));
                 }
+            }
+        }
+        // Reconfigs only when asked for, so other runs replay as before.
+        if self.cfg.reconfigs && self.rng.chance_ppm(RECONFIG_PPM) {
+            for i in 0..self.nodes.len() {
+                self.on_node(i, |n, ctx| n.client_reconfig(ctx));
             }
         }
         // Syncs only when asked for, so other runs replay as before.
@@ -236,63 +275,6 @@ impl World {
                     n.go_looking(ctx, &format!("link to leader cut (conn {conn})"))
                 });
             }
-        }
-    }
-
-    /// The election stand-in. A LOOKING server that can reach a LEADING one follows it (FLE
-    /// returns the established leader). Otherwise, if LOOKING servers that all reach each
-    /// other form a quorum, the one with the highest (currentEpoch, lastZxid, sid) leads and
-    /// the others follow it (FLE's totalOrderPredicate over a quorum of votes).
-    fn elect(&mut self) {
-        let leaders: Vec<Sid> = (self.nodes.iter())
-            .filter(|n| matches!(n.role, Role::Leading(_)))
-            .map(|n| n.sid)
-            .collect();
-        for i in 0..self.nodes.len() {
-            let sid = self.nodes[i].sid;
-            if !self.nodes[i].looking() {
-                continue;
-            }
-            if let Some(&l) = leaders.iter().find(|&&l| self.net.reachable(sid, l)) {
-                self.on_node(i, |n, ctx| n.follow(ctx, l));
-            }
-        }
-        // Observers take no part in an election (they only follow what one settled).
-        let looking: Vec<Sid> = (self.nodes.iter())
-            .filter(|n| n.looking() && !n.observer)
-            .map(|n| n.sid)
-            .collect();
-        // Start from each LOOKING server: those it reaches that also reach each other.
-        for &s in &looking {
-            let group: Vec<Sid> = (looking.iter().copied())
-                .filter(|&o| self.net.reachable(s, o))
-                .collect();
-            let clique = group
-                .iter()
-                .all(|&a| group.iter().all(|&b| a == b || self.net.reachable(a, b)));
-            if !clique || !self.qv.contains_quorum(&group.iter().copied().collect()) {
-                continue;
-            }
-            let winner = (group.iter())
-                .map(|&g| self.nodes[self.index(g)].vote())
-                .max()
-                .map(|v| v.2)
-                .unwrap_or(s);
-            let votes: Vec<String> = (group.iter())
-                .map(|&g| format!("{:?}", self.nodes[self.index(g)].vote()))
-                .collect();
-            self.trace.push(format!(
-                "{} election among {}",
-                self.now_ms,
-                votes.join(" ")
-            ));
-            let w = self.index(winner);
-            self.on_node(w, |n, ctx| n.lead(ctx));
-            for &g in group.iter().filter(|&&g| g != winner) {
-                let gi = self.index(g);
-                self.on_node(gi, |n, ctx| n.follow(ctx, winner));
-            }
-            return;
         }
     }
 }

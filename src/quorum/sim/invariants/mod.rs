@@ -11,11 +11,13 @@ pub(crate) mod linearizable_sync;
 pub(crate) mod no_lost_writes;
 pub(crate) mod prefix_consistency;
 pub(crate) mod primary_order;
+pub(crate) mod reconfig;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
+use super::config::View;
 use super::disk::Disk;
 use crate::quorum::{Sid, Zxid};
 
@@ -34,6 +36,14 @@ pub(crate) struct Record {
     pub(crate) chain: Vec<(Zxid, Bytes)>,
     /// Per server, how much of its delivered sequence has been checked against `chain`.
     pub(crate) checked: BTreeMap<Sid, usize>,
+    /// Every reconfig proposed: the config it was proposed under, and the new one.
+    pub(crate) reconfigs: BTreeMap<Zxid, (View, View)>,
+    /// Who ACKed each reconfig.
+    pub(crate) reconfig_acks: BTreeMap<Zxid, BTreeSet<Sid>>,
+    /// The reconfig txns some server activated.
+    pub(crate) activated: BTreeMap<Zxid, Bytes>,
+    /// What leaders committed: the txn, the leader's config version, the leader.
+    pub(crate) commits: BTreeMap<Zxid, (Bytes, i64, Sid)>,
     /// What was violated, in order.
     pub(crate) violations: Vec<String>,
     /// How often each notable event happened (sync kinds, refusals), to show what a run

@@ -7,6 +7,7 @@ use super::{encode, Ctx, Node, Role};
 use crate::jute::Jute;
 use crate::proto::quorum::packet::QuorumPacket;
 use crate::proto::quorum::packet_type as pt;
+use crate::quorum::sim::config::View;
 use crate::quorum::sim::disk::Txn;
 use crate::quorum::sim::invariants::no_lost_writes;
 use crate::quorum::sim::net::Wire;
@@ -165,8 +166,20 @@ impl Node {
                             .violated("Integrity", format!("server {}: {e}", sid.0));
                     }
                 }
-                // No sessions or client syncs in the simulation, and no reconfig yet: the
-                // leaders it runs never propose one.
+                Action::SeenConfig { config } if ctx.reconfigs => {
+                    if let Some(v) = View::parse(&config) {
+                        self.seen_config(v);
+                    }
+                }
+                // A major change ends the role here; nothing after it is performed (the
+                // next role syncs the rest).
+                Action::Activate { config, designated } if ctx.reconfigs => {
+                    if self.activate(ctx, &config, designated, leader_sid) {
+                        ctx.rec.count("role ends on reconfig");
+                        return self.go_looking(ctx, "changes proposed in reconfig");
+                    }
+                }
+                // No sessions or client syncs in the simulation.
                 Action::SyncDone
                 | Action::Revalidated { .. }
                 | Action::Warn(_)

@@ -11,7 +11,7 @@ use crate::proto::txn::{CreateSessionTxn, Txn, TxnEntry, TxnHeader};
 use crate::quorum::leader::sync::{LogState, StreamRange};
 use crate::quorum::leader::{Action, LeaderPacket, LearnerPacket};
 use crate::quorum::sim::invariants::{
-    integrity, leader_completeness, leadership, linearizable_sync,
+    integrity, leader_completeness, leadership, linearizable_sync, reconfig,
 };
 use crate::quorum::sim::net::Wire;
 use crate::quorum::sim::PlantedBug;
@@ -47,6 +47,9 @@ impl Node {
             Ok(p) => p,
             Err(e) => return self.leader_refuse(ctx, conn, known.flatten(), e.to_string()),
         };
+        if let (Some(Some(sid)), LearnerPacket::Ack { zxid }) = (known, &packet) {
+            reconfig::on_ack(ctx.rec, sid, *zxid);
+        }
         let now = ctx.now_ms;
         let result = {
             let Self { role, disk, .. } = self;
@@ -158,6 +161,9 @@ impl Node {
                 }
                 Action::StreamProposals { to, range } => self.stream(ctx, to, range),
                 Action::Established { zxid } => self.established(ctx, zxid.epoch()),
+                Action::Activate { zxid, designated } if ctx.reconfigs => {
+                    self.leader_activate(ctx, zxid, designated)
+                }
                 Action::Commit { zxid } => self.leader_commit(ctx, zxid),
                 Action::CloseLearner { sid, reason } => {
                     if let Some(conn) = self.conn_of(sid) {
@@ -205,10 +211,19 @@ impl Node {
         ));
         leadership::on_established(ctx.rec, epoch, self.sid);
         leader_completeness::on_established(ctx.rec, self.sid, epoch, &self.disk);
+        reconfig::on_established(ctx.rec, self.sid, epoch, &self.disk);
+        if ctx.reconfigs {
+            self.leader_activate_newleader(ctx, epoch);
+        }
         let Role::Leading(l) = &mut self.role else {
             return;
         };
         l.epoch = Some(epoch);
+        if ctx.bug == Some(PlantedBug::ReconfigOldQuorumOnly) {
+            if let Some(b) = l.leader.broadcast_mut() {
+                b.old_quorum_only = true;
+            }
+        }
         // Zab.tla LeaderProcessACKLD: the initial history is committed.
         self.disk.committed = self.disk.committed.max(l.processed);
     }
@@ -225,6 +240,8 @@ impl Node {
         l.processed = l.processed.max(self.disk.committed);
         l.leader.applied(zxid);
         if let Some(i) = self.disk.position(zxid) {
+            let data = &self.disk.log[i].1;
+            reconfig::on_committed(ctx.rec, self.sid, zxid, data, self.config.version);
             ctx.rec.acked.insert(zxid, self.disk.log[i].1.clone());
             ctx.rec.acked_at.push((ctx.now_ms, zxid));
         }
@@ -264,6 +281,17 @@ impl Node {
         };
         l.counter += 1;
         integrity::on_proposed(ctx.rec, self.sid, zxid, data.clone());
+        self.logged_proposal(ctx, zxid, data, actions);
+    }
+
+    /// A proposal went out: log it, perform its actions, and put back the planted bug.
+    pub(crate) fn logged_proposal(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        zxid: Zxid,
+        data: Bytes,
+        actions: Vec<Action>,
+    ) {
         // Leader.propose sends first; SyncRequestProcessor then logs it.
         if let Err(e) = self.disk.append((zxid, data)) {
             ctx.rec
@@ -274,7 +302,7 @@ impl Node {
         match ctx.bug {
             Some(PlantedBug::AckBeforeDurable) => self.report_durable(ctx, zxid),
             Some(PlantedBug::PhantomAcks) => self.phantom_acks(ctx, zxid),
-            None => {}
+            Some(PlantedBug::ReconfigOldQuorumOnly) | None => {}
         }
     }
 
@@ -310,6 +338,10 @@ impl Node {
     pub(crate) fn report_durable(&mut self, ctx: &mut Ctx<'_>, upto: Zxid) {
         match &mut self.role {
             Role::Leading(l) => {
+                // The leader's own ACKs of its reconfigs (AckRequestProcessor).
+                for z in l.reconfigs.keys().filter(|z| **z <= upto) {
+                    reconfig::on_ack(ctx.rec, self.sid, *z);
+                }
                 let a = l.leader.on_durable(upto, ctx.now_ms);
                 self.leader_actions(ctx, a);
             }
