@@ -319,7 +319,7 @@ async fn perform(
                     tracing::warn!("cannot update the election vote: {e}");
                 }
             }
-            Action::SeenConfig { config } => peer.seen_config(&config),
+            Action::SeenConfig { config } => peer.seen_config(port, &config).await?,
             Action::Activate { config, designated } => {
                 if peer
                     .process_reconfig(port, &config, designated, f.leader)

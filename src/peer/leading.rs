@@ -382,14 +382,16 @@ async fn perform(
                 Some(q) => {
                     // Leader.propose of a reconfig: the new config is the last seen, and
                     // every proposal until its commit needs a quorum of both.
-                    peer.seen_config(q.to_text().as_bytes());
+                    peer.seen_config(port, q.to_text().as_bytes()).await?;
                     let qv = crate::quorum::Majority::new(
                         q.voters().map(Sid),
                         (q.servers.values().filter(|s| s.observer)).map(|s| Sid(s.sid)),
                     );
-                    let r = l.leader.propose_reconfig(Zxid(*zxid), data, qv, now);
-                    l.leader.set_last_seen_config(*zxid, q.member_lines());
-                    r
+                    // NEWLEADER keeps offering the committed config until this commits:
+                    // Java offers the pending one, which a learner syncing meanwhile
+                    // activates at UPTODATE before it is committed (found by quorum::sim).
+                    // The learner still learns the pending config from its PROPOSAL.
+                    l.leader.propose_reconfig(Zxid(*zxid), data, qv, now)
                 }
                 None => l.leader.propose(Zxid(*zxid), data, now),
             };

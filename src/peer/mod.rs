@@ -109,6 +109,9 @@ pub(crate) struct Peer {
     election_time_ms: Option<u64>,
     /// The version of the last config seen (proposed or activated).
     last_seen_version: i64,
+    /// The last config seen when newer than the running one (a reconfig proposed or
+    /// logged, not activated here): elections and a new leader need its quorum too.
+    last_seen: Option<crate::config::dynamic::QuorumText>,
     /// QuorumPeer's reconfigFlag with its vote: a committed reconfig designated this
     /// leader, whose role we take next without an election.
     designated: Option<(crate::quorum::Sid, Zxid)>,
@@ -159,6 +162,7 @@ impl Peer {
             expiry: tokio::time::interval(Duration::from_millis(50)),
             reap: tokio::time::interval(Duration::from_millis(reap_ms)),
             last_seen_version: config_version,
+            last_seen: None,
             designated: None,
             committed,
             election_time_ms: None,
@@ -359,9 +363,19 @@ impl Peer {
                     .map_err(PeerError::from)?;
                     p
                 }
-                None => ElectionPort::start(&self.cfg, last, epoch, Default::default())
+                None => {
+                    self.load_last_seen();
+                    let last_seen = self.last_seen_config();
+                    ElectionPort::start_with_last_seen(
+                        &self.cfg,
+                        last_seen,
+                        last,
+                        epoch,
+                        Default::default(),
+                    )
                     .await
-                    .map_err(PeerError::from)?,
+                    .map_err(PeerError::from)?
+                }
             };
             let mut p = p;
             let looking_since = self.now_ms();

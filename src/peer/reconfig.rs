@@ -39,20 +39,62 @@ impl Peer {
     }
 
     /// QuorumPeer.setLastSeenQuorumVerifier(qv, true): a reconfig was proposed (or a new
-    /// leader told us its config). Without `reconfigEnabled` ZooKeeper ignores it.
-    pub(crate) fn seen_config(&mut self, config: &[u8]) {
+    /// leader told us its config). From now on elections need a quorum of it too. Without
+    /// `reconfigEnabled` ZooKeeper ignores it.
+    pub(crate) async fn seen_config(
+        &mut self,
+        port: &ElectionPort,
+        config: &[u8],
+    ) -> Result<(), PeerError> {
         if !self.cfg.reconfig_enabled {
-            return;
+            return Ok(());
         }
-        let Some(q) = parse(config) else { return };
+        let Some(q) = parse(config) else {
+            return Ok(());
+        };
         if q.version <= self.last_seen_version {
-            return;
+            return Ok(());
         }
         self.last_seen_version = q.version;
         if let Some(files) = self.config_files() {
             if let Err(e) = files.write_next(&q) {
                 tracing::error!("cannot write {}: {e}", files.next_file().display());
             }
+        }
+        if q.version > self.cfg.config_version {
+            self.last_seen = Some(q);
+            port.set_last_seen(self.last_seen_config()).await?;
+        }
+        Ok(())
+    }
+
+    /// The last-seen config as a whole configuration, if newer than the running one.
+    pub(crate) fn last_seen_config(&self) -> Option<Arc<Config>> {
+        (self.last_seen.as_ref())
+            .filter(|q| q.version > self.cfg.config_version)
+            .map(|q| Arc::new(q.apply_to(&self.cfg)))
+    }
+
+    /// QuorumPeerConfig: `zoo.cfg.dynamic.next` holds a config seen but not activated when
+    /// the server stopped; it counts in elections after a restart too.
+    pub(crate) fn load_last_seen(&mut self) {
+        if !self.cfg.reconfig_enabled {
+            return;
+        }
+        let Some(next) = self.config_files().map(|f| f.next_file()) else {
+            return;
+        };
+        let Ok(text) = std::fs::read_to_string(&next) else {
+            return;
+        };
+        match QuorumText::parse(&text) {
+            Ok(q) if q.version > self.cfg.config_version => {
+                tracing::info!("last seen config {:#x} from {}", q.version, next.display());
+                self.last_seen_version = q.version;
+                self.last_seen = Some(q);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("ignoring {}: {e}", next.display()),
         }
     }
 
@@ -96,6 +138,13 @@ impl Peer {
             }
         }
         self.last_seen_version = self.last_seen_version.max(q.version);
+        if self
+            .last_seen
+            .as_ref()
+            .is_some_and(|l| l.version <= q.version)
+        {
+            self.last_seen = None;
+        }
         self.cfg = next.clone();
         self.core.set_config(next.clone());
         self.init_config_node();

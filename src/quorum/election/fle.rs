@@ -27,6 +27,10 @@ pub struct Election<Q: QuorumVerifier = Majority> {
     me: Sid,
     learner_type: LearnerType,
     qv: Q,
+    /// The last-seen config's voters when it is newer than `qv` (a reconfig logged but not
+    /// activated here): votes must form a quorum of it too, and its voters count as
+    /// valid voters (getCurrentAndNextConfigVoters).
+    last_seen_qv: Option<Q>,
     /// `qv.toString().getBytes()`, carried by every notification we send.
     config: Vec<u8>,
     timing: Timing,
@@ -64,6 +68,7 @@ impl<Q: QuorumVerifier> Election<Q> {
             me,
             learner_type,
             qv,
+            last_seen_qv: None,
             config,
             timing: Timing::default(),
             order: total_order_predicate,
@@ -126,6 +131,17 @@ impl<Q: QuorumVerifier> Election<Q> {
         self.learner_type = learner_type;
         self.qv = qv;
         self.config = config;
+    }
+
+    /// A config newer than the current one was seen (QuorumPeer's lastSeenQuorumVerifier),
+    /// or none (`None`): from now on elections need a quorum of it too.
+    pub fn set_last_seen(&mut self, last_seen: Option<Q>) {
+        self.last_seen_qv = last_seen;
+    }
+
+    /// validVoter: a voter of the current or of the last-seen config.
+    pub(super) fn is_valid_voter(&self, sid: Sid) -> bool {
+        self.qv.is_voter(sid) || self.last_seen_qv.as_ref().is_some_and(|q| q.is_voter(sid))
     }
 
     /// The reconfig designated a leader (QuorumPeer.updateVote, then updateServerState):
@@ -207,7 +223,7 @@ impl<Q: QuorumVerifier> Election<Q> {
     pub fn on_notification(&mut self, from: Sid, mut n: Notification, now_ms: u64) -> Output {
         n.sid = from;
         let mut actions = Vec::new();
-        if !self.qv.is_voter(from) {
+        if !self.is_valid_voter(from) {
             // WorkerReceiver: a non-voter (an observer) gets our current vote at once and its
             // notification goes no further, so observers never vote. Note the round is our
             // logicalclock, not the vote's.
@@ -287,7 +303,12 @@ impl<Q: QuorumVerifier> Election<Q> {
 
     /// sendNotifications: our proposal, as LOOKING, to every voter (ourselves included).
     fn send_notifications(&self, actions: &mut Vec<Action>) {
-        for &to in self.qv.voting_members() {
+        // getCurrentAndNextConfigVoters.
+        let mut voters: std::collections::BTreeSet<Sid> = self.qv.voting_members().clone();
+        if let Some(next) = &self.last_seen_qv {
+            voters.extend(next.voting_members().iter().copied());
+        }
+        for to in voters {
             let msg = self.to_send(self.proposal, self.logicalclock, ServerState::Looking);
             actions.push(Action::Send { to, msg });
         }

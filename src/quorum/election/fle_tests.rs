@@ -610,3 +610,40 @@ fn a_decided_server_answers_a_non_voter_whatever_its_state() {
     let out = deliver(&mut e, 4, prop(3, 0x100, 1), 2, Observing, 300);
     assert_eq!(out.actions, vec![send(4, p3, 2, Leading)]);
 }
+
+/// A newer config was seen (a reconfig logged, not activated): the votes must form a
+/// quorum of it too, and its new voters count (getVoteTracker with the last-seen verifier,
+/// validVoter over getCurrentAndNextConfigVoters). Here {1,2,3} runs and {1,3,4} was seen:
+/// 2 and 3 following 3 are a quorum of the old config only.
+#[test]
+fn a_last_seen_config_needs_its_own_quorum_too() {
+    let mut e = peer(1, 0x100, 1);
+    e.set_last_seen(Some(view(&[1, 3, 4], &[])));
+    let out = e.start(0, Zxid(0x100), 1);
+    let sent: Vec<Sid> = out
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send { to, .. } => Some(*to),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        vec![Sid(1), Sid(2), Sid(3), Sid(4)],
+        "both configs' voters"
+    );
+    let p3 = prop(3, 0x200, 1);
+    assert_eq!(deliver(&mut e, 2, p3, 1, Following, 1).actions, vec![]);
+    assert_eq!(deliver(&mut e, 3, p3, 1, Leading, 2).actions, vec![]);
+    assert_eq!(e.state(), Looking, "no quorum of {{1,3,4}} yet");
+    let out = deliver(&mut e, 4, p3, 1, Following, 3);
+    assert!(
+        matches!(
+            out.actions.as_slice(),
+            [Action::Decided { leader: Sid(3), .. }]
+        ),
+        "{:?}",
+        out.actions
+    );
+}

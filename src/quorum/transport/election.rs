@@ -57,6 +57,8 @@ enum Command {
     Reconfigure(Arc<Config>),
     /// A reconfig designated this leader: take the role without an election.
     Designated { leader: Sid, zxid: Zxid },
+    /// A newer config was seen (or none is pending any more).
+    LastSeen(Option<Arc<Config>>),
 }
 
 /// A running election port: the listener, the connections and the driver task.
@@ -99,6 +101,19 @@ impl ElectionPort {
         current_epoch: i64,
         timing: Timing,
     ) -> Result<ElectionPort, TransportError> {
+        Self::start_with_last_seen(cfg, None, last_zxid, current_epoch, timing).await
+    }
+
+    /// [`ElectionPort::start`] for a server that has seen a newer config than the one it
+    /// runs (zoo.cfg.dynamic.next): its elections need a quorum of that one too from the
+    /// first round.
+    pub async fn start_with_last_seen(
+        cfg: &Config,
+        last_seen: Option<Arc<Config>>,
+        last_zxid: Zxid,
+        current_epoch: i64,
+        timing: Timing,
+    ) -> Result<ElectionPort, TransportError> {
         let view = View::from_config(cfg)?;
         let cancel = CancellationToken::new();
         let (recv_tx, recv_rx) = mpsc::channel(limits::RECV_CAPACITY);
@@ -116,8 +131,9 @@ impl ElectionPort {
         let (heard_tx, heard) = watch::channel(BTreeMap::new());
         let (commands, commands_rx) = mpsc::channel(limits::COMMAND_CAPACITY);
         let (newer_tx, newer_config) = watch::channel(None);
-        let driver = Driver {
+        let mut driver = Driver {
             cfg: Arc::new(cfg.clone()),
+            last_seen: None,
             newer_config: newer_tx,
             looking_from: (last_zxid, current_epoch),
             me: view.me,
@@ -132,6 +148,9 @@ impl ElectionPort {
             wake_at_ms: None,
             cancel: cancel.clone(),
         };
+        if last_seen.is_some() {
+            driver.set_last_seen(last_seen);
+        }
         cnx.connect_all();
         let task = tokio::spawn(driver.run(last_zxid, current_epoch));
         Ok(ElectionPort {
@@ -203,6 +222,16 @@ impl ElectionPort {
         self.command(Command::Reconfigure(cfg.clone())).await
     }
 
+    /// A newer config was seen (a reconfig proposed or logged; `None`: none pending):
+    /// elections need a quorum of it as well as of the current one, and its members are
+    /// connected (QuorumPeer.setLastSeenQuorumVerifier, connectNewPeers).
+    pub async fn set_last_seen(&self, cfg: Option<Arc<Config>>) -> Result<(), TransportError> {
+        if let Some(c) = &cfg {
+            View::from_config(c)?;
+        }
+        self.command(Command::LastSeen(cfg)).await
+    }
+
     /// A newer config the election learned from a notification while LOOKING (and
     /// switched to), for the peer to activate; taken once.
     pub fn take_newer_config(&mut self) -> Option<Vec<u8>> {
@@ -249,6 +278,8 @@ impl ElectionPort {
 struct Driver {
     /// The configuration the election runs with (a reconfig replaces it).
     cfg: Arc<Config>,
+    /// A newer config seen but not activated: its voters count too.
+    last_seen: Option<Arc<Config>>,
     /// A newer config learned while LOOKING, for the peer to activate.
     newer_config: watch::Sender<Option<Vec<u8>>>,
     /// The last zxid and current epoch the current round started from.
@@ -386,11 +417,40 @@ impl Driver {
                 .map(|s| s.0)
                 .collect::<Vec<_>>()
         );
-        self.cnx.set_peers(&view.peers);
         self.election
             .reconfigure(view.learner_type, view.qv, view.config_bytes);
         self.cfg = cfg;
+        // An activated config at least as new as the last seen one ends it.
+        let pending = self.last_seen.take();
+        self.set_last_seen(pending);
         Ok(())
+    }
+
+    /// The last-seen config, if newer than the current one: its voters count, its members
+    /// are connected.
+    fn set_last_seen(&mut self, last_seen: Option<Arc<Config>>) {
+        let newer = last_seen.filter(|c| c.config_version > self.cfg.config_version);
+        let next_view = newer.as_ref().and_then(|c| View::from_config(c).ok());
+        let mut peers = View::from_config(&self.cfg)
+            .map(|v| v.peers)
+            .unwrap_or_default();
+        if let (Some(v), Some(c)) = (&next_view, &newer) {
+            for (sid, m) in &v.peers {
+                peers.entry(*sid).or_insert_with(|| m.clone());
+            }
+            tracing::info!(
+                "sid {}: last seen config {:#x}: its voters {:?} must agree too",
+                self.me.0,
+                c.config_version,
+                v.qv.voting_members()
+                    .iter()
+                    .map(|s| s.0)
+                    .collect::<Vec<_>>()
+            );
+        }
+        self.cnx.set_peers(&peers);
+        self.election.set_last_seen(next_view.map(|v| v.qv));
+        self.last_seen = newer;
     }
 
     fn on_command(&mut self, c: Command) {
@@ -413,6 +473,7 @@ impl Driver {
                     }
                 }
             }
+            Command::LastSeen(cfg) => self.set_last_seen(cfg),
             Command::Designated { leader, zxid } => {
                 self.round += 1;
                 let state = self.election.adopt_designated(leader, zxid);

@@ -52,8 +52,9 @@ impl<Q: QuorumVerifier> Election<Q> {
         }
         // Every notification taken off the queue ends one poll(notTimeout).
         round.poll_deadline_ms = now_ms + round.not_timeout_ms;
-        // Only votes from a voter for a voter count (validVoter on both).
-        if !(self.qv.is_voter(n.sid) && self.qv.is_voter(n.leader)) {
+        // Only votes from a voter for a voter count (validVoter on both: a voter of the
+        // current or the last-seen config).
+        if !(self.is_valid_voter(n.sid) && self.is_valid_voter(n.leader)) {
             return;
         }
         match n.state {
@@ -102,7 +103,7 @@ impl<Q: QuorumVerifier> Election<Q> {
             .insert(n.sid, Vote::looking(n.proposal(), n.election_epoch));
         // termPredicate: a quorum of this round agrees with our proposal. Wait finalizeWait
         // for a better one before deciding.
-        if has_quorum(&self.qv, &round.recvset, &probe) {
+        if all_quorums(&self.qv, self.last_seen_qv.as_ref(), &round.recvset, &probe) {
             round.finalize_deadline_ms = Some(now_ms + finalize_wait_ms);
         }
     }
@@ -133,7 +134,7 @@ impl<Q: QuorumVerifier> Election<Q> {
                     ..probe
                 },
             );
-            if has_quorum(&self.qv, &round.recvset, &probe)
+            if all_quorums(&self.qv, self.last_seen_qv.as_ref(), &round.recvset, &probe)
                 && check_leader(
                     self.me,
                     self.logicalclock,
@@ -149,15 +150,18 @@ impl<Q: QuorumVerifier> Election<Q> {
         // Any round: join an established ensemble once a quorum follows the same leader and
         // that leader itself says LEADING (ZOOKEEPER-1732).
         round.outofelection.insert(n.sid, probe);
-        if has_quorum(&self.qv, &round.outofelection, &probe)
-            && check_leader(
-                self.me,
-                self.logicalclock,
-                &round.outofelection,
-                n.leader,
-                n.election_epoch,
-            )
-        {
+        if all_quorums(
+            &self.qv,
+            self.last_seen_qv.as_ref(),
+            &round.outofelection,
+            &probe,
+        ) && check_leader(
+            self.me,
+            self.logicalclock,
+            &round.outofelection,
+            n.leader,
+            n.election_epoch,
+        ) {
             self.logicalclock = n.election_epoch;
             self.decide(n.leader, end, actions);
         }
@@ -185,8 +189,19 @@ impl<Q: QuorumVerifier> Election<Q> {
     }
 }
 
-/// getVoteTracker(votes, probe).hasAllQuorums(): the voters whose vote matches the probe
-/// (Vote.equals) form a quorum.
+/// getVoteTracker(votes, probe).hasAllQuorums(): a quorum of the current config and,
+/// while a newer config was seen (a reconfig logged, maybe committed, not activated here),
+/// of that one too: two quorums of different configs cannot both elect.
+fn all_quorums<Q: QuorumVerifier>(
+    qv: &Q,
+    last_seen: Option<&Q>,
+    votes: &BTreeMap<Sid, Vote>,
+    probe: &Vote,
+) -> bool {
+    has_quorum(qv, votes, probe) && last_seen.is_none_or(|next| has_quorum(next, votes, probe))
+}
+
+/// The voters whose vote matches the probe (Vote.equals) form a quorum of `qv`.
 fn has_quorum<Q: QuorumVerifier>(qv: &Q, votes: &BTreeMap<Sid, Vote>, probe: &Vote) -> bool {
     let acks: BTreeSet<Sid> = votes
         .iter()
