@@ -10,6 +10,12 @@
 //! - `waitForNewLeaderAck`: ACKs of NEWLEADER; at quorum the leader starts serving
 //!   (`startZkServer`) and every learner past the barrier gets UPTODATE.
 //!
+//! A last-seen view newer than the committed one (a reconfig logged, never activated)
+//! only weighs on the NEWLEADER barrier: Leader.lead adds it to `newLeaderProposal`, so
+//! NEWLEADER needs a quorum of both views, whereas getEpochToPropose and waitForEpochAck
+//! count with the committed view alone (3.8.0 through 3.9.5). Establishing in both views
+//! is what keeps the old view's quorum and the new one's from each seating a leader.
+//!
 //! In Java each LearnerHandler thread blocks in these calls; here a blocked caller is a
 //! waiter with a deadline, released by the call that completes the quorum or timed out by
 //! [`Discovery::on_tick`]. A learner that arrives after a barrier has passed goes straight
@@ -91,6 +97,8 @@ pub enum DiscoveryEvent {
 #[derive(Debug, Clone)]
 pub struct Discovery<Q> {
     qv: Q,
+    /// The last-seen view while it is newer than `qv`: the NEWLEADER quorum needs it too.
+    last_seen: Option<Q>,
     my_sid: Sid,
     init_timeout_ms: u64,
     /// `leaderStateSummary`: (currentEpoch, lastProcessedZxid) when leading began.
@@ -102,6 +110,8 @@ pub struct Discovery<Q> {
     election_finished: bool,
     electing: BTreeSet<Sid>,
     quorum_formed: bool,
+    /// Every sid that ACKed NEWLEADER; each view counts only its own voters (as each of
+    /// Proposal's ack sets records only them).
     new_leader_acks: BTreeSet<Sid>,
     /// Callers blocked in a barrier, with the instant their wait ends.
     waiting: BTreeMap<Sid, (Barrier, u64)>,
@@ -127,8 +137,26 @@ impl<Q: QuorumVerifier> Discovery<Q> {
         init_timeout_ms: u64,
         now_ms: u64,
     ) -> (Discovery<Q>, Vec<DiscoveryEvent>) {
+        let summary = leader_summary;
+        let (timeout, now) = (init_timeout_ms, now_ms);
+        Self::start_with_last_seen(qv, None, my_sid, accepted_epoch, summary, timeout, now)
+    }
+
+    /// [`Discovery::start`] with the last-seen view, when it is newer than `qv`: NEWLEADER
+    /// then needs a quorum of it as well. It must be known from the start, as the leader's
+    /// own calls may already pass every barrier (a leader that is a quorum by itself).
+    pub fn start_with_last_seen(
+        qv: Q,
+        last_seen: Option<Q>,
+        my_sid: Sid,
+        accepted_epoch: i64,
+        leader_summary: StateSummary,
+        init_timeout_ms: u64,
+        now_ms: u64,
+    ) -> (Discovery<Q>, Vec<DiscoveryEvent>) {
         let mut d = Discovery {
             qv,
+            last_seen,
             my_sid,
             init_timeout_ms,
             leader_summary,
@@ -153,6 +181,17 @@ impl<Q: QuorumVerifier> Discovery<Q> {
     /// The quorum verifier.
     pub fn qv(&self) -> &Q {
         &self.qv
+    }
+
+    /// The last-seen view NEWLEADER also needs a quorum of, if any.
+    pub fn last_seen(&self) -> Option<&Q> {
+        self.last_seen.as_ref()
+    }
+
+    /// The sids that ACKed NEWLEADER so far, voters or not (Leader.getDesignatedLeader
+    /// picks among the new view's voters in it).
+    pub fn new_leader_acks(&self) -> &BTreeSet<Sid> {
+        &self.new_leader_acks
     }
 
     /// The proposed epoch (-1 before any was proposed).
@@ -239,7 +278,7 @@ impl<Q: QuorumVerifier> Discovery<Q> {
                 let reason = match barrier {
                     Barrier::NewLeaderAck => format!(
                         "Waiting for a quorum of followers, only synced with sids: [ {} ]",
-                        sid_set(&self.new_leader_acks)
+                        self.ack_sets_string()
                     ),
                     b => b.timeout_message().to_owned(),
                 };
@@ -430,11 +469,10 @@ impl<Q: QuorumVerifier> Discovery<Q> {
             self.passed_new_leader(sid, out);
             return;
         }
-        // SyncedLearnerTracker.addAck: only voters are recorded.
-        if self.qv.is_voter(sid) {
-            self.new_leader_acks.insert(sid);
-        }
-        if self.qv.contains_quorum(&self.new_leader_acks) {
+        // Proposal.addAck records the sid in each view it votes in; contains_quorum counts
+        // only a view's voters, so one set serves both views.
+        self.new_leader_acks.insert(sid);
+        if self.new_leader_quorum() {
             self.quorum_formed = true;
             let mut released = vec![sid];
             released.extend(self.release(Barrier::NewLeaderAck));
@@ -445,6 +483,29 @@ impl<Q: QuorumVerifier> Discovery<Q> {
         } else {
             self.wait(sid, Barrier::NewLeaderAck, now);
         }
+    }
+
+    /// Proposal.hasAllQuorums for newLeaderProposal: the committed view and, when newer,
+    /// the last-seen one.
+    fn new_leader_quorum(&self) -> bool {
+        let acks = &self.new_leader_acks;
+        self.qv.contains_quorum(acks)
+            && self
+                .last_seen
+                .as_ref()
+                .is_none_or(|v| v.contains_quorum(acks))
+    }
+
+    /// SyncedLearnerTracker.ackSetsToString: each view's ack set, comma separated.
+    fn ack_sets_string(&self) -> String {
+        let views = std::iter::once(&self.qv).chain(self.last_seen.as_ref());
+        let sets: Vec<String> = views
+            .map(|v| {
+                let voters = self.new_leader_acks.iter().filter(|s| v.is_voter(**s));
+                sid_set(&voters.copied().collect())
+            })
+            .collect();
+        sets.join(",")
     }
 
     fn passed_new_leader(&mut self, sid: Sid, out: &mut Vec<DiscoveryEvent>) {

@@ -283,3 +283,71 @@ fn a_waiting_learner_times_out_alone() {
     d.remove_learner(Sid(2));
     assert_eq!(d.next_deadline_ms(), Some(INIT_MS));
 }
+
+/// Leader 1 committed to {1,2,3}, with a newer last-seen view {1,4,5}.
+fn leader_with_last_seen() -> Discovery<Majority> {
+    let (d, out) = Discovery::start_with_last_seen(
+        qv(&[1, 2, 3], &[]),
+        Some(qv(&[1, 4, 5], &[])),
+        Sid(1),
+        3,
+        summary(3, Zxid::new(3, 5)),
+        INIT_MS,
+        0,
+    );
+    assert!(out.is_empty(), "{out:?}");
+    d
+}
+
+#[test]
+fn with_a_newer_last_seen_view_only_newleader_needs_a_quorum_of_both() {
+    let mut d = leader_with_last_seen();
+    // getEpochToPropose and waitForEpochAck count with the committed view alone (Java
+    // 3.8.0-3.9.5); 4 votes only in the last-seen view and does not count there.
+    assert_eq!(d.on_learner_info(Sid(4), 3, 1), vec![]);
+    let out = d.on_learner_info(Sid(2), 3, 1);
+    assert_eq!(out[0], E::AcceptedEpoch(4));
+    assert_eq!(
+        d.on_ack_epoch(Sid(4), summary(3, Zxid::new(3, 5)), 2),
+        Ok(vec![])
+    );
+    assert_eq!(
+        d.on_ack_epoch(Sid(2), summary(3, Zxid::new(3, 5)), 2),
+        Ok(vec![
+            E::CurrentEpoch(4),
+            E::EpochAcked { sid: Sid(2) },
+            E::EpochAcked { sid: Sid(4) },
+        ])
+    );
+    // {1,2} is a quorum of the committed view but holds only 1 of {1,4,5}.
+    let zxid = Zxid::new(4, 0);
+    assert_eq!(d.on_new_leader_ack(Sid(2), zxid, 3), vec![]);
+    assert!(!d.established());
+    // 4's ACK completes the last-seen view's quorum; it is recorded though not a voter
+    // of the committed view.
+    assert_eq!(
+        d.on_new_leader_ack(Sid(4), zxid, 4),
+        vec![
+            E::NewLeaderAcked { sid: Sid(4) },
+            E::NewLeaderAcked { sid: Sid(2) },
+            E::Established { zxid },
+        ]
+    );
+    assert_eq!(d.new_leader_acks(), &[1, 2, 4].map(Sid).into());
+}
+
+#[test]
+fn a_newleader_timeout_reports_each_views_ack_set() {
+    let mut d = leader_with_last_seen();
+    d.on_learner_info(Sid(2), 3, 1);
+    d.on_ack_epoch(Sid(2), summary(3, Zxid::new(3, 5)), 2)
+        .expect("ok");
+    d.on_new_leader_ack(Sid(2), Zxid::new(4, 0), 3);
+    assert_eq!(
+        d.on_tick(2 + INIT_MS),
+        vec![E::GiveUp {
+            reason: "Waiting for a quorum of followers, only synced with sids: [ [1, 2],[1] ]"
+                .into()
+        }]
+    );
+}

@@ -106,6 +106,12 @@ impl<Q: QuorumVerifier> Liveness<Q> {
         self.last_seen = last_seen;
     }
 
+    /// The views the quorum check uses.
+    #[cfg(test)]
+    pub(crate) fn views(&self) -> (&Q, Option<&Q>) {
+        (&self.qv, self.last_seen.as_ref())
+    }
+
     /// LearnerHandler.synced: the learner's handler runs and its ack deadline has not
     /// passed.
     pub fn synced(&self, sid: Sid) -> bool {

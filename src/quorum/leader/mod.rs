@@ -20,7 +20,9 @@
 //!
 //! How a driver runs a [`Leader`]:
 //! - Build it with [`Leader::new`] once FLE decides LEADING (after loading the database),
-//!   with [`LeaderStart::durable_zxid`] what the log writer has reported durable. A tail
+//!   with [`LeaderStart::durable_zxid`] what the log writer has reported durable; with
+//!   [`Leader::with_last_seen`] when the peer's last-seen config is newer than its
+//!   committed one. A tail
 //!   the previous role logged but never synced holds back currentEpoch and the leader's
 //!   own NEWLEADER ACK until [`Leader::on_durable`] covers it (Java flushes that tail when
 //!   the previous role ends, in SyncRequestProcessor.shutdown; a driver should too).
@@ -156,8 +158,16 @@ pub enum Action {
     /// `designated` is another server, this leader commits nothing more; as in Java it
     /// keeps leading until its followers have left for the designated leader and the
     /// liveness loop gives up.
+    ///
+    /// Also emitted at establishment, just before [`Action::Established`], by a leader
+    /// built with [`Leader::with_last_seen`] whose last-seen config was newer than its
+    /// committed one (Leader.startZkServer's processReconfig): `zxid` is then the
+    /// established zxid, not a reconfig's, and the config to activate is the last-seen one
+    /// the driver gave (of version [`LeaderStart::last_seen_config_version`]); it cannot
+    /// be looked up by `zxid`.
     Activate {
-        /// The reconfig's zxid (also the new config's version).
+        /// The reconfig's zxid (also the new config's version); at establishment, the
+        /// NEWLEADER zxid.
         zxid: Zxid,
         /// The leader the reconfig designated (Leader.getDesignatedLeader).
         designated: Sid,

@@ -61,6 +61,21 @@ impl<Q: QuorumVerifier> Broadcast<Q> {
         out.push(Action::Activate { zxid, designated });
     }
 
+    /// Leader.startZkServer activates the last-seen config the NEWLEADER quorum covered:
+    /// `new_qv` is the committed view from now on, and a leader that is not `designated`
+    /// stops committing (allowedToCommit=false).
+    pub(crate) fn activate_last_seen(&mut self, new_qv: Q, designated: Sid) {
+        self.qv = Arc::new(new_qv);
+        self.last_seen = None;
+        if designated != self.my_sid {
+            tracing::warn!(
+                "This leader is not the designated leader, it will be initialized with \
+                 allowedToCommit = false"
+            );
+            self.allowed_to_commit = false;
+        }
+    }
+
     /// Leader.getDesignatedLeader for the reconfig `p` at `zxid`.
     fn designated_leader(&self, p: &Proposal<Q>, zxid: Zxid) -> Sid {
         let Some(new_qv) = p.qvs.last() else {

@@ -75,6 +75,7 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
                     if let Some(b) = self.broadcast.as_mut() {
                         b.establish();
                     }
+                    self.activate_last_seen(zxid, out);
                     self.liveness.start(now_ms);
                     self.serving = true;
                     out.push(Action::Established { zxid });

@@ -114,12 +114,35 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
         start: LeaderStart,
         now_ms: u64,
     ) -> (Leader<Q>, Vec<Action>) {
+        Self::with_last_seen(cfg, qv, None, start, now_ms)
+    }
+
+    /// [`Leader::new`] for a peer whose last-seen config (`last_seen`, of version
+    /// [`LeaderStart::last_seen_config_version`], member lines
+    /// [`LeaderStart::config_members`]) may be newer than its committed one `qv`: a
+    /// reconfig it logged whose COMMITANDACTIVATE never came. While that version is above
+    /// [`LeaderStart::config_version`] (and reconfig is enabled), NEWLEADER needs a quorum
+    /// of both views, and at establishment the leader activates the last-seen config
+    /// ([`Action::Activate`] before [`Action::Established`]), as Leader.startZkServer's
+    /// processReconfig does. Otherwise `last_seen` is ignored and this is [`Leader::new`].
+    pub fn with_last_seen(
+        cfg: LeaderConfig,
+        qv: Q,
+        last_seen: Option<Q>,
+        start: LeaderStart,
+        now_ms: u64,
+    ) -> (Leader<Q>, Vec<Action>) {
+        // Without reconfigEnabled ZooKeeper never moves the last-seen config, so it cannot
+        // be newer.
+        let newer = start.reconfig_enabled && start.last_seen_config_version > start.config_version;
+        let last_seen = last_seen.filter(|_| newer);
         let summary = StateSummary {
             current_epoch: start.current_epoch,
             last_zxid: start.last_processed_zxid,
         };
-        let (discovery, events) = Discovery::start(
+        let (discovery, events) = Discovery::start_with_last_seen(
             qv.clone(),
+            last_seen,
             cfg.my_sid,
             start.accepted_epoch,
             summary,
@@ -553,6 +576,8 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
 
 #[cfg(test)]
 mod confirm_tests;
+#[cfg(test)]
+mod last_seen_tests;
 #[cfg(test)]
 mod reconfig_tests;
 #[cfg(test)]

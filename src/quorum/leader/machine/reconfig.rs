@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::Leader;
 use crate::quorum::leader::{Action, LeaderError};
-use crate::quorum::{QuorumVerifier, Zxid};
+use crate::quorum::{QuorumVerifier, Sid, Zxid};
 
 impl<Q: QuorumVerifier + Clone> Leader<Q> {
     /// The local pipeline proposes the reconfig txn `zxid` whose new config is `new_qv`
@@ -71,6 +71,41 @@ impl<Q: QuorumVerifier + Clone> Leader<Q> {
             );
         }
         qv.contains_quorum(&ids)
+    }
+
+    /// Leader.startZkServer, once NEWLEADER has its quorum of both views: the last-seen
+    /// config becomes the committed one (QuorumPeer.processReconfig), for every check and
+    /// for the config version learners are held to. If the designated leader is another
+    /// server this leader commits nothing (allowedToCommit=false): its followers leave for
+    /// the designated one when they activate, as after a reconfig's commit.
+    pub(super) fn activate_last_seen(&mut self, zxid: Zxid, out: &mut Vec<Action>) {
+        let Some(new_qv) = self.discovery.last_seen().cloned() else {
+            return;
+        };
+        let designated = self.designated_at_establishment(&new_qv);
+        if let Some(b) = self.broadcast.as_mut() {
+            b.activate_last_seen(new_qv.clone(), designated);
+        }
+        self.set_views(new_qv, None);
+        self.start.config_version = self.start.last_seen_config_version;
+        out.push(Action::Activate { zxid, designated });
+    }
+
+    /// Leader.getDesignatedLeader(newLeaderProposal, zxid): this leader if it votes in the
+    /// new view (Java also compares quorum addresses; that is the driver's business);
+    /// otherwise a new-view voter that ACKed NEWLEADER, the lowest sid (Java's HashSet
+    /// iterates small sids in ascending order). Java then narrows by the ACKs of later
+    /// outstanding proposals, but none exist before the leader serves.
+    fn designated_at_establishment(&self, new_qv: &Q) -> Sid {
+        let me = self.cfg.my_sid;
+        if new_qv.is_voter(me) {
+            return me;
+        }
+        let acks = self.discovery.new_leader_acks().iter();
+        // NEWLEADER has a quorum of the new view, so a voter other than us ACKed it.
+        acks.copied()
+            .find(|s| *s != me && new_qv.is_voter(*s))
+            .unwrap_or(me)
     }
 
     /// The views every quorum check uses from now on (broadcast keeps its own).
