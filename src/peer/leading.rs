@@ -191,7 +191,24 @@ pub(super) async fn lead(peer: &mut Peer, port: &ElectionPort) -> Result<(), Pee
     let cancel = CancellationToken::new();
     let _stop = cancel.clone().drop_guard();
     tokio::spawn(listener.run(events_tx, cancel));
-    let members = crate::config::dynamic::QuorumText::of(&cfg).member_lines();
+    // Leader.lead: a config seen but not activated (a reconfig in our log whose
+    // COMMITANDACTIVATE we never got) is offered in NEWLEADER, needs its own quorum of
+    // NEWLEADER ACKs, and is activated once the epoch is established.
+    let last_seen =
+        (peer.last_seen.clone()).filter(|q| cfg.reconfig_enabled && q.version > cfg.config_version);
+    let (members, last_seen_version) = match &last_seen {
+        Some(q) => (q.member_lines(), q.version),
+        None => (
+            crate::config::dynamic::QuorumText::of(&cfg).member_lines(),
+            cfg.config_version,
+        ),
+    };
+    let last_seen_qv = last_seen.as_ref().map(|q| {
+        Majority::new(
+            q.voters().map(Sid),
+            (q.servers.values().filter(|s| s.observer)).map(|s| Sid(s.sid)),
+        )
+    });
     let last = Zxid(peer.core.tree().last_processed_zxid);
     let start = LeaderStart {
         accepted_epoch: peer.epochs.accepted_epoch(),
@@ -199,9 +216,7 @@ pub(super) async fn lead(peer: &mut Peer, port: &ElectionPort) -> Result<(), Pee
         last_processed_zxid: last,
         durable_zxid: Zxid(peer.durable),
         config_version: cfg.config_version,
-        // A reconfig proposed but not committed under the last leader is not carried
-        // over (ZooKeeper would offer the last-seen config): it is proposed again.
-        last_seen_config_version: cfg.config_version,
+        last_seen_config_version: last_seen_version,
         reconfig_enabled: cfg.reconfig_enabled,
         config_members: members,
     };
@@ -213,7 +228,8 @@ pub(super) async fn lead(peer: &mut Peer, port: &ElectionPort) -> Result<(), Pee
     };
     let now = peer.now_ms();
     let newleader_config = start.clone();
-    let (mut leader, actions) = Leader::new(lcfg, view.qv.clone(), start, now);
+    let (mut leader, actions) =
+        Leader::with_last_seen(lcfg, view.qv.clone(), last_seen_qv, start, now);
     leader.set_linearizable_sync(cfg.linearizable_sync, view.qv.clone());
     let mut l = Leading {
         leader,
@@ -516,10 +532,11 @@ async fn act(
             // Leader.tryToCommit of a reconfig: processReconfig with the designated leader
             // (ourselves while we stay a voter); a leader that is not designated commits
             // nothing more and hands over once its followers have left.
-            let config = l
-                .proposed
-                .get(&zxid.0)
-                .and_then(|(data, _)| reconfig_config(data));
+            // A reconfig's commit names its proposal; at establishment it is the last-seen
+            // config this leader was given (Leader.lead activates it after NEWLEADER).
+            let config = (l.proposed.get(&zxid.0))
+                .and_then(|(data, _)| reconfig_config(data))
+                .or_else(|| peer.last_seen.clone());
             match config {
                 Some(q) => {
                     let me = l.view.me;

@@ -111,7 +111,7 @@ pub(crate) struct Peer {
     last_seen_version: i64,
     /// The last config seen when newer than the running one (a reconfig proposed or
     /// logged, not activated here): elections and a new leader need its quorum too.
-    last_seen: Option<crate::config::dynamic::QuorumText>,
+    pub(crate) last_seen: Option<crate::config::dynamic::QuorumText>,
     /// QuorumPeer's reconfigFlag with its vote: a committed reconfig designated this
     /// leader, whose role we take next without an election.
     designated: Option<(crate::quorum::Sid, Zxid)>,
