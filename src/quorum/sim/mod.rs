@@ -42,14 +42,21 @@
 //! - NEWLEADER offering a pending reconfig's config (the peer's driver calls
 //!   `set_last_seen_config` at propose, as Java's getQuorumVerifierBytes returns the
 //!   last-seen config) makes a learner that syncs mid-reconfig activate it at UPTODATE
-//!   before it commits (seed 3000, 3 servers, `SimConfig::offer_pending_config`);
-//! - a committed reconfig whose COMMITANDACTIVATE only its leader saw (it then crashed)
-//!   is in the others' histories, but they keep the old config: a new leader offers and
-//!   activates only its activated config (the driver does not carry the last-seen one
-//!   over) and the election counts only that one, where Java's FLE and Leader.lead also
-//!   need a quorum of the last-seen config and the leader activates it once established.
-//!   The old config's quorum and the new one's then both lead: seeds 60343, 60201, 60671
-//!   (PrimaryIntegrity), 61834 (Leadership2), 61943 (PrefixConsistency), 3 servers.
+//!   before it commits (seed 3002, 3 servers, `SimConfig::offer_pending_config`);
+//! - a last-seen config (`zoo.cfg.dynamic.next`, written when the reconfig's proposal
+//!   arrives, before it is logged) survives a crash that loses its txn; the server then
+//!   leads, and as Leader.lead does, offers it in NEWLEADER and activates it once
+//!   established: a config is activated whose reconfig txn no history holds
+//!   (ReconfigQuorums, ActivatedConfigKept; seeds 3029, 3048 with 3 servers, 4001, 4012,
+//!   4019, 4026 with 5; `SimConfig::last_seen_without_txn`).
+//!
+//! Fixed with reconfigs: a committed reconfig whose COMMITANDACTIVATE only its leader saw
+//! (it then crashed) is in the others' histories, but they kept the old config while the
+//! election counted only the activated config and a new leader neither offered nor
+//! activated its last-seen one; the old config's quorum and the new one's then both led
+//! (seeds 60343, 60201, 60671: PrimaryIntegrity; 61834: Leadership2; 61943:
+//! PrefixConsistency; 3 servers). Now, as Java's FLE and Leader.lead, both need a quorum
+//! of the last-seen config too, and the leader activates it once established.
 //!
 //! [`Leader`]: crate::quorum::leader::Leader
 //! [`Learner`]: crate::quorum::zab::Learner
@@ -108,6 +115,13 @@ pub(crate) struct SimConfig {
     /// With reconfigs: NEWLEADER offers a pending reconfig's config, as the peer's driver
     /// does (`set_last_seen_config` at propose); off, it offers the committed one.
     pub(crate) offer_pending_config: bool,
+    /// With reconfigs: a new leader offers and activates its last-seen config even when
+    /// its log does not hold that config's reconfig txn (lost in a crash before its fsync,
+    /// or truncated), as the peer's driver and Java do (`zoo.cfg.dynamic.next` is written
+    /// when the proposal arrives, before it is logged); off, it carries the last-seen
+    /// config over only with its txn in its log. On, seed 3029 activates a config no
+    /// history holds.
+    pub(crate) last_seen_without_txn: bool,
 }
 
 impl SimConfig {
@@ -127,6 +141,7 @@ impl SimConfig {
             syncs: None,
             reconfigs: false,
             offer_pending_config: false,
+            last_seen_without_txn: false,
         }
     }
 }

@@ -35,6 +35,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) reconfigs: bool,
     /// NEWLEADER offers a pending reconfig's config, as the peer's driver has it.
     pub(crate) offer_pending_config: bool,
+    /// A new leader carries over a last-seen config whose txn its log lacks.
+    pub(crate) last_seen_without_txn: bool,
     /// The servers a reconfig may make voters (participants and the spare).
     pub(crate) participants: &'a [Sid],
     /// A trace of what happened, printed with a failure.
@@ -150,6 +152,17 @@ impl Node {
         (self.disk.current_epoch, self.disk.last_zxid(), self.sid)
     }
 
+    /// The last-seen config a new leader carries over (offers in NEWLEADER, activates once
+    /// established): newer than the activated one and, unless
+    /// [`SimConfig::last_seen_without_txn`](super::SimConfig), with its reconfig txn in
+    /// the log.
+    pub(crate) fn carried_last_seen(&self, ctx: &Ctx<'_>) -> Option<&View> {
+        let v = &self.last_seen;
+        let logged = self.disk.position(Zxid(v.version)).is_some();
+        (ctx.reconfigs && v.version > self.config.version && (logged || ctx.last_seen_without_txn))
+            .then_some(v)
+    }
+
     /// Whether the server is up and LOOKING.
     pub(crate) fn looking(&self) -> bool {
         matches!(self.role, Role::Looking)
@@ -225,19 +238,45 @@ impl Node {
             durable_zxid: self.disk.log[..self.disk.durable]
                 .last()
                 .map_or(Zxid(0), |t| t.0),
-            // As the peer's driver does: NEWLEADER offers the activated config; a reconfig
-            // the last leader proposed but did not commit is not carried over.
+            // As the peer's driver does (Java's Leader.lead): NEWLEADER offers the
+            // last-seen config when it is newer than the activated one (a reconfig logged
+            // whose COMMITANDACTIVATE never came); the machine then needs a quorum of both
+            // and activates it once established.
             config_version: self.config.version,
-            last_seen_config_version: self.config.version,
+            last_seen_config_version: self
+                .carried_last_seen(ctx)
+                .map_or(self.config.version, |v| v.version),
             reconfig_enabled: true,
             config_members: if ctx.reconfigs {
-                self.config.member_lines()
+                self.carried_last_seen(ctx)
+                    .unwrap_or(&self.config)
+                    .member_lines()
             } else {
                 String::new()
             },
         };
         let qv = self.config.qv();
-        let (mut leader, actions) = Leader::new(cfg, qv.clone(), start.clone(), ctx.now_ms);
+        let last_seen = self.carried_last_seen(ctx).map(|v| v.qv());
+        if last_seen.is_some() {
+            ctx.rec.count("leader starts with a newer last-seen config");
+            let logged = self.disk.position(Zxid(self.last_seen.version)).is_some();
+            if !logged {
+                ctx.rec.count("leader's last-seen config not in its log");
+            }
+            ctx.trace.push(format!(
+                "{} {} leads with last-seen config {:x} voters {:?} (its txn logged: {logged})",
+                ctx.now_ms,
+                self.sid.0,
+                self.last_seen.version,
+                self.last_seen
+                    .voters
+                    .iter()
+                    .map(|s| s.0)
+                    .collect::<Vec<_>>()
+            ));
+        }
+        let (mut leader, actions) =
+            Leader::with_last_seen(cfg, qv.clone(), last_seen, start.clone(), ctx.now_ms);
         leader.set_linearizable_sync(ctx.linearizable_sync, qv);
         self.role = Role::Leading(Box::new(Leading {
             leader,
@@ -248,6 +287,13 @@ impl Node {
             newleader: start,
             reconfigs: BTreeMap::new(),
         }));
+        // The leader's own NEWLEADER ACK, if its log is durable already, covers the
+        // reconfig txn of its last-seen config.
+        if let Some(z) = self.newleader_reconfig() {
+            if self.disk.position(z).is_some_and(|i| i < self.disk.durable) {
+                super::invariants::reconfig::on_ack(ctx.rec, self.sid, z);
+            }
+        }
         self.leader_actions(ctx, actions);
     }
 

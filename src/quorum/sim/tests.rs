@@ -14,7 +14,7 @@ fn run(cfg: SimConfig) -> Outcome {
 
 fn replay_command(cfg: &SimConfig) -> String {
     format!(
-        "SIM_SEED={} SIM_SERVERS={} SIM_OBSERVERS={}{}{} cargo test --release \
+        "SIM_SEED={} SIM_SERVERS={} SIM_OBSERVERS={}{}{}{} cargo test --release \
          --no-default-features --lib quorum::sim::tests::replay -- --ignored --nocapture",
         cfg.seed,
         cfg.servers,
@@ -28,6 +28,11 @@ fn replay_command(cfg: &SimConfig) -> String {
             (false, _) => "",
             (true, false) => " SIM_RECONFIG=1",
             (true, true) => " SIM_RECONFIG=1 SIM_OFFER_PENDING=1",
+        },
+        if cfg.reconfigs && cfg.last_seen_without_txn {
+            " SIM_LAST_SEEN_WITHOUT_TXN=1"
+        } else {
+            ""
         }
     )
 }
@@ -134,6 +139,7 @@ fn replay() {
     cfg.flush_at_role_end = std::env::var("SIM_NO_FLUSH").is_err();
     cfg.reconfigs = std::env::var("SIM_RECONFIG").is_ok();
     cfg.offer_pending_config = std::env::var("SIM_OFFER_PENDING").is_ok();
+    cfg.last_seen_without_txn = std::env::var("SIM_LAST_SEEN_WITHOUT_TXN").is_ok();
     let out = run(cfg);
     for line in &out.trace_tail {
         println!("{line}");

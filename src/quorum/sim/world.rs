@@ -103,6 +103,7 @@ impl World {
             linearizable_sync: self.cfg.syncs == Some(true),
             reconfigs: self.cfg.reconfigs,
             offer_pending_config: self.cfg.offer_pending_config,
+            last_seen_without_txn: self.cfg.last_seen_without_txn,
             participants: &self.participants,
             trace: &mut self.trace,
         };
@@ -121,6 +122,7 @@ impl World {
                     linearizable_sync: self.cfg.syncs == Some(true),
                     reconfigs: self.cfg.reconfigs,
                     offer_pending_config: self.cfg.offer_pending_config,
+                    last_seen_without_txn: self.cfg.last_seen_without_txn,
                     participants: &self.participants,
                     trace: &mut self.trace,
                 };

@@ -49,6 +49,11 @@ impl Node {
         };
         if let (Some(Some(sid)), LearnerPacket::Ack { zxid }) = (known, &packet) {
             reconfig::on_ack(ctx.rec, sid, *zxid);
+            // A NEWLEADER ACK: the learner logged the leader's history, the reconfig txn of
+            // its last-seen config included.
+            if let (0, Some(z)) = (zxid.counter(), self.newleader_reconfig()) {
+                reconfig::on_ack(ctx.rec, sid, z);
+            }
         }
         let now = ctx.now_ms;
         let result = {
@@ -342,6 +347,13 @@ impl Node {
                 for z in l.reconfigs.keys().filter(|z| **z <= upto) {
                     reconfig::on_ack(ctx.rec, self.sid, *z);
                 }
+                // And of the reconfig txn of a last-seen config NEWLEADER offers.
+                if let Some(z) = self.newleader_reconfig().filter(|z| *z <= upto) {
+                    reconfig::on_ack(ctx.rec, self.sid, z);
+                }
+                let Role::Leading(l) = &mut self.role else {
+                    return;
+                };
                 let a = l.leader.on_durable(upto, ctx.now_ms);
                 self.leader_actions(ctx, a);
             }
@@ -351,6 +363,17 @@ impl Node {
             }
             Role::Down { .. } | Role::Looking => {}
         }
+    }
+
+    /// The reconfig txn of the newer last-seen config this leader's NEWLEADER offers, if
+    /// its log holds it (learners that ACK NEWLEADER logged it: their ACKs count for it).
+    pub(crate) fn newleader_reconfig(&self) -> Option<Zxid> {
+        let Role::Leading(_) = &self.role else {
+            return None;
+        };
+        let z = Zxid(self.last_seen.version);
+        (self.last_seen.version > self.config.version && self.disk.position(z).is_some())
+            .then_some(z)
     }
 
     /// The leader's timer.

@@ -79,12 +79,21 @@ impl Node {
     }
 
     /// The leader's reconfig txn `zxid` committed (Leader.tryToCommit): activate it with
-    /// its designated leader. A leader that is not designated keeps leading (the machine
+    /// its designated leader. Also at establishment, by a leader that started with a newer
+    /// last-seen config: `zxid` is then the NEWLEADER zxid and that config is activated. A leader that is not designated keeps leading (the machine
     /// stops its commits) until its followers have left; then it takes the designated
     /// role.
     pub(crate) fn leader_activate(&mut self, ctx: &mut Ctx<'_>, zxid: Zxid, designated: Sid) {
         let Role::Leading(l) = &self.role else { return };
-        let Some(v) = l.reconfigs.get(&zxid).cloned() else {
+        // At establishment (a leader built with a newer last-seen config) the zxid is the
+        // NEWLEADER one and the config the last-seen one (Leader.startZkServer), as the
+        // peer's driver falls back to it.
+        let at_establishment = l.epoch.is_none() && zxid.counter() == 0;
+        let last_seen = (self.carried_last_seen(ctx).cloned()).filter(|_| at_establishment);
+        if last_seen.is_some() {
+            ctx.rec.count("last-seen config activated at establishment");
+        }
+        let Some(v) = l.reconfigs.get(&zxid).cloned().or(last_seen) else {
             ctx.rec.violated(
                 "ConfigText",
                 format!(
@@ -202,7 +211,7 @@ impl Node {
         if ctx.offer_pending_config {
             // The peer's driver does this (Java's getQuorumVerifierBytes is the last-seen
             // config): a learner syncing now activates the pending config at UPTODATE,
-            // before the reconfig commits (seed 3000, 3 servers, breaks ReconfigQuorums).
+            // before the reconfig commits (seed 3002, 3 servers, breaks ReconfigQuorums).
             l.leader.set_last_seen_config(zxid.0, new.member_lines());
         }
         l.reconfigs.insert(zxid, new.clone());

@@ -7,7 +7,9 @@
 //! With reconfigs, as FLE does it: each server counts votes by its own config, and a
 //! LOOKING server adopts a newer config it hears of (WorkerReceiver's processReconfig of
 //! a notification's config); a server whose role ended on a reconfig takes the role the
-//! reconfig designated without an election (QuorumPeer's reconfigFlag).
+//! reconfig designated without an election (QuorumPeer's reconfigFlag). A server whose
+//! last-seen config (a reconfig logged, not activated) is newer than its activated one
+//! needs a quorum of both to decide (FLE with `set_last_seen`), as Java's does.
 
 use std::collections::BTreeSet;
 
@@ -51,13 +53,20 @@ impl World {
                 continue;
             }
             // A candidate wins with a quorum of its own config among the servers whose
-            // config counts it as a voter (FLE ignores votes for and from non-voters).
+            // config counts it as a voter (FLE ignores votes for and from non-voters; a
+            // server proposes itself only as a voter of its activated config). With a
+            // newer last-seen config it needs a quorum of that one too (SyncedLearnerTracker
+            // over both views), its voters counting as well (validVoter).
             let wins = |w: Sid| {
-                let c = &self.nodes[self.index(w)].config;
+                let n = &self.nodes[self.index(w)];
                 let supporters: BTreeSet<Sid> = (group.iter().copied())
                     .filter(|&g| self.nodes[self.index(g)].config.voters.contains(&w))
                     .collect();
-                c.voters.contains(&w) && c.qv().contains_quorum(&supporters)
+                let next_ok = n.last_seen.version <= n.config.version
+                    || n.last_seen.qv().contains_quorum(&supporters);
+                n.config.voters.contains(&w)
+                    && n.config.qv().contains_quorum(&supporters)
+                    && next_ok
             };
             let Some(winner) = (group.iter().copied())
                 .filter(|&w| wins(w))
