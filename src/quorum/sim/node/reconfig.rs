@@ -80,9 +80,9 @@ impl Node {
 
     /// The leader's reconfig txn `zxid` committed (Leader.tryToCommit): activate it with
     /// its designated leader. Also at establishment, by a leader that started with a newer
-    /// last-seen config: `zxid` is then the NEWLEADER zxid and that config is activated. A leader that is not designated keeps leading (the machine
-    /// stops its commits) until its followers have left; then it takes the designated
-    /// role.
+    /// last-seen config: `zxid` is then the NEWLEADER zxid and that config is activated.
+    /// A leader that is not designated keeps leading (the machine stops its commits) until
+    /// its followers have left; then it takes the designated role.
     pub(crate) fn leader_activate(&mut self, ctx: &mut Ctx<'_>, zxid: Zxid, designated: Sid) {
         let Role::Leading(l) = &self.role else { return };
         // At establishment (a leader built with a newer last-seen config) the zxid is the
