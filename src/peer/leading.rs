@@ -56,6 +56,20 @@ struct Leading {
     reconfig_key: Option<(std::collections::BTreeSet<Sid>, i64)>,
 }
 
+/// Whether our log holds the reconfig txn that proposed config `version` (its zxid).
+fn reconfig_logged(peer: &Peer, version: i64) -> bool {
+    use crate::storage::TxnLog;
+    match peer.log.read_range(version - 1, 1) {
+        Ok(entries) => entries
+            .first()
+            .is_some_and(|(z, data)| *z == version && reconfig_config(data).is_some()),
+        Err(e) => {
+            tracing::warn!("cannot read the reconfig {version:#x} from the log: {e}");
+            false
+        }
+    }
+}
+
 /// The config a reconfig txn proposes, if `data` (a txn entry) is one.
 fn reconfig_config(data: &[u8]) -> Option<crate::config::dynamic::QuorumText> {
     // TxnHeader: clientId, cxid, zxid, time, then the type at byte 28.
@@ -194,8 +208,12 @@ pub(super) async fn lead(peer: &mut Peer, port: &ElectionPort) -> Result<(), Pee
     // Leader.lead: a config seen but not activated (a reconfig in our log whose
     // COMMITANDACTIVATE we never got) is offered in NEWLEADER, needs its own quorum of
     // NEWLEADER ACKs, and is activated once the epoch is established.
-    let last_seen =
-        (peer.last_seen.clone()).filter(|q| cfg.reconfig_enabled && q.version > cfg.config_version);
+    // Only a config whose reconfig txn our log holds: one whose proposal never reached
+    // the disk (a crash before its fsync) was committed by nobody's history (found by
+    // quorum::sim, seed 3029 with SIM_LAST_SEEN_WITHOUT_TXN).
+    let last_seen = (peer.last_seen.clone())
+        .filter(|q| cfg.reconfig_enabled && q.version > cfg.config_version)
+        .filter(|q| reconfig_logged(peer, q.version));
     let (members, last_seen_version) = match &last_seen {
         Some(q) => (q.member_lines(), q.version),
         None => (

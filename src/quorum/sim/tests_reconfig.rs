@@ -128,8 +128,7 @@ fn a_reconfig_only_its_leader_activated_no_longer_splits_the_ensemble() {
         );
         assert!(
             out.counts
-                .get("leader starts with a newer last-seen config")
-                .is_some(),
+                .contains_key("leader starts with a newer last-seen config"),
             "seed {seed}: {:?}",
             out.counts
         );
