@@ -101,6 +101,18 @@ if [ -x compat-tests/flink/run.sh ]; then
   echo "flink ensemble suite: $(( $(date +%s) - t0 )) s"
 fi
 
+if [ -x compat-tests/stream/run.sh ]; then
+  step "ferrokeeper stream: the benchmark job against Apache Flink 2.3 (equal checksums per window kind, p=1/2, checkpoints off/on)"
+  t0=$(date +%s)
+  compat-tests/stream/run.sh
+  echo "stream suite: $(( $(date +%s) - t0 )) s"
+fi
+
+if [ -x compat-tests/stream/recovery.sh ]; then
+  step "ferrokeeper stream: exactly-once under kill -9 (embedded, twice, metadata on Apache ZooKeeper 3.8 and on Ferrokeeper)"
+  compat-tests/stream/recovery.sh
+fi
+
 if [ -x compat-tests/faults/run.sh ]; then
   step "faults in network namespaces (partitions, splits, kill -9, SIGSTOP) with a linearizability check"
   t0=$(date +%s)

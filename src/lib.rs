@@ -12,5 +12,6 @@ pub(crate) mod rng;
 pub mod server;
 pub mod session;
 pub mod storage;
+pub mod stream;
 pub mod tree;
 pub mod watch;

@@ -53,6 +53,8 @@ enum Command {
     Bench(ferrokeeper::bench::BenchArgs),
     /// A zkCli-style shell: `cli -server HOST:PORT[/chroot] [command args...]`.
     Cli(shell_cli::ShellArgs),
+    /// The bundled stream processor; its jobs keep their metadata in the ensemble.
+    Stream(ferrokeeper::stream::StreamArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Snapshot { command } => snapshot_cli::run(command),
         Command::Bench(args) => run_bench(args),
         Command::Cli(args) => shell_cli::run(args),
+        Command::Stream(args) => ExitCode::from(ferrokeeper::stream::run(args) as u8),
         Command::Server {
             config,
             define,

@@ -1,0 +1,484 @@
+//! Checkpoints of an embedded job: state files per epoch, committed as a manifest znode.
+//!
+//! Workers write their window state for epoch `e` to `<state-dir>/<e>/w<i>.json` (fsynced)
+//! and ack; sources report where each split stood at the end of `e`. When every worker and
+//! every split has reported, the committer thread writes the manifest to the ensemble in one
+//! multi: `create .../checkpoints/<e>` and `setData .../latest`. Ferrokeeper acknowledges a
+//! write once it is durable, so a committed checkpoint survives `kill -9` of anything. Sinks
+//! publish an epoch's output only after its commit.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::stream::checksum::Checksum;
+use crate::stream::datagen::mix64;
+use crate::stream::engine::Restore;
+use crate::stream::window::KeyedWindows;
+use crate::stream::StreamError;
+
+/// Key groups per job, fixed: state is written and restored by key group, so a job can be
+/// restored on any number of workers up to this.
+pub(crate) const KEY_GROUPS: u64 = 128;
+/// What each worker acks per epoch: its windows' state and its sink's staged output.
+const PART_WINDOWS: u8 = 0;
+const PART_SINK: u8 = 1;
+
+/// Checkpoints kept: znodes and state files of older ones are removed.
+const RETAINED: u64 = 3;
+/// Reports queued for the committer; a worker blocks beyond this, which slows the job
+/// instead of growing memory when the ensemble is slow.
+const QUEUE: usize = 4096;
+
+pub(crate) fn key_group(key: u64) -> u64 {
+    mix64(key) % KEY_GROUPS
+}
+
+/// One worker's state at the end of an epoch, as its file holds it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct WorkerState {
+    pub(crate) worker: usize,
+    pub(crate) windows: serde_json::Value,
+}
+
+impl WorkerState {
+    pub(crate) fn windows(&self) -> Result<KeyedWindows, StreamError> {
+        serde_json::from_value(self.windows.clone()).map_err(|e| StreamError::State(e.to_string()))
+    }
+}
+
+/// The committed record of a checkpoint: the znode's data.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct Manifest {
+    pub(crate) job: String,
+    pub(crate) epoch: u64,
+    pub(crate) key_groups: u64,
+    /// Per split, how many of its events the checkpoint's state has seen.
+    pub(crate) positions: Vec<u64>,
+    /// State files, one per worker, relative to the state directory.
+    pub(crate) files: Vec<String>,
+}
+
+enum Report {
+    SourceEnd {
+        epoch: u64,
+        split: usize,
+        position: u64,
+    },
+    Ack {
+        epoch: u64,
+        /// `(worker, part)`: each worker acks its windows and its sink.
+        part: (usize, u8),
+        file: String,
+    },
+    /// A worker's windows are done: `file` is their state for every epoch from `from` on.
+    WindowsDone {
+        worker: usize,
+        from: u64,
+        file: String,
+    },
+    /// A sink's input is done: it has nothing for epochs from `from` on.
+    SinkDone {
+        worker: usize,
+        from: u64,
+    },
+    Failed(String),
+}
+
+/// Where manifests are committed.
+pub(crate) trait ManifestStore: Send {
+    /// Commits `m` as the job's latest checkpoint; durable when it returns.
+    fn commit(&mut self, m: &Manifest) -> Result<(), StreamError>;
+    /// Forgets checkpoint `epoch` (retention).
+    fn forget(&mut self, job: &str, epoch: u64) -> Result<(), StreamError>;
+}
+
+/// Shared by the workers of a job: reports in, commits out.
+pub(crate) struct Checkpointer {
+    dir: PathBuf,
+    tx: SyncSender<Report>,
+    /// Every epoch below this is committed.
+    committed_below: AtomicU64,
+    committed: AtomicU64,
+    failure: Mutex<Option<String>>,
+    changed: Condvar,
+    changed_lock: Mutex<()>,
+}
+
+impl Checkpointer {
+    /// Starts the committer thread for `job` with `p` workers and splits.
+    pub(crate) fn start(
+        job: &str,
+        p: usize,
+        dir: &Path,
+        first_epoch: u64,
+        start_positions: Vec<u64>,
+        store: Box<dyn ManifestStore>,
+    ) -> Result<std::sync::Arc<Checkpointer>, StreamError> {
+        std::fs::create_dir_all(dir).map_err(|e| StreamError::io(dir, e))?;
+        let (tx, rx) = sync_channel(QUEUE);
+        let c = std::sync::Arc::new(Checkpointer {
+            dir: dir.to_path_buf(),
+            tx,
+            committed_below: AtomicU64::new(first_epoch),
+            committed: AtomicU64::new(0),
+            failure: Mutex::new(None),
+            changed: Condvar::new(),
+            changed_lock: Mutex::new(()),
+        });
+        let shared = c.clone();
+        let job = job.to_string();
+        std::thread::Builder::new()
+            .name("stream-committer".into())
+            .spawn(move || shared.commit_loop(&job, p, first_epoch, start_positions, rx, store))
+            .map_err(|e| StreamError::io(dir, e))?;
+        Ok(c)
+    }
+
+    pub(crate) fn source_end(&self, epoch: u64, split: usize, position: u64) {
+        let _ = self.tx.send(Report::SourceEnd {
+            epoch,
+            split,
+            position,
+        });
+    }
+
+    /// Writes a worker's state for `epoch` and reports it.
+    pub(crate) fn ack(&self, epoch: u64, worker: usize, windows: &KeyedWindows) {
+        let report = match self.write_state(epoch, worker, windows) {
+            Ok(file) => Report::Ack {
+                epoch,
+                part: (worker, PART_WINDOWS),
+                file,
+            },
+            Err(e) => Report::Failed(e.to_string()),
+        };
+        let _ = self.tx.send(report);
+    }
+
+    /// Writes a worker's final state: that of `epoch` and of every later one.
+    pub(crate) fn ack_from(&self, epoch: u64, worker: usize, windows: &KeyedWindows) {
+        let report = match self.write_state(epoch, worker, windows) {
+            Ok(file) => Report::WindowsDone {
+                worker,
+                from: epoch,
+                file,
+            },
+            Err(e) => Report::Failed(e.to_string()),
+        };
+        let _ = self.tx.send(report);
+    }
+
+    /// Stages a worker's sink output of `epoch` (write-ahead: it is part of the checkpoint,
+    /// so a crash between commit and publication republishes it) and reports it.
+    pub(crate) fn stage_sink(&self, epoch: u64, worker: usize, out: Checksum) {
+        let rel = format!("sink/{epoch}/w{worker}.pending");
+        let report = match write_synced(&self.dir.join(&rel), out.to_line().as_bytes()) {
+            Ok(()) => Report::Ack {
+                epoch,
+                part: (worker, PART_SINK),
+                file: rel,
+            },
+            Err(e) => Report::Failed(e.to_string()),
+        };
+        let _ = self.tx.send(report);
+    }
+
+    /// Publishes a staged sink output once its epoch is committed: the rename is the
+    /// publication, and doing it twice is harmless.
+    pub(crate) fn publish_sink(&self, epoch: u64, worker: usize) -> Result<(), StreamError> {
+        publish(&self.dir, epoch, worker)
+    }
+
+    fn write_state(
+        &self,
+        epoch: u64,
+        worker: usize,
+        windows: &KeyedWindows,
+    ) -> Result<String, StreamError> {
+        let rel = format!("{epoch}/w{worker}.json");
+        let path = self.dir.join(&rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| StreamError::io(parent, e))?;
+        }
+        let state = WorkerState {
+            worker,
+            windows: serde_json::to_value(windows)
+                .map_err(|e| StreamError::State(e.to_string()))?,
+        };
+        let bytes = serde_json::to_vec(&state).map_err(|e| StreamError::State(e.to_string()))?;
+        write_synced(&path, &bytes)?;
+        Ok(rel)
+    }
+
+    /// Every epoch below the returned one is committed.
+    pub(crate) fn committed_below(&self) -> u64 {
+        self.committed_below.load(Ordering::Acquire)
+    }
+
+    /// Checkpoints committed by this run.
+    pub(crate) fn committed(&self) -> u64 {
+        self.committed.load(Ordering::Acquire)
+    }
+
+    /// Waits until `epoch` is committed, or the committer failed.
+    pub(crate) fn wait_committed(&self, epoch: u64) -> Result<(), StreamError> {
+        let mut guard = self.changed_lock.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(f) = self
+                .failure
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+            {
+                return Err(StreamError::Checkpoint(f));
+            }
+            if self.committed_below() > epoch {
+                return Ok(());
+            }
+            guard = self
+                .changed
+                .wait_timeout(guard, Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    fn commit_loop(
+        &self,
+        job: &str,
+        p: usize,
+        first_epoch: u64,
+        start_positions: Vec<u64>,
+        rx: Receiver<Report>,
+        mut store: Box<dyn ManifestStore>,
+    ) {
+        type Reports = (BTreeMap<usize, u64>, BTreeMap<(usize, u8), String>);
+        let mut epochs: BTreeMap<u64, Reports> = BTreeMap::new();
+        let mut next = first_epoch;
+        let mut last = start_positions;
+        let mut sinks_done: BTreeMap<usize, u64> = BTreeMap::new();
+        let mut windows_done: BTreeMap<usize, (u64, String)> = BTreeMap::new();
+        while let Ok(report) = rx.recv() {
+            match report {
+                Report::SourceEnd {
+                    epoch,
+                    split,
+                    position,
+                } => {
+                    epochs.entry(epoch).or_default().0.insert(split, position);
+                }
+                Report::Ack { epoch, part, file } => {
+                    epochs.entry(epoch).or_default().1.insert(part, file);
+                }
+                Report::SinkDone { worker, from } => {
+                    sinks_done.insert(worker, from);
+                }
+                Report::WindowsDone { worker, from, file } => {
+                    windows_done.insert(worker, (from, file));
+                }
+                Report::Failed(e) => {
+                    self.fail(e);
+                    return;
+                }
+            }
+            // Commit in epoch order, each once every worker has acked it. A worker acks an
+            // epoch after its input frontier passed it, so every split has reported its end
+            // by then, or ended in an earlier epoch and keeps its last position.
+            // A sink that is done acks every later epoch by having nothing for it.
+            while epochs
+                .get(&next)
+                .is_some_and(|(_, acks)| complete(acks, next, p, &windows_done, &sinks_done))
+            {
+                let Some((sources, acks)) = epochs.remove(&next) else {
+                    break;
+                };
+                for (k, pos) in sources {
+                    if let Some(slot) = last.get_mut(k) {
+                        *slot = pos;
+                    }
+                }
+                let mut files: Vec<String> = acks
+                    .iter()
+                    .filter(|((_, part), _)| *part == PART_WINDOWS)
+                    .map(|(_, f)| f.clone())
+                    .collect();
+                // A done worker's final state, linked into this epoch's directory so that
+                // retention of older ones keeps it.
+                for w in 0..p {
+                    if acks.contains_key(&(w, PART_WINDOWS)) {
+                        continue;
+                    }
+                    if let Some((_, f)) = windows_done.get_mut(&w) {
+                        let rel = format!("{next}/w{w}.json");
+                        if *f != rel {
+                            if let Err(e) = link_or_copy(&self.dir.join(&*f), &self.dir.join(&rel))
+                            {
+                                self.fail(e.to_string());
+                                return;
+                            }
+                            *f = rel.clone();
+                        }
+                        files.push(rel);
+                    }
+                }
+                let manifest = Manifest {
+                    job: job.to_string(),
+                    epoch: next,
+                    key_groups: KEY_GROUPS,
+                    positions: last.clone(),
+                    files,
+                };
+                if let Err(e) = store.commit(&manifest) {
+                    self.fail(e.to_string());
+                    return;
+                }
+                self.committed_below.store(next + 1, Ordering::Release);
+                self.committed.fetch_add(1, Ordering::AcqRel);
+                self.changed.notify_all();
+                if next >= first_epoch + RETAINED {
+                    let old = next - RETAINED;
+                    let _ = store.forget(job, old);
+                    let _ = std::fs::remove_dir_all(self.dir.join(old.to_string()));
+                }
+                next += 1;
+            }
+        }
+    }
+
+    pub(crate) fn sink_done(&self, worker: usize, from: u64) {
+        let _ = self.tx.send(Report::SinkDone { worker, from });
+    }
+
+    pub(crate) fn fail(&self, e: String) {
+        *self.failure.lock().unwrap_or_else(|x| x.into_inner()) = Some(e);
+        self.changed.notify_all();
+    }
+}
+
+/// Whether every worker has acked epoch `e`: its windows and its sink, each by an ack or by
+/// being done before `e` (nothing more comes from it).
+fn complete(
+    acks: &BTreeMap<(usize, u8), String>,
+    e: u64,
+    p: usize,
+    windows_done: &BTreeMap<usize, (u64, String)>,
+    sinks_done: &BTreeMap<usize, u64>,
+) -> bool {
+    (0..p).all(|w| {
+        (acks.contains_key(&(w, PART_WINDOWS))
+            || windows_done.get(&w).is_some_and(|(f, _)| *f <= e))
+            && (acks.contains_key(&(w, PART_SINK)) || sinks_done.get(&w).is_some_and(|f| *f <= e))
+    })
+}
+
+fn link_or_copy(from: &Path, to: &Path) -> Result<(), StreamError> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| StreamError::io(parent, e))?;
+    }
+    let _ = std::fs::remove_file(to);
+    std::fs::hard_link(from, to)
+        .or_else(|_| std::fs::copy(from, to).map(|_| ()))
+        .map_err(|e| StreamError::io(from, e))
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StreamError> {
+    use std::io::Write;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| StreamError::io(parent, e))?;
+    }
+    let mut f = std::fs::File::create(path).map_err(|e| StreamError::io(path, e))?;
+    f.write_all(bytes).map_err(|e| StreamError::io(path, e))?;
+    f.sync_data().map_err(|e| StreamError::io(path, e))
+}
+
+fn publish(dir: &Path, epoch: u64, worker: usize) -> Result<(), StreamError> {
+    let from = dir.join(format!("sink/{epoch}/w{worker}.pending"));
+    let to = dir.join(format!("sink/part-{epoch:020}-w{worker}"));
+    match std::fs::rename(&from, &to) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && to.exists() => Ok(()),
+        Err(e) => Err(StreamError::io(&from, e)),
+    }
+}
+
+/// After a crash: staged outputs of committed epochs (up to `latest`) are published, those
+/// of epochs that never committed are dropped, as if they had never run.
+pub(crate) fn recover_sink(dir: &Path, latest: Option<u64>) -> Result<(), StreamError> {
+    let sink = dir.join("sink");
+    let Ok(entries) = std::fs::read_dir(&sink) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Ok(epoch) = name.parse::<u64>() else {
+            continue;
+        };
+        if latest.is_some_and(|l| epoch <= l) {
+            for f in std::fs::read_dir(entry.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let fname = f.file_name().to_string_lossy().to_string();
+                if let Some(w) = fname
+                    .strip_prefix('w')
+                    .and_then(|r| r.strip_suffix(".pending"))
+                {
+                    if let Ok(worker) = w.parse() {
+                        publish(dir, epoch, worker)?;
+                    }
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(entry.path());
+    }
+    Ok(())
+}
+
+/// The sink's contents: every published output.
+pub(crate) fn published(dir: &Path) -> Result<Checksum, StreamError> {
+    let sink = dir.join("sink");
+    let mut total = Checksum::default();
+    let Ok(entries) = std::fs::read_dir(&sink) else {
+        return Ok(total);
+    };
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with("part-") {
+            continue;
+        }
+        let text =
+            std::fs::read_to_string(entry.path()).map_err(|e| StreamError::io(&entry.path(), e))?;
+        let part = Checksum::from_line(&text).ok_or_else(|| {
+            StreamError::State(format!("{}: not a sink part", entry.path().display()))
+        })?;
+        total.merge(part);
+    }
+    Ok(total)
+}
+
+/// The state a manifest names, read back from the state directory.
+pub(crate) fn load_restore(job_dir: &Path, m: &Manifest) -> Result<Restore, StreamError> {
+    let mut state = Vec::new();
+    for f in &m.files {
+        let path = job_dir.join(f);
+        let bytes = std::fs::read(&path).map_err(|e| StreamError::io(&path, e))?;
+        let s: WorkerState = serde_json::from_slice(&bytes)
+            .map_err(|e| StreamError::State(format!("{}: {e}", path.display())))?;
+        state.push(s);
+    }
+    Ok(Restore {
+        epoch: m.epoch,
+        positions: m.positions.clone(),
+        state,
+    })
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod engine_tests;

@@ -1,0 +1,151 @@
+//! The job end to end in one process: its answer at any parallelism, checkpoints committed
+//! in order, and a run whose commits fail resumed to the same sink contents.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use super::*;
+use crate::stream::engine::{self, Job};
+use crate::stream::window::tests::brute_force;
+use crate::stream::window::WindowSpec;
+
+/// Manifests in memory; commits fail from the `fail_at`-th on (a crash of the ensemble
+/// link, as far as the job can tell).
+struct MemStore {
+    commits: Arc<Mutex<Vec<Manifest>>>,
+    fail_at: Option<usize>,
+}
+
+impl ManifestStore for MemStore {
+    fn commit(&mut self, m: &Manifest) -> Result<(), StreamError> {
+        let mut c = self.commits.lock().unwrap();
+        if self.fail_at.is_some_and(|f| c.len() >= f) {
+            return Err(StreamError::Zk("injected failure".into()));
+        }
+        c.push(m.clone());
+        Ok(())
+    }
+
+    fn forget(&mut self, _job: &str, _epoch: u64) -> Result<(), StreamError> {
+        Ok(())
+    }
+}
+
+/// Removes its directory when dropped, a failing test's too.
+struct Cleanup(PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "ferrokeeper-stream-test-{}-{name}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn expected(spec: WindowSpec, n: u64) -> Checksum {
+    let mut c = Checksum::default();
+    for r in brute_force(spec, n) {
+        c.add(&r);
+    }
+    c
+}
+
+fn job(window: &str, n: u64, p: usize, checkpoint_ms: u64) -> Job {
+    Job {
+        window: WindowSpec::bench(window).unwrap(),
+        n,
+        p,
+        checkpoint_ms,
+    }
+}
+
+#[test]
+fn the_job_gives_the_brute_force_answer_at_any_parallelism() {
+    for window in ["tumbling", "sliding", "session"] {
+        let want = expected(WindowSpec::bench(window).unwrap(), 300_000);
+        for p in [1, 2, 3] {
+            let got = engine::run(job(window, 300_000, p, 0), None, None).unwrap();
+            assert_eq!(got.checksum, want, "{window} p={p}");
+            assert_eq!(got.late, 0);
+        }
+    }
+}
+
+#[test]
+fn checkpoints_commit_in_order_and_the_sink_publishes_only_committed_epochs() {
+    let dir = scratch("ordered");
+    let _cleanup = Cleanup(dir.clone());
+    let commits = Arc::new(Mutex::new(Vec::new()));
+    let store = MemStore {
+        commits: commits.clone(),
+        fail_at: None,
+    };
+    let c = Checkpointer::start("t", 2, &dir, 0, vec![0, 0], Box::new(store)).unwrap();
+    let j = job("sliding", 3_000_000, 2, 2);
+    engine::run(j, Some(c.clone()), None).unwrap();
+    let commits = commits.lock().unwrap();
+    assert!(commits.len() >= 3, "{} checkpoints", commits.len());
+    for (i, m) in commits.iter().enumerate() {
+        assert_eq!(m.epoch, i as u64);
+        assert_eq!(m.files.len(), 2, "a state file per worker");
+    }
+    let last = commits.last().unwrap();
+    assert_eq!(
+        last.positions,
+        vec![1_500_000, 1_500_000],
+        "the last epoch holds every event"
+    );
+    assert_eq!(published(&dir).unwrap(), expected(j.window, j.n));
+}
+
+#[test]
+fn a_run_whose_commits_fail_resumes_to_the_same_sink_contents() {
+    for (window, p) in [("tumbling", 2), ("session", 1), ("sliding", 3)] {
+        let dir = scratch(&format!("resume-{window}"));
+        let _cleanup = Cleanup(dir.clone());
+        let commits = Arc::new(Mutex::new(Vec::new()));
+        let store = MemStore {
+            commits: commits.clone(),
+            fail_at: Some(3),
+        };
+        let j = job(window, 3_000_000, p, 2);
+        let c = Checkpointer::start("t", p, &dir, 0, vec![0; p], Box::new(store)).unwrap();
+        assert!(
+            engine::run(j, Some(c), None).is_err(),
+            "the failed commit fails the run"
+        );
+        let latest = commits.lock().unwrap().last().cloned().unwrap();
+        assert_eq!(latest.epoch, 2);
+        // Outputs of epochs that never committed were staged, never published.
+        recover_sink(&dir, Some(latest.epoch)).unwrap();
+        let before = published(&dir).unwrap();
+        assert!(before.results > 0 && before.results < expected(j.window, j.n).results);
+        let restore = Arc::new(load_restore(&dir, &latest).unwrap());
+        let store = MemStore {
+            commits: commits.clone(),
+            fail_at: None,
+        };
+        let c = Checkpointer::start(
+            "t",
+            p,
+            &dir,
+            latest.epoch + 1,
+            latest.positions.clone(),
+            Box::new(store),
+        )
+        .unwrap();
+        engine::run(j, Some(c), Some(restore)).unwrap();
+        assert_eq!(
+            published(&dir).unwrap(),
+            expected(j.window, j.n),
+            "{window} p={p}"
+        );
+    }
+}

@@ -1,0 +1,143 @@
+//! Event-time windows over keyed streams, with Flink's semantics: a window fires once the
+//! watermark passes its last millisecond, an element whose every window has fired is late
+//! and dropped, and a fired window's state is gone (allowed lateness 0).
+//!
+//! Time here is the *event frontier* `f`: the least event time still to come, Flink's
+//! watermark plus one. A window `[start, end)` fires when `end <= f`.
+
+mod session;
+mod sliced;
+
+use serde::{Deserialize, Serialize};
+
+use crate::stream::datagen::{Event, Level};
+
+pub(crate) use session::SessionWindows;
+pub(crate) use sliced::SlicedWindows;
+
+/// Which windows a job groups by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WindowSpec {
+    /// `TUMBLE(ts, size)`.
+    Tumbling { size: u64 },
+    /// `HOP(ts, slide, size)`: each event is in `size / slide` windows.
+    Sliding { size: u64, slide: u64 },
+    /// `SESSION(ts, gap)`: windows that touch merge.
+    Session { gap: u64 },
+}
+
+impl WindowSpec {
+    /// Parses the benchmark's names, with its sizes: tumbling 10 s, sliding 60 s every
+    /// 10 s, session gap 5 s.
+    pub(crate) fn bench(name: &str) -> Option<WindowSpec> {
+        match name {
+            "tumbling" => Some(WindowSpec::Tumbling { size: 10_000 }),
+            "sliding" => Some(WindowSpec::Sliding {
+                size: 60_000,
+                slide: 10_000,
+            }),
+            "session" => Some(WindowSpec::Session { gap: 5_000 }),
+            _ => None,
+        }
+    }
+}
+
+/// The benchmark's aggregate: count, errors and summed latency per window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LogStats {
+    pub(crate) count: u64,
+    pub(crate) errors: u64,
+    pub(crate) lat_sum: u64,
+}
+
+impl LogStats {
+    pub(crate) fn add(&mut self, e: &Event) {
+        self.count += 1;
+        self.errors += u64::from(e.level == Level::Error);
+        self.lat_sum = self.lat_sum.wrapping_add(e.latency_ms);
+    }
+
+    pub(crate) fn merge(&mut self, other: &LogStats) {
+        self.count += other.count;
+        self.errors += other.errors;
+        self.lat_sum = self.lat_sum.wrapping_add(other.lat_sum);
+    }
+}
+
+/// One fired window of one key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct WindowResult {
+    pub(crate) key: u64,
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    pub(crate) stats: LogStats,
+}
+
+/// The windows of every key one operator instance owns.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum KeyedWindows {
+    Sliced(SlicedWindows),
+    Session(SessionWindows),
+}
+
+impl KeyedWindows {
+    pub(crate) fn new(spec: WindowSpec) -> KeyedWindows {
+        match spec {
+            WindowSpec::Tumbling { size } => KeyedWindows::Sliced(SlicedWindows::new(size, size)),
+            WindowSpec::Sliding { size, slide } => {
+                KeyedWindows::Sliced(SlicedWindows::new(size, slide))
+            }
+            WindowSpec::Session { gap } => KeyedWindows::Session(SessionWindows::new(gap)),
+        }
+    }
+
+    /// Adds an event; false when it was late (every window it belongs to has fired).
+    pub(crate) fn add(&mut self, key: u64, e: &Event) -> bool {
+        match self {
+            KeyedWindows::Sliced(w) => w.add(key, e),
+            KeyedWindows::Session(w) => w.add(key, e),
+        }
+    }
+
+    /// Fires every window that ends at or before the event frontier `f`.
+    pub(crate) fn fire(&mut self, f: u64, out: &mut Vec<WindowResult>) {
+        match self {
+            KeyedWindows::Sliced(w) => w.fire(f, out),
+            KeyedWindows::Session(w) => w.fire(f, out),
+        }
+    }
+
+    /// The event frontier up to which windows have fired: the operator's watermark.
+    pub(crate) fn fired(&self) -> u64 {
+        match self {
+            KeyedWindows::Sliced(w) => w.fired,
+            KeyedWindows::Session(w) => w.fired,
+        }
+    }
+
+    /// Keeps only the keys `keep` says yes to: a restored operator takes its key groups.
+    pub(crate) fn retain_keys(&mut self, keep: impl Fn(u64) -> bool) {
+        match self {
+            KeyedWindows::Sliced(w) => w.keys.retain(|k, _| keep(*k)),
+            KeyedWindows::Session(w) => w.keys.retain(|k, _| keep(*k)),
+        }
+    }
+
+    /// Takes in another instance's keys (restore after a rescale).
+    pub(crate) fn absorb(&mut self, other: KeyedWindows) {
+        match (self, other) {
+            (KeyedWindows::Sliced(a), KeyedWindows::Sliced(b)) => {
+                a.fired = a.fired.max(b.fired);
+                a.keys.extend(b.keys);
+            }
+            (KeyedWindows::Session(a), KeyedWindows::Session(b)) => {
+                a.fired = a.fired.max(b.fired);
+                a.keys.extend(b.keys);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,153 @@
+//! Manifests in a ZooKeeper ensemble (Ferrokeeper's or Apache ZooKeeper's: only the client
+//! protocol is used), under `/ferrokeeper/stream/jobs/<job>`:
+//!
+//! ```text
+//! checkpoints/<epoch, 20 digits>   the manifest (JSON)
+//! latest                           the latest committed epoch, decimal
+//! ```
+
+use std::time::Duration;
+
+use zookeeper_client::{Acls, Client, CreateMode, CreateOptions, Error};
+
+use crate::stream::checkpoint::{Manifest, ManifestStore};
+use crate::stream::StreamError;
+
+/// The stream module's root in the ensemble.
+pub(crate) const ROOT: &str = "/ferrokeeper/stream";
+/// How long one ensemble call may take before the job fails instead of hanging.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(crate) fn job_path(job: &str) -> String {
+    format!("{ROOT}/jobs/{job}")
+}
+
+fn checkpoint_path(job: &str, epoch: u64) -> String {
+    format!("{}/checkpoints/{epoch:020}", job_path(job))
+}
+
+fn persistent() -> CreateOptions<'static> {
+    CreateMode::Persistent.with_acls(Acls::anyone_all())
+}
+
+/// A connected client on a runtime of its own: the committer thread calls it synchronously.
+pub(crate) struct ZkManifestStore {
+    rt: tokio::runtime::Runtime,
+    client: Client,
+}
+
+impl ZkManifestStore {
+    /// Connects to `connect` (`host:port[,host:port...]`) and makes the job's nodes.
+    pub(crate) fn connect(connect: &str, job: &str) -> Result<ZkManifestStore, StreamError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StreamError::Zk(format!("runtime: {e}")))?;
+        let client = rt.block_on(async {
+            tokio::time::timeout(
+                CALL_TIMEOUT,
+                Client::connector()
+                    .with_session_timeout(Duration::from_secs(10))
+                    .connect(connect),
+            )
+            .await
+            .map_err(|_| StreamError::Zk(format!("{connect}: no session within {CALL_TIMEOUT:?}")))?
+            .map_err(|e| StreamError::Zk(format!("{connect}: {e}")))
+        })?;
+        let store = ZkManifestStore { rt, client };
+        store.ensure(&format!("{}/checkpoints", job_path(job)))?;
+        Ok(store)
+    }
+
+    fn call<T>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, StreamError> {
+        self.rt.block_on(async {
+            tokio::time::timeout(CALL_TIMEOUT, f)
+                .await
+                .map_err(|_| StreamError::Zk(format!("no answer within {CALL_TIMEOUT:?}")))?
+                .map_err(|e| StreamError::Zk(e.to_string()))
+        })
+    }
+
+    /// Creates `path` and its parents where missing.
+    fn ensure(&self, path: &str) -> Result<(), StreamError> {
+        let mut at = String::new();
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            at.push('/');
+            at.push_str(part);
+            match self
+                .rt
+                .block_on(self.client.create(&at, b"", &persistent()))
+            {
+                Ok(_) | Err(Error::NodeExists) => {}
+                Err(e) => return Err(StreamError::Zk(format!("create {at}: {e}"))),
+            }
+        }
+        Ok(())
+    }
+
+    /// The job's latest committed manifest, if any.
+    pub(crate) fn latest(&self, job: &str) -> Result<Option<Manifest>, StreamError> {
+        let latest = match self.call(self.client.get_data(&format!("{}/latest", job_path(job)))) {
+            Ok((data, _)) => data,
+            Err(StreamError::Zk(e)) if e.contains("node not exist") || e.contains("NoNode") => {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
+        };
+        let epoch: u64 = std::str::from_utf8(&latest)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| {
+                StreamError::State(format!("{}/latest is not an epoch", job_path(job)))
+            })?;
+        let (data, _) = self.call(self.client.get_data(&checkpoint_path(job, epoch)))?;
+        serde_json::from_slice(&data)
+            .map(Some)
+            .map_err(|e| StreamError::State(format!("manifest of epoch {epoch}: {e}")))
+    }
+
+    /// Removes the job's checkpoints: a fresh run.
+    pub(crate) fn clear(&self, job: &str) -> Result<(), StreamError> {
+        let dir = format!("{}/checkpoints", job_path(job));
+        let (children, _) = self.call(self.client.get_children(&dir))?;
+        for c in children {
+            let _ = self.call(self.client.delete(&format!("{dir}/{c}"), None));
+        }
+        let _ = self.call(
+            self.client
+                .delete(&format!("{}/latest", job_path(job)), None),
+        );
+        Ok(())
+    }
+}
+
+impl ManifestStore for ZkManifestStore {
+    fn commit(&mut self, m: &Manifest) -> Result<(), StreamError> {
+        let data = serde_json::to_vec(m).map_err(|e| StreamError::State(e.to_string()))?;
+        let latest = format!("{}/latest", job_path(&m.job));
+        let epoch = m.epoch.to_string();
+        // `latest` is created by the first commit; later ones set it in the same multi as
+        // the manifest, so a reader never sees one without the other.
+        let exists = self.call(self.client.check_stat(&latest))?.is_some();
+        let mut w = self.client.new_multi_writer();
+        let add = |r: Result<(), Error>| r.map_err(|e| StreamError::Zk(e.to_string()));
+        add(w.add_create(&checkpoint_path(&m.job, m.epoch), &data, &persistent()))?;
+        if exists {
+            add(w.add_set_data(&latest, epoch.as_bytes(), None))?;
+        } else {
+            add(w.add_create(&latest, epoch.as_bytes(), &persistent()))?;
+        }
+        self.rt
+            .block_on(async { tokio::time::timeout(CALL_TIMEOUT, w.commit()).await })
+            .map_err(|_| StreamError::Zk(format!("commit of epoch {epoch}: no answer")))?
+            .map_err(|e| StreamError::Zk(format!("commit of epoch {epoch}: {e}")))?;
+        Ok(())
+    }
+
+    fn forget(&mut self, job: &str, epoch: u64) -> Result<(), StreamError> {
+        self.call(self.client.delete(&checkpoint_path(job, epoch), None))
+    }
+}
