@@ -9,8 +9,9 @@ use clap::{Args, Subcommand};
 
 use crate::config::Config;
 use crate::server::Server;
+use crate::stream::bench_job::BenchJob;
 use crate::stream::checkpoint::{self, Checkpointer};
-use crate::stream::engine::{self, Job, Restore};
+use crate::stream::engine::{self, Restore, RunConfig};
 use crate::stream::window::WindowSpec;
 use crate::stream::zk_store::ZkManifestStore;
 use crate::stream::StreamError;
@@ -76,9 +77,8 @@ fn bench(args: BenchArgs) -> Result<(), StreamError> {
     if args.p == 0 || args.p > 64 {
         return Err(StreamError::Usage("--p: 1 to 64".into()));
     }
-    let job = Job {
-        window,
-        n: args.n,
+    let mut job = BenchJob::new(window, args.n, args.p);
+    let config = RunConfig {
         p: args.p,
         checkpoint_ms: args.checkpoint_ms,
     };
@@ -115,7 +115,10 @@ fn bench(args: BenchArgs) -> Result<(), StreamError> {
             let _ = std::fs::remove_dir_all(&job_dir);
             None
         };
-        checkpoint::recover_sink(&job_dir, latest.as_ref().map(|m| m.epoch))?;
+        job.sink_dir = Some(job_dir.join("sink"));
+        checkpoint::recover_sink(&job_dir, latest.as_ref().map(|m| m.epoch), &|e, w, f| {
+            checkpoint::publish_part(f, &job_dir.join("sink"), e, w, "")
+        })?;
         let (first_epoch, positions) = match &latest {
             Some(m) if m.positions.len() != args.p => {
                 return Err(StreamError::Usage(format!(
@@ -145,12 +148,13 @@ fn bench(args: BenchArgs) -> Result<(), StreamError> {
     };
     let restore_epoch = restore.as_ref().map(|r: &Arc<Restore>| r.epoch);
     let run_started = Instant::now();
-    let outcome = engine::run(job, checkpointer.clone(), restore)?;
+    let job = Arc::new(job);
+    let outcome = engine::run(job.clone(), config, checkpointer.clone(), restore)?;
     let secs = run_started.elapsed().as_secs_f64();
     // With checkpoints the sink's contents are its published parts, earlier attempts' too.
     let checksum = match &sink_dir {
         Some(d) => checkpoint::published(d)?,
-        None => outcome.checksum,
+        None => job.delivered(),
     };
     let line = serde_json::json!({
         "engine": "ferrokeeper",

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::stream::checksum::Checksum;
 use crate::stream::datagen::mix64;
 use crate::stream::engine::Restore;
-use crate::stream::window::KeyedWindows;
+use crate::stream::window::{Accumulator, KeyedWindows};
 use crate::stream::StreamError;
 
 /// Key groups per job, fixed: state is written and restored by key group, so a job can be
@@ -47,7 +47,7 @@ pub(crate) struct WorkerState {
 }
 
 impl WorkerState {
-    pub(crate) fn windows(&self) -> Result<KeyedWindows, StreamError> {
+    pub(crate) fn windows<A: Accumulator>(&self) -> Result<KeyedWindows<A>, StreamError> {
         serde_json::from_value(self.windows.clone()).map_err(|e| StreamError::State(e.to_string()))
     }
 }
@@ -149,7 +149,7 @@ impl Checkpointer {
     }
 
     /// Writes a worker's state for `epoch` and reports it.
-    pub(crate) fn ack(&self, epoch: u64, worker: usize, windows: &KeyedWindows) {
+    pub(crate) fn ack<A: Accumulator>(&self, epoch: u64, worker: usize, windows: &KeyedWindows<A>) {
         let report = match self.write_state(epoch, worker, windows) {
             Ok(file) => Report::Ack {
                 epoch,
@@ -162,7 +162,12 @@ impl Checkpointer {
     }
 
     /// Writes a worker's final state: that of `epoch` and of every later one.
-    pub(crate) fn ack_from(&self, epoch: u64, worker: usize, windows: &KeyedWindows) {
+    pub(crate) fn ack_from<A: Accumulator>(
+        &self,
+        epoch: u64,
+        worker: usize,
+        windows: &KeyedWindows<A>,
+    ) {
         let report = match self.write_state(epoch, worker, windows) {
             Ok(file) => Report::WindowsDone {
                 worker,
@@ -176,9 +181,9 @@ impl Checkpointer {
 
     /// Stages a worker's sink output of `epoch` (write-ahead: it is part of the checkpoint,
     /// so a crash between commit and publication republishes it) and reports it.
-    pub(crate) fn stage_sink(&self, epoch: u64, worker: usize, out: Checksum) {
-        let rel = format!("sink/{epoch}/w{worker}.pending");
-        let report = match write_synced(&self.dir.join(&rel), out.to_line().as_bytes()) {
+    pub(crate) fn stage_sink(&self, epoch: u64, worker: usize, out: &[u8]) {
+        let rel = staged_rel(epoch, worker);
+        let report = match write_synced(&self.dir.join(&rel), out) {
             Ok(()) => Report::Ack {
                 epoch,
                 part: (worker, PART_SINK),
@@ -189,17 +194,16 @@ impl Checkpointer {
         let _ = self.tx.send(report);
     }
 
-    /// Publishes a staged sink output once its epoch is committed: the rename is the
-    /// publication, and doing it twice is harmless.
-    pub(crate) fn publish_sink(&self, epoch: u64, worker: usize) -> Result<(), StreamError> {
-        publish(&self.dir, epoch, worker)
+    /// Where a worker's output of `epoch` is staged until its commit.
+    pub(crate) fn staged_path(&self, epoch: u64, worker: usize) -> PathBuf {
+        self.dir.join(staged_rel(epoch, worker))
     }
 
-    fn write_state(
+    fn write_state<A: Accumulator>(
         &self,
         epoch: u64,
         worker: usize,
-        windows: &KeyedWindows,
+        windows: &KeyedWindows<A>,
     ) -> Result<String, StreamError> {
         let rel = format!("{epoch}/w{worker}.json");
         let path = self.dir.join(&rel);
@@ -359,6 +363,12 @@ impl Checkpointer {
         *self.failure.lock().unwrap_or_else(|x| x.into_inner()) = Some(e);
         self.changed.notify_all();
     }
+
+    /// Fails the job from outside (a source or sink error): nothing more is committed.
+    pub(crate) fn abort(&self, e: String) {
+        self.fail(e.clone());
+        let _ = self.tx.send(Report::Failed(e));
+    }
 }
 
 /// Whether every worker has acked epoch `e`: its windows and its sink, each by an ack or by
@@ -397,19 +407,48 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StreamError> {
     f.sync_data().map_err(|e| StreamError::io(path, e))
 }
 
-fn publish(dir: &Path, epoch: u64, worker: usize) -> Result<(), StreamError> {
-    let from = dir.join(format!("sink/{epoch}/w{worker}.pending"));
-    let to = dir.join(format!("sink/part-{epoch:020}-w{worker}"));
-    match std::fs::rename(&from, &to) {
+fn staged_rel(epoch: u64, worker: usize) -> String {
+    format!("sink/{epoch}/w{worker}.pending")
+}
+
+/// Publishes a staged output as `<to_dir>/part-<epoch>-w<worker><ext>`: a rename on one
+/// file system, else a synced copy renamed into place. Publishing twice is harmless: the
+/// part is there and the staged file gone.
+pub(crate) fn publish_part(
+    staged: &Path,
+    to_dir: &Path,
+    epoch: u64,
+    worker: usize,
+    ext: &str,
+) -> Result<(), StreamError> {
+    let to = to_dir.join(format!("part-{epoch:020}-w{worker}{ext}"));
+    if to.exists() {
+        let _ = std::fs::remove_file(staged);
+        return Ok(());
+    }
+    std::fs::create_dir_all(to_dir).map_err(|e| StreamError::io(to_dir, e))?;
+    match std::fs::rename(staged, &to) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && to.exists() => Ok(()),
-        Err(e) => Err(StreamError::io(&from, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StreamError::io(staged, e)),
+        Err(_) => {
+            // Another file system: copy under a name readers skip, then rename.
+            let tmp = to_dir.join(format!(".part-{epoch:020}-w{worker}.tmp"));
+            let bytes = std::fs::read(staged).map_err(|e| StreamError::io(staged, e))?;
+            write_synced(&tmp, &bytes)?;
+            std::fs::rename(&tmp, &to).map_err(|e| StreamError::io(&to, e))?;
+            let _ = std::fs::remove_file(staged);
+            Ok(())
+        }
     }
 }
 
 /// After a crash: staged outputs of committed epochs (up to `latest`) are published, those
 /// of epochs that never committed are dropped, as if they had never run.
-pub(crate) fn recover_sink(dir: &Path, latest: Option<u64>) -> Result<(), StreamError> {
+pub(crate) fn recover_sink(
+    dir: &Path,
+    latest: Option<u64>,
+    publish: &dyn Fn(u64, usize, &Path) -> Result<(), StreamError>,
+) -> Result<(), StreamError> {
     let sink = dir.join("sink");
     let Ok(entries) = std::fs::read_dir(&sink) else {
         return Ok(());
@@ -431,7 +470,7 @@ pub(crate) fn recover_sink(dir: &Path, latest: Option<u64>) -> Result<(), Stream
                     .and_then(|r| r.strip_suffix(".pending"))
                 {
                     if let Ok(worker) = w.parse() {
-                        publish(dir, epoch, worker)?;
+                        publish(epoch, worker, &f.path())?;
                     }
                 }
             }

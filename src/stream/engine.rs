@@ -1,20 +1,21 @@
-//! The benchmark job as a timely dataflow, embedded: `p` worker threads in this process
-//! (`timely::Config::process`), each with one datagen split, the windows of its key groups
-//! and its share of the checksum sink.
+//! A job as a timely dataflow, embedded: `p` worker threads in this process
+//! (`timely::Config::process`), each reading its share of the source splits, holding the
+//! windows of its key groups and writing its share of the sink.
 //!
 //! ```text
-//! datagen split k --(epoch, event)--> exchange(key group) --> windows --> checksum sink
+//! splits --(epoch, event)--> exchange(key group) --> windows --> sink
 //! ```
 //!
-//! Checkpoints: every interval each source closes its epoch (recording where its split
-//! stands); the window operator applies one epoch at a time, stashing records of later
+//! Checkpoints: every interval each source closes its epoch (recording where its splits
+//! stand); the window operator applies one epoch at a time, stashing records of later
 //! ones, writes its state once the epoch is complete at its input, and acks it; the sink
-//! counts an epoch's results only once its checkpoint is committed (publish after commit).
+//! stages an epoch's output and publishes it only once its checkpoint is committed.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use timely::container::CapacityContainerBuilder;
@@ -24,25 +25,23 @@ use timely::dataflow::operators::{Capability, Probe};
 use timely::dataflow::ProbeHandle;
 
 use crate::stream::checkpoint::{key_group, Checkpointer, WorkerState, KEY_GROUPS};
-use crate::stream::checksum::Checksum;
-use crate::stream::datagen::{event, split_indices, Event};
+use crate::stream::job::{Job, SplitReader};
 use crate::stream::time::EpochTime;
-use crate::stream::window::{KeyedWindows, WindowResult, WindowSpec};
+use crate::stream::window::{KeyedWindows, WindowResult};
 use crate::stream::StreamError;
 
-/// Events a source emits per activation: large enough that the engine costs nothing per
-/// event, small enough that the frontier moves often.
-const SOURCE_BATCH: u64 = 4096;
-/// How far (event time) a split may run ahead of the windows' frontier.
+/// Records a source emits per split and activation: large enough that the engine costs
+/// nothing per record, small enough that the frontier moves often.
+const SOURCE_BATCH: usize = 4096;
+/// How far (event time) a source may run ahead of the windows' frontier.
 const ALIGN_MS: u64 = 30_000;
-/// Flink's bounded out-of-orderness in the benchmark job.
-pub(crate) const OUT_OF_ORDERNESS_MS: u64 = 2000;
+/// How long a followed source with nothing to read sleeps before it looks again.
+const IDLE_POLL: Duration = Duration::from_millis(20);
 
-/// What to run.
+/// How to run a job.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Job {
-    pub(crate) window: WindowSpec,
-    pub(crate) n: u64,
+pub(crate) struct RunConfig {
+    /// Worker threads.
     pub(crate) p: usize,
     /// 0: no checkpoints, one epoch.
     pub(crate) checkpoint_ms: u64,
@@ -56,65 +55,112 @@ pub(crate) struct Restore {
     pub(crate) state: Vec<WorkerState>,
 }
 
-/// What a run gave.
+/// What a run gave, beyond its sink.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Outcome {
-    pub(crate) checksum: Checksum,
+    /// Records dropped as late: every window they belong to had fired.
     pub(crate) late: u64,
 }
 
+/// Shared by a run's workers: the first failure, and a flag that ends every source.
+#[derive(Default)]
+struct Abort {
+    stopped: AtomicBool,
+    error: Mutex<Option<StreamError>>,
+}
+
+impl Abort {
+    fn fail(&self, e: StreamError, ckpt: Option<&Checkpointer>) {
+        // A failed source must not look finished to the checkpoints: stop committing.
+        if let Some(c) = ckpt {
+            c.abort(e.to_string());
+        }
+        let mut slot = self.error.lock().unwrap_or_else(|x| x.into_inner());
+        slot.get_or_insert(e);
+        self.stopped.store(true, Ordering::Release);
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+}
+
 /// Runs the job to the end of its input.
-pub(crate) fn run(
-    job: Job,
+pub(crate) fn run<J: Job>(
+    job: Arc<J>,
+    config: RunConfig,
     checkpointer: Option<Arc<Checkpointer>>,
     restore: Option<Arc<Restore>>,
 ) -> Result<Outcome, StreamError> {
-    let p = job.p.max(1);
+    let p = config.p.max(1);
+    let abort = Arc::new(Abort::default());
+    let run_abort = abort.clone();
     let guards = timely::execute(timely::Config::process(p), move |worker| {
         let index = worker.index();
         let peers = worker.peers();
         let ckpt = checkpointer.clone();
         let restore = restore.clone();
+        let abort = run_abort.clone();
         let start_epoch = restore.as_ref().map_or(0, |r| r.epoch + 1);
         let sink = Rc::new(RefCell::new(SinkState::new(
+            job.clone(),
             index,
             ckpt.clone(),
             start_epoch,
+            abort.clone(),
         )));
         let sink_op = sink.clone();
+        let job = job.clone();
         worker.dataflow::<EpochTime, _, _>(|scope| {
-            let from = restore
-                .as_ref()
-                .and_then(|r| r.positions.get(index).copied())
-                .unwrap_or(0);
             let src_ckpt = ckpt.clone();
             let progress = ProbeHandle::<EpochTime>::new();
             let src_progress = progress.clone();
-            let events = source::<_, CapacityContainerBuilder<Vec<Event>>, _, _>(
+            let src_job = job.clone();
+            let src_restore = restore.clone();
+            let src_abort = abort.clone();
+            let records = source::<_, CapacityContainerBuilder<Vec<J::Rec>>, _, _>(
                 scope,
-                "datagen",
+                "source",
                 move |cap, info| {
                     let activator = scope.activator_for(info.address);
-                    let mut split = Split::new(job, index, peers, from, start_epoch, cap);
+                    let mut sources = Sources::open(
+                        &*src_job,
+                        config,
+                        index,
+                        peers,
+                        src_restore.as_deref(),
+                        start_epoch,
+                        cap,
+                    );
+                    if let Err(e) = &sources {
+                        src_abort.fail(StreamError::Source(e.to_string()), src_ckpt.as_deref());
+                    }
                     move |output| {
-                        // Watermark alignment: a split that runs ahead of the windows'
+                        let Ok(sources) = sources.as_mut() else {
+                            return;
+                        };
+                        // Watermark alignment: a source that runs ahead of the windows'
                         // frontier waits, which bounds the window state a skew can pile up.
                         let (global, global_epoch) = src_progress.with_frontier(|f| {
                             let event = f.iter().map(|t| t.event).min().unwrap_or(u64::MAX);
                             let epoch = f.iter().map(|t| t.epoch).min().unwrap_or(u64::MAX);
                             (event, epoch)
                         });
-                        let paused = global > 0 && split.max_ts > global.saturating_add(ALIGN_MS);
+                        let paused =
+                            global > 0 && sources.low_ts() > global.saturating_add(ALIGN_MS);
                         // At most two epochs in flight: a checkpoint that costs more than its
                         // interval delays the next one instead of piling up epochs.
-                        let may_end = split.epoch <= global_epoch.saturating_add(1);
-                        if split.step(output, src_ckpt.as_deref(), paused, may_end) {
-                            activator.activate();
+                        let may_end = sources.epoch <= global_epoch.saturating_add(1);
+                        match sources.step(output, src_ckpt.as_deref(), paused, may_end, &src_abort)
+                        {
+                            Step::More => activator.activate(),
+                            Step::Idle => activator.activate_after(IDLE_POLL),
+                            Step::Done => {}
                         }
                     }
                 },
             );
-            let mut windows = KeyedWindows::new(job.window);
+            let mut windows = KeyedWindows::<J::Acc>::new(job.window());
             if let Some(r) = restore.as_ref() {
                 for s in &r.state {
                     if let Ok(w) = s.windows() {
@@ -124,12 +170,12 @@ pub(crate) fn run(
                 windows.retain_keys(|k| route(k, peers) == index as u64);
             }
             let win_ckpt = ckpt.clone();
-            let results = events
-                .unary_frontier::<CapacityContainerBuilder<Vec<WindowResult>>, _, _, _>(
-                    Exchange::new(move |e: &Event| route(e.service, peers)),
+            let results = records
+                .unary_frontier::<CapacityContainerBuilder<Vec<WindowResult<J::Acc>>>, _, _, _>(
+                    Exchange::new(move |r: &J::Rec| route(J::key(r), peers)),
                     "windows",
                     move |cap, _info| {
-                        let mut op = WindowOp::new(windows, cap, start_epoch, index, win_ckpt);
+                        let mut op = WindowOp::<J>::new(windows, cap, start_epoch, index, win_ckpt);
                         move |(input, frontier), output| {
                             input.for_each(|time, data| op.receive(stamp_time(time.stamp()), data));
                             op.advance(frontier.frontier(), output);
@@ -137,17 +183,9 @@ pub(crate) fn run(
                     },
                 );
             let results = results.probe_with(&progress);
-            results.sink(Pipeline, "checksum", move |(input, frontier)| {
+            results.sink(Pipeline, "sink", move |(input, frontier)| {
                 let mut sink = sink_op.borrow_mut();
-                input.for_each(|time, data| {
-                    let c = sink
-                        .pending
-                        .entry(stamp_time(time.stamp()).epoch)
-                        .or_default();
-                    for r in data.iter() {
-                        c.add(r);
-                    }
-                });
+                input.for_each(|time, data| sink.give(stamp_time(time.stamp()).epoch, data));
                 let done_below = frontier
                     .frontier()
                     .iter()
@@ -162,58 +200,82 @@ pub(crate) fn run(
         let mut sink = sink.borrow_mut();
         sink.finish()?;
         Ok::<Outcome, StreamError>(Outcome {
-            checksum: sink.published,
             late: LATE.with(|l| l.replace(0)),
         })
     })
     .map_err(StreamError::Engine)?;
     let mut total = Outcome::default();
+    let mut first_err = None;
     for r in guards.join() {
-        let o = r.map_err(StreamError::Engine)??;
-        total.checksum.merge(o.checksum);
-        total.late += o.late;
+        match r.map_err(StreamError::Engine) {
+            Ok(Ok(o)) => total.late += o.late,
+            Ok(Err(e)) | Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
     }
-    Ok(total)
+    let aborted = abort.error.lock().unwrap_or_else(|x| x.into_inner()).take();
+    match aborted.or(first_err) {
+        Some(e) => Err(e),
+        None => Ok(total),
+    }
 }
 
-/// The checksum sink of one worker. Without checkpoints an epoch's results count once the
-/// epoch is done. With them, the results of each completed epoch are staged in the
-/// checkpoint (write-ahead) and published once it is committed, so a crash anywhere
-/// publishes each result exactly once.
-struct SinkState {
+/// The sink of one worker. Without checkpoints output goes to the sink as it arrives. With
+/// them, the output of each completed epoch is staged in the checkpoint (write-ahead) and
+/// published once it is committed, so a crash anywhere publishes each result exactly once.
+struct SinkState<J: Job> {
+    job: Arc<J>,
     worker: usize,
     ckpt: Option<Arc<Checkpointer>>,
-    /// Results per epoch, not yet staged.
-    pending: BTreeMap<u64, Checksum>,
+    abort: Arc<Abort>,
+    /// Output per epoch, not yet staged.
+    pending: BTreeMap<u64, J::Out>,
     /// The next epoch to stage: every earlier one is staged.
     next_stage: u64,
     /// Staged epochs awaiting their commit.
     staged: Vec<u64>,
-    /// Without checkpoints: what counted.
-    published: Checksum,
 }
 
-impl SinkState {
-    fn new(worker: usize, ckpt: Option<Arc<Checkpointer>>, start_epoch: u64) -> SinkState {
+impl<J: Job> SinkState<J> {
+    fn new(
+        job: Arc<J>,
+        worker: usize,
+        ckpt: Option<Arc<Checkpointer>>,
+        start_epoch: u64,
+        abort: Arc<Abort>,
+    ) -> SinkState<J> {
         SinkState {
+            job,
             worker,
             ckpt,
+            abort,
             pending: BTreeMap::new(),
             next_stage: start_epoch,
             staged: Vec::new(),
-            published: Checksum::default(),
+        }
+    }
+
+    fn give(&mut self, epoch: u64, data: &mut Vec<WindowResult<J::Acc>>) {
+        if self.ckpt.is_none() {
+            let mut out = J::Out::default();
+            for r in data.iter() {
+                self.job.collect(&mut out, r);
+            }
+            if let Err(e) = self.job.deliver(self.worker, out) {
+                self.abort.fail(e, None);
+            }
+            return;
+        }
+        let out = self.pending.entry(epoch).or_default();
+        for r in data.iter() {
+            self.job.collect(out, r);
         }
     }
 
     /// Every epoch below `done_below` is complete at the sink's input.
     fn epochs_done(&mut self, done_below: u64) {
         let Some(c) = self.ckpt.clone() else {
-            while let Some(entry) = self.pending.first_entry() {
-                if *entry.key() >= done_below {
-                    break;
-                }
-                self.published.merge(entry.remove());
-            }
             return;
         };
         // Stage each completed epoch, empty ones too: the commit waits for every sink.
@@ -228,7 +290,7 @@ impl SinkState {
         while self.next_stage < last {
             let e = self.next_stage;
             let out = self.pending.remove(&e).unwrap_or_default();
-            c.stage_sink(e, self.worker, out);
+            c.stage_sink(e, self.worker, &self.job.encode(&out));
             self.staged.push(e);
             self.next_stage += 1;
         }
@@ -239,21 +301,26 @@ impl SinkState {
     }
 
     fn publish_committed(&mut self) {
-        let Some(c) = self.ckpt.as_ref() else {
+        let Some(c) = self.ckpt.clone() else {
             return;
         };
         let committed = c.committed_below();
-        let worker = self.worker;
+        let (worker, job) = (self.worker, self.job.clone());
+        let mut failed = None;
         self.staged.retain(|&e| {
-            if e < committed {
-                if let Err(err) = c.publish_sink(e, worker) {
-                    c.fail(err.to_string());
-                }
-                false
-            } else {
-                true
+            if e >= committed {
+                return true;
             }
+            if failed.is_none() {
+                if let Err(err) = job.publish(e, worker, &c.staged_path(e, worker)) {
+                    failed = Some(err);
+                }
+            }
+            false
         });
+        if let Some(e) = failed {
+            self.abort.fail(e, Some(&c));
+        }
     }
 
     /// After the dataflow: waits for the last commits and publishes.
@@ -263,15 +330,13 @@ impl SinkState {
                 c.wait_committed(last)?;
             }
             self.publish_committed();
-        } else {
-            self.epochs_done(u64::MAX);
         }
         Ok(())
     }
 }
 
 thread_local! {
-    /// Late events this worker dropped.
+    /// Late records this worker dropped.
     static LATE: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
@@ -294,117 +359,187 @@ pub(crate) fn route(key: u64, peers: usize) -> u64 {
     key_group(key) * peers as u64 / KEY_GROUPS
 }
 
-/// One datagen split: events `k, k+p, ...`, its watermark and its epochs.
-struct Split {
-    indices: std::iter::StepBy<std::ops::Range<u64>>,
-    position: u64,
-    split: usize,
+enum Step {
+    /// Activate again at once.
+    More,
+    /// Nothing to read now: look again after [`IDLE_POLL`].
+    Idle,
+    /// Every split is done and the capability dropped.
+    Done,
+}
+
+/// One split a worker reads.
+struct OpenSplit<R> {
+    k: usize,
+    reader: R,
+    /// The largest event time read: the split's watermark is this less the delay.
     max_ts: u64,
+    done: bool,
+}
+
+/// A worker's splits (`w, w + p, ...`), their watermark and their epochs.
+struct Sources<J: Job> {
+    splits: Vec<OpenSplit<J::Reader>>,
+    delay: u64,
     epoch: u64,
     interval: Option<Duration>,
     epoch_ends: Instant,
     cap: Option<Capability<EpochTime>>,
 }
 
-impl Split {
-    fn new(
-        job: Job,
-        k: usize,
-        p: usize,
-        from: u64,
+impl<J: Job> Sources<J> {
+    fn open(
+        job: &J,
+        config: RunConfig,
+        worker: usize,
+        peers: usize,
+        restore: Option<&Restore>,
         epoch: u64,
         cap: Capability<EpochTime>,
-    ) -> Split {
+    ) -> Result<Sources<J>, StreamError> {
         let mut cap = cap;
         cap.downgrade(&EpochTime::new(epoch, 0));
-        let interval = (job.checkpoint_ms > 0).then(|| Duration::from_millis(job.checkpoint_ms));
-        Split {
-            indices: split_indices(job.n, p as u64, k as u64, from),
-            position: from,
-            split: k,
-            max_ts: 0,
+        let mut splits = Vec::new();
+        for k in (worker..job.splits()).step_by(peers.max(1)) {
+            let from = restore
+                .and_then(|r| r.positions.get(k).copied())
+                .unwrap_or(0);
+            splits.push(OpenSplit {
+                k,
+                reader: job.open(k, from)?,
+                max_ts: 0,
+                done: false,
+            });
+        }
+        let interval =
+            (config.checkpoint_ms > 0).then(|| Duration::from_millis(config.checkpoint_ms));
+        Ok(Sources {
+            // A worker without splits holds nothing back.
+            cap: (!splits.is_empty()).then_some(cap),
+            splits,
+            delay: job.watermark_delay(),
             epoch,
             interval,
             epoch_ends: Instant::now() + interval.unwrap_or_default(),
-            cap: Some(cap),
-        }
+        })
     }
 
-    /// Emits a batch (nothing when `paused`); false once the split is exhausted and its
-    /// capability dropped.
+    fn low_ts(&self) -> u64 {
+        low_ts(&self.splits)
+    }
+
+    /// Emits a batch per split (nothing when `paused`).
     fn step(
         &mut self,
         output: &mut timely::dataflow::operators::generic::OutputBuilderSession<
             '_,
             EpochTime,
-            CapacityContainerBuilder<Vec<Event>>,
+            CapacityContainerBuilder<Vec<J::Rec>>,
         >,
         ckpt: Option<&Checkpointer>,
         paused: bool,
         may_end_epoch: bool,
-    ) -> bool {
+        abort: &Abort,
+    ) -> Step {
         let Some(cap) = self.cap.as_mut() else {
-            return false;
+            return Step::Done;
         };
-        // A paused split still ends its epochs on time: an operator that waits for the end
-        // of its epoch could otherwise wait for it forever.
-        let budget = if paused { 0 } else { SOURCE_BATCH };
-        let mut emitted = 0;
-        {
-            let mut session = output.session(&*cap);
-            for i in self.indices.by_ref().take(budget as usize) {
-                let e = event(i);
-                self.max_ts = self.max_ts.max(e.ts);
-                session.give(e);
-                emitted += 1;
-            }
+        if abort.stopped() {
+            self.cap = None;
+            return Step::Done;
         }
-        self.position += emitted;
-        let exhausted = !paused && emitted < SOURCE_BATCH;
-        if let (Some(interval), Some(c)) = (self.interval, ckpt) {
-            let now = Instant::now();
-            if exhausted || (may_end_epoch && now >= self.epoch_ends) {
-                // The epoch ends here: a restore from its checkpoint starts the split at
-                // `position`.
-                c.source_end(self.epoch, self.split, self.position);
-                if !exhausted {
-                    self.epoch += 1;
-                    self.epoch_ends = now + interval;
+        // A paused source still ends its epochs on time: an operator that waits for the end
+        // of its epoch could otherwise wait for it forever.
+        let (mut read_any, mut ended) = (false, false);
+        if !paused {
+            let mut session = output.session(&*cap);
+            for s in self.splits.iter_mut().filter(|s| !s.done) {
+                let mut max_ts = s.max_ts;
+                let got = s.reader.read(SOURCE_BATCH, &mut |r| {
+                    max_ts = max_ts.max(J::ts(&r));
+                    session.give(r);
+                });
+                s.max_ts = max_ts;
+                match got {
+                    Ok(Some(n)) => read_any |= n > 0,
+                    Ok(None) => {
+                        s.done = true;
+                        ended = true;
+                    }
+                    Err(e) => {
+                        drop(session);
+                        abort.fail(e, ckpt);
+                        self.cap = None;
+                        return Step::Done;
+                    }
                 }
             }
         }
-        if exhausted {
-            self.cap = None;
-            return false;
+        let all_done = self.splits.iter().all(|s| s.done);
+        if let (Some(interval), Some(c)) = (self.interval, ckpt) {
+            let now = Instant::now();
+            if all_done || (may_end_epoch && now >= self.epoch_ends) {
+                // The epoch ends here: a restore from its checkpoint starts each split at
+                // its position. A split that ended reports its last one, kept from then on.
+                for s in &self.splits {
+                    c.source_end(self.epoch, s.k, s.reader.position());
+                }
+                if !all_done {
+                    self.epoch += 1;
+                    self.epoch_ends = now + interval;
+                }
+            } else if ended {
+                for s in self.splits.iter().filter(|s| s.done) {
+                    c.source_end(self.epoch, s.k, s.reader.position());
+                }
+            }
         }
-        let f = self.max_ts.saturating_sub(OUT_OF_ORDERNESS_MS);
+        if all_done {
+            self.cap = None;
+            return Step::Done;
+        }
+        let f = low_ts(&self.splits).saturating_sub(self.delay);
         let t = EpochTime::new(self.epoch, f.max(cap.time().event));
         cap.downgrade(&t);
-        true
+        if read_any || paused || ended {
+            Step::More
+        } else {
+            Step::Idle
+        }
     }
 }
 
+/// The least largest event time over splits still read: the basis of the watermark.
+fn low_ts<R>(splits: &[OpenSplit<R>]) -> u64 {
+    splits
+        .iter()
+        .filter(|s| !s.done)
+        .map(|s| s.max_ts)
+        .min()
+        .unwrap_or(u64::MAX)
+}
+
 /// The windows of one worker, one epoch at a time.
-struct WindowOp {
-    windows: KeyedWindows,
+struct WindowOp<J: Job> {
+    windows: KeyedWindows<J::Acc>,
     /// Output capability at `(epoch, fired)`.
     cap: Option<Capability<EpochTime>>,
     /// The epoch being applied; records of later ones wait in `stash`.
     epoch: u64,
-    stash: BTreeMap<u64, Vec<(u64, Vec<Event>)>>,
+    stash: BTreeMap<u64, Vec<(u64, Vec<J::Rec>)>>,
     worker: usize,
     ckpt: Option<Arc<Checkpointer>>,
-    fired: Vec<WindowResult>,
+    fired: Vec<WindowResult<J::Acc>>,
 }
 
-impl WindowOp {
+impl<J: Job> WindowOp<J> {
     fn new(
-        windows: KeyedWindows,
+        windows: KeyedWindows<J::Acc>,
         mut cap: Capability<EpochTime>,
         epoch: u64,
         worker: usize,
         ckpt: Option<Arc<Checkpointer>>,
-    ) -> WindowOp {
+    ) -> WindowOp<J> {
         cap.downgrade(&EpochTime::new(epoch, 0));
         WindowOp {
             windows,
@@ -417,9 +552,9 @@ impl WindowOp {
         }
     }
 
-    fn receive(&mut self, time: EpochTime, data: &mut Vec<Event>) {
+    fn receive(&mut self, time: EpochTime, data: &mut Vec<J::Rec>) {
         if time.epoch <= self.epoch {
-            self.apply(data.drain(..));
+            Self::apply(&mut self.windows, data.drain(..));
         } else {
             self.stash
                 .entry(time.epoch)
@@ -428,10 +563,10 @@ impl WindowOp {
         }
     }
 
-    fn apply(&mut self, events: impl Iterator<Item = Event>) {
+    fn apply(windows: &mut KeyedWindows<J::Acc>, records: impl Iterator<Item = J::Rec>) {
         let mut late = 0;
-        for e in events {
-            if !self.windows.add(e.service, &e) {
+        for r in records {
+            if !windows.add(J::key(&r), J::ts(&r), &r) {
                 late += 1;
             }
         }
@@ -446,7 +581,7 @@ impl WindowOp {
         output: &mut timely::dataflow::operators::generic::OutputBuilderSession<
             '_,
             EpochTime,
-            CapacityContainerBuilder<Vec<WindowResult>>,
+            CapacityContainerBuilder<Vec<WindowResult<J::Acc>>>,
         >,
     ) {
         loop {
@@ -508,8 +643,8 @@ impl WindowOp {
             let fired = self.windows.fired();
             cap.downgrade(&EpochTime::new(next, fired.max(cap.time().event)));
             if let Some(batches) = self.stash.remove(&next) {
-                for (_, mut events) in batches {
-                    self.apply(events.drain(..));
+                for (_, mut records) in batches {
+                    Self::apply(&mut self.windows, records.drain(..));
                 }
             }
         }

@@ -1,11 +1,12 @@
 //! The job end to end in one process: its answer at any parallelism, checkpoints committed
 //! in order, and a run whose commits fail resumed to the same sink contents.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::*;
-use crate::stream::engine::{self, Job};
+use crate::stream::bench_job::BenchJob;
+use crate::stream::engine::{self, RunConfig};
 use crate::stream::window::tests::brute_force;
 use crate::stream::window::WindowSpec;
 
@@ -57,13 +58,18 @@ fn expected(spec: WindowSpec, n: u64) -> Checksum {
     c
 }
 
-fn job(window: &str, n: u64, p: usize, checkpoint_ms: u64) -> Job {
-    Job {
-        window: WindowSpec::bench(window).unwrap(),
-        n,
-        p,
-        checkpoint_ms,
-    }
+fn job(window: &str, n: u64, p: usize, sink_dir: Option<&Path>) -> Arc<BenchJob> {
+    let mut j = BenchJob::new(WindowSpec::bench(window).unwrap(), n, p);
+    j.sink_dir = sink_dir.map(|d| d.join("sink"));
+    Arc::new(j)
+}
+
+fn config(p: usize, checkpoint_ms: u64) -> RunConfig {
+    RunConfig { p, checkpoint_ms }
+}
+
+fn publish_into(dir: &Path) -> impl Fn(u64, usize, &Path) -> Result<(), StreamError> + '_ {
+    move |e, w, f| publish_part(f, &dir.join("sink"), e, w, "")
 }
 
 #[test]
@@ -71,8 +77,9 @@ fn the_job_gives_the_brute_force_answer_at_any_parallelism() {
     for window in ["tumbling", "sliding", "session"] {
         let want = expected(WindowSpec::bench(window).unwrap(), 300_000);
         for p in [1, 2, 3] {
-            let got = engine::run(job(window, 300_000, p, 0), None, None).unwrap();
-            assert_eq!(got.checksum, want, "{window} p={p}");
+            let j = job(window, 300_000, p, None);
+            let got = engine::run(j.clone(), config(p, 0), None, None).unwrap();
+            assert_eq!(j.delivered(), want, "{window} p={p}");
             assert_eq!(got.late, 0);
         }
     }
@@ -88,8 +95,8 @@ fn checkpoints_commit_in_order_and_the_sink_publishes_only_committed_epochs() {
         fail_at: None,
     };
     let c = Checkpointer::start("t", 2, &dir, 0, vec![0, 0], Box::new(store)).unwrap();
-    let j = job("sliding", 3_000_000, 2, 2);
-    engine::run(j, Some(c.clone()), None).unwrap();
+    let j = job("sliding", 3_000_000, 2, Some(&dir));
+    engine::run(j.clone(), config(2, 2), Some(c.clone()), None).unwrap();
     let commits = commits.lock().unwrap();
     assert!(commits.len() >= 3, "{} checkpoints", commits.len());
     for (i, m) in commits.iter().enumerate() {
@@ -115,16 +122,16 @@ fn a_run_whose_commits_fail_resumes_to_the_same_sink_contents() {
             commits: commits.clone(),
             fail_at: Some(3),
         };
-        let j = job(window, 3_000_000, p, 2);
+        let j = job(window, 3_000_000, p, Some(&dir));
         let c = Checkpointer::start("t", p, &dir, 0, vec![0; p], Box::new(store)).unwrap();
         assert!(
-            engine::run(j, Some(c), None).is_err(),
+            engine::run(j.clone(), config(p, 2), Some(c), None).is_err(),
             "the failed commit fails the run"
         );
         let latest = commits.lock().unwrap().last().cloned().unwrap();
         assert_eq!(latest.epoch, 2);
         // Outputs of epochs that never committed were staged, never published.
-        recover_sink(&dir, Some(latest.epoch)).unwrap();
+        recover_sink(&dir, Some(latest.epoch), &publish_into(&dir)).unwrap();
         let before = published(&dir).unwrap();
         assert!(before.results > 0 && before.results < expected(j.window, j.n).results);
         let restore = Arc::new(load_restore(&dir, &latest).unwrap());
@@ -141,7 +148,7 @@ fn a_run_whose_commits_fail_resumes_to_the_same_sink_contents() {
             Box::new(store),
         )
         .unwrap();
-        engine::run(j, Some(c), Some(restore)).unwrap();
+        engine::run(j.clone(), config(p, 2), Some(c), Some(restore)).unwrap();
         assert_eq!(
             published(&dir).unwrap(),
             expected(j.window, j.n),

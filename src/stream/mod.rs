@@ -3,15 +3,19 @@
 //!
 //! - [`datagen`]: the benchmark job's generator; [`window`]: event-time windows with Flink's
 //!   semantics; [`checksum`]: the benchmark's sink;
+//! - [`job`]: what the engine runs (splits, keys, windows, sink), [`bench_job`]: the
+//!   benchmark job;
 //! - [`time`]: the `(epoch, event)` timestamp; [`engine`]: the dataflow;
 //! - [`checkpoint`]: state files and manifests; [`zk_store`]: manifests in the ensemble;
 //! - [`bench`]: `ferrokeeper stream bench`.
 
 pub(crate) mod bench;
+pub(crate) mod bench_job;
 pub(crate) mod checkpoint;
 pub(crate) mod checksum;
 pub(crate) mod datagen;
 pub(crate) mod engine;
+pub(crate) mod job;
 pub(crate) mod time;
 pub(crate) mod window;
 pub(crate) mod zk_store;
@@ -43,6 +47,12 @@ pub enum StreamError {
     /// A checkpoint could not be committed.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
+    /// A source could not be read.
+    #[error("source: {0}")]
+    Source(String),
+    /// A sink could not be written.
+    #[error("sink: {0}")]
+    Sink(String),
     /// A bad command line.
     #[error("{0}")]
     Usage(String),

@@ -8,6 +8,7 @@
 mod session;
 mod sliced;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::stream::datagen::{Event, Level};
@@ -42,6 +43,18 @@ impl WindowSpec {
     }
 }
 
+/// What a window keeps per key: built from one record, merged with others. Window state is
+/// written to checkpoints, hence serde.
+pub(crate) trait Accumulator:
+    Clone + std::fmt::Debug + Serialize + DeserializeOwned + Send + 'static
+{
+    /// The records it is built from.
+    type In;
+    fn of(e: &Self::In) -> Self;
+    fn add(&mut self, e: &Self::In);
+    fn merge(&mut self, other: &Self);
+}
+
 /// The benchmark's aggregate: count, errors and summed latency per window.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct LogStats {
@@ -50,14 +63,22 @@ pub(crate) struct LogStats {
     pub(crate) lat_sum: u64,
 }
 
-impl LogStats {
-    pub(crate) fn add(&mut self, e: &Event) {
+impl Accumulator for LogStats {
+    type In = Event;
+
+    fn of(e: &Event) -> LogStats {
+        let mut s = LogStats::default();
+        s.add(e);
+        s
+    }
+
+    fn add(&mut self, e: &Event) {
         self.count += 1;
         self.errors += u64::from(e.level == Level::Error);
         self.lat_sum = self.lat_sum.wrapping_add(e.latency_ms);
     }
 
-    pub(crate) fn merge(&mut self, other: &LogStats) {
+    fn merge(&mut self, other: &LogStats) {
         self.count += other.count;
         self.errors += other.errors;
         self.lat_sum = self.lat_sum.wrapping_add(other.lat_sum);
@@ -66,22 +87,23 @@ impl LogStats {
 
 /// One fired window of one key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct WindowResult {
+pub(crate) struct WindowResult<A = LogStats> {
     pub(crate) key: u64,
     pub(crate) start: u64,
     pub(crate) end: u64,
-    pub(crate) stats: LogStats,
+    pub(crate) stats: A,
 }
 
 /// The windows of every key one operator instance owns.
 #[derive(Debug, Serialize, Deserialize)]
-pub(crate) enum KeyedWindows {
-    Sliced(SlicedWindows),
-    Session(SessionWindows),
+#[serde(bound = "A: Accumulator")]
+pub(crate) enum KeyedWindows<A = LogStats> {
+    Sliced(SlicedWindows<A>),
+    Session(SessionWindows<A>),
 }
 
-impl KeyedWindows {
-    pub(crate) fn new(spec: WindowSpec) -> KeyedWindows {
+impl<A: Accumulator> KeyedWindows<A> {
+    pub(crate) fn new(spec: WindowSpec) -> KeyedWindows<A> {
         match spec {
             WindowSpec::Tumbling { size } => KeyedWindows::Sliced(SlicedWindows::new(size, size)),
             WindowSpec::Sliding { size, slide } => {
@@ -92,15 +114,15 @@ impl KeyedWindows {
     }
 
     /// Adds an event; false when it was late (every window it belongs to has fired).
-    pub(crate) fn add(&mut self, key: u64, e: &Event) -> bool {
+    pub(crate) fn add(&mut self, key: u64, ts: u64, e: &A::In) -> bool {
         match self {
-            KeyedWindows::Sliced(w) => w.add(key, e),
-            KeyedWindows::Session(w) => w.add(key, e),
+            KeyedWindows::Sliced(w) => w.add(key, ts, e),
+            KeyedWindows::Session(w) => w.add(key, ts, e),
         }
     }
 
     /// Fires every window that ends at or before the event frontier `f`.
-    pub(crate) fn fire(&mut self, f: u64, out: &mut Vec<WindowResult>) {
+    pub(crate) fn fire(&mut self, f: u64, out: &mut Vec<WindowResult<A>>) {
         match self {
             KeyedWindows::Sliced(w) => w.fire(f, out),
             KeyedWindows::Session(w) => w.fire(f, out),
@@ -124,7 +146,7 @@ impl KeyedWindows {
     }
 
     /// Takes in another instance's keys (restore after a rescale).
-    pub(crate) fn absorb(&mut self, other: KeyedWindows) {
+    pub(crate) fn absorb(&mut self, other: KeyedWindows<A>) {
         match (self, other) {
             (KeyedWindows::Sliced(a), KeyedWindows::Sliced(b)) => {
                 a.fired = a.fired.max(b.fired);

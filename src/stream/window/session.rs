@@ -5,19 +5,19 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{LogStats, WindowResult};
-use crate::stream::datagen::Event;
+use super::{Accumulator, WindowResult};
 
 #[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct SessionWindows {
+#[serde(bound = "A: Accumulator")]
+pub(crate) struct SessionWindows<A> {
     gap: u64,
     pub(super) fired: u64,
     /// Per key, open sessions `(start, end, stats)` in start order, pairwise apart.
-    pub(super) keys: HashMap<u64, Vec<(u64, u64, LogStats)>>,
+    pub(super) keys: HashMap<u64, Vec<(u64, u64, A)>>,
 }
 
-impl SessionWindows {
-    pub(crate) fn new(gap: u64) -> SessionWindows {
+impl<A: Accumulator> SessionWindows<A> {
+    pub(crate) fn new(gap: u64) -> SessionWindows<A> {
         SessionWindows {
             gap,
             fired: 0,
@@ -25,11 +25,9 @@ impl SessionWindows {
         }
     }
 
-    pub(crate) fn add(&mut self, key: u64, e: &Event) -> bool {
-        let (mut start, mut end) = (e.ts, e.ts.saturating_add(self.gap));
+    pub(crate) fn add(&mut self, key: u64, ts: u64, e: &A::In) -> bool {
+        let (mut start, mut end) = (ts, ts.saturating_add(self.gap));
         let sessions = self.keys.entry(key).or_default();
-        let mut stats = LogStats::default();
-        stats.add(e);
         // Sessions that fired are gone, so a merge only reaches open ones; a session of its
         // own that would have fired already is late.
         let first = sessions.partition_point(|(_, e, _)| *e < start);
@@ -40,6 +38,7 @@ impl SessionWindows {
         if first == last && end <= self.fired {
             return false;
         }
+        let mut stats = A::of(e);
         for (s, e, st) in sessions.drain(first..last) {
             start = start.min(s);
             end = end.max(e);
@@ -49,18 +48,18 @@ impl SessionWindows {
         true
     }
 
-    pub(crate) fn fire(&mut self, f: u64, out: &mut Vec<WindowResult>) {
+    pub(crate) fn fire(&mut self, f: u64, out: &mut Vec<WindowResult<A>>) {
         if f <= self.fired {
             return;
         }
         self.keys.retain(|&key, sessions| {
-            sessions.retain(|&(start, end, stats)| {
-                if end <= f {
+            sessions.retain(|(start, end, stats)| {
+                if *end <= f {
                     out.push(WindowResult {
                         key,
-                        start,
-                        end,
-                        stats,
+                        start: *start,
+                        end: *end,
+                        stats: stats.clone(),
                     });
                     false
                 } else {

@@ -6,21 +6,21 @@ use std::collections::{HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use super::{LogStats, WindowResult};
-use crate::stream::datagen::Event;
+use super::{Accumulator, WindowResult};
 
 #[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct SlicedWindows {
+#[serde(bound = "A: Accumulator")]
+pub(crate) struct SlicedWindows<A> {
     size: u64,
     slide: u64,
     /// The event frontier windows have fired up to.
     pub(super) fired: u64,
     /// Per key, its non-empty slices in start order.
-    pub(super) keys: HashMap<u64, VecDeque<(u64, LogStats)>>,
+    pub(super) keys: HashMap<u64, VecDeque<(u64, A)>>,
 }
 
-impl SlicedWindows {
-    pub(crate) fn new(size: u64, slide: u64) -> SlicedWindows {
+impl<A: Accumulator> SlicedWindows<A> {
+    pub(crate) fn new(size: u64, slide: u64) -> SlicedWindows<A> {
         SlicedWindows {
             size,
             slide: slide.max(1),
@@ -29,8 +29,8 @@ impl SlicedWindows {
         }
     }
 
-    pub(crate) fn add(&mut self, key: u64, e: &Event) -> bool {
-        let start = e.ts - e.ts % self.slide;
+    pub(crate) fn add(&mut self, key: u64, ts: u64, e: &A::In) -> bool {
+        let start = ts - ts % self.slide;
         // The last window holding this slice ends at start + size.
         if start.saturating_add(self.size) <= self.fired {
             return false;
@@ -39,16 +39,8 @@ impl SlicedWindows {
         // Events are nearly in order: the slice is almost always the last one.
         match slices.iter().rposition(|(s, _)| *s <= start) {
             Some(i) if slices[i].0 == start => slices[i].1.add(e),
-            Some(i) => {
-                let mut stats = LogStats::default();
-                stats.add(e);
-                slices.insert(i + 1, (start, stats));
-            }
-            None => {
-                let mut stats = LogStats::default();
-                stats.add(e);
-                slices.push_front((start, stats));
-            }
+            Some(i) => slices.insert(i + 1, (start, A::of(e))),
+            None => slices.push_front((start, A::of(e))),
         }
         true
     }
@@ -62,7 +54,7 @@ impl SlicedWindows {
         self.size + k * self.slide
     }
 
-    pub(crate) fn fire(&mut self, f: u64, out: &mut Vec<WindowResult>) {
+    pub(crate) fn fire(&mut self, f: u64, out: &mut Vec<WindowResult<A>>) {
         if f <= self.fired || self.next_end() > f {
             self.fired = self.fired.max(f);
             return;
@@ -79,17 +71,18 @@ impl SlicedWindows {
             let mut start = lowest.max(unfired.div_ceil(slide) * slide);
             // The last window holding a slice starts at the last slice.
             while start <= last && start.saturating_add(size) <= f {
-                let mut stats = LogStats::default();
-                let mut any = false;
+                let mut stats: Option<A> = None;
                 for (_, s) in slices
                     .iter()
                     .skip_while(|(s, _)| *s < start)
                     .take_while(|(s, _)| *s < start + size)
                 {
-                    stats.merge(s);
-                    any = true;
+                    match stats.as_mut() {
+                        Some(acc) => acc.merge(s),
+                        None => stats = Some(s.clone()),
+                    }
                 }
-                if any {
+                if let Some(stats) = stats {
                     out.push(WindowResult {
                         key,
                         start,

@@ -75,13 +75,13 @@ pub(crate) fn brute_force(spec: WindowSpec, n: u64) -> Vec<WindowResult> {
 /// Feeds events in order with a bounded-out-of-orderness watermark advanced every `batch`
 /// events, as a source would, then the final frontier.
 fn streamed(spec: WindowSpec, n: u64, batch: u64) -> Vec<WindowResult> {
-    let mut w = KeyedWindows::new(spec);
+    let mut w: KeyedWindows = KeyedWindows::new(spec);
     let mut out = Vec::new();
     let mut max_ts = 0;
     for i in 0..n {
         let e = event(i);
         max_ts = max_ts.max(e.ts);
-        assert!(w.add(e.service, &e), "event {i} late");
+        assert!(w.add(e.service, e.ts, &e), "event {i} late");
         if i % batch == batch - 1 {
             w.fire(max_ts.saturating_sub(2000), &mut out);
         }
@@ -117,7 +117,7 @@ fn the_known_answer_of_the_benchmark_job() {
 
 #[test]
 fn late_events_are_dropped_and_windows_fire_once() {
-    let mut w = KeyedWindows::new(WindowSpec::Tumbling { size: 10 });
+    let mut w: KeyedWindows = KeyedWindows::new(WindowSpec::Tumbling { size: 10 });
     let ev = |ts| Event {
         ts,
         service: 1,
@@ -125,17 +125,17 @@ fn late_events_are_dropped_and_windows_fire_once() {
         latency_ms: 1,
     };
     let mut out = Vec::new();
-    assert!(w.add(1, &ev(5)));
+    assert!(w.add(1, 5, &ev(5)));
     w.fire(10, &mut out);
     assert_eq!(out.len(), 1);
-    assert!(!w.add(1, &ev(9)), "its window fired");
-    assert!(w.add(1, &ev(10)));
+    assert!(!w.add(1, 9, &ev(9)), "its window fired");
+    assert!(w.add(1, 10, &ev(10)));
     w.fire(10, &mut out);
     assert_eq!(out.len(), 1);
-    let mut s = KeyedWindows::new(WindowSpec::Session { gap: 5 });
-    assert!(s.add(1, &ev(0)));
-    assert!(s.add(1, &ev(10)));
-    assert!(s.add(1, &ev(5)), "touches both and merges them");
+    let mut s: KeyedWindows = KeyedWindows::new(WindowSpec::Session { gap: 5 });
+    assert!(s.add(1, 0, &ev(0)));
+    assert!(s.add(1, 10, &ev(10)));
+    assert!(s.add(1, 5, &ev(5)), "touches both and merges them");
     s.fire(u64::MAX, &mut out);
     assert_eq!((out[1].start, out[1].end, out[1].stats.count), (0, 15, 3));
 }

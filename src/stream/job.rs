@@ -1,0 +1,59 @@
+//! What the engine runs: a job's sources, its keyed windows and its sink, as traits, so the
+//! benchmark job (datagen -> checksum) and SQL jobs share one dataflow.
+//!
+//! ```text
+//! splits (SplitReader) --> key by Job::key --> KeyedWindows<Job::Acc> --> Job::collect --> sink
+//! ```
+
+use std::path::Path;
+
+use crate::stream::window::{Accumulator, WindowResult, WindowSpec};
+use crate::stream::StreamError;
+
+/// One replayable partition of a source: a datagen split, a file, a Kafka partition.
+pub(crate) trait SplitReader: Send + 'static {
+    type Rec;
+    /// Gives up to `max` records: `Some(n)` when it gave `n` (0: nothing yet, the source is
+    /// followed), `None` at the end of the split.
+    fn read(
+        &mut self,
+        max: usize,
+        give: &mut impl FnMut(Self::Rec),
+    ) -> Result<Option<usize>, StreamError>;
+    /// Where a restart continues after what was read: an index, a byte offset, an offset.
+    /// A checkpoint records it at the end of each epoch.
+    fn position(&self) -> u64;
+}
+
+/// A job: shared by every worker of a run.
+pub(crate) trait Job: Send + Sync + 'static {
+    /// A source record, exchanged between workers by key.
+    type Rec: timely::ExchangeData + Clone;
+    /// What a window keeps per key.
+    type Acc: Accumulator<In = Self::Rec>;
+    type Reader: SplitReader<Rec = Self::Rec>;
+    /// A worker's sink output of one epoch, before it is staged or delivered.
+    type Out: Default + Send + 'static;
+
+    /// Source splits; worker `w` of `p` reads splits `w, w + p, ...`.
+    fn splits(&self) -> usize;
+    /// Opens split `split` at `position` (0: its start).
+    fn open(&self, split: usize, position: u64) -> Result<Self::Reader, StreamError>;
+    /// The grouping key (a stable hash: it routes records to workers and key groups).
+    fn key(r: &Self::Rec) -> u64;
+    /// Event time, milliseconds.
+    fn ts(r: &Self::Rec) -> u64;
+    fn window(&self) -> WindowSpec;
+    /// Bounded out-of-orderness: the watermark trails the largest event time by this.
+    fn watermark_delay(&self) -> u64;
+    /// Adds a fired window to a worker's output.
+    fn collect(&self, out: &mut Self::Out, r: &WindowResult<Self::Acc>);
+    /// The bytes staged in a checkpoint for an epoch's output.
+    fn encode(&self, out: &Self::Out) -> Vec<u8>;
+    /// Without checkpoints: hands output straight to the sink.
+    fn deliver(&self, worker: usize, out: Self::Out) -> Result<(), StreamError>;
+    /// With checkpoints: publishes a committed epoch's staged output. Called again after a
+    /// crash for what may already be published, so it must be idempotent per
+    /// `(epoch, worker)`.
+    fn publish(&self, epoch: u64, worker: usize, staged: &Path) -> Result<(), StreamError>;
+}
