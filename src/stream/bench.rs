@@ -1,37 +1,20 @@
 //! `ferrokeeper stream bench`: the benchmark job, embedded, with one JSON line of results,
 //! so anyone can put it beside the same job on Flink (compat-tests/stream, bench/stream.sh).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use clap::{Args, Subcommand};
+use clap::Args;
 
-use crate::config::Config;
-use crate::server::Server;
 use crate::stream::bench_job::BenchJob;
-use crate::stream::checkpoint::{self, Checkpointer};
-use crate::stream::engine::{self, Restore, RunConfig};
+use crate::stream::checkpoint;
+use crate::stream::engine::{self, RunConfig};
+use crate::stream::runner::{CheckpointArgs, Prepared};
 use crate::stream::window::WindowSpec;
-use crate::stream::zk_store::ZkManifestStore;
 use crate::stream::StreamError;
 
-/// `ferrokeeper stream ...`
 #[derive(Args, Debug)]
-pub struct StreamArgs {
-    #[command(subcommand)]
-    command: StreamCommand,
-}
-
-#[derive(Subcommand, Debug)]
-enum StreamCommand {
-    /// Runs the benchmark job (datagen -> key by service -> window -> checksum) embedded and
-    /// prints one JSON line: results, checksum, events_per_s, checkpoints.
-    Bench(BenchArgs),
-}
-
-#[derive(Args, Debug)]
-struct BenchArgs {
+pub(crate) struct BenchArgs {
     /// tumbling (10 s), sliding (60 s every 10 s) or session (gap 5 s).
     #[arg(long, default_value = "tumbling")]
     window: String,
@@ -41,32 +24,11 @@ struct BenchArgs {
     /// Parallelism: worker threads and source splits.
     #[arg(long, default_value_t = 1)]
     p: usize,
-    /// Checkpoint interval in ms; 0 turns checkpoints off.
-    #[arg(long, default_value_t = 0)]
-    checkpoint_ms: u64,
-    /// The ensemble for the job's metadata (host:port,...); without it a Ferrokeeper server
-    /// is embedded in this process, its data in the state directory.
-    #[arg(long)]
-    zk: Option<String>,
-    /// Where state files go (default: a fresh directory under the system's temp dir).
-    #[arg(long)]
-    state_dir: Option<PathBuf>,
-    /// The job's name in the ensemble.
-    #[arg(long, default_value = "bench")]
-    job: String,
-    /// Continues the job from its latest committed checkpoint (after a crash) instead of
-    /// starting afresh; needs the same --state-dir, --p and ensemble.
-    #[arg(long)]
-    resume: bool,
+    #[command(flatten)]
+    checkpoints: CheckpointArgs,
 }
 
-pub(crate) fn run(args: StreamArgs) -> Result<(), StreamError> {
-    match args.command {
-        StreamCommand::Bench(b) => bench(b),
-    }
-}
-
-fn bench(args: BenchArgs) -> Result<(), StreamError> {
+pub(crate) fn bench(args: BenchArgs) -> Result<(), StreamError> {
     let started = Instant::now();
     let window = WindowSpec::bench(&args.window).ok_or_else(|| {
         StreamError::Usage(format!(
@@ -77,82 +39,35 @@ fn bench(args: BenchArgs) -> Result<(), StreamError> {
     if args.p == 0 || args.p > 64 {
         return Err(StreamError::Usage("--p: 1 to 64".into()));
     }
-    let mut job = BenchJob::new(window, args.n, args.p);
+    let ck = &args.checkpoints;
     let config = RunConfig {
         p: args.p,
-        checkpoint_ms: args.checkpoint_ms,
+        checkpoint_ms: ck.checkpoint_ms,
     };
-    // With checkpoints: the metadata ensemble (embedded unless --zk) and the state dir.
-    let mut scratch = None;
-    let mut embedded = None;
-    let mut restore = None;
-    let mut sink_dir = None;
-    let checkpointer = if args.checkpoint_ms > 0 {
-        let dir = match &args.state_dir {
-            Some(d) => d.clone(),
-            None => {
-                let d =
-                    std::env::temp_dir().join(format!("ferrokeeper-stream-{}", std::process::id()));
-                scratch = Some(d.clone());
-                d
-            }
-        };
-        let connect = match &args.zk {
-            Some(zk) => zk.clone(),
-            None => {
-                let e = EmbeddedServer::start(&dir.join("zk"))?;
-                let addr = e.addr.clone();
-                embedded = Some(e);
-                addr
-            }
-        };
-        let store = ZkManifestStore::connect(&connect, &args.job)?;
-        let job_dir = dir.join("state").join(&args.job);
-        let latest = if args.resume {
-            store.latest(&args.job)?
-        } else {
-            store.clear(&args.job)?;
-            let _ = std::fs::remove_dir_all(&job_dir);
-            None
-        };
-        job.sink_dir = Some(job_dir.join("sink"));
-        checkpoint::recover_sink(&job_dir, latest.as_ref().map(|m| m.epoch), &|e, w, f| {
-            checkpoint::publish_part(f, &job_dir.join("sink"), e, w, "")
-        })?;
-        let (first_epoch, positions) = match &latest {
-            Some(m) if m.positions.len() != args.p => {
-                return Err(StreamError::Usage(format!(
-                    "--resume: checkpoint {} has {} splits, --p is {}",
-                    m.epoch,
-                    m.positions.len(),
-                    args.p
-                )))
-            }
-            Some(m) => {
-                restore = Some(Arc::new(checkpoint::load_restore(&job_dir, m)?));
-                (m.epoch + 1, m.positions.clone())
-            }
-            None => (0, vec![0; args.p]),
-        };
-        sink_dir = Some(job_dir.clone());
-        Some(Checkpointer::start(
-            &args.job,
-            args.p,
-            &job_dir,
-            first_epoch,
-            positions,
-            Box::new(store),
-        )?)
+    let name = ck.job.clone().unwrap_or_else(|| "bench".into());
+    // With checkpoints: the metadata ensemble (embedded unless --zk) and the state dir;
+    // the sink's parts go to `<job dir>/sink`.
+    let prepared = if ck.checkpoint_ms > 0 {
+        Prepared::start(ck, &name, args.p, args.p, &|dir, e, w, f| {
+            checkpoint::publish_part(f, &dir.join("sink"), e, w, "")
+        })?
     } else {
-        None
+        Prepared::none()
     };
-    let restore_epoch = restore.as_ref().map(|r: &Arc<Restore>| r.epoch);
-    let run_started = Instant::now();
+    let mut job = BenchJob::new(window, args.n, args.p);
+    job.sink_dir = prepared.job_dir.as_ref().map(|d| d.join("sink"));
     let job = Arc::new(job);
-    let outcome = engine::run(job.clone(), config, checkpointer.clone(), restore)?;
+    let restore_epoch = prepared.restore.as_ref().map(|r| r.epoch);
+    let run_started = Instant::now();
+    let outcome = engine::run(
+        job.clone(),
+        config,
+        prepared.checkpointer.clone(),
+        prepared.restore.clone(),
+    )?;
     let secs = run_started.elapsed().as_secs_f64();
     // With checkpoints the sink's contents are its published parts, earlier attempts' too.
-    let checksum = match &sink_dir {
+    let checksum = match &job.sink_dir {
         Some(d) => checkpoint::published(d)?,
         None => job.delivered(),
     };
@@ -161,7 +76,7 @@ fn bench(args: BenchArgs) -> Result<(), StreamError> {
         "window": args.window,
         "n": args.n,
         "p": args.p,
-        "checkpoint_ms": args.checkpoint_ms,
+        "checkpoint_ms": ck.checkpoint_ms,
         "results": checksum.results,
         "checksum": checksum.hex(),
         "resumed_from": restore_epoch,
@@ -169,62 +84,9 @@ fn bench(args: BenchArgs) -> Result<(), StreamError> {
         "events_per_s": (args.n as f64 / secs.max(1e-9)).round(),
         "elapsed_ms": (secs * 1000.0).round(),
         "total_ms": (started.elapsed().as_secs_f64() * 1000.0).round(),
-        "checkpoints": checkpointer.as_ref().map_or(0, |c| c.committed()),
+        "checkpoints": prepared.committed(),
     });
     println!("{line}");
-    if let Some(d) = scratch {
-        let _ = std::fs::remove_dir_all(d);
-    }
-    if embedded.is_some() {
-        // The embedded server's RocksDB threads outlive its runtime, and C++ static
-        // destructors at exit then abort on their mutexes ("pthread lock: Invalid
-        // argument"). Everything it acknowledged is already durable, so leave without them.
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-        // SAFETY: _exit ends the process at once; no Rust state is observed after it.
-        unsafe { libc::_exit(0) };
-    }
+    prepared.finish();
     Ok(())
-}
-
-/// A standalone Ferrokeeper on a free loopback port, in this process: the default home of
-/// an embedded job's metadata.
-struct EmbeddedServer {
-    addr: String,
-    rt: Option<tokio::runtime::Runtime>,
-}
-
-impl EmbeddedServer {
-    fn start(data_dir: &std::path::Path) -> Result<EmbeddedServer, StreamError> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("stream-zk")
-            .enable_all()
-            .build()
-            .map_err(|e| StreamError::Zk(format!("runtime: {e}")))?;
-        let mut cfg = Config::default_standalone();
-        cfg.client_port = 0;
-        cfg.data_dir = data_dir.to_path_buf();
-        cfg.admin_enable_server = false;
-        #[cfg(feature = "rocksdb")]
-        let bound = rt.block_on(Server::bind(cfg));
-        // Builds without RocksDB (fuzzing) keep the log in memory.
-        #[cfg(not(feature = "rocksdb"))]
-        let bound = rt.block_on(Server::bind_in_memory(cfg));
-        let server = bound.map_err(|e| StreamError::Zk(format!("embedded server: {e}")))?;
-        let addr = server
-            .local_addr()
-            .map_err(|e| StreamError::Zk(format!("embedded server: {e}")))?
-            .to_string();
-        rt.spawn(server.run());
-        Ok(EmbeddedServer { addr, rt: Some(rt) })
-    }
-}
-
-impl Drop for EmbeddedServer {
-    fn drop(&mut self) {
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_timeout(std::time::Duration::from_secs(1));
-        }
-    }
 }

@@ -480,11 +480,10 @@ pub(crate) fn recover_sink(
     Ok(())
 }
 
-/// The sink's contents: every published output.
-pub(crate) fn published(dir: &Path) -> Result<Checksum, StreamError> {
-    let sink = dir.join("sink");
+/// The benchmark sink's contents: every output published in `sink`.
+pub(crate) fn published(sink: &Path) -> Result<Checksum, StreamError> {
     let mut total = Checksum::default();
-    let Ok(entries) = std::fs::read_dir(&sink) else {
+    let Ok(entries) = std::fs::read_dir(sink) else {
         return Ok(total);
     };
     for entry in entries.flatten() {

@@ -109,7 +109,10 @@ fn checkpoints_commit_in_order_and_the_sink_publishes_only_committed_epochs() {
         vec![1_500_000, 1_500_000],
         "the last epoch holds every event"
     );
-    assert_eq!(published(&dir).unwrap(), expected(j.window, j.n));
+    assert_eq!(
+        published(&dir.join("sink")).unwrap(),
+        expected(j.window, j.n)
+    );
 }
 
 #[test]
@@ -132,7 +135,7 @@ fn a_run_whose_commits_fail_resumes_to_the_same_sink_contents() {
         assert_eq!(latest.epoch, 2);
         // Outputs of epochs that never committed were staged, never published.
         recover_sink(&dir, Some(latest.epoch), &publish_into(&dir)).unwrap();
-        let before = published(&dir).unwrap();
+        let before = published(&dir.join("sink")).unwrap();
         assert!(before.results > 0 && before.results < expected(j.window, j.n).results);
         let restore = Arc::new(load_restore(&dir, &latest).unwrap());
         let store = MemStore {
@@ -150,7 +153,7 @@ fn a_run_whose_commits_fail_resumes_to_the_same_sink_contents() {
         .unwrap();
         engine::run(j.clone(), config(p, 2), Some(c), Some(restore)).unwrap();
         assert_eq!(
-            published(&dir).unwrap(),
+            published(&dir.join("sink")).unwrap(),
             expected(j.window, j.n),
             "{window} p={p}"
         );

@@ -7,22 +7,28 @@
 //!   benchmark job;
 //! - [`time`]: the `(epoch, event)` timestamp; [`engine`]: the dataflow;
 //! - [`checkpoint`]: state files and manifests; [`zk_store`]: manifests in the ensemble;
-//! - [`bench`]: `ferrokeeper stream bench`.
+//! - [`runner`]: checkpoint set-up around a run; [`cli`]: the `ferrokeeper stream`
+//!   commands, [`bench`]: `stream bench`.
 
 pub(crate) mod bench;
 pub(crate) mod bench_job;
 pub(crate) mod checkpoint;
 pub(crate) mod checksum;
+pub(crate) mod cli;
 pub(crate) mod datagen;
 pub(crate) mod engine;
 pub(crate) mod job;
+pub(crate) mod lines;
+pub(crate) mod run_cmd;
+pub(crate) mod runner;
+pub(crate) mod sql_job;
 pub(crate) mod time;
 pub(crate) mod window;
 pub(crate) mod zk_store;
 
 use std::path::Path;
 
-pub use bench::StreamArgs;
+pub use cli::StreamArgs;
 
 /// What can stop a job.
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +75,7 @@ impl StreamError {
 
 /// Runs a `ferrokeeper stream` command; the process's exit code.
 pub fn run(args: StreamArgs) -> i32 {
-    match bench::run(args) {
+    match cli::run(args) {
         Ok(()) => 0,
         Err(StreamError::Usage(e)) => {
             eprintln!("ferrokeeper stream: {e}");

@@ -1,0 +1,194 @@
+//! What every embedded job needs around the engine: its checkpoint options, the ensemble
+//! its manifests go to (an embedded Ferrokeeper unless `--zk`), its state directory, and
+//! the restore point when it resumes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::Args;
+
+use crate::config::Config;
+use crate::server::Server;
+use crate::stream::checkpoint::{self, Checkpointer};
+use crate::stream::engine::Restore;
+use crate::stream::zk_store::ZkManifestStore;
+use crate::stream::StreamError;
+
+/// Checkpoint options shared by `stream bench` and `stream run`.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct CheckpointArgs {
+    /// Checkpoint interval in ms; 0 turns checkpoints off.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) checkpoint_ms: u64,
+    /// The ensemble for the job's metadata (host:port,...); without it a Ferrokeeper server
+    /// is embedded in this process, its data in the state directory.
+    #[arg(long)]
+    pub(crate) zk: Option<String>,
+    /// Where state files go (default: a fresh directory under the system's temp dir).
+    #[arg(long)]
+    pub(crate) state_dir: Option<PathBuf>,
+    /// The job's name in the ensemble.
+    #[arg(long)]
+    pub(crate) job: Option<String>,
+    /// Continues the job from its latest committed checkpoint (after a crash) instead of
+    /// starting afresh; needs the same --state-dir, parallelism and ensemble.
+    #[arg(long)]
+    pub(crate) resume: bool,
+}
+
+/// Publishes a staged output found after a crash: `(job dir, epoch, worker, staged file)`.
+pub(crate) type Republish<'a> = &'a dyn Fn(&Path, u64, usize, &Path) -> Result<(), StreamError>;
+
+/// A job's checkpoint set-up, ready for [`crate::stream::engine::run`].
+pub(crate) struct Prepared {
+    pub(crate) checkpointer: Option<Arc<Checkpointer>>,
+    pub(crate) restore: Option<Arc<Restore>>,
+    /// `<state dir>/state/<job>`, with checkpoints.
+    pub(crate) job_dir: Option<PathBuf>,
+    scratch: Option<PathBuf>,
+    embedded: Option<EmbeddedServer>,
+}
+
+impl Prepared {
+    /// Without checkpoints: nothing to set up.
+    pub(crate) fn none() -> Prepared {
+        Prepared {
+            checkpointer: None,
+            restore: None,
+            job_dir: None,
+            scratch: None,
+            embedded: None,
+        }
+    }
+
+    /// Connects to the ensemble, clears the job (or loads its latest checkpoint with
+    /// `--resume`), republishes staged outputs of committed epochs and starts the committer.
+    pub(crate) fn start(
+        args: &CheckpointArgs,
+        job: &str,
+        workers: usize,
+        splits: usize,
+        republish: Republish<'_>,
+    ) -> Result<Prepared, StreamError> {
+        let mut p = Prepared::none();
+        let dir = match &args.state_dir {
+            Some(d) => d.clone(),
+            None => {
+                let d =
+                    std::env::temp_dir().join(format!("ferrokeeper-stream-{}", std::process::id()));
+                p.scratch = Some(d.clone());
+                d
+            }
+        };
+        let connect = match &args.zk {
+            Some(zk) => zk.clone(),
+            None => {
+                let e = EmbeddedServer::start(&dir.join("zk"))?;
+                let addr = e.addr.clone();
+                p.embedded = Some(e);
+                addr
+            }
+        };
+        let store = ZkManifestStore::connect(&connect, job)?;
+        let job_dir = dir.join("state").join(job);
+        let latest = if args.resume {
+            store.latest(job)?
+        } else {
+            store.clear(job)?;
+            let _ = std::fs::remove_dir_all(&job_dir);
+            None
+        };
+        checkpoint::recover_sink(&job_dir, latest.as_ref().map(|m| m.epoch), &|e, w, f| {
+            republish(&job_dir, e, w, f)
+        })?;
+        let (first_epoch, positions) = match &latest {
+            Some(m) if m.positions.len() != splits => {
+                return Err(StreamError::Usage(format!(
+                    "--resume: checkpoint {} has {} splits, this job {splits}",
+                    m.epoch,
+                    m.positions.len(),
+                )))
+            }
+            Some(m) => {
+                p.restore = Some(Arc::new(checkpoint::load_restore(&job_dir, m)?));
+                (m.epoch + 1, m.positions.clone())
+            }
+            None => (0, vec![0; splits]),
+        };
+        p.checkpointer = Some(Checkpointer::start(
+            job,
+            workers,
+            &job_dir,
+            first_epoch,
+            positions,
+            Box::new(store),
+        )?);
+        p.job_dir = Some(job_dir);
+        Ok(p)
+    }
+
+    /// Checkpoints committed by this run.
+    pub(crate) fn committed(&self) -> u64 {
+        self.checkpointer.as_ref().map_or(0, |c| c.committed())
+    }
+
+    /// Ends the process's part in the job: a scratch state dir is removed, and with an
+    /// embedded server the process exits at once (see below).
+    pub(crate) fn finish(self) {
+        if let Some(d) = &self.scratch {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        if self.embedded.is_some() {
+            // The embedded server's RocksDB threads outlive its runtime, and C++ static
+            // destructors at exit then abort on their mutexes ("pthread lock: Invalid
+            // argument"). Everything it acknowledged is already durable, so leave without
+            // them.
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            // SAFETY: _exit ends the process at once; no Rust state is observed after it.
+            unsafe { libc::_exit(0) };
+        }
+    }
+}
+
+/// A standalone Ferrokeeper on a free loopback port, in this process: the default home of
+/// an embedded job's metadata.
+struct EmbeddedServer {
+    addr: String,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl EmbeddedServer {
+    fn start(data_dir: &std::path::Path) -> Result<EmbeddedServer, StreamError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("stream-zk")
+            .enable_all()
+            .build()
+            .map_err(|e| StreamError::Zk(format!("runtime: {e}")))?;
+        let mut cfg = Config::default_standalone();
+        cfg.client_port = 0;
+        cfg.data_dir = data_dir.to_path_buf();
+        cfg.admin_enable_server = false;
+        #[cfg(feature = "rocksdb")]
+        let bound = rt.block_on(Server::bind(cfg));
+        // Builds without RocksDB (fuzzing) keep the log in memory.
+        #[cfg(not(feature = "rocksdb"))]
+        let bound = rt.block_on(Server::bind_in_memory(cfg));
+        let server = bound.map_err(|e| StreamError::Zk(format!("embedded server: {e}")))?;
+        let addr = server
+            .local_addr()
+            .map_err(|e| StreamError::Zk(format!("embedded server: {e}")))?
+            .to_string();
+        rt.spawn(server.run());
+        Ok(EmbeddedServer { addr, rt: Some(rt) })
+    }
+}
+
+impl Drop for EmbeddedServer {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_timeout(std::time::Duration::from_secs(1));
+        }
+    }
+}

@@ -1,0 +1,408 @@
+//! A job from a SQL file: its source table's connector read as splits, each row projected
+//! by the plan (WHERE, group key, one unit accumulator per aggregate), windows merging the
+//! accumulators, and the sink table's connector writing one line per fired window.
+//!
+//! Connectors: `datagen` (the benchmark generator: columns ts, service, level, latency),
+//! `file` (a file or a directory of files, CSV or JSON lines, optionally followed) as
+//! sources; `file` (a directory of part files) and `print` / `stdout` as sinks.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::stream::bench_job::DatagenSplit;
+use crate::stream::checkpoint::publish_part;
+use crate::stream::datagen::Level;
+use crate::stream::job::{Job, SplitReader};
+use crate::stream::lines::{list_files, LineSplit};
+use crate::stream::sql::{self, Acc, ColumnType, Format, JobPlan, TableDef, Value};
+use crate::stream::window::{Accumulator, WindowResult, WindowSpec};
+use crate::stream::StreamError;
+
+/// A source row as the windows see it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct SqlRecord {
+    key: u64,
+    ts: u64,
+    group: Vec<Value>,
+    accs: Vec<Acc>,
+}
+
+/// A window's state per key: the group's values and one accumulator per aggregate.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct SqlAcc {
+    group: Vec<Value>,
+    accs: Vec<Acc>,
+}
+
+impl Accumulator for SqlAcc {
+    type In = SqlRecord;
+
+    fn of(e: &SqlRecord) -> SqlAcc {
+        SqlAcc {
+            group: e.group.clone(),
+            accs: e.accs.clone(),
+        }
+    }
+
+    fn add(&mut self, e: &SqlRecord) {
+        for (a, b) in self.accs.iter_mut().zip(&e.accs) {
+            a.merge(b);
+        }
+    }
+
+    fn merge(&mut self, other: &SqlAcc) {
+        for (a, b) in self.accs.iter_mut().zip(&other.accs) {
+            a.merge(b);
+        }
+    }
+}
+
+/// Where a split's rows come from.
+#[derive(Clone, Debug)]
+enum SplitSpec {
+    Datagen { rows: u64, splits: usize },
+    File(PathBuf),
+}
+
+/// Where the output goes.
+#[derive(Clone, Debug)]
+enum SinkSpec {
+    /// Part files in a directory, published per (epoch, worker).
+    Files {
+        dir: PathBuf,
+        ext: &'static str,
+    },
+    Stdout,
+}
+
+pub(crate) struct SqlJob {
+    plan: JobPlan,
+    splits: Vec<SplitSpec>,
+    follow: bool,
+    ignore_parse_errors: bool,
+    sink: SinkSpec,
+}
+
+impl SqlJob {
+    /// Parses a job file and resolves its connectors; `parallelism` is datagen's default
+    /// split count.
+    pub(crate) fn from_sql(text: &str, parallelism: usize) -> Result<SqlJob, StreamError> {
+        let plan = sql::parse_job(text).map_err(|e| StreamError::Usage(e.to_string()))?;
+        let src = &plan.source;
+        let flag = |t: &TableDef, k: &str| t.option(k).is_some_and(|v| v == "true");
+        let splits = match src.connector.as_str() {
+            "datagen" => {
+                check_datagen_columns(src)?;
+                let rows = number(src, "rows")?.unwrap_or(1_000_000);
+                let splits = number(src, "splits")?.map_or(parallelism, |s| s as usize);
+                (0..splits.max(1))
+                    .map(|_| SplitSpec::Datagen {
+                        rows,
+                        splits: splits.max(1),
+                    })
+                    .collect()
+            }
+            "file" | "filesystem" => {
+                let path = src.option("path").ok_or_else(|| {
+                    StreamError::Usage(format!(
+                        "table {}: the file connector needs 'path'",
+                        src.name
+                    ))
+                })?;
+                let files = list_files(Path::new(path))?;
+                if files.is_empty() {
+                    return Err(StreamError::Usage(format!("{path}: no files to read")));
+                }
+                files.into_iter().map(SplitSpec::File).collect()
+            }
+            other => {
+                return Err(StreamError::Usage(format!(
+                    "table {}: connector '{other}' is not supported as a source (datagen, file)",
+                    src.name
+                )))
+            }
+        };
+        let snk = &plan.sink;
+        let sink = match snk.connector.as_str() {
+            "file" | "filesystem" => {
+                let dir = snk.option("path").ok_or_else(|| {
+                    StreamError::Usage(format!(
+                        "table {}: the file connector needs 'path'",
+                        snk.name
+                    ))
+                })?;
+                let ext = match snk.format {
+                    Format::Csv => ".csv",
+                    Format::Json => ".json",
+                };
+                SinkSpec::Files {
+                    dir: PathBuf::from(dir),
+                    ext,
+                }
+            }
+            "print" | "stdout" => SinkSpec::Stdout,
+            other => {
+                return Err(StreamError::Usage(format!(
+                    "table {}: connector '{other}' is not supported as a sink (file, print)",
+                    snk.name
+                )))
+            }
+        };
+        Ok(SqlJob {
+            follow: flag(src, "follow"),
+            ignore_parse_errors: flag(src, "ignore_parse_errors"),
+            plan,
+            splits,
+            sink,
+        })
+    }
+
+    /// A file sink's directory.
+    pub(crate) fn sink_dir(&self) -> Option<&Path> {
+        match &self.sink {
+            SinkSpec::Files { dir, .. } => Some(dir),
+            SinkSpec::Stdout => None,
+        }
+    }
+
+    /// A fresh run must not publish into parts an earlier run left: their names would
+    /// collide and the new output be taken as already published.
+    pub(crate) fn check_sink_is_fresh(&self) -> Result<(), StreamError> {
+        let Some(dir) = self.sink_dir() else {
+            return Ok(());
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Ok(());
+        };
+        if entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("part-"))
+        {
+            return Err(StreamError::Usage(format!(
+                "{}: holds the parts of an earlier run; remove them, or --resume it",
+                dir.display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Publishes a staged output (also after a crash, for what was committed).
+    pub(crate) fn republish(
+        &self,
+        epoch: u64,
+        worker: usize,
+        staged: &Path,
+    ) -> Result<(), StreamError> {
+        match &self.sink {
+            SinkSpec::Files { dir, ext } => publish_part(staged, dir, epoch, worker, ext),
+            SinkSpec::Stdout => {
+                let bytes = std::fs::read(staged).map_err(|e| StreamError::io(staged, e))?;
+                print_bytes(&bytes)?;
+                let _ = std::fs::remove_file(staged);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn number(t: &TableDef, key: &str) -> Result<Option<u64>, StreamError> {
+    t.option(key)
+        .map(|v| {
+            v.trim().parse::<u64>().map_err(|_| {
+                StreamError::Usage(format!("table {}: '{key}' = '{v}' is not a count", t.name))
+            })
+        })
+        .transpose()
+}
+
+/// datagen gives the benchmark's events: `(ts, service, level, latency)`, in that order.
+fn check_datagen_columns(t: &TableDef) -> Result<(), StreamError> {
+    use ColumnType::*;
+    let ok = t.columns.len() == 4
+        && matches!(t.columns[0].ty, Bigint | Timestamp)
+        && t.columns[1].ty == Bigint
+        && t.columns[2].ty == String
+        && t.columns[3].ty == Bigint;
+    if ok {
+        Ok(())
+    } else {
+        Err(StreamError::Usage(format!(
+            "table {}: datagen gives 4 columns (ts BIGINT|TIMESTAMP, service BIGINT, level STRING, latency BIGINT)",
+            t.name
+        )))
+    }
+}
+
+fn print_bytes(bytes: &[u8]) -> Result<(), StreamError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|_| out.flush())
+        .map_err(|e| StreamError::Sink(format!("stdout: {e}")))
+}
+
+/// A split of a SQL job's source, projecting each row.
+pub(crate) struct SqlReader {
+    inner: Inner,
+    plan: JobPlan,
+    ignore_parse_errors: bool,
+}
+
+enum Inner {
+    Datagen(DatagenSplit),
+    Lines(LineSplit),
+}
+
+impl SqlReader {
+    fn project(&self, row: &[Value], give: &mut impl FnMut(SqlRecord)) {
+        if let Some((ts, group, accs)) = self.plan.project(row) {
+            give(SqlRecord {
+                key: JobPlan::key_hash(&group),
+                ts,
+                group,
+                accs,
+            });
+        }
+    }
+}
+
+impl SplitReader for SqlReader {
+    type Rec = SqlRecord;
+
+    fn read(
+        &mut self,
+        max: usize,
+        give: &mut impl FnMut(SqlRecord),
+    ) -> Result<Option<usize>, StreamError> {
+        match &mut self.inner {
+            Inner::Datagen(split) => {
+                let mut events = Vec::with_capacity(max);
+                let got = split.read(max, &mut |e| events.push(e))?;
+                for e in events {
+                    let level = match e.level {
+                        Level::Info => "INFO",
+                        Level::Warn => "WARN",
+                        Level::Error => "ERROR",
+                    };
+                    let row = [
+                        Value::Int(e.ts as i64),
+                        Value::Int(e.service as i64),
+                        Value::Str(level.to_string()),
+                        Value::Int(e.latency_ms as i64),
+                    ];
+                    self.project(&row, give);
+                }
+                Ok(got)
+            }
+            Inner::Lines(split) => {
+                let (plan, skip) = (&self.plan, self.ignore_parse_errors);
+                let mut rows = Vec::new();
+                let got = split.read(max, &mut |line, path| {
+                    match sql::decode(plan.source.format, line, &plan.source.columns) {
+                        Ok(row) => rows.push(row),
+                        Err(_) if skip => {}
+                        Err(e) => {
+                            return Err(StreamError::Source(format!("{}: {e}", path.display())))
+                        }
+                    }
+                    Ok(())
+                })?;
+                for row in rows {
+                    self.project(&row, give);
+                }
+                Ok(got)
+            }
+        }
+    }
+
+    fn position(&self) -> u64 {
+        match &self.inner {
+            Inner::Datagen(s) => s.position(),
+            Inner::Lines(s) => s.position(),
+        }
+    }
+}
+
+impl Job for SqlJob {
+    type Rec = SqlRecord;
+    type Acc = SqlAcc;
+    type Reader = SqlReader;
+    type Out = Vec<u8>;
+
+    fn splits(&self) -> usize {
+        self.splits.len()
+    }
+
+    fn open(&self, split: usize, position: u64) -> Result<SqlReader, StreamError> {
+        let spec = self
+            .splits
+            .get(split)
+            .ok_or_else(|| StreamError::State(format!("no split {split}")))?;
+        let inner = match spec {
+            SplitSpec::Datagen { rows, splits } => {
+                Inner::Datagen(DatagenSplit::new(*rows, *splits, split, position))
+            }
+            SplitSpec::File(path) => Inner::Lines(LineSplit::open(path, position, self.follow)?),
+        };
+        Ok(SqlReader {
+            inner,
+            plan: self.plan.clone(),
+            ignore_parse_errors: self.ignore_parse_errors,
+        })
+    }
+
+    fn key(r: &SqlRecord) -> u64 {
+        r.key
+    }
+
+    fn ts(r: &SqlRecord) -> u64 {
+        r.ts
+    }
+
+    fn window(&self) -> WindowSpec {
+        self.plan.window
+    }
+
+    fn watermark_delay(&self) -> u64 {
+        self.plan.source.watermark_delay_ms
+    }
+
+    fn collect(&self, out: &mut Vec<u8>, r: &WindowResult<SqlAcc>) {
+        let row = self
+            .plan
+            .output_row(&r.stats.group, r.start, r.end, &r.stats.accs);
+        out.extend_from_slice(
+            sql::encode(self.plan.sink.format, &row, &self.plan.sink.columns).as_bytes(),
+        );
+        out.push(b'\n');
+    }
+
+    fn encode(&self, out: &Vec<u8>) -> Vec<u8> {
+        out.clone()
+    }
+
+    fn deliver(&self, worker: usize, out: Vec<u8>) -> Result<(), StreamError> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        match &self.sink {
+            SinkSpec::Files { dir, ext } => {
+                // Without checkpoints output is appended as it comes: epoch 0's part.
+                std::fs::create_dir_all(dir).map_err(|e| StreamError::io(dir, e))?;
+                let path = dir.join(format!("part-{:020}-w{worker}{ext}", 0));
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(|e| StreamError::io(&path, e))?;
+                f.write_all(&out).map_err(|e| StreamError::io(&path, e))
+            }
+            SinkSpec::Stdout => print_bytes(&out),
+        }
+    }
+
+    fn publish(&self, epoch: u64, worker: usize, staged: &Path) -> Result<(), StreamError> {
+        self.republish(epoch, worker, staged)
+    }
+}
