@@ -5,6 +5,7 @@
 //!   semantics; [`checksum`]: the benchmark's sink;
 //! - [`time`]: the `(epoch, event)` timestamp; [`engine`]: the dataflow;
 //! - [`checkpoint`]: state files and manifests; [`zk_store`]: manifests in the ensemble;
+//! - [`sql`]: the SQL front end: a job file's tables and query, parsed into a plan;
 //! - [`bench`]: `ferrokeeper stream bench`.
 
 pub(crate) mod bench;
@@ -12,6 +13,7 @@ pub(crate) mod checkpoint;
 pub(crate) mod checksum;
 pub(crate) mod datagen;
 pub(crate) mod engine;
+pub(crate) mod sql;
 pub(crate) mod time;
 pub(crate) mod window;
 pub(crate) mod zk_store;
