@@ -19,8 +19,7 @@ pub(crate) struct Window {
     pub(crate) spec: WindowSpec,
 }
 
-/// The function call's name (uppercased) and plain positional arguments, or None if `e` is
-/// not a call.
+/// The function call's name (uppercased) and the call, or None if `e` is not a call.
 pub(crate) fn call_args(e: &sql::Expr) -> Option<(String, &sql::Function)> {
     match e {
         sql::Expr::Function(f) => Some((f.name.to_string().to_ascii_uppercase(), f)),
@@ -28,6 +27,8 @@ pub(crate) fn call_args(e: &sql::Expr) -> Option<(String, &sql::Function)> {
     }
 }
 
+/// A call's positional arguments; OVER, DISTINCT, WITHIN GROUP and the like are rejected
+/// naming `what` (the function), as a stream job cannot run them.
 fn plain_args<'a>(
     f: &'a sql::Function,
     what: &str,
@@ -65,8 +66,8 @@ fn plain_args<'a>(
     }
 }
 
-/// `TUMBLE(ts, size)`, `HOP(ts, slide, size)` or `SESSION(ts, gap)` (under `prefix`, e.g. the
-/// `TUMBLE` of `TUMBLE_START`); None if `e` is no window call.
+/// `TUMBLE(ts, size)`, `HOP(ts, slide, size)` or `SESSION(ts, gap)`; None if `e` is no
+/// window call.
 pub(crate) fn window_call(e: &sql::Expr, scope: &Scope) -> Result<Option<Window>, SqlError> {
     let Some((name, f)) = call_args(e) else {
         return Ok(None);
@@ -74,6 +75,8 @@ pub(crate) fn window_call(e: &sql::Expr, scope: &Scope) -> Result<Option<Window>
     parse_window(&name, f, scope)
 }
 
+/// The window of a call already known to be named `name` (`TUMBLE`, `HOP`, `SESSION`; others
+/// are None); `TUMBLE_START(...)` and friends reuse it to check they name the GROUP BY window.
 pub(crate) fn parse_window(
     name: &str,
     f: &sql::Function,
@@ -127,6 +130,7 @@ pub(crate) fn parse_window(
     Ok(Some(Window { kind, time, spec }))
 }
 
+/// An aggregate call (`name` is COUNT, SUM, MIN, MAX or AVG), with its FILTER.
 pub(crate) fn aggregate(name: &str, f: &sql::Function, scope: &Scope) -> Result<AggCall, SqlError> {
     let func = match name {
         "COUNT" => AggFunc::Count,

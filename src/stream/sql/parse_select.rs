@@ -5,6 +5,7 @@
 use sqlparser::ast as sql;
 
 use super::error::SqlError;
+use super::expr::Expr;
 use super::parse::{check_time_column, object_name};
 use super::parse_call::{aggregate, call_args, parse_window, window_call, Window};
 use super::parse_expr::{convert, is_aggregate, Scope};
@@ -205,11 +206,12 @@ fn from_table(s: &sql::Select) -> Result<(String, Option<String>), SqlError> {
     }
 }
 
+/// Where one SELECT item's value comes from; aggregates are appended to `aggs`.
 fn select_item(
     e: &sql::Expr,
     scope: &Scope,
     window: Window,
-    keys: &[super::expr::Expr],
+    keys: &[Expr],
     aggs: &mut Vec<AggCall>,
 ) -> Result<OutputCol, SqlError> {
     if let Some((name, f)) = call_args(e) {

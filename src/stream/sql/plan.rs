@@ -172,7 +172,7 @@ impl JobPlan {
 
     /// A stable u64 of the group key values.
     pub(crate) fn key_hash(group: &[Value]) -> u64 {
-        group.iter().fold(0x5EED_0F_6E0u64, |h, v| v.hash64(h))
+        group.iter().fold(0x5EED_0F6E_u64, |h, v| v.hash64(h))
     }
 
     /// A fired window's output row in sink column order, each value coerced to its sink
