@@ -26,6 +26,8 @@ pub(crate) mod watermark;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_eval;
 
 // The names the engine codes against, at `stream::sql::`.
 #[allow(unused_imports)]
