@@ -5,7 +5,7 @@
 //! windowed-aggregation subset the engine runs and names the clause of anything else.
 //!
 //! - [`parse`], [`parse_select`], [`parse_call`], [`parse_expr`], [`watermark`]: text -> plan;
-//! - [`plan`]: tables and the job; [`expr`]: row expressions; [`acc`]: aggregates;
+//! - [`plan`]: tables and the job; [`expr`], [`typing`]: row expressions; [`acc`]: aggregates;
 //! - [`value`], [`civil`]: values and TIMESTAMP text; [`format`]: CSV and JSON lines.
 
 // The engine's SQL jobs are the consumer; until they are wired in, only the tests call this.
@@ -21,6 +21,7 @@ pub(crate) mod parse_call;
 pub(crate) mod parse_expr;
 pub(crate) mod parse_select;
 pub(crate) mod plan;
+pub(crate) mod typing;
 pub(crate) mod value;
 pub(crate) mod watermark;
 

@@ -8,7 +8,7 @@ use super::error::SqlError;
 use super::expr::Expr;
 use super::parse_expr::{convert, interval_ms, Scope};
 use super::plan::{AggCall, AggFunc};
-use super::value::ColumnType;
+use super::typing::{check_condition, check_numeric, type_of};
 use crate::stream::window::WindowSpec;
 
 /// A GROUP BY window: its kind's name (`TUMBLE`, `HOP`, `SESSION`), time column and spec.
@@ -150,19 +150,19 @@ pub(crate) fn aggregate(name: &str, f: &sql::Function, scope: &Scope) -> Result<
             )))
         }
     };
-    if let (AggFunc::Sum | AggFunc::Avg, Some(Expr::Column(i))) = (func, &arg) {
-        let col = &scope.table.columns[*i];
-        if !matches!(col.ty, ColumnType::Bigint | ColumnType::Double) {
-            return Err(SqlError::invalid(format!(
-                "{name} of `{}` needs a numeric column, not {:?}",
-                col.name, col.ty
-            )));
-        }
+    let columns = &scope.table.columns;
+    match (&arg, func) {
+        (Some(e), AggFunc::Sum | AggFunc::Avg) => check_numeric(e, columns, name)?,
+        (Some(e), _) => type_of(e, columns, name).map(drop)?,
+        (None, _) => {}
     }
     let filter = f
         .filter
         .as_ref()
         .map(|c| convert(c, scope, "FILTER"))
         .transpose()?;
+    if let Some(c) = &filter {
+        check_condition(c, columns, "FILTER")?;
+    }
     Ok(AggCall { func, arg, filter })
 }

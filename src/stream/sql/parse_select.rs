@@ -10,6 +10,7 @@ use super::parse::{check_time_column, object_name};
 use super::parse_call::{aggregate, call_args, parse_window, window_call, Window};
 use super::parse_expr::{convert, is_aggregate, Scope};
 use super::plan::{AggCall, JobPlan, OutputCol, TableDef};
+use super::typing::{check_condition, type_of};
 
 fn find_table<'a>(
     tables: &'a [TableDef],
@@ -77,6 +78,9 @@ pub(crate) fn plan(ins: &sql::Insert, tables: &[TableDef]) -> Result<JobPlan, Sq
         .as_ref()
         .map(|e| convert(e, &scope, "WHERE"))
         .transpose()?;
+    if let Some(c) = &filter {
+        check_condition(c, &source.columns, "WHERE")?;
+    }
 
     let sql::GroupByExpr::Expressions(group_by, modifiers) = &select.group_by else {
         return Err(SqlError::unsupported("GROUP BY ALL"));
@@ -91,7 +95,11 @@ pub(crate) fn plan(ins: &sql::Insert, tables: &[TableDef]) -> Result<JobPlan, Sq
     for e in group_by {
         match window_call(e, &scope)? {
             Some(w) => windows.push(w),
-            None => keys.push(convert(e, &scope, "GROUP BY")?),
+            None => {
+                let key = convert(e, &scope, "GROUP BY")?;
+                type_of(&key, &source.columns, "GROUP BY")?;
+                keys.push(key);
+            }
         }
     }
     let [window] = windows[..] else {
