@@ -10,7 +10,8 @@ use super::parse::{check_time_column, object_name};
 use super::parse_call::{aggregate, call_args, parse_window, window_call, Window};
 use super::parse_expr::{convert, is_aggregate, Scope};
 use super::plan::{AggCall, JobPlan, OutputCol, TableDef};
-use super::typing::{check_condition, type_of};
+use super::typing::{agg_type, check_condition, fits, type_name, type_of};
+use super::value::ColumnType;
 
 fn find_table<'a>(
     tables: &'a [TableDef],
@@ -124,6 +125,22 @@ pub(crate) fn plan(ins: &sql::Insert, tables: &[TableDef]) -> Result<JobPlan, Sq
             sink.name,
             sink.columns.len()
         )));
+    }
+    for (i, (out, col)) in output.iter().zip(&sink.columns).enumerate() {
+        let ty = match out {
+            OutputCol::Key(k) => type_of(&keys[*k], &source.columns, "GROUP BY")?,
+            OutputCol::WindowStart | OutputCol::WindowEnd => Some(ColumnType::Timestamp),
+            OutputCol::Agg(a) => agg_type(&aggs[*a], &source.columns)?,
+        };
+        if !fits(ty, col.ty) {
+            return Err(SqlError::invalid(format!(
+                "SELECT item {} ({}) does not fit sink column `{}` ({})",
+                i + 1,
+                ty.map_or("NULL", type_name),
+                col.name,
+                type_name(col.ty)
+            )));
+        }
     }
     match source.event_time {
         Some(t) if t != window.time => {

@@ -3,7 +3,7 @@
 
 use super::error::SqlError;
 use super::expr::{BinOp, Expr};
-use super::plan::Column;
+use super::plan::{AggCall, AggFunc, Column};
 use super::value::{ColumnType, Value};
 
 /// The families values compare and compute within; TIMESTAMP is ms, so numeric.
@@ -32,7 +32,8 @@ fn literal_type(v: &Value) -> Option<ColumnType> {
     }
 }
 
-fn name(ty: ColumnType) -> &'static str {
+/// The SQL name of a type, for messages.
+pub(crate) fn type_name(ty: ColumnType) -> &'static str {
     match ty {
         ColumnType::Boolean => "BOOLEAN",
         ColumnType::Bigint => "BIGINT",
@@ -56,15 +57,15 @@ pub(crate) fn type_of(
                 Family::Text => "a STRING",
                 Family::Bool => "a BOOLEAN",
             },
-            name(t)
+            type_name(t)
         ))),
         _ => Ok(()),
     };
     let same = |a: Option<ColumnType>, b: Option<ColumnType>, what: &str| match (a, b) {
         (Some(x), Some(y)) if family(x) != family(y) => Err(SqlError::invalid(format!(
             "{what} in {clause} mixes {} and {}",
-            name(x),
-            name(y)
+            type_name(x),
+            type_name(y)
         ))),
         _ => Ok(()),
     };
@@ -125,7 +126,7 @@ pub(crate) fn check_condition(e: &Expr, columns: &[Column], clause: &str) -> Res
     match type_of(e, columns, clause)? {
         Some(t) if t != ColumnType::Boolean => Err(SqlError::invalid(format!(
             "{clause} needs a BOOLEAN condition, not {}",
-            name(t)
+            type_name(t)
         ))),
         _ => Ok(()),
     }
@@ -136,8 +137,34 @@ pub(crate) fn check_numeric(e: &Expr, columns: &[Column], func: &str) -> Result<
     match type_of(e, columns, func)? {
         Some(t) if family(t) != Family::Number => Err(SqlError::invalid(format!(
             "{func} needs a numeric argument, not {}",
-            name(t)
+            type_name(t)
         ))),
         _ => Ok(()),
+    }
+}
+
+/// The result type of an aggregate (None when unknown, e.g. MIN(NULL)).
+pub(crate) fn agg_type(a: &AggCall, columns: &[Column]) -> Result<Option<ColumnType>, SqlError> {
+    let arg = match &a.arg {
+        Some(e) => type_of(e, columns, "SELECT")?,
+        None => None,
+    };
+    Ok(match a.func {
+        AggFunc::Count => Some(ColumnType::Bigint),
+        AggFunc::Sum | AggFunc::Avg => match arg {
+            Some(ColumnType::Double) => Some(ColumnType::Double),
+            None => None,
+            Some(_) => Some(ColumnType::Bigint),
+        },
+        AggFunc::Min | AggFunc::Max => arg,
+    })
+}
+
+/// Whether a value of type `ty` can be written to a sink column of type `sink`: the same
+/// family (numbers convert among themselves), or anything into a STRING column.
+pub(crate) fn fits(ty: Option<ColumnType>, sink: ColumnType) -> bool {
+    match ty {
+        None => true,
+        Some(t) => sink == ColumnType::String || family(t) == family(sink),
     }
 }
