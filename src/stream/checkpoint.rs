@@ -519,4 +519,4 @@ pub(crate) fn load_restore(job_dir: &Path, m: &Manifest) -> Result<Restore, Stre
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]
-mod engine_tests;
+pub(crate) mod engine_tests;

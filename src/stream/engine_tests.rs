@@ -12,9 +12,9 @@ use crate::stream::window::WindowSpec;
 
 /// Manifests in memory; commits fail from the `fail_at`-th on (a crash of the ensemble
 /// link, as far as the job can tell).
-struct MemStore {
-    commits: Arc<Mutex<Vec<Manifest>>>,
-    fail_at: Option<usize>,
+pub(crate) struct MemStore {
+    pub(crate) commits: Arc<Mutex<Vec<Manifest>>>,
+    pub(crate) fail_at: Option<usize>,
 }
 
 impl ManifestStore for MemStore {
@@ -33,7 +33,7 @@ impl ManifestStore for MemStore {
 }
 
 /// Removes its directory when dropped, a failing test's too.
-struct Cleanup(PathBuf);
+pub(crate) struct Cleanup(pub(crate) PathBuf);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
@@ -41,7 +41,7 @@ impl Drop for Cleanup {
     }
 }
 
-fn scratch(name: &str) -> PathBuf {
+pub(crate) fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
         "ferrokeeper-stream-test-{}-{name}",
         std::process::id()
@@ -50,7 +50,7 @@ fn scratch(name: &str) -> PathBuf {
     d
 }
 
-fn expected(spec: WindowSpec, n: u64) -> Checksum {
+pub(crate) fn expected(spec: WindowSpec, n: u64) -> Checksum {
     let mut c = Checksum::default();
     for r in brute_force(spec, n) {
         c.add(&r);

@@ -3,7 +3,7 @@
 //! (`tail -f`), a line without its newline yet waits for the rest.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::stream::StreamError;

@@ -7,8 +7,10 @@
 //!   benchmark job;
 //! - [`time`]: the `(epoch, event)` timestamp; [`engine`]: the dataflow;
 //! - [`checkpoint`]: state files and manifests; [`zk_store`]: manifests in the ensemble;
+//! - [`sql`]: the SQL front end: a job file's tables and query, parsed into a plan;
+//!   [`sql_job`]: such a plan as a job; [`lines`]: files read as line splits;
 //! - [`runner`]: checkpoint set-up around a run; [`cli`]: the `ferrokeeper stream`
-//!   commands, [`bench`]: `stream bench`.
+//!   commands, [`bench`]: `stream bench`, [`run_cmd`]: `stream run`.
 
 pub(crate) mod bench;
 pub(crate) mod bench_job;
@@ -21,6 +23,7 @@ pub(crate) mod job;
 pub(crate) mod lines;
 pub(crate) mod run_cmd;
 pub(crate) mod runner;
+pub(crate) mod sql;
 pub(crate) mod sql_job;
 pub(crate) mod time;
 pub(crate) mod window;

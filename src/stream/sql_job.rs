@@ -406,3 +406,7 @@ impl Job for SqlJob {
         self.republish(epoch, worker, staged)
     }
 }
+
+#[cfg(test)]
+#[path = "sql_job_tests.rs"]
+mod tests;
