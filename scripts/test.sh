@@ -113,6 +113,11 @@ if [ -x compat-tests/stream/recovery.sh ]; then
   compat-tests/stream/recovery.sh
 fi
 
+if [ -x compat-tests/stream/sql.sh ]; then
+  step "ferrokeeper stream run: SQL jobs (the benchmark job in SQL, datagen and file sources, refusals, exactly-once under kill -9)"
+  compat-tests/stream/sql.sh
+fi
+
 if [ -x compat-tests/faults/run.sh ]; then
   step "faults in network namespaces (partitions, splits, kill -9, SIGSTOP) with a linearizability check"
   t0=$(date +%s)

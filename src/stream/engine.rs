@@ -185,7 +185,7 @@ pub(crate) fn run<J: Job>(
             let results = results.probe_with(&progress);
             results.sink(Pipeline, "sink", move |(input, frontier)| {
                 let mut sink = sink_op.borrow_mut();
-                input.for_each(|time, data| sink.give(stamp_time(time.stamp()).epoch, data));
+                input.for_each(|time, data| sink.give(stamp_time(time.stamp()).epoch, &data[..]));
                 let done_below = frontier
                     .frontier()
                     .iter()
@@ -256,7 +256,7 @@ impl<J: Job> SinkState<J> {
         }
     }
 
-    fn give(&mut self, epoch: u64, data: &mut Vec<WindowResult<J::Acc>>) {
+    fn give(&mut self, epoch: u64, data: &[WindowResult<J::Acc>]) {
         if self.ckpt.is_none() {
             let mut out = J::Out::default();
             for r in data.iter() {
@@ -519,6 +519,9 @@ fn low_ts<R>(splits: &[OpenSplit<R>]) -> u64 {
         .unwrap_or(u64::MAX)
 }
 
+/// A batch held for a later epoch, with its event frontier.
+type Stashed<R> = (u64, Vec<R>);
+
 /// The windows of one worker, one epoch at a time.
 struct WindowOp<J: Job> {
     windows: KeyedWindows<J::Acc>,
@@ -526,7 +529,7 @@ struct WindowOp<J: Job> {
     cap: Option<Capability<EpochTime>>,
     /// The epoch being applied; records of later ones wait in `stash`.
     epoch: u64,
-    stash: BTreeMap<u64, Vec<(u64, Vec<J::Rec>)>>,
+    stash: BTreeMap<u64, Vec<Stashed<J::Rec>>>,
     worker: usize,
     ckpt: Option<Arc<Checkpointer>>,
     fired: Vec<WindowResult<J::Acc>>,

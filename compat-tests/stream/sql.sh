@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# compat-tests/stream/sql.sh - `ferrokeeper stream run JOB.sql`: the benchmark job written in SQL.
+#
+# Every sink is read back by an independent reader (sqlcheck.py, written from the issue's
+# definition of the generator and the checksum), never by Ferrokeeper:
+#   1. known answer: N=100000, tumbling, p=1 gives 1051 rows, checksum 4bd7edf5115d2fdd;
+#   2. each window kind (TUMBLE, HOP, SESSION) at p=1/2, checkpoints off/on, from the datagen
+#      connector, equals `ferrokeeper stream bench` (itself equal to Flink in run.sh);
+#   3. the file connector: events written by sqlcheck.py as CSV (3 files) and JSON lines equal
+#      the benchmark over the same events;
+#   4. refusals: JOIN, an unknown connector, a sink holding an earlier run's parts (exit 2);
+#   5. exactly-once under kill -9 at random points after the first committed checkpoint, then
+#      --resume: the file sink's rows equal a run without failure, none twice (embedded metadata,
+#      killed twice, a file source, and metadata on Apache ZooKeeper 3.8).
+#
+#   compat-tests/stream/sql.sh
+# Environment: FERROKEEPER_BIN, SQL_N (events for 2 and 5, 1000000 and 20000000), RECOVERY_SEED.
+# Last line: "N passed, M failed".
+set -u
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../lib.sh
+source "$HERE/../lib.sh"
+
+N="${SQL_N:-1000000}"
+KILL_N="${SQL_KILL_N:-20000000}"
+RANDOM="${RECOVERY_SEED:-$$}"
+ZK_PORT=21862
+WORK="$COMPAT_WORK/stream-sql"
+CHECK=(python3 "$HERE/sqlcheck.py")
+rm -rf "$WORK"
+mkdir -p "$WORK"
+trap stop_all EXIT
+
+PASSES=0 FAILS=0
+pass() { echo "PASS $1${2:+ ($2)}"; PASSES=$((PASSES + 1)); }
+fail() { echo "FAIL $1: $2"; FAILS=$((FAILS + 1)); }
+[ -x "$FERROKEEPER_BIN" ] || { echo "FAIL setup: no $FERROKEEPER_BIN"; echo "0 passed, 1 failed"; exit 1; }
+
+# job FILE WINDOW SINK_DIR SOURCE_OPTIONS [FORMAT]: writes the benchmark job in SQL to FILE.
+job() {
+    local file="$1" w="$2" sink="$3" source="$4" group start end
+    case "$w" in
+        tumbling) group="TUMBLE(ts, INTERVAL '10' SECOND)" start="TUMBLE_START(ts, INTERVAL '10' SECOND)" end="TUMBLE_END(ts, INTERVAL '10' SECOND)" ;;
+        sliding) group="HOP(ts, INTERVAL '10' SECOND, INTERVAL '60' SECOND)" start="HOP_START(ts, INTERVAL '10' SECOND, INTERVAL '60' SECOND)" end="window_end" ;;
+        session) group="SESSION(ts, INTERVAL '5' SECOND)" start="window_start" end="SESSION_END(ts, INTERVAL '5' SECOND)" ;;
+    esac
+    cat >"$file" <<SQL
+-- The benchmark job: per service and window, the count, the errors and the summed latency.
+CREATE TABLE logs (
+    ts BIGINT, service BIGINT, level STRING, latency BIGINT,
+    WATERMARK FOR ts AS ts - INTERVAL '2' SECOND
+) WITH ($source);
+CREATE TABLE stats (service BIGINT, window_start BIGINT, window_end BIGINT,
+                    cnt BIGINT, errors BIGINT, latency_sum BIGINT)
+    WITH ('connector' = 'file', 'path' = '$sink', 'format' = 'csv');
+INSERT INTO stats
+SELECT service, $start, $end,
+       COUNT(*), COUNT(*) FILTER (WHERE level = 'ERROR'), SUM(latency)
+FROM logs
+GROUP BY service, $group;
+SQL
+}
+
+# sink_fields DIR: "rows checksum duplicates" of a sink, read by sqlcheck.py
+sink_fields() { "${CHECK[@]}" sink "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["rows"], d["checksum"], d["duplicates"])'; }
+# bench_fields WINDOW N: "results checksum" of `stream bench`
+bench_fields() {
+    "$FERROKEEPER_BIN" stream bench --window "$1" --n "$2" --p 2 | python3 -c 'import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print(d["results"], d["checksum"])'
+}
+
+# expect NAME DIR "rows checksum": the sink's rows, checksum, and no row twice
+expect() {
+    local name="$1" dir="$2" want="$3" r c d
+    read -r r c d <<<"$(sink_fields "$dir")"
+    if [ "$d" != 0 ]; then fail "$name" "$d rows twice"
+    elif [ "$r $c" = "$want" ]; then pass "$name" "$r rows, checksum $c"
+    else fail "$name" "$r rows, checksum $c; expected $want"; fi
+}
+
+t0=$SECONDS
+# 1. known answer
+job "$WORK/known.sql" tumbling "$WORK/known.out" "'connector' = 'datagen', 'rows' = '100000'"
+if "$FERROKEEPER_BIN" stream run "$WORK/known.sql" >"$WORK/known.log" 2>&1; then
+    expect known_answer "$WORK/known.out" "1051 4bd7edf5115d2fdd"
+else
+    fail known_answer "exit $? ($(tail -c 300 "$WORK/known.log"))"
+fi
+
+# 2. every window kind x parallelism x checkpoints, datagen, against stream bench
+declare -A BENCH
+for w in tumbling sliding session; do
+    BENCH[$w]="$(bench_fields "$w" "$N")"
+    for p in 1 2; do
+        for c in 0 10; do
+            name="datagen_${w}_p${p}_ckpt$c"
+            job "$WORK/$name.sql" "$w" "$WORK/$name.out" "'connector' = 'datagen', 'rows' = '$N'"
+            if "$FERROKEEPER_BIN" stream run "$WORK/$name.sql" --p "$p" --checkpoint-ms "$c" --state-dir "$WORK/$name.state" >"$WORK/$name.log" 2>&1; then
+                expect "$name" "$WORK/$name.out" "${BENCH[$w]}"
+            else
+                fail "$name" "exit $? ($(tail -c 300 "$WORK/$name.log"))"
+            fi
+        done
+    done
+done
+
+# 3. the file connector, CSV and JSON lines
+FILE_N=300000
+"${CHECK[@]}" gen "$FILE_N" 3 "$WORK/events-csv" csv
+"${CHECK[@]}" gen "$FILE_N" 2 "$WORK/events-json" json
+for w in tumbling sliding session; do
+    want="$(bench_fields "$w" "$FILE_N")"
+    for fmt in csv json; do
+        name="file_${fmt}_$w"
+        job "$WORK/$name.sql" "$w" "$WORK/$name.out" "'connector' = 'file', 'path' = '$WORK/events-$fmt', 'format' = '$fmt'"
+        if "$FERROKEEPER_BIN" stream run "$WORK/$name.sql" --p 2 --checkpoint-ms 10 --state-dir "$WORK/$name.state" >"$WORK/$name.log" 2>&1; then
+            expect "$name" "$WORK/$name.out" "$want"
+        else
+            fail "$name" "exit $? ($(tail -c 300 "$WORK/$name.log"))"
+        fi
+    done
+done
+
+# 4. refusals: exit 2 and the clause named
+refused() {
+    local name="$1" pattern="$2" rc
+    "$FERROKEEPER_BIN" stream run "$WORK/$name.sql" >"$WORK/$name.log" 2>&1
+    rc=$?
+    if [ "$rc" = 2 ] && grep -qi -- "$pattern" "$WORK/$name.log"; then
+        pass "refused_$name" "$(tail -1 "$WORK/$name.log")"
+    else
+        fail "refused_$name" "exit $rc, expected 2 naming '$pattern': $(tail -c 300 "$WORK/$name.log")"
+    fi
+}
+job "$WORK/join.sql" tumbling "$WORK/join.out" "'connector' = 'datagen'"
+sed -i 's/^FROM logs$/FROM logs JOIN stats ON logs.service = stats.service/' "$WORK/join.sql"
+refused join JOIN
+job "$WORK/connector.sql" tumbling "$WORK/connector.out" "'connector' = 'kinesis'"
+refused connector kinesis
+cp "$WORK/known.sql" "$WORK/rerun.sql"
+refused rerun "earlier run"
+
+# 5. exactly-once under kill -9
+# kill_after_commit NAME STATE_DIR SINK_DIR ARGS... : runs the job, waits for its first
+# published part (published only after its checkpoint committed), kills it with SIGKILL after
+# a random 0-300 ms. Returns 1 if the job ended before it could be killed.
+kill_after_commit() {
+    local name="$1" state="$2" sink="$3" i=0
+    shift 3
+    "$FERROKEEPER_BIN" stream run "$@" --state-dir "$state" >"$WORK/$name.log" 2>&1 &
+    local pid=$!
+    while ! compgen -G "$sink/part-*" >/dev/null; do
+        kill -0 "$pid" 2>/dev/null || { wait "$pid"; return 1; }
+        sleep 0.01
+        i=$((i + 1))
+        [ "$i" -gt 3000 ] && break
+    done
+    local delay=$((RANDOM % 300))
+    sleep "$(printf '0.%03d' "$delay")"
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    echo "INFO $name: killed $delay ms after the first commit, $(compgen -G "$sink/part-*" | wc -l) parts published"
+    return 0
+}
+
+# kill_case NAME KILLS WINDOW SOURCE_OPTIONS [ARGS...]: KILLS kill -9s, a resume to the end,
+# and the sink compared row by row with a run without failure.
+kill_case() {
+    local name="$1" kills="$2" w="$3" source="$4" k
+    shift 4
+    local clean="$WORK/$name.clean" sink="$WORK/$name.out"
+    job "$WORK/$name.clean.sql" "$w" "$clean" "$source"
+    job "$WORK/$name.sql" "$w" "$sink" "$source"
+    if ! "$FERROKEEPER_BIN" stream run "$WORK/$name.clean.sql" --p 2 >"$WORK/$name.clean.log" 2>&1; then
+        fail "$name" "the run without failure failed ($(tail -c 300 "$WORK/$name.clean.log"))"
+        return
+    fi
+    local args=("$WORK/$name.sql" --p 2 --checkpoint-ms 20 "$@")
+    if ! kill_after_commit "$name.0" "$WORK/$name.state" "$sink" "${args[@]}"; then
+        fail "$name" "the job ended before a kill ($(tail -c 300 "$WORK/$name.0.log"))"
+        return
+    fi
+    for ((k = 1; k < kills; k++)); do
+        if ! kill_after_commit "$name.$k" "$WORK/$name.state" "$sink" "${args[@]}" --resume; then
+            fail "$name" "resume $k ended before its kill ($(tail -c 300 "$WORK/$name.$k.log"))"
+            return
+        fi
+    done
+    if ! timeout 300 "$FERROKEEPER_BIN" stream run "${args[@]}" --state-dir "$WORK/$name.state" --resume >"$WORK/$name.final.log" 2>&1; then
+        fail "$name" "resume failed ($(tail -c 300 "$WORK/$name.final.log"))"
+        return
+    fi
+    local from why
+    from="$(python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    if l.startswith("{"): d=json.loads(l)
+print(d.get("resumed_from"))' "$WORK/$name.final.log" 2>/dev/null)"
+    if [ -z "$from" ] || [ "$from" = None ]; then
+        fail "$name" "the resume found no committed checkpoint"
+    elif why="$("${CHECK[@]}" same "$clean" "$sink")"; then
+        pass "$name" "resumed from epoch $from after $kills kill(s): $(sink_fields "$sink" | cut -d' ' -f1) rows, as without failure"
+    else
+        fail "$name" "after $kills kill(s): $why"
+    fi
+}
+
+DATAGEN="'connector' = 'datagen', 'rows' = '$KILL_N'"
+kill_case kill_embedded_tumbling 1 tumbling "$DATAGEN"
+kill_case kill_embedded_sliding_twice 2 sliding "$DATAGEN"
+"${CHECK[@]}" gen 1500000 4 "$WORK/events-kill" csv
+kill_case kill_file_source_session 1 session "'connector' = 'file', 'path' = '$WORK/events-kill'"
+if start_zk "$ZK_PORT" "$WORK/zk"; then
+    kill_case kill_apache_zookeeper 1 tumbling "$DATAGEN" --zk "127.0.0.1:$ZK_PORT"
+    stop_server "$WORK/zk"
+else
+    fail kill_apache_zookeeper "ZooKeeper 3.8 did not start"
+fi
+
+echo "stream sql suite: $((SECONDS - t0)) s"
+echo "$PASSES passed, $FAILS failed"
+[ "$FAILS" -eq 0 ]
