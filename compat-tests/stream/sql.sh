@@ -11,7 +11,9 @@
 #   4. refusals: JOIN, an unknown connector, a sink holding an earlier run's parts (exit 2);
 #   5. exactly-once under kill -9 at random points after the first committed checkpoint, then
 #      --resume: the file sink's rows equal a run without failure, none twice (embedded metadata,
-#      killed twice, a file source, and metadata on Apache ZooKeeper 3.8).
+#      killed twice, a file source, and metadata on Apache ZooKeeper 3.8);
+#   6. a followed file source stopped at a checkpoint (`stream stop`), lines appended, resumed,
+#      `stream status`, then `stream stop --drain`: the sink equals the benchmark over all events.
 #
 #   compat-tests/stream/sql.sh
 # Environment: FERROKEEPER_BIN, SQL_N (events for 2 and 5, 1000000 and 20000000), RECOVERY_SEED.
@@ -214,6 +216,50 @@ if start_zk "$ZK_PORT" "$WORK/zk"; then
 else
     fail kill_apache_zookeeper "ZooKeeper 3.8 did not start"
 fi
+
+# 6. a followed job stopped and resumed: `stream stop` at a checkpoint, more lines appended,
+# `--resume`, `stream status` / `checkpoints`, then `stream stop --drain`; the sink must equal
+# the benchmark over all the events, none twice.
+follow_case() {
+    local name=follow dir="$WORK/follow" b
+    mkdir -p "$dir/all" "$dir/in"
+    "${CHECK[@]}" gen "$FILE_N" 2 "$dir/all" csv
+    for f in part0.csv part1.csv; do
+        b=$(($(wc -l <"$dir/all/$f") / 2))
+        head -n "$b" "$dir/all/$f" >"$dir/in/$f"
+        tail -n +"$((b + 1))" "$dir/all/$f" >"$dir/$f.rest"
+    done
+    job "$dir/job.sql" tumbling "$dir/out" "'connector' = 'file', 'path' = '$dir/in', 'follow' = 'true'"
+    local run=("$FERROKEEPER_BIN" stream run "$dir/job.sql" --p 2 --checkpoint-ms 50 --state-dir "$dir/state")
+    "${run[@]}" >"$dir/run1.log" 2>&1 &
+    local pid=$! i=0
+    until "$FERROKEEPER_BIN" stream checkpoints job --state-dir "$dir/state" 2>/dev/null | grep -q epoch; do
+        sleep 0.1; i=$((i + 1)); [ "$i" -gt 100 ] && break
+    done
+    "$FERROKEEPER_BIN" stream status job --state-dir "$dir/state" >"$dir/status.json" 2>&1
+    if ! grep -q '"pid":'"$pid" "$dir/status.json"; then
+        fail "$name" "status does not show pid $pid running: $(cat "$dir/status.json")"; kill -9 "$pid"; return
+    fi
+    if ! "$FERROKEEPER_BIN" stream stop job --state-dir "$dir/state" >"$dir/stop1.log" 2>&1 || ! wait "$pid"; then
+        fail "$name" "stop at a checkpoint failed: $(cat "$dir/stop1.log") $(tail -c 300 "$dir/run1.log")"; return
+    fi
+    grep -q '"stopped_at":[0-9]' "$dir/run1.log" || { fail "$name" "no stopped_at epoch: $(tail -1 "$dir/run1.log")"; return; }
+    for f in part0.csv part1.csv; do cat "$dir/$f.rest" >>"$dir/in/$f"; done
+    "${run[@]}" --resume >"$dir/run2.log" 2>&1 &
+    pid=$!
+    sleep 2
+    if ! "$FERROKEEPER_BIN" stream stop job --drain --state-dir "$dir/state" >"$dir/stop2.log" 2>&1 || ! wait "$pid"; then
+        fail "$name" "stop --drain failed: $(cat "$dir/stop2.log") $(tail -c 300 "$dir/run2.log")"; return
+    fi
+    expect "$name" "$dir/out" "$(bench_fields tumbling "$FILE_N")"
+    "$FERROKEEPER_BIN" stream status job --state-dir "$dir/state" >"$dir/status2.json" 2>&1
+    if grep -q '"running":null' "$dir/status2.json"; then
+        pass "${name}_status_after" "$(cat "$dir/status2.json")"
+    else
+        fail "${name}_status_after" "$(cat "$dir/status2.json")"
+    fi
+}
+follow_case
 
 echo "stream sql suite: $((SECONDS - t0)) s"
 echo "$PASSES passed, $FAILS failed"

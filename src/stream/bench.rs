@@ -40,10 +40,6 @@ pub(crate) fn bench(args: BenchArgs) -> Result<(), StreamError> {
         return Err(StreamError::Usage("--p: 1 to 64".into()));
     }
     let ck = &args.checkpoints;
-    let config = RunConfig {
-        p: args.p,
-        checkpoint_ms: ck.checkpoint_ms,
-    };
     let name = ck.job.clone().unwrap_or_else(|| "bench".into());
     // With checkpoints: the metadata ensemble (embedded unless --zk) and the state dir;
     // the sink's parts go to `<job dir>/sink`.
@@ -53,6 +49,11 @@ pub(crate) fn bench(args: BenchArgs) -> Result<(), StreamError> {
         })?
     } else {
         Prepared::none()
+    };
+    let config = RunConfig {
+        p: args.p,
+        checkpoint_ms: ck.checkpoint_ms,
+        drain: Some(prepared.drain.clone()),
     };
     let mut job = BenchJob::new(window, args.n, args.p);
     job.sink_dir = prepared.job_dir.as_ref().map(|d| d.join("sink"));

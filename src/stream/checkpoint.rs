@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
@@ -105,6 +105,11 @@ pub(crate) struct Checkpointer {
     /// Every epoch below this is committed.
     committed_below: AtomicU64,
     committed: AtomicU64,
+    /// A stop at the next commit (`stream stop`): the first epoch whose commit halts.
+    halt_from: AtomicU64,
+    /// Set once that commit is done: nothing more is committed, windows fire no more and
+    /// sources read no more; `--resume` goes on from there.
+    halted: AtomicBool,
     failure: Mutex<Option<String>>,
     changed: Condvar,
     changed_lock: Mutex<()>,
@@ -127,6 +132,8 @@ impl Checkpointer {
             tx,
             committed_below: AtomicU64::new(first_epoch),
             committed: AtomicU64::new(0),
+            halt_from: AtomicU64::new(u64::MAX),
+            halted: AtomicBool::new(false),
             failure: Mutex::new(None),
             changed: Condvar::new(),
             changed_lock: Mutex::new(()),
@@ -230,7 +237,19 @@ impl Checkpointer {
         self.committed.load(Ordering::Acquire)
     }
 
-    /// Waits until `epoch` is committed, or the committer failed.
+    /// Stops the job at its next commit.
+    pub(crate) fn request_halt(&self) {
+        self.halt_from
+            .fetch_min(self.committed_below(), Ordering::AcqRel);
+    }
+
+    /// Whether the job stopped at a commit: see [`Checkpointer::request_halt`].
+    pub(crate) fn halted(&self) -> bool {
+        self.halted.load(Ordering::Acquire)
+    }
+
+    /// Waits until `epoch` is committed (or the job halted before it), or the committer
+    /// failed.
     pub(crate) fn wait_committed(&self, epoch: u64) -> Result<(), StreamError> {
         let mut guard = self.changed_lock.lock().unwrap_or_else(|e| e.into_inner());
         loop {
@@ -242,7 +261,7 @@ impl Checkpointer {
             {
                 return Err(StreamError::Checkpoint(f));
             }
-            if self.committed_below() > epoch {
+            if self.committed_below() > epoch || self.halted() {
                 return Ok(());
             }
             guard = self
@@ -344,6 +363,11 @@ impl Checkpointer {
                 }
                 self.committed_below.store(next + 1, Ordering::Release);
                 self.committed.fetch_add(1, Ordering::AcqRel);
+                if next >= self.halt_from.load(Ordering::Acquire) {
+                    self.halted.store(true, Ordering::Release);
+                    self.changed.notify_all();
+                    return;
+                }
                 self.changed.notify_all();
                 if next >= first_epoch + RETAINED {
                     let old = next - RETAINED;

@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 
 use crate::stream::bench::{self, BenchArgs};
+use crate::stream::control::{self, JobTarget, StopArgs};
 use crate::stream::run_cmd::{self, RunArgs};
 use crate::stream::StreamError;
 
@@ -21,11 +22,21 @@ enum StreamCommand {
     /// Runs a SQL job (CREATE TABLE source and sink, INSERT INTO sink SELECT ... GROUP BY
     /// key, TUMBLE|HOP|SESSION(ts, INTERVAL ...)) embedded, to the end of its input.
     Run(RunArgs),
+    /// Prints one JSON line: who runs the job, its latest checkpoint, a pending stop.
+    Status(JobTarget),
+    /// Prints the job's retained checkpoint manifests, one JSON line each.
+    Checkpoints(JobTarget),
+    /// Stops a running job: at its next checkpoint (resume with `run --resume`), or with
+    /// --drain as if its input ended (every window fires).
+    Stop(StopArgs),
 }
 
 pub(crate) fn run(args: StreamArgs) -> Result<(), StreamError> {
     match args.command {
         StreamCommand::Bench(b) => bench::bench(b),
         StreamCommand::Run(r) => run_cmd::run_job(r),
+        StreamCommand::Status(t) => control::status(t),
+        StreamCommand::Checkpoints(t) => control::checkpoints(t),
+        StreamCommand::Stop(s) => control::stop(s),
     }
 }

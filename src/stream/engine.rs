@@ -39,12 +39,15 @@ const ALIGN_MS: u64 = 30_000;
 const IDLE_POLL: Duration = Duration::from_millis(20);
 
 /// How to run a job.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct RunConfig {
     /// Worker threads.
     pub(crate) p: usize,
     /// 0: no checkpoints, one epoch.
     pub(crate) checkpoint_ms: u64,
+    /// Set, the sources end as if their input had: every window fires, and with
+    /// checkpoints the last epoch is committed (`stream stop --drain`).
+    pub(crate) drain: Option<Arc<AtomicBool>>,
 }
 
 /// Where each split starts and what each worker's windows hold: a restored checkpoint.
@@ -94,6 +97,7 @@ pub(crate) fn run<J: Job>(
 ) -> Result<Outcome, StreamError> {
     let p = config.p.max(1);
     let abort = Arc::new(Abort::default());
+    let drain = config.drain.clone().unwrap_or_default();
     let run_abort = abort.clone();
     let guards = timely::execute(timely::Config::process(p), move |worker| {
         let index = worker.index();
@@ -118,6 +122,7 @@ pub(crate) fn run<J: Job>(
             let src_job = job.clone();
             let src_restore = restore.clone();
             let src_abort = abort.clone();
+            let src_drain = drain.clone();
             let records = source::<_, CapacityContainerBuilder<Vec<J::Rec>>, _, _>(
                 scope,
                 "source",
@@ -125,7 +130,7 @@ pub(crate) fn run<J: Job>(
                     let activator = scope.activator_for(info.address);
                     let mut sources = Sources::open(
                         &*src_job,
-                        config,
+                        config.checkpoint_ms,
                         index,
                         peers,
                         src_restore.as_deref(),
@@ -151,6 +156,9 @@ pub(crate) fn run<J: Job>(
                         // At most two epochs in flight: a checkpoint that costs more than its
                         // interval delays the next one instead of piling up epochs.
                         let may_end = sources.epoch <= global_epoch.saturating_add(1);
+                        if src_drain.load(Ordering::Acquire) {
+                            sources.drain();
+                        }
                         match sources.step(output, src_ckpt.as_deref(), paused, may_end, &src_abort)
                         {
                             Step::More => activator.activate(),
@@ -375,6 +383,8 @@ struct OpenSplit<R> {
     /// The largest event time read: the split's watermark is this less the delay.
     max_ts: u64,
     done: bool,
+    /// Ended by a drain: read no more.
+    drained: bool,
 }
 
 /// A worker's splits (`w, w + p, ...`), their watermark and their epochs.
@@ -390,7 +400,7 @@ struct Sources<J: Job> {
 impl<J: Job> Sources<J> {
     fn open(
         job: &J,
-        config: RunConfig,
+        checkpoint_ms: u64,
         worker: usize,
         peers: usize,
         restore: Option<&Restore>,
@@ -409,10 +419,10 @@ impl<J: Job> Sources<J> {
                 reader: job.open(k, from)?,
                 max_ts: 0,
                 done: false,
+                drained: false,
             });
         }
-        let interval =
-            (config.checkpoint_ms > 0).then(|| Duration::from_millis(config.checkpoint_ms));
+        let interval = (checkpoint_ms > 0).then(|| Duration::from_millis(checkpoint_ms));
         Ok(Sources {
             // A worker without splits holds nothing back.
             cap: (!splits.is_empty()).then_some(cap),
@@ -426,6 +436,13 @@ impl<J: Job> Sources<J> {
 
     fn low_ts(&self) -> u64 {
         low_ts(&self.splits)
+    }
+
+    /// Ends every split where it stands, as if its input had ended there.
+    fn drain(&mut self) {
+        for s in &mut self.splits {
+            s.drained = true;
+        }
     }
 
     /// Emits a batch per split (nothing when `paused`).
@@ -444,7 +461,8 @@ impl<J: Job> Sources<J> {
         let Some(cap) = self.cap.as_mut() else {
             return Step::Done;
         };
-        if abort.stopped() {
+        // Stopped at a commit: the checkpoint holds where each split stands.
+        if abort.stopped() || ckpt.is_some_and(|c| c.halted()) {
             self.cap = None;
             return Step::Done;
         }
@@ -454,6 +472,11 @@ impl<J: Job> Sources<J> {
         if !paused {
             let mut session = output.session(&*cap);
             for s in self.splits.iter_mut().filter(|s| !s.done) {
+                if s.drained {
+                    s.done = true;
+                    ended = true;
+                    continue;
+                }
                 let mut max_ts = s.max_ts;
                 let got = s.reader.read(SOURCE_BATCH, &mut |r| {
                     max_ts = max_ts.max(J::ts(&r));
@@ -591,6 +614,12 @@ impl<J: Job> WindowOp<J> {
             let Some(cap) = self.cap.as_mut() else {
                 return;
             };
+            // Stopped at a commit: the sources are gone, but their windows are not done;
+            // they stay in the checkpoint, unfired.
+            if self.ckpt.as_ref().is_some_and(|c| c.halted()) {
+                self.cap = None;
+                return;
+            }
             // Windows fire up to the least event frontier still to come: the input's and
             // that of records stashed for later epochs, which are not applied yet.
             let stashed = self

@@ -65,7 +65,11 @@ fn job(window: &str, n: u64, p: usize, sink_dir: Option<&Path>) -> Arc<BenchJob>
 }
 
 fn config(p: usize, checkpoint_ms: u64) -> RunConfig {
-    RunConfig { p, checkpoint_ms }
+    RunConfig {
+        p,
+        checkpoint_ms,
+        drain: None,
+    }
 }
 
 fn publish_into(dir: &Path) -> impl Fn(u64, usize, &Path) -> Result<(), StreamError> + '_ {

@@ -9,7 +9,8 @@
 //! - [`checkpoint`]: state files and manifests; [`zk_store`]: manifests in the ensemble;
 //! - [`sql`]: the SQL front end: a job file's tables and query, parsed into a plan;
 //!   [`sql_job`]: such a plan as a job; [`lines`]: files read as line splits;
-//! - [`runner`]: checkpoint set-up around a run; [`cli`]: the `ferrokeeper stream`
+//! - [`runner`]: checkpoint set-up around a run; [`control`]: a running job's registration
+//!   and stop requests, `stream status|checkpoints|stop`; [`cli`]: the `ferrokeeper stream`
 //!   commands, [`bench`]: `stream bench`, [`run_cmd`]: `stream run`.
 
 pub(crate) mod bench;
@@ -17,6 +18,7 @@ pub(crate) mod bench_job;
 pub(crate) mod checkpoint;
 pub(crate) mod checksum;
 pub(crate) mod cli;
+pub(crate) mod control;
 pub(crate) mod datagen;
 pub(crate) mod engine;
 pub(crate) mod job;

@@ -53,6 +53,7 @@ pub(crate) fn run_job(args: RunArgs) -> Result<(), StreamError> {
     let config = RunConfig {
         p: args.p,
         checkpoint_ms: ck.checkpoint_ms,
+        drain: Some(prepared.drain.clone()),
     };
     let resumed_from = prepared.restore.as_ref().map(|r| r.epoch);
     let outcome = engine::run(
@@ -68,6 +69,7 @@ pub(crate) fn run_job(args: RunArgs) -> Result<(), StreamError> {
         "checkpoint_ms": ck.checkpoint_ms,
         "checkpoints": prepared.committed(),
         "resumed_from": resumed_from,
+        "stopped_at": prepared.halted_at(),
         "late": outcome.late,
         "elapsed_ms": (started.elapsed().as_secs_f64() * 1000.0).round(),
     });

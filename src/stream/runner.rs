@@ -3,6 +3,7 @@
 //! the restore point when it resumes.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use clap::Args;
@@ -10,6 +11,7 @@ use clap::Args;
 use crate::config::Config;
 use crate::server::Server;
 use crate::stream::checkpoint::{self, Checkpointer};
+use crate::stream::control::{self, Control};
 use crate::stream::engine::Restore;
 use crate::stream::zk_store::ZkManifestStore;
 use crate::stream::StreamError;
@@ -45,6 +47,11 @@ pub(crate) struct Prepared {
     pub(crate) restore: Option<Arc<Restore>>,
     /// `<state dir>/state/<job>`, with checkpoints.
     pub(crate) job_dir: Option<PathBuf>,
+    /// Set by `stream stop --drain`: the run's [`crate::stream::engine::RunConfig::drain`].
+    pub(crate) drain: Arc<AtomicBool>,
+    control: Option<Control>,
+    /// The state dir, with an embedded server: where its address is written.
+    addr_file_dir: Option<PathBuf>,
     scratch: Option<PathBuf>,
     embedded: Option<EmbeddedServer>,
 }
@@ -56,6 +63,9 @@ impl Prepared {
             checkpointer: None,
             restore: None,
             job_dir: None,
+            drain: Arc::default(),
+            control: None,
+            addr_file_dir: None,
             scratch: None,
             embedded: None,
         }
@@ -86,6 +96,8 @@ impl Prepared {
                 let e = EmbeddedServer::start(&dir.join("zk"))?;
                 let addr = e.addr.clone();
                 p.embedded = Some(e);
+                control::write_addr(&dir, &addr)?;
+                p.addr_file_dir = Some(dir.clone());
                 addr
             }
         };
@@ -115,14 +127,31 @@ impl Prepared {
             }
             None => (0, vec![0; splits]),
         };
-        p.checkpointer = Some(Checkpointer::start(
+        let c = Checkpointer::start(
             job,
             workers,
             &job_dir,
             first_epoch,
             positions,
             Box::new(store),
+        )?;
+        let who = serde_json::json!({
+            "pid": std::process::id(),
+            "started_ms": std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            "workers": workers,
+            "splits": splits,
+            "state_dir": dir.display().to_string(),
+        });
+        p.control = Some(Control::start(
+            &connect,
+            job,
+            who,
+            c.clone(),
+            p.drain.clone(),
         )?);
+        p.checkpointer = Some(c);
         p.job_dir = Some(job_dir);
         Ok(p)
     }
@@ -132,9 +161,21 @@ impl Prepared {
         self.checkpointer.as_ref().map_or(0, |c| c.committed())
     }
 
+    /// The epoch the run stopped at, when `stream stop` stopped it at a commit.
+    pub(crate) fn halted_at(&self) -> Option<u64> {
+        let c = self.checkpointer.as_ref().filter(|c| c.halted())?;
+        c.committed_below().checked_sub(1)
+    }
+
     /// Ends the process's part in the job: a scratch state dir is removed, and with an
     /// embedded server the process exits at once (see below).
-    pub(crate) fn finish(self) {
+    pub(crate) fn finish(mut self) {
+        if let Some(c) = self.control.take() {
+            c.finish();
+        }
+        if let Some(d) = &self.addr_file_dir {
+            let _ = std::fs::remove_file(d.join(control::ADDR_FILE));
+        }
         if let Some(d) = &self.scratch {
             let _ = std::fs::remove_dir_all(d);
         }
@@ -153,13 +194,13 @@ impl Prepared {
 
 /// A standalone Ferrokeeper on a free loopback port, in this process: the default home of
 /// an embedded job's metadata.
-struct EmbeddedServer {
-    addr: String,
+pub(crate) struct EmbeddedServer {
+    pub(crate) addr: String,
     rt: Option<tokio::runtime::Runtime>,
 }
 
 impl EmbeddedServer {
-    fn start(data_dir: &std::path::Path) -> Result<EmbeddedServer, StreamError> {
+    pub(crate) fn start(data_dir: &std::path::Path) -> Result<EmbeddedServer, StreamError> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("stream-zk")

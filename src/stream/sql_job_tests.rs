@@ -76,6 +76,7 @@ fn run(
     let config = RunConfig {
         p,
         checkpoint_ms: ckpt_ms,
+        drain: None,
     };
     engine::run(Arc::new(job), config, c, None).map(|_| ())
 }
@@ -181,6 +182,7 @@ fn a_sql_job_whose_commits_fail_resumes_to_the_same_rows() {
     let config = RunConfig {
         p: 2,
         checkpoint_ms: 2,
+        drain: None,
     };
     engine::run(Arc::new(job), config, Some(c), Some(restore)).unwrap();
     assert_eq!(

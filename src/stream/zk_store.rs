@@ -4,6 +4,8 @@
 //! ```text
 //! checkpoints/<epoch, 20 digits>   the manifest (JSON)
 //! latest                           the latest committed epoch, decimal
+//! running                          ephemeral, while a process runs the job: who (JSON)
+//! stop                             a stop request (`checkpoint` or `drain`), by `stream stop`
 //! ```
 
 use std::time::Duration;
@@ -39,19 +41,28 @@ pub(crate) struct ZkManifestStore {
 impl ZkManifestStore {
     /// Connects to `connect` (`host:port[,host:port...]`) and makes the job's nodes.
     pub(crate) fn connect(connect: &str, job: &str) -> Result<ZkManifestStore, StreamError> {
+        Self::connect_within(connect, job, CALL_TIMEOUT)
+    }
+
+    /// As [`ZkManifestStore::connect`], giving up after `within`.
+    pub(crate) fn connect_within(
+        connect: &str,
+        job: &str,
+        within: Duration,
+    ) -> Result<ZkManifestStore, StreamError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| StreamError::Zk(format!("runtime: {e}")))?;
         let client = rt.block_on(async {
             tokio::time::timeout(
-                CALL_TIMEOUT,
+                within,
                 Client::connector()
                     .with_session_timeout(Duration::from_secs(10))
                     .connect(connect),
             )
             .await
-            .map_err(|_| StreamError::Zk(format!("{connect}: no session within {CALL_TIMEOUT:?}")))?
+            .map_err(|_| StreamError::Zk(format!("{connect}: no session within {within:?}")))?
             .map_err(|e| StreamError::Zk(format!("{connect}: {e}")))
         })?;
         let store = ZkManifestStore { rt, client };
@@ -121,6 +132,95 @@ impl ZkManifestStore {
                 .delete(&format!("{}/latest", job_path(job)), None),
         );
         Ok(())
+    }
+}
+
+/// The control nodes: a job's registration and stop requests.
+impl ZkManifestStore {
+    fn node(job: &str, name: &str) -> String {
+        format!("{}/{name}", job_path(job))
+    }
+
+    fn get(&self, path: &str) -> Result<Option<Vec<u8>>, StreamError> {
+        match self.rt.block_on(async {
+            tokio::time::timeout(CALL_TIMEOUT, self.client.get_data(path)).await
+        }) {
+            Ok(Ok((data, _))) => Ok(Some(data)),
+            Ok(Err(Error::NoNode)) => Ok(None),
+            Ok(Err(e)) => Err(StreamError::Zk(format!("get {path}: {e}"))),
+            Err(_) => Err(StreamError::Zk(format!("get {path}: no answer"))),
+        }
+    }
+
+    fn delete_if_there(&self, path: &str) -> Result<(), StreamError> {
+        match self.rt.block_on(self.client.delete(path, None)) {
+            Ok(()) | Err(Error::NoNode) => Ok(()),
+            Err(e) => Err(StreamError::Zk(format!("delete {path}: {e}"))),
+        }
+    }
+
+    /// Registers this process as the job's runner (an ephemeral node of this session). A
+    /// registration left by a killed runner lives until its session expires: it is replaced.
+    pub(crate) fn register(&self, job: &str, who: &[u8]) -> Result<(), StreamError> {
+        let path = Self::node(job, "running");
+        self.delete_if_there(&path)?;
+        let opts = CreateMode::Ephemeral.with_acls(Acls::anyone_all());
+        self.call(self.client.create(&path, who, &opts)).map(|_| ())
+    }
+
+    pub(crate) fn unregister(&self, job: &str) -> Result<(), StreamError> {
+        self.delete_if_there(&Self::node(job, "running"))
+    }
+
+    /// Who runs the job, if anyone.
+    pub(crate) fn running(&self, job: &str) -> Result<Option<Vec<u8>>, StreamError> {
+        self.get(&Self::node(job, "running"))
+    }
+
+    /// A pending stop request: `checkpoint` or `drain`.
+    pub(crate) fn stop_request(&self, job: &str) -> Result<Option<String>, StreamError> {
+        Ok(self
+            .get(&Self::node(job, "stop"))?
+            .map(|d| String::from_utf8_lossy(&d).trim().to_string()))
+    }
+
+    pub(crate) fn request_stop(&self, job: &str, mode: &str) -> Result<(), StreamError> {
+        let path = Self::node(job, "stop");
+        match self
+            .rt
+            .block_on(self.client.create(&path, mode.as_bytes(), &persistent()))
+        {
+            Ok(_) => Ok(()),
+            Err(Error::NodeExists) => self
+                .call(self.client.set_data(&path, mode.as_bytes(), None))
+                .map(|_| ()),
+            Err(e) => Err(StreamError::Zk(format!("create {path}: {e}"))),
+        }
+    }
+
+    pub(crate) fn clear_stop(&self, job: &str) -> Result<(), StreamError> {
+        self.delete_if_there(&Self::node(job, "stop"))
+    }
+
+    /// The job's committed checkpoints, oldest first.
+    pub(crate) fn checkpoints(&self, job: &str) -> Result<Vec<Manifest>, StreamError> {
+        let dir = format!("{}/checkpoints", job_path(job));
+        let mut names = match self.rt.block_on(self.client.get_children(&dir)) {
+            Ok((c, _)) => c,
+            Err(Error::NoNode) => return Ok(Vec::new()),
+            Err(e) => return Err(StreamError::Zk(format!("children of {dir}: {e}"))),
+        };
+        names.sort();
+        let mut out = Vec::new();
+        for n in names {
+            // Retention may remove one between the listing and the read.
+            if let Some(data) = self.get(&format!("{dir}/{n}"))? {
+                let m = serde_json::from_slice(&data)
+                    .map_err(|e| StreamError::State(format!("manifest {n}: {e}")))?;
+                out.push(m);
+            }
+        }
+        Ok(out)
     }
 }
 
