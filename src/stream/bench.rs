@@ -54,6 +54,7 @@ pub(crate) fn bench(args: BenchArgs) -> Result<(), StreamError> {
         p: args.p,
         checkpoint_ms: ck.checkpoint_ms,
         drain: Some(prepared.drain.clone()),
+        progress: None,
     };
     let mut job = BenchJob::new(window, args.n, args.p);
     job.sink_dir = prepared.job_dir.as_ref().map(|d| d.join("sink"));

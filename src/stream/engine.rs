@@ -14,7 +14,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -48,6 +48,19 @@ pub(crate) struct RunConfig {
     /// Set, the sources end as if their input had: every window fires, and with
     /// checkpoints the last epoch is committed (`stream stop --drain`).
     pub(crate) drain: Option<Arc<AtomicBool>>,
+    /// Counters for a progress line, read by another thread while the job runs.
+    pub(crate) progress: Option<Arc<Progress>>,
+}
+
+/// What a running job has done so far.
+#[derive(Debug, Default)]
+pub(crate) struct Progress {
+    /// Source records read.
+    pub(crate) records: AtomicU64,
+    /// Window results that reached the sink.
+    pub(crate) results: AtomicU64,
+    /// The event frontier windows have fired up to (the watermark plus one).
+    pub(crate) frontier: AtomicU64,
 }
 
 /// Where each split starts and what each worker's windows hold: a restored checkpoint.
@@ -98,6 +111,7 @@ pub(crate) fn run<J: Job>(
     let p = config.p.max(1);
     let abort = Arc::new(Abort::default());
     let drain = config.drain.clone().unwrap_or_default();
+    let progress = config.progress.clone().unwrap_or_default();
     let run_abort = abort.clone();
     let guards = timely::execute(timely::Config::process(p), move |worker| {
         let index = worker.index();
@@ -117,12 +131,13 @@ pub(crate) fn run<J: Job>(
         let job = job.clone();
         worker.dataflow::<EpochTime, _, _>(|scope| {
             let src_ckpt = ckpt.clone();
-            let progress = ProbeHandle::<EpochTime>::new();
-            let src_progress = progress.clone();
+            let probe = ProbeHandle::<EpochTime>::new();
+            let src_progress = probe.clone();
             let src_job = job.clone();
             let src_restore = restore.clone();
             let src_abort = abort.clone();
             let src_drain = drain.clone();
+            let src_count = progress.clone();
             let records = source::<_, CapacityContainerBuilder<Vec<J::Rec>>, _, _>(
                 scope,
                 "source",
@@ -156,11 +171,20 @@ pub(crate) fn run<J: Job>(
                         // At most two epochs in flight: a checkpoint that costs more than its
                         // interval delays the next one instead of piling up epochs.
                         let may_end = sources.epoch <= global_epoch.saturating_add(1);
+                        if index == 0 && global != u64::MAX {
+                            src_count.frontier.store(global, Ordering::Relaxed);
+                        }
                         if src_drain.load(Ordering::Acquire) {
                             sources.drain();
                         }
-                        match sources.step(output, src_ckpt.as_deref(), paused, may_end, &src_abort)
-                        {
+                        match sources.step(
+                            output,
+                            src_ckpt.as_deref(),
+                            paused,
+                            may_end,
+                            &src_abort,
+                            &src_count,
+                        ) {
                             Step::More => activator.activate(),
                             Step::Idle => activator.activate_after(IDLE_POLL),
                             Step::Done => {}
@@ -190,10 +214,16 @@ pub(crate) fn run<J: Job>(
                         }
                     },
                 );
-            let results = results.probe_with(&progress);
+            let results = results.probe_with(&probe);
+            let sink_count = progress.clone();
             results.sink(Pipeline, "sink", move |(input, frontier)| {
                 let mut sink = sink_op.borrow_mut();
-                input.for_each(|time, data| sink.give(stamp_time(time.stamp()).epoch, &data[..]));
+                input.for_each(|time, data| {
+                    sink_count
+                        .results
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
+                    sink.give(stamp_time(time.stamp()).epoch, &data[..]);
+                });
                 let done_below = frontier
                     .frontier()
                     .iter()
@@ -385,12 +415,15 @@ struct OpenSplit<R> {
     done: bool,
     /// Ended by a drain: read no more.
     drained: bool,
+    /// When it last gave a record.
+    last_data: Instant,
 }
 
 /// A worker's splits (`w, w + p, ...`), their watermark and their epochs.
 struct Sources<J: Job> {
     splits: Vec<OpenSplit<J::Reader>>,
     delay: u64,
+    idle_timeout: Option<Duration>,
     epoch: u64,
     interval: Option<Duration>,
     epoch_ends: Instant,
@@ -420,6 +453,7 @@ impl<J: Job> Sources<J> {
                 max_ts: 0,
                 done: false,
                 drained: false,
+                last_data: Instant::now(),
             });
         }
         let interval = (checkpoint_ms > 0).then(|| Duration::from_millis(checkpoint_ms));
@@ -428,14 +462,16 @@ impl<J: Job> Sources<J> {
             cap: (!splits.is_empty()).then_some(cap),
             splits,
             delay: job.watermark_delay(),
+            idle_timeout: job.idle_timeout(),
             epoch,
             interval,
             epoch_ends: Instant::now() + interval.unwrap_or_default(),
         })
     }
 
+    /// The alignment's basis: idle splits count, so one that gives again is read.
     fn low_ts(&self) -> u64 {
-        low_ts(&self.splits)
+        low_ts(&self.splits, None, Instant::now()).unwrap_or(u64::MAX)
     }
 
     /// Ends every split where it stands, as if its input had ended there.
@@ -457,6 +493,7 @@ impl<J: Job> Sources<J> {
         paused: bool,
         may_end_epoch: bool,
         abort: &Abort,
+        progress: &Progress,
     ) -> Step {
         let Some(cap) = self.cap.as_mut() else {
             return Step::Done;
@@ -484,7 +521,13 @@ impl<J: Job> Sources<J> {
                 });
                 s.max_ts = max_ts;
                 match got {
-                    Ok(Some(n)) => read_any |= n > 0,
+                    Ok(Some(n)) => {
+                        if n > 0 {
+                            read_any = true;
+                            s.last_data = Instant::now();
+                            progress.records.fetch_add(n as u64, Ordering::Relaxed);
+                        }
+                    }
                     Ok(None) => {
                         s.done = true;
                         ended = true;
@@ -521,7 +564,9 @@ impl<J: Job> Sources<J> {
             self.cap = None;
             return Step::Done;
         }
-        let f = low_ts(&self.splits).saturating_sub(self.delay);
+        // Every split idle: the watermark stays where it is until one gives again.
+        let f = low_ts(&self.splits, self.idle_timeout, Instant::now())
+            .map_or(0, |ts| ts.saturating_sub(self.delay));
         let t = EpochTime::new(self.epoch, f.max(cap.time().event));
         cap.downgrade(&t);
         if read_any || paused || ended {
@@ -532,14 +577,17 @@ impl<J: Job> Sources<J> {
     }
 }
 
-/// The least largest event time over splits still read: the basis of the watermark.
-fn low_ts<R>(splits: &[OpenSplit<R>]) -> u64 {
-    splits
-        .iter()
-        .filter(|s| !s.done)
-        .map(|s| s.max_ts)
-        .min()
-        .unwrap_or(u64::MAX)
+/// The least largest event time over splits still read and not idle: the basis of the
+/// watermark. None when every such split is idle.
+fn low_ts<R>(splits: &[OpenSplit<R>], idle: Option<Duration>, now: Instant) -> Option<u64> {
+    let active =
+        |s: &&OpenSplit<R>| !s.done && idle.is_none_or(|t| now.duration_since(s.last_data) < t);
+    match splits.iter().filter(active).map(|s| s.max_ts).min() {
+        Some(ts) => Some(ts),
+        // No split left at all: nothing holds the watermark.
+        None if splits.iter().all(|s| s.done) => Some(u64::MAX),
+        None => None,
+    }
 }
 
 /// A batch held for a later epoch, with its event frontier.

@@ -69,6 +69,7 @@ fn config(p: usize, checkpoint_ms: u64) -> RunConfig {
         p,
         checkpoint_ms,
         drain: None,
+        progress: None,
     }
 }
 

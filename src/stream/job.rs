@@ -46,6 +46,11 @@ pub(crate) trait Job: Send + Sync + 'static {
     fn window(&self) -> WindowSpec;
     /// Bounded out-of-orderness: the watermark trails the largest event time by this.
     fn watermark_delay(&self) -> u64;
+    /// A split that has given nothing for this long stops holding the watermark back
+    /// (Flink's source idleness), until it gives again.
+    fn idle_timeout(&self) -> Option<std::time::Duration> {
+        None
+    }
     /// Adds a fired window to a worker's output.
     fn collect(&self, out: &mut Self::Out, r: &WindowResult<Self::Acc>);
     /// The bytes staged in a checkpoint for an epoch's output.

@@ -1,14 +1,18 @@
 //! `ferrokeeper stream run JOB.sql`: a SQL job, embedded, exactly-once with checkpoints.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use crate::stream::engine::{self, RunConfig};
+use crate::stream::checkpoint::Checkpointer;
+use crate::stream::engine::{self, Progress, RunConfig};
 use crate::stream::job::Job;
 use crate::stream::runner::{CheckpointArgs, Prepared};
+use crate::stream::sql::civil::format_timestamp;
 use crate::stream::sql_job::SqlJob;
 use crate::stream::StreamError;
 
@@ -19,6 +23,9 @@ pub(crate) struct RunArgs {
     /// Parallelism: worker threads (and datagen's default split count).
     #[arg(long, default_value_t = 1)]
     p: usize,
+    /// A progress line on stderr every this many seconds; 0: none.
+    #[arg(long, default_value_t = 10)]
+    progress_secs: u64,
     #[command(flatten)]
     checkpoints: CheckpointArgs,
 }
@@ -50,11 +57,20 @@ pub(crate) fn run_job(args: RunArgs) -> Result<(), StreamError> {
     } else {
         Prepared::none()
     };
+    let progress = Arc::new(Progress::default());
     let config = RunConfig {
         p: args.p,
         checkpoint_ms: ck.checkpoint_ms,
         drain: Some(prepared.drain.clone()),
+        progress: Some(progress.clone()),
     };
+    let reporter = (args.progress_secs > 0).then(|| {
+        Reporter::start(
+            progress.clone(),
+            prepared.checkpointer.clone(),
+            Duration::from_secs(args.progress_secs),
+        )
+    });
     let resumed_from = prepared.restore.as_ref().map(|r| r.epoch);
     let outcome = engine::run(
         Arc::new(job),
@@ -62,6 +78,9 @@ pub(crate) fn run_job(args: RunArgs) -> Result<(), StreamError> {
         prepared.checkpointer.clone(),
         prepared.restore.clone(),
     )?;
+    if let Some(r) = reporter {
+        r.finish();
+    }
     // The sink may be stdout: the summary goes to stderr.
     let line = serde_json::json!({
         "job": name,
@@ -71,9 +90,69 @@ pub(crate) fn run_job(args: RunArgs) -> Result<(), StreamError> {
         "resumed_from": resumed_from,
         "stopped_at": prepared.halted_at(),
         "late": outcome.late,
+        "records": progress.records.load(Ordering::Relaxed),
+        "results": progress.results.load(Ordering::Relaxed),
         "elapsed_ms": (started.elapsed().as_secs_f64() * 1000.0).round(),
     });
     eprintln!("{line}");
     prepared.finish();
     Ok(())
+}
+
+/// Prints a progress line to stderr every interval while the job runs.
+struct Reporter {
+    done: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Reporter {
+    fn start(
+        progress: Arc<Progress>,
+        ckpt: Option<Arc<Checkpointer>>,
+        every: Duration,
+    ) -> Reporter {
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        let thread = std::thread::Builder::new()
+            .name("stream-progress".into())
+            .spawn(move || {
+                let (mut last, mut at) = (0, Instant::now());
+                loop {
+                    // Sleep in slices, so the job's end is not held up by a whole interval.
+                    let until = at + every;
+                    while Instant::now() < until {
+                        if flag.load(Ordering::Acquire) {
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(50).min(every));
+                    }
+                    let records = progress.records.load(Ordering::Relaxed);
+                    let rate = (records - last) as f64 / at.elapsed().as_secs_f64().max(1e-3);
+                    let frontier = progress.frontier.load(Ordering::Relaxed);
+                    let watermark = if frontier == 0 {
+                        "none".to_string()
+                    } else {
+                        format_timestamp(frontier as i64 - 1)
+                    };
+                    let checkpoint = ckpt
+                        .as_ref()
+                        .and_then(|c| c.committed_below().checked_sub(1))
+                        .map_or("none".to_string(), |e| e.to_string());
+                    eprintln!(
+                        "progress: {records} records ({rate:.0}/s), {} results, watermark {watermark}, checkpoint {checkpoint}",
+                        progress.results.load(Ordering::Relaxed)
+                    );
+                    (last, at) = (records, Instant::now());
+                }
+            })
+            .ok();
+        Reporter { done, thread }
+    }
+
+    fn finish(mut self) {
+        self.done.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }

@@ -368,6 +368,13 @@ impl Job for SqlJob {
         self.plan.source.watermark_delay_ms
     }
 
+    fn idle_timeout(&self) -> Option<std::time::Duration> {
+        self.plan
+            .source
+            .idle_timeout_ms
+            .map(std::time::Duration::from_millis)
+    }
+
     fn collect(&self, out: &mut Vec<u8>, r: &WindowResult<SqlAcc>) {
         let row = self
             .plan

@@ -77,6 +77,7 @@ fn run(
         p,
         checkpoint_ms: ckpt_ms,
         drain: None,
+        progress: None,
     };
     engine::run(Arc::new(job), config, c, None).map(|_| ())
 }
@@ -183,6 +184,7 @@ fn a_sql_job_whose_commits_fail_resumes_to_the_same_rows() {
         p: 2,
         checkpoint_ms: 2,
         drain: None,
+        progress: None,
     };
     engine::run(Arc::new(job), config, Some(c), Some(restore)).unwrap();
     assert_eq!(
@@ -200,4 +202,72 @@ fn unsupported_connectors_and_bad_jobs_are_refused_with_their_clause() {
     let sql =
         bench_sql("'connector' = 'datagen'", "tumbling", &dir).replace("GROUP BY", "ORDER BY");
     assert!(SqlJob::from_sql(&sql, 1).is_err());
+}
+
+/// Runs `sql` (a followed source) until `until` holds of the sink or `wait` passes, then
+/// drains it; whether `until` held before the drain.
+fn followed_until(
+    sql: &str,
+    out: &Path,
+    wait: std::time::Duration,
+    until: impl Fn(&Path) -> bool,
+) -> bool {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let job = Arc::new(SqlJob::from_sql(sql, 1).unwrap());
+    let drain = Arc::new(AtomicBool::new(false));
+    let config = RunConfig {
+        p: 1,
+        checkpoint_ms: 0,
+        drain: Some(drain.clone()),
+        progress: None,
+    };
+    let t = std::thread::spawn(move || engine::run(job, config, None, None).unwrap());
+    let start = std::time::Instant::now();
+    let mut held = false;
+    while start.elapsed() < wait {
+        if out.exists() && until(out) {
+            held = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drain.store(true, Ordering::Release);
+    t.join().unwrap();
+    held
+}
+
+#[test]
+fn an_idle_split_stops_holding_the_watermark_back() {
+    let dir = scratch("sql-idle");
+    let _cleanup = Cleanup(dir.clone());
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let mut text = String::new();
+    for i in 0..50_000 {
+        let e = event(i);
+        let level = format!("{:?}", e.level).to_uppercase();
+        text.push_str(&format!(
+            "{},{},{level},{}\n",
+            e.ts, e.service, e.latency_ms
+        ));
+    }
+    std::fs::write(input.join("a.csv"), text).unwrap();
+    // A second file with nothing in it yet holds the watermark at 0 until it is idle.
+    std::fs::write(input.join("b.csv"), "").unwrap();
+    let some_rows = |out: &Path| sink_checksum(out).results > 0;
+    for (idle, fires) in [("", false), (", 'idle_timeout' = '200 ms'", true)] {
+        let out = dir.join(format!("out{}", idle.len()));
+        let source = format!(
+            "'connector' = 'file', 'path' = '{}', 'follow' = 'true'{idle}",
+            input.display()
+        );
+        let sql = bench_sql(&source, "tumbling", &out);
+        let wait = std::time::Duration::from_millis(1500);
+        assert_eq!(followed_until(&sql, &out, wait, some_rows), fires, "{idle}");
+        // Drained, every window fires: the answer over the first file's events.
+        assert_eq!(
+            sink_checksum(&out),
+            expected(WindowSpec::bench("tumbling").unwrap(), 50_000)
+        );
+    }
 }
