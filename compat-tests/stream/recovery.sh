@@ -17,6 +17,8 @@ set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../lib.sh
 source "$HERE/../lib.sh"
+# shellcheck source=kill.sh
+source "$HERE/kill.sh"
 
 N="${RECOVERY_N:-20000000}"
 P=2
@@ -49,21 +51,12 @@ print("" if v is None else v.get(sys.argv[2], ""))' "$1" "$2" 2>/dev/null; }
 # sink part (published only after its checkpoint committed), then kills it with SIGKILL after
 # a random 0-400 ms. Returns 1 if the job ended before it could be killed.
 kill_after_commit() {
-    local name="$1" dir="$2" i=0 job=bench a
+    local name="$1" dir="$2" job=bench a
     shift 2
     for a in "$@"; do [ "${prev:-}" = --job ] && job="$a"; prev="$a"; done
     "$FERROKEEPER_BIN" stream bench "$@" --state-dir "$dir" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-    local pid=$!
-    while ! compgen -G "$dir/state/$job/sink/part-*" >/dev/null; do
-        kill -0 "$pid" 2>/dev/null || { wait "$pid"; return 1; }
-        sleep 0.01
-        i=$((i + 1))
-        [ "$i" -gt 3000 ] && break
-    done
-    local delay=$((RANDOM % 400))
-    sleep "$(printf '0.%03d' "$delay")"
-    kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    kill_at_first_part $! "$dir/state/$job/sink/part-*" 400 || return 1
+    local delay=$KILL_DELAY_MS
     local parts
     parts=$(compgen -G "$dir/state/$job/sink/part-*" | wc -l)
     # The newest epoch published: it must be committed (publication only after commit), so

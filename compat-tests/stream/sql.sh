@@ -22,6 +22,8 @@ set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../lib.sh
 source "$HERE/../lib.sh"
+# shellcheck source=kill.sh
+source "$HERE/kill.sh"
 
 N="${SQL_N:-1000000}"
 KILL_N="${SQL_KILL_N:-20000000}"
@@ -146,21 +148,11 @@ refused rerun "earlier run"
 # published part (published only after its checkpoint committed), kills it with SIGKILL after
 # a random 0-300 ms. Returns 1 if the job ended before it could be killed.
 kill_after_commit() {
-    local name="$1" state="$2" sink="$3" i=0
+    local name="$1" state="$2" sink="$3"
     shift 3
     "$FERROKEEPER_BIN" stream run "$@" --state-dir "$state" >"$WORK/$name.log" 2>&1 &
-    local pid=$!
-    while ! compgen -G "$sink/part-*" >/dev/null; do
-        kill -0 "$pid" 2>/dev/null || { wait "$pid"; return 1; }
-        sleep 0.01
-        i=$((i + 1))
-        [ "$i" -gt 3000 ] && break
-    done
-    local delay=$((RANDOM % 300))
-    sleep "$(printf '0.%03d' "$delay")"
-    kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    echo "INFO $name: killed $delay ms after the first commit, $(compgen -G "$sink/part-*" | wc -l) parts published"
+    kill_at_first_part $! "$sink/part-*" 300 || return 1
+    echo "INFO $name: killed $KILL_DELAY_MS ms after the first commit, $(compgen -G "$sink/part-*" | wc -l) parts published"
     return 0
 }
 
@@ -233,6 +225,11 @@ follow_case() {
     local run=("$FERROKEEPER_BIN" stream run "$dir/job.sql" --p 2 --checkpoint-ms 50 --state-dir "$dir/state")
     "${run[@]}" >"$dir/run1.log" 2>&1 &
     local pid=$! i=0
+    # While it starts, the job's metadata is not served yet: wait for its address.
+    until [ -s "$dir/state/zk.addr" ]; do
+        sleep 0.05; i=$((i + 1)); [ "$i" -gt 200 ] && break
+    done
+    i=0
     until "$FERROKEEPER_BIN" stream checkpoints job --state-dir "$dir/state" 2>/dev/null | grep -q epoch; do
         sleep 0.1; i=$((i + 1)); [ "$i" -gt 100 ] && break
     done

@@ -120,47 +120,60 @@ fn checkpoints_commit_in_order_and_the_sink_publishes_only_committed_epochs() {
     );
 }
 
+/// Runs `job` with checkpoints every 2 ms until its 4th commit fails, checks the run
+/// failed at epoch 2, republishes what was committed (`between` then sees the sink), and
+/// resumes it to the end from the latest checkpoint.
+pub(crate) fn fail_then_resume<J: crate::stream::job::Job>(
+    job: Arc<J>,
+    dir: &Path,
+    p: usize,
+    republish: &dyn Fn(u64, usize, &Path) -> Result<(), StreamError>,
+    between: impl FnOnce(),
+) {
+    let commits = Arc::new(Mutex::new(Vec::new()));
+    let store = MemStore {
+        commits: commits.clone(),
+        fail_at: Some(3),
+    };
+    let splits = job.splits();
+    let c = Checkpointer::start("t", p, dir, 0, vec![0; splits], Box::new(store)).unwrap();
+    assert!(
+        engine::run(job.clone(), config(p, 2), Some(c), None).is_err(),
+        "the failed commit fails the run"
+    );
+    let latest = commits.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(latest.epoch, 2);
+    // Outputs of epochs that never committed were staged, never published.
+    recover_sink(dir, Some(latest.epoch), republish).unwrap();
+    between();
+    let restore = Arc::new(load_restore(dir, &latest).unwrap());
+    let store = MemStore {
+        commits,
+        fail_at: None,
+    };
+    let c = Checkpointer::start(
+        "t",
+        p,
+        dir,
+        latest.epoch + 1,
+        latest.positions.clone(),
+        Box::new(store),
+    )
+    .unwrap();
+    engine::run(job, config(p, 2), Some(c), Some(restore)).unwrap();
+}
+
 #[test]
 fn a_run_whose_commits_fail_resumes_to_the_same_sink_contents() {
     for (window, p) in [("tumbling", 2), ("session", 1), ("sliding", 3)] {
         let dir = scratch(&format!("resume-{window}"));
         let _cleanup = Cleanup(dir.clone());
-        let commits = Arc::new(Mutex::new(Vec::new()));
-        let store = MemStore {
-            commits: commits.clone(),
-            fail_at: Some(3),
-        };
         let j = job(window, 3_000_000, p, Some(&dir));
-        let c = Checkpointer::start("t", p, &dir, 0, vec![0; p], Box::new(store)).unwrap();
-        assert!(
-            engine::run(j.clone(), config(p, 2), Some(c), None).is_err(),
-            "the failed commit fails the run"
-        );
-        let latest = commits.lock().unwrap().last().cloned().unwrap();
-        assert_eq!(latest.epoch, 2);
-        // Outputs of epochs that never committed were staged, never published.
-        recover_sink(&dir, Some(latest.epoch), &publish_into(&dir)).unwrap();
-        let before = published(&dir.join("sink")).unwrap();
-        assert!(before.results > 0 && before.results < expected(j.window, j.n).results);
-        let restore = Arc::new(load_restore(&dir, &latest).unwrap());
-        let store = MemStore {
-            commits: commits.clone(),
-            fail_at: None,
-        };
-        let c = Checkpointer::start(
-            "t",
-            p,
-            &dir,
-            latest.epoch + 1,
-            latest.positions.clone(),
-            Box::new(store),
-        )
-        .unwrap();
-        engine::run(j.clone(), config(p, 2), Some(c), Some(restore)).unwrap();
-        assert_eq!(
-            published(&dir.join("sink")).unwrap(),
-            expected(j.window, j.n),
-            "{window} p={p}"
-        );
+        let all = expected(j.window, j.n);
+        fail_then_resume(j.clone(), &dir, p, &publish_into(&dir), || {
+            let before = published(&dir.join("sink")).unwrap();
+            assert!(before.results > 0 && before.results < all.results);
+        });
+        assert_eq!(published(&dir.join("sink")).unwrap(), all, "{window} p={p}");
     }
 }

@@ -192,6 +192,9 @@ impl Prepared {
     }
 }
 
+/// How long an embedded server waits for its data directory to be free.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A standalone Ferrokeeper on a free loopback port, in this process: the default home of
 /// an embedded job's metadata.
 pub(crate) struct EmbeddedServer {
@@ -211,12 +214,23 @@ impl EmbeddedServer {
         cfg.client_port = 0;
         cfg.data_dir = data_dir.to_path_buf();
         cfg.admin_enable_server = false;
-        #[cfg(feature = "rocksdb")]
-        let bound = rt.block_on(Server::bind(cfg));
-        // Builds without RocksDB (fuzzing) keep the log in memory.
-        #[cfg(not(feature = "rocksdb"))]
-        let bound = rt.block_on(Server::bind_in_memory(cfg));
-        let server = bound.map_err(|e| StreamError::Zk(format!("embedded server: {e}")))?;
+        // `stream status` of a job that is not running opens its data for a moment, holding
+        // the store's lock: a job starting then waits for it.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        let server = loop {
+            #[cfg(feature = "rocksdb")]
+            let bound = rt.block_on(Server::bind(cfg.clone()));
+            // Builds without RocksDB (fuzzing) keep the log in memory.
+            #[cfg(not(feature = "rocksdb"))]
+            let bound = rt.block_on(Server::bind_in_memory(cfg.clone()));
+            match bound {
+                Ok(s) => break s,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(e) => return Err(StreamError::Zk(format!("embedded server: {e}"))),
+            }
+        };
         let addr = server
             .local_addr()
             .map_err(|e| StreamError::Zk(format!("embedded server: {e}")))?

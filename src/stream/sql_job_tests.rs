@@ -6,8 +6,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use super::*;
-use crate::stream::checkpoint::engine_tests::{expected, scratch, Cleanup, MemStore};
-use crate::stream::checkpoint::{load_restore, recover_sink, Checkpointer};
+use crate::stream::checkpoint::engine_tests::{
+    expected, fail_then_resume, scratch, Cleanup, MemStore,
+};
+use crate::stream::checkpoint::Checkpointer;
 use crate::stream::checksum::Checksum;
 use crate::stream::datagen::{event, mix64};
 use crate::stream::engine::{self, RunConfig};
@@ -154,39 +156,11 @@ fn a_sql_job_whose_commits_fail_resumes_to_the_same_rows() {
         "sliding",
         &out,
     );
-    let commits = Arc::new(Mutex::new(Vec::new()));
-    let store = MemStore {
-        commits: commits.clone(),
-        fail_at: Some(3),
-    };
-    let c = Checkpointer::start("t", 2, &dir, 0, vec![0; 2], Box::new(store)).unwrap();
-    assert!(run(SqlJob::from_sql(&sql, 2).unwrap(), 2, 2, Some(c)).is_err());
-    let latest = commits.lock().unwrap().last().cloned().unwrap();
-    let job = SqlJob::from_sql(&sql, 2).unwrap();
-    recover_sink(&dir, Some(latest.epoch), &|e, w, f| job.republish(e, w, f)).unwrap();
-    let before = sink_checksum(&out);
-    assert!(before.results > 0);
-    let restore = Arc::new(load_restore(&dir, &latest).unwrap());
-    let store = MemStore {
-        commits,
-        fail_at: None,
-    };
-    let c = Checkpointer::start(
-        "t",
-        2,
-        &dir,
-        latest.epoch + 1,
-        latest.positions.clone(),
-        Box::new(store),
-    )
-    .unwrap();
-    let config = RunConfig {
-        p: 2,
-        checkpoint_ms: 2,
-        drain: None,
-        progress: None,
-    };
-    engine::run(Arc::new(job), config, Some(c), Some(restore)).unwrap();
+    let job = Arc::new(SqlJob::from_sql(&sql, 2).unwrap());
+    let republish = |e, w, f: &Path| job.republish(e, w, f);
+    fail_then_resume(job.clone(), &dir, 2, &republish, || {
+        assert!(sink_checksum(&out).results > 0)
+    });
     assert_eq!(
         sink_checksum(&out),
         expected(WindowSpec::bench("sliding").unwrap(), 2_000_000)

@@ -1,0 +1,20 @@
+# shellcheck shell=bash
+# compat-tests/stream/kill.sh - shared by recovery.sh and sql.sh.
+#
+#   kill_at_first_part PID GLOB MAX_MS : waits until a file matches GLOB (a sink part: published
+#   only after its checkpoint committed), then kills PID with SIGKILL after a random 0..MAX_MS-1
+#   ms and reaps it. Sets KILL_DELAY_MS. Returns 1 if PID ended before it could be killed.
+kill_at_first_part() {
+    local pid="$1" glob="$2" max="$3" i=0
+    while ! compgen -G "$glob" >/dev/null; do
+        kill -0 "$pid" 2>/dev/null || { wait "$pid"; return 1; }
+        sleep 0.01
+        i=$((i + 1))
+        [ "$i" -gt 3000 ] && break
+    done
+    KILL_DELAY_MS=$((RANDOM % max))
+    sleep "$(printf '0.%03d' "$KILL_DELAY_MS")"
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
