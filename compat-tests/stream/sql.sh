@@ -249,11 +249,13 @@ follow_case() {
         fail "$name" "stop --drain failed: $(cat "$dir/stop2.log") $(tail -c 300 "$dir/run2.log")"; return
     fi
     expect "$name" "$dir/out" "$(bench_fields tumbling "$FILE_N")"
+    local rc
     "$FERROKEEPER_BIN" stream status job --state-dir "$dir/state" >"$dir/status2.json" 2>&1
-    if grep -q '"running":null' "$dir/status2.json"; then
+    rc=$?
+    if [ "$rc" = 0 ] && grep -q '"running":null' "$dir/status2.json"; then
         pass "${name}_status_after" "$(cat "$dir/status2.json")"
     else
-        fail "${name}_status_after" "$(cat "$dir/status2.json")"
+        fail "${name}_status_after" "exit $rc: $(cat "$dir/status2.json")"
     fi
 }
 follow_case

@@ -110,6 +110,16 @@ struct Connected {
     _server: Option<EmbeddedServer>,
 }
 
+impl Connected {
+    /// Ends the command. With an embedded server the process exits at once, as an embedded
+    /// job does (see [`crate::stream::runner::Prepared::finish`]).
+    fn finish(self) {
+        if self._server.is_some() {
+            crate::stream::runner::exit_now(0);
+        }
+    }
+}
+
 fn connect(t: &JobTarget) -> Result<Connected, StreamError> {
     if let Some(zk) = &t.zk {
         let store = ZkManifestStore::connect(zk, &t.job)?;
@@ -159,6 +169,7 @@ pub(crate) fn status(t: JobTarget) -> Result<(), StreamError> {
         "stop_requested": c.store.stop_request(&t.job)?,
     });
     println!("{line}");
+    c.finish();
     Ok(())
 }
 
@@ -169,6 +180,7 @@ pub(crate) fn checkpoints(t: JobTarget) -> Result<(), StreamError> {
         let line = serde_json::to_string(&m).map_err(|e| StreamError::State(e.to_string()))?;
         println!("{line}");
     }
+    c.finish();
     Ok(())
 }
 
@@ -177,7 +189,12 @@ pub(crate) fn stop(args: StopArgs) -> Result<(), StreamError> {
     let t = &args.target;
     let c = connect(t)?;
     if c.store.running(&t.job)?.is_none() {
-        return Err(StreamError::Usage(format!("job {} is not running", t.job)));
+        let e = StreamError::Usage(format!("job {} is not running", t.job));
+        if c._server.is_some() {
+            eprintln!("ferrokeeper stream: {e}");
+            crate::stream::runner::exit_now(2);
+        }
+        return Err(e);
     }
     let mode = if args.drain { "drain" } else { "checkpoint" };
     c.store.request_stop(&t.job, mode)?;
@@ -194,15 +211,19 @@ pub(crate) fn stop(args: StopArgs) -> Result<(), StreamError> {
         std::thread::sleep(Duration::from_millis(100));
     }
     drop(c);
-    let latest = connect(t)
-        .and_then(|c| c.store.latest(&t.job))
-        .ok()
+    let after = connect(t).ok();
+    let latest = after
+        .as_ref()
+        .and_then(|c| c.store.latest(&t.job).ok())
         .flatten()
         .map(|m| m.epoch);
     println!(
         "{}",
         serde_json::json!({"job": t.job, "stopped": mode, "latest_checkpoint": latest})
     );
+    if let Some(c) = after {
+        c.finish();
+    }
     Ok(())
 }
 

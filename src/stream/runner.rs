@@ -180,16 +180,20 @@ impl Prepared {
             let _ = std::fs::remove_dir_all(d);
         }
         if self.embedded.is_some() {
-            // The embedded server's RocksDB threads outlive its runtime, and C++ static
-            // destructors at exit then abort on their mutexes ("pthread lock: Invalid
-            // argument"). Everything it acknowledged is already durable, so leave without
-            // them.
-            use std::io::Write;
-            let _ = std::io::stdout().flush();
-            // SAFETY: _exit ends the process at once; no Rust state is observed after it.
-            unsafe { libc::_exit(0) };
+            exit_now(0);
         }
     }
+}
+
+/// Ends a process that ran an embedded server. Its RocksDB threads outlive the server's
+/// runtime, and C++ static destructors at exit then abort on their mutexes ("pthread lock:
+/// Invalid argument"). Everything it acknowledged is already durable, so leave without them.
+pub(crate) fn exit_now(code: i32) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: _exit ends the process at once; no Rust state is observed after it.
+    unsafe { libc::_exit(code) }
 }
 
 /// How long an embedded server waits for its data directory to be free.
