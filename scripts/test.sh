@@ -86,6 +86,9 @@ suite compat-tests/stream/recovery.sh "stream recovery suite" \
 suite compat-tests/stream/sql.sh "stream sql suite" \
   "ferrokeeper stream run: SQL jobs (the benchmark job in SQL, datagen and file sources, refusals, exactly-once under kill -9)"
 
+suite compat-tests/stream/distributed.sh "stream distributed suite" \
+  "ferrokeeper stream: distributed jobs (2 coordinators, 3 workers), exactly-once under kill -9 of a worker, the leading coordinator, everything; rescale 2 -> 1 -> 2; on Ferrokeeper and Apache ZooKeeper 3.8"
+
 if [ -x compat-tests/faults/run.sh ]; then
   step "faults in network namespaces (partitions, splits, kill -9, SIGSTOP) with a linearizability check"
   t0=$(date +%s)

@@ -19,6 +19,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/../lib.sh"
 # shellcheck source=kill.sh
 source "$HERE/kill.sh"
+# shellcheck source=checks.sh
+source "$HERE/checks.sh"
 
 N="${RECOVERY_N:-20000000}"
 P=2
@@ -31,11 +33,7 @@ rm -rf "$WORK"
 mkdir -p "$WORK"
 trap stop_all EXIT
 
-PASSES=0 FAILS=0
-pass() { echo "PASS $1${2:+ ($2)}"; PASSES=$((PASSES + 1)); }
-fail() { echo "FAIL $1: $2"; FAILS=$((FAILS + 1)); }
-
-[ -x "$FERROKEEPER_BIN" ] || { echo "FAIL setup: no $FERROKEEPER_BIN"; echo "0 passed, 1 failed"; exit 1; }
+require_binary
 
 # field FILE KEY: a key of the last JSON line of FILE
 field() { python3 -c 'import json,sys
@@ -102,7 +100,6 @@ run_case() {
     fi
 }
 
-t0=$SECONDS
 declare -A CLEAN
 for w in tumbling sliding session; do
     "$FERROKEEPER_BIN" stream bench --window "$w" --n "$N" --p "$P" >"$WORK/clean-$w.out" 2>"$WORK/clean-$w.err"
@@ -131,6 +128,5 @@ else
     fail "ferrokeeper-server" "Ferrokeeper did not start"
 fi
 
-echo "stream recovery suite: $((SECONDS - t0)) s"
 echo "$PASSES passed, $FAILS failed"
 [ "$FAILS" -eq 0 ]

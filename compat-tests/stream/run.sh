@@ -42,7 +42,6 @@ pass() { echo "PASS $1${2:+ ($2)}"; echo "$1 PASS" >>"${COMPAT_RESULT_FILE:-/dev
 fail() { echo "FAIL $1: $2"; echo "$1 FAIL" >>"${COMPAT_RESULT_FILE:-/dev/null}"; FAILS=$((FAILS + 1)); }
 fail_setup() { echo "FAIL setup: $*"; echo "0 passed, 1 failed"; exit 1; }
 
-t_all=$SECONDS
 fetch_flink || fail_setup "could not fetch Flink $FLINK_VERSION from PyPI (pip download)"
 command -v javac >/dev/null 2>&1 || fail_setup "javac not found"
 command -v python3 >/dev/null 2>&1 || fail_setup "python3 not found"
@@ -156,6 +155,5 @@ for row in "${ROWS[@]}"; do
     printf '%-9s %2s %-16s | %8s %-16s %12s | %8s %-16s %12s | %s\n' "$w" "$p" "$c" "$fr" "$fc" "${fe%.*}" "$kr" "$kc" "${ke%.*}" "$v"
 done
 echo "(ckpt: Flink interval/completed in Flink/in Ferrokeeper at $FK_CKPT_MS ms; ev/s: events per second of the job's execution)"
-echo "stream suite: $((SECONDS - t_all)) s"
 echo "$PASSES passed, $FAILS failed"
 [ "$FAILS" -eq 0 ]

@@ -24,49 +24,20 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/../lib.sh"
 # shellcheck source=kill.sh
 source "$HERE/kill.sh"
+# shellcheck source=checks.sh
+source "$HERE/checks.sh"
 
 N="${SQL_N:-1000000}"
 KILL_N="${SQL_KILL_N:-20000000}"
 RANDOM="${RECOVERY_SEED:-$$}"
 ZK_PORT=21862
 WORK="$COMPAT_WORK/stream-sql"
-CHECK=(python3 "$HERE/sqlcheck.py")
 rm -rf "$WORK"
 mkdir -p "$WORK"
 trap stop_all EXIT
 
-PASSES=0 FAILS=0
-pass() { echo "PASS $1${2:+ ($2)}"; PASSES=$((PASSES + 1)); }
-fail() { echo "FAIL $1: $2"; FAILS=$((FAILS + 1)); }
-[ -x "$FERROKEEPER_BIN" ] || { echo "FAIL setup: no $FERROKEEPER_BIN"; echo "0 passed, 1 failed"; exit 1; }
+require_binary
 
-# job FILE WINDOW SINK_DIR SOURCE_OPTIONS [FORMAT]: writes the benchmark job in SQL to FILE.
-job() {
-    local file="$1" w="$2" sink="$3" source="$4" group start end
-    case "$w" in
-        tumbling) group="TUMBLE(ts, INTERVAL '10' SECOND)" start="TUMBLE_START(ts, INTERVAL '10' SECOND)" end="TUMBLE_END(ts, INTERVAL '10' SECOND)" ;;
-        sliding) group="HOP(ts, INTERVAL '10' SECOND, INTERVAL '60' SECOND)" start="HOP_START(ts, INTERVAL '10' SECOND, INTERVAL '60' SECOND)" end="window_end" ;;
-        session) group="SESSION(ts, INTERVAL '5' SECOND)" start="window_start" end="SESSION_END(ts, INTERVAL '5' SECOND)" ;;
-    esac
-    cat >"$file" <<SQL
--- The benchmark job: per service and window, the count, the errors and the summed latency.
-CREATE TABLE logs (
-    ts BIGINT, service BIGINT, level STRING, latency BIGINT,
-    WATERMARK FOR ts AS ts - INTERVAL '2' SECOND
-) WITH ($source);
-CREATE TABLE stats (service BIGINT, window_start BIGINT, window_end BIGINT,
-                    cnt BIGINT, errors BIGINT, latency_sum BIGINT)
-    WITH ('connector' = 'file', 'path' = '$sink', 'format' = 'csv');
-INSERT INTO stats
-SELECT service, $start, $end,
-       COUNT(*), COUNT(*) FILTER (WHERE level = 'ERROR'), SUM(latency)
-FROM logs
-GROUP BY service, $group;
-SQL
-}
-
-# sink_fields DIR: "rows checksum duplicates" of a sink, read by sqlcheck.py
-sink_fields() { "${CHECK[@]}" sink "$1" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["rows"], d["checksum"], d["duplicates"])'; }
 # bench_fields WINDOW N: "results checksum" of `stream bench`
 bench_fields() {
     "$FERROKEEPER_BIN" stream bench --window "$1" --n "$2" --p 2 | python3 -c 'import json,sys; d=json.loads(sys.stdin.read().strip().splitlines()[-1]); print(d["results"], d["checksum"])'
@@ -81,9 +52,8 @@ expect() {
     else fail "$name" "$r rows, checksum $c; expected $want"; fi
 }
 
-t0=$SECONDS
 # 1. known answer
-job "$WORK/known.sql" tumbling "$WORK/known.out" "'connector' = 'datagen', 'rows' = '100000'"
+sql_job "$WORK/known.sql" tumbling "$WORK/known.out" "'connector' = 'datagen', 'rows' = '100000'"
 if "$FERROKEEPER_BIN" stream run "$WORK/known.sql" >"$WORK/known.log" 2>&1; then
     expect known_answer "$WORK/known.out" "1051 4bd7edf5115d2fdd"
 else
@@ -97,7 +67,7 @@ for w in tumbling sliding session; do
     for p in 1 2; do
         for c in 0 10; do
             name="datagen_${w}_p${p}_ckpt$c"
-            job "$WORK/$name.sql" "$w" "$WORK/$name.out" "'connector' = 'datagen', 'rows' = '$N'"
+            sql_job "$WORK/$name.sql" "$w" "$WORK/$name.out" "'connector' = 'datagen', 'rows' = '$N'"
             if "$FERROKEEPER_BIN" stream run "$WORK/$name.sql" --p "$p" --checkpoint-ms "$c" --state-dir "$WORK/$name.state" >"$WORK/$name.log" 2>&1; then
                 expect "$name" "$WORK/$name.out" "${BENCH[$w]}"
             else
@@ -115,7 +85,7 @@ for w in tumbling sliding session; do
     want="$(bench_fields "$w" "$FILE_N")"
     for fmt in csv json; do
         name="file_${fmt}_$w"
-        job "$WORK/$name.sql" "$w" "$WORK/$name.out" "'connector' = 'file', 'path' = '$WORK/events-$fmt', 'format' = '$fmt'"
+        sql_job "$WORK/$name.sql" "$w" "$WORK/$name.out" "'connector' = 'file', 'path' = '$WORK/events-$fmt', 'format' = '$fmt'"
         if "$FERROKEEPER_BIN" stream run "$WORK/$name.sql" --p 2 --checkpoint-ms 10 --state-dir "$WORK/$name.state" >"$WORK/$name.log" 2>&1; then
             expect "$name" "$WORK/$name.out" "$want"
         else
@@ -135,10 +105,10 @@ refused() {
         fail "refused_$name" "exit $rc, expected 2 naming '$pattern': $(tail -c 300 "$WORK/$name.log")"
     fi
 }
-job "$WORK/join.sql" tumbling "$WORK/join.out" "'connector' = 'datagen'"
+sql_job "$WORK/join.sql" tumbling "$WORK/join.out" "'connector' = 'datagen'"
 sed -i 's/^FROM logs$/FROM logs JOIN stats ON logs.service = stats.service/' "$WORK/join.sql"
 refused join JOIN
-job "$WORK/connector.sql" tumbling "$WORK/connector.out" "'connector' = 'kinesis'"
+sql_job "$WORK/connector.sql" tumbling "$WORK/connector.out" "'connector' = 'kinesis'"
 refused connector kinesis
 cp "$WORK/known.sql" "$WORK/rerun.sql"
 refused rerun "earlier run"
@@ -162,8 +132,8 @@ kill_case() {
     local name="$1" kills="$2" w="$3" source="$4" k
     shift 4
     local clean="$WORK/$name.clean" sink="$WORK/$name.out"
-    job "$WORK/$name.clean.sql" "$w" "$clean" "$source"
-    job "$WORK/$name.sql" "$w" "$sink" "$source"
+    sql_job "$WORK/$name.clean.sql" "$w" "$clean" "$source"
+    sql_job "$WORK/$name.sql" "$w" "$sink" "$source"
     if ! "$FERROKEEPER_BIN" stream run "$WORK/$name.clean.sql" --p 2 >"$WORK/$name.clean.log" 2>&1; then
         fail "$name" "the run without failure failed ($(tail -c 300 "$WORK/$name.clean.log"))"
         return
@@ -221,7 +191,7 @@ follow_case() {
         head -n "$b" "$dir/all/$f" >"$dir/in/$f"
         tail -n +"$((b + 1))" "$dir/all/$f" >"$dir/$f.rest"
     done
-    job "$dir/job.sql" tumbling "$dir/out" "'connector' = 'file', 'path' = '$dir/in', 'follow' = 'true'"
+    sql_job "$dir/job.sql" tumbling "$dir/out" "'connector' = 'file', 'path' = '$dir/in', 'follow' = 'true'"
     local run=("$FERROKEEPER_BIN" stream run "$dir/job.sql" --p 2 --checkpoint-ms 50 --state-dir "$dir/state")
     "${run[@]}" >"$dir/run1.log" 2>&1 &
     local pid=$! i=0
@@ -260,6 +230,5 @@ follow_case() {
 }
 follow_case
 
-echo "stream sql suite: $((SECONDS - t0)) s"
 echo "$PASSES passed, $FAILS failed"
 [ "$FAILS" -eq 0 ]

@@ -55,6 +55,7 @@ pub(crate) fn bench(args: BenchArgs) -> Result<(), StreamError> {
         checkpoint_ms: ck.checkpoint_ms,
         drain: Some(prepared.drain.clone()),
         progress: None,
+        cluster: None,
     };
     let mut job = BenchJob::new(window, args.n, args.p);
     job.sink_dir = prepared.job_dir.as_ref().map(|d| d.join("sink"));

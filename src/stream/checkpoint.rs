@@ -8,6 +8,7 @@
 //! publish an epoch's output only after its commit.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -90,9 +91,32 @@ enum Report {
     Failed(String),
 }
 
+/// Which part of a job this process checkpoints. Embedded: every worker, files at the top
+/// of the job's state directory. A process of a distributed generation: its own workers,
+/// files under `g<generation>/`, so a process of an older generation that lingers cannot
+/// overwrite them; its store merges the processes' partial manifests.
+#[derive(Clone, Debug)]
+pub(crate) struct Share {
+    /// The workers (global indices) whose acks this process collects.
+    pub(crate) local: Range<usize>,
+    /// Prefix of this process's files, relative to the job's state directory.
+    pub(crate) prefix: String,
+}
+
+impl Share {
+    pub(crate) fn all(p: usize) -> Share {
+        Share {
+            local: 0..p,
+            prefix: String::new(),
+        }
+    }
+}
+
 /// Where manifests are committed.
 pub(crate) trait ManifestStore: Send {
-    /// Commits `m` as the job's latest checkpoint; durable when it returns.
+    /// Commits `m` as the job's latest checkpoint; durable when it returns. A process of a
+    /// distributed job gives its partial manifest: the store returns once the whole
+    /// epoch is committed.
     fn commit(&mut self, m: &Manifest) -> Result<(), StreamError>;
     /// Forgets checkpoint `epoch` (retention).
     fn forget(&mut self, job: &str, epoch: u64) -> Result<(), StreamError>;
@@ -125,6 +149,20 @@ impl Checkpointer {
         start_positions: Vec<u64>,
         store: Box<dyn ManifestStore>,
     ) -> Result<std::sync::Arc<Checkpointer>, StreamError> {
+        Self::start_share(job, Share::all(p), dir, first_epoch, start_positions, store)
+    }
+
+    /// Starts the committer thread for this process's `share` of `job`; `job_dir` is the
+    /// job's state directory.
+    pub(crate) fn start_share(
+        job: &str,
+        share: Share,
+        job_dir: &Path,
+        first_epoch: u64,
+        start_positions: Vec<u64>,
+        store: Box<dyn ManifestStore>,
+    ) -> Result<std::sync::Arc<Checkpointer>, StreamError> {
+        let dir = &job_dir.join(&share.prefix);
         std::fs::create_dir_all(dir).map_err(|e| StreamError::io(dir, e))?;
         let (tx, rx) = sync_channel(QUEUE);
         let c = std::sync::Arc::new(Checkpointer {
@@ -142,7 +180,7 @@ impl Checkpointer {
         let job = job.to_string();
         std::thread::Builder::new()
             .name("stream-committer".into())
-            .spawn(move || shared.commit_loop(&job, p, first_epoch, start_positions, rx, store))
+            .spawn(move || shared.commit_loop(&job, share, first_epoch, start_positions, rx, store))
             .map_err(|e| StreamError::io(dir, e))?;
         Ok(c)
     }
@@ -275,7 +313,7 @@ impl Checkpointer {
     fn commit_loop(
         &self,
         job: &str,
-        p: usize,
+        share: Share,
         first_epoch: u64,
         start_positions: Vec<u64>,
         rx: Receiver<Report>,
@@ -314,10 +352,9 @@ impl Checkpointer {
             // epoch after its input frontier passed it, so every split has reported its end
             // by then, or ended in an earlier epoch and keeps its last position.
             // A sink that is done acks every later epoch by having nothing for it.
-            while epochs
-                .get(&next)
-                .is_some_and(|(_, acks)| complete(acks, next, p, &windows_done, &sinks_done))
-            {
+            while epochs.get(&next).is_some_and(|(_, acks)| {
+                complete(acks, next, &share.local, &windows_done, &sinks_done)
+            }) {
                 let Some((sources, acks)) = epochs.remove(&next) else {
                     break;
                 };
@@ -333,7 +370,7 @@ impl Checkpointer {
                     .collect();
                 // A done worker's final state, linked into this epoch's directory so that
                 // retention of older ones keeps it.
-                for w in 0..p {
+                for w in share.local.clone() {
                     if acks.contains_key(&(w, PART_WINDOWS)) {
                         continue;
                     }
@@ -355,7 +392,10 @@ impl Checkpointer {
                     epoch: next,
                     key_groups: KEY_GROUPS,
                     positions: last.clone(),
-                    files,
+                    files: files
+                        .into_iter()
+                        .map(|f| format!("{}{f}", share.prefix))
+                        .collect(),
                 };
                 if let Err(e) = store.commit(&manifest) {
                     self.fail(e.to_string());
@@ -379,6 +419,14 @@ impl Checkpointer {
         }
     }
 
+    /// Why the committer stopped, once it failed.
+    pub(crate) fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|x| x.into_inner())
+            .clone()
+    }
+
     pub(crate) fn sink_done(&self, worker: usize, from: u64) {
         let _ = self.tx.send(Report::SinkDone { worker, from });
     }
@@ -400,11 +448,11 @@ impl Checkpointer {
 fn complete(
     acks: &BTreeMap<(usize, u8), String>,
     e: u64,
-    p: usize,
+    local: &Range<usize>,
     windows_done: &BTreeMap<usize, (u64, String)>,
     sinks_done: &BTreeMap<usize, u64>,
 ) -> bool {
-    (0..p).all(|w| {
+    local.clone().all(|w| {
         (acks.contains_key(&(w, PART_WINDOWS))
             || windows_done.get(&w).is_some_and(|(f, _)| *f <= e))
             && (acks.contains_key(&(w, PART_SINK)) || sinks_done.get(&w).is_some_and(|f| *f <= e))
@@ -453,6 +501,9 @@ pub(crate) fn publish_part(
     std::fs::create_dir_all(to_dir).map_err(|e| StreamError::io(to_dir, e))?;
     match std::fs::rename(staged, &to) {
         Ok(()) => Ok(()),
+        // Published meanwhile by another process (a distributed job's recovery and a
+        // lingering process of an older generation may both publish a committed epoch).
+        Err(_) if to.exists() => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StreamError::io(staged, e)),
         Err(_) => {
             // Another file system: copy under a name readers skip, then rename.

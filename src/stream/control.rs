@@ -167,6 +167,16 @@ pub(crate) fn status(t: JobTarget) -> Result<(), StreamError> {
         "latest_checkpoint": latest.as_ref().map(|m| m.epoch),
         "positions": latest.as_ref().map(|m| m.positions.clone()),
         "stop_requested": c.store.stop_request(&t.job)?,
+        // A distributed job's: who runs it, whether it ran to its end.
+        "generation": crate::stream::cluster::nodes::read::<serde_json::Value>(
+            &c.store,
+            &crate::stream::cluster::nodes::generation_path(&t.job),
+        )?
+        .map(|(g, _)| g),
+        "done": crate::stream::cluster::nodes::exists(
+            &c.store,
+            &crate::stream::cluster::nodes::done_path(&t.job),
+        )?,
     });
     println!("{line}");
     c.finish();

@@ -50,6 +50,36 @@ pub(crate) struct RunConfig {
     pub(crate) drain: Option<Arc<AtomicBool>>,
     /// Counters for a progress line, read by another thread while the job runs.
     pub(crate) progress: Option<Arc<Progress>>,
+    /// Set, this process is one of a timely cluster (a distributed job's generation):
+    /// `p` threads here, workers numbered across the processes.
+    pub(crate) cluster: Option<ClusterSpec>,
+}
+
+/// This process's place in a timely cluster.
+#[derive(Clone, Debug)]
+pub(crate) struct ClusterSpec {
+    /// This process's index in `addresses`.
+    pub(crate) process: usize,
+    /// Every process's `host:port`, where its timely listens.
+    pub(crate) addresses: Vec<String>,
+}
+
+impl RunConfig {
+    fn timely(&self) -> timely::Config {
+        match &self.cluster {
+            None => timely::Config::process(self.p.max(1)),
+            Some(c) => timely::Config {
+                communication: timely::CommunicationConfig::Cluster {
+                    threads: self.p.max(1),
+                    process: c.process,
+                    addresses: c.addresses.clone(),
+                    report: false,
+                    zerocopy: false,
+                },
+                worker: timely::WorkerConfig::default(),
+            },
+        }
+    }
 }
 
 /// What a running job has done so far.
@@ -108,12 +138,12 @@ pub(crate) fn run<J: Job>(
     checkpointer: Option<Arc<Checkpointer>>,
     restore: Option<Arc<Restore>>,
 ) -> Result<Outcome, StreamError> {
-    let p = config.p.max(1);
+    let timely_config = config.timely();
     let abort = Arc::new(Abort::default());
     let drain = config.drain.clone().unwrap_or_default();
     let progress = config.progress.clone().unwrap_or_default();
     let run_abort = abort.clone();
-    let guards = timely::execute(timely::Config::process(p), move |worker| {
+    let guards = timely::execute(timely_config, move |worker| {
         let index = worker.index();
         let peers = worker.peers();
         let ckpt = checkpointer.clone();

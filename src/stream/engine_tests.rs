@@ -70,6 +70,7 @@ fn config(p: usize, checkpoint_ms: u64) -> RunConfig {
         checkpoint_ms,
         drain: None,
         progress: None,
+        cluster: None,
     }
 }
 

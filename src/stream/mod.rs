@@ -11,13 +11,15 @@
 //!   [`sql_job`]: such a plan as a job; [`lines`]: files read as line splits;
 //! - [`runner`]: checkpoint set-up around a run; [`control`]: a running job's registration
 //!   and stop requests, `stream status|checkpoints|stop`; [`cli`]: the `ferrokeeper stream`
-//!   commands, [`bench`]: `stream bench`, [`run_cmd`]: `stream run`.
+//!   commands, [`bench`]: `stream bench`, [`run_cmd`]: `stream run`;
+//! - [`cluster`]: distributed jobs: coordinators, workers, generations.
 
 pub(crate) mod bench;
 pub(crate) mod bench_job;
 pub(crate) mod checkpoint;
 pub(crate) mod checksum;
 pub(crate) mod cli;
+pub(crate) mod cluster;
 pub(crate) mod control;
 pub(crate) mod datagen;
 pub(crate) mod engine;

@@ -63,6 +63,7 @@ pub(crate) fn run_job(args: RunArgs) -> Result<(), StreamError> {
         checkpoint_ms: ck.checkpoint_ms,
         drain: Some(prepared.drain.clone()),
         progress: Some(progress.clone()),
+        cluster: None,
     };
     let reporter = (args.progress_secs > 0).then(|| {
         Reporter::start(

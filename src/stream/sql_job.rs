@@ -62,7 +62,12 @@ impl Accumulator for SqlAcc {
 /// Where a split's rows come from.
 #[derive(Clone, Debug)]
 enum SplitSpec {
-    Datagen { rows: u64, splits: usize },
+    /// `rate`: Flink's `rows-per-second` for the whole source, shared by its splits.
+    Datagen {
+        rows: u64,
+        splits: usize,
+        rate: Option<u64>,
+    },
     File(PathBuf),
 }
 
@@ -97,10 +102,12 @@ impl SqlJob {
                 check_datagen_columns(src)?;
                 let rows = number(src, "rows")?.unwrap_or(1_000_000);
                 let splits = number(src, "splits")?.map_or(parallelism, |s| s as usize);
+                let rate = number(src, "rows-per-second")?.filter(|r| *r > 0);
                 (0..splits.max(1))
                     .map(|_| SplitSpec::Datagen {
                         rows,
                         splits: splits.max(1),
+                        rate,
                     })
                     .collect()
             }
@@ -250,8 +257,22 @@ pub(crate) struct SqlReader {
 }
 
 enum Inner {
-    Datagen(DatagenSplit),
+    Datagen(DatagenSplit, Option<Throttle>),
     Lines(LineSplit),
+}
+
+/// Holds a generated split to its share of `rows-per-second`, counted from when it opened.
+struct Throttle {
+    per_s: f64,
+    since: std::time::Instant,
+    given: u64,
+}
+
+impl Throttle {
+    fn allowed(&self, max: usize) -> usize {
+        let due = (self.since.elapsed().as_secs_f64() * self.per_s) as u64;
+        (due.saturating_sub(self.given) as usize).min(max)
+    }
 }
 
 impl SqlReader {
@@ -276,9 +297,16 @@ impl SplitReader for SqlReader {
         give: &mut impl FnMut(SqlRecord),
     ) -> Result<Option<usize>, StreamError> {
         match &mut self.inner {
-            Inner::Datagen(split) => {
+            Inner::Datagen(split, throttle) => {
+                let max = throttle.as_ref().map_or(max, |t| t.allowed(max));
+                if max == 0 {
+                    return Ok(Some(0));
+                }
                 let mut events = Vec::with_capacity(max);
                 let got = split.read(max, &mut |e| events.push(e))?;
+                if let Some(t) = throttle.as_mut() {
+                    t.given += events.len() as u64;
+                }
                 for e in events {
                     let level = match e.level {
                         Level::Info => "INFO",
@@ -318,7 +346,7 @@ impl SplitReader for SqlReader {
 
     fn position(&self) -> u64 {
         match &self.inner {
-            Inner::Datagen(s) => s.position(),
+            Inner::Datagen(s, _) => s.position(),
             Inner::Lines(s) => s.position(),
         }
     }
@@ -340,9 +368,14 @@ impl Job for SqlJob {
             .get(split)
             .ok_or_else(|| StreamError::State(format!("no split {split}")))?;
         let inner = match spec {
-            SplitSpec::Datagen { rows, splits } => {
-                Inner::Datagen(DatagenSplit::new(*rows, *splits, split, position))
-            }
+            SplitSpec::Datagen { rows, splits, rate } => Inner::Datagen(
+                DatagenSplit::new(*rows, *splits, split, position),
+                rate.map(|r| Throttle {
+                    per_s: r as f64 / *splits as f64,
+                    since: std::time::Instant::now(),
+                    given: 0,
+                }),
+            ),
             SplitSpec::File(path) => Inner::Lines(LineSplit::open(path, position, self.follow)?),
         };
         Ok(SqlReader {

@@ -80,6 +80,7 @@ fn run(
         checkpoint_ms: ckpt_ms,
         drain: None,
         progress: None,
+        cluster: None,
     };
     engine::run(Arc::new(job), config, c, None).map(|_| ())
 }
@@ -194,6 +195,7 @@ fn followed_until(
         checkpoint_ms: 0,
         drain: Some(drain.clone()),
         progress: None,
+        cluster: None,
     };
     let t = std::thread::spawn(move || engine::run(job, config, None, None).unwrap());
     let start = std::time::Instant::now();

@@ -50,6 +50,18 @@ impl ZkManifestStore {
         job: &str,
         within: Duration,
     ) -> Result<ZkManifestStore, StreamError> {
+        let store = Self::session(connect, within, Duration::from_secs(10))?;
+        store.ensure(&format!("{}/checkpoints", job_path(job)))?;
+        Ok(store)
+    }
+
+    /// A session of `session_timeout` (how soon the ensemble notices this process gone:
+    /// its ephemeral nodes go with it), without any job's nodes.
+    pub(crate) fn session(
+        connect: &str,
+        within: Duration,
+        session_timeout: Duration,
+    ) -> Result<ZkManifestStore, StreamError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -58,19 +70,33 @@ impl ZkManifestStore {
             tokio::time::timeout(
                 within,
                 Client::connector()
-                    .with_session_timeout(Duration::from_secs(10))
+                    .with_session_timeout(session_timeout)
                     .connect(connect),
             )
             .await
             .map_err(|_| StreamError::Zk(format!("{connect}: no session within {within:?}")))?
             .map_err(|e| StreamError::Zk(format!("{connect}: {e}")))
         })?;
-        let store = ZkManifestStore { rt, client };
-        store.ensure(&format!("{}/checkpoints", job_path(job)))?;
-        Ok(store)
+        Ok(ZkManifestStore { rt, client })
     }
 
-    fn call<T>(
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Runs a call of [`ZkManifestStore::client`] on this store's runtime, bounded in time.
+    pub(crate) fn block<T, E>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<Result<T, E>, StreamError> {
+        self.rt.block_on(async {
+            tokio::time::timeout(CALL_TIMEOUT, f)
+                .await
+                .map_err(|_| StreamError::Zk(format!("no answer within {CALL_TIMEOUT:?}")))
+        })
+    }
+
+    pub(crate) fn call<T>(
         &self,
         f: impl std::future::Future<Output = Result<T, Error>>,
     ) -> Result<T, StreamError> {
@@ -83,7 +109,7 @@ impl ZkManifestStore {
     }
 
     /// Creates `path` and its parents where missing.
-    fn ensure(&self, path: &str) -> Result<(), StreamError> {
+    pub(crate) fn ensure(&self, path: &str) -> Result<(), StreamError> {
         let mut at = String::new();
         for part in path.split('/').filter(|p| !p.is_empty()) {
             at.push('/');
@@ -141,7 +167,7 @@ impl ZkManifestStore {
         format!("{}/{name}", job_path(job))
     }
 
-    fn get(&self, path: &str) -> Result<Option<Vec<u8>>, StreamError> {
+    pub(crate) fn get(&self, path: &str) -> Result<Option<Vec<u8>>, StreamError> {
         match self.rt.block_on(async {
             tokio::time::timeout(CALL_TIMEOUT, self.client.get_data(path)).await
         }) {
@@ -152,7 +178,7 @@ impl ZkManifestStore {
         }
     }
 
-    fn delete_if_there(&self, path: &str) -> Result<(), StreamError> {
+    pub(crate) fn delete_if_there(&self, path: &str) -> Result<(), StreamError> {
         match self.rt.block_on(self.client.delete(path, None)) {
             Ok(()) | Err(Error::NoNode) => Ok(()),
             Err(e) => Err(StreamError::Zk(format!("delete {path}: {e}"))),
@@ -224,8 +250,15 @@ impl ZkManifestStore {
     }
 }
 
-impl ManifestStore for ZkManifestStore {
-    fn commit(&mut self, m: &Manifest) -> Result<(), StreamError> {
+impl ZkManifestStore {
+    /// Commits `m` in one multi that also checks `fence` (`path`, version: the multi fails
+    /// once that node changed or went) and deletes `deletes`.
+    pub(crate) fn commit_fenced(
+        &self,
+        m: &Manifest,
+        fence: Option<(&str, i32)>,
+        deletes: &[String],
+    ) -> Result<(), StreamError> {
         let data = serde_json::to_vec(m).map_err(|e| StreamError::State(e.to_string()))?;
         let latest = format!("{}/latest", job_path(&m.job));
         let epoch = m.epoch.to_string();
@@ -234,6 +267,12 @@ impl ManifestStore for ZkManifestStore {
         let exists = self.call(self.client.check_stat(&latest))?.is_some();
         let mut w = self.client.new_multi_writer();
         let add = |r: Result<(), Error>| r.map_err(|e| StreamError::Zk(e.to_string()));
+        if let Some((path, version)) = fence {
+            add(w.add_check_version(path, version))?;
+        }
+        for d in deletes {
+            add(w.add_delete(d, None))?;
+        }
         add(w.add_create(&checkpoint_path(&m.job, m.epoch), &data, &persistent()))?;
         if exists {
             add(w.add_set_data(&latest, epoch.as_bytes(), None))?;
@@ -245,6 +284,12 @@ impl ManifestStore for ZkManifestStore {
             .map_err(|_| StreamError::Zk(format!("commit of epoch {epoch}: no answer")))?
             .map_err(|e| StreamError::Zk(format!("commit of epoch {epoch}: {e}")))?;
         Ok(())
+    }
+}
+
+impl ManifestStore for ZkManifestStore {
+    fn commit(&mut self, m: &Manifest) -> Result<(), StreamError> {
+        self.commit_fenced(m, None, &[])
     }
 
     fn forget(&mut self, job: &str, epoch: u64) -> Result<(), StreamError> {

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# compat-tests/stream/distributed.sh - distributed `ferrokeeper stream` jobs, exactly-once
+# under failures: two coordinators (one leads), three workers, a SQL job on two of them
+# (the benchmark job, datagen throttled so that the faults land mid-run, checkpoints every
+# 100 ms). After each fault the job must go on in a new generation and its file sink, read
+# by sqlcheck.py, must equal an embedded run without failure: same rows, none twice.
+#   - worker_kill: kill -9 a worker of the job (a standby worker takes its place);
+#   - coordinator_kill: kill -9 the leading coordinator, then a job process, so the next
+#     generation is the standby's;
+#   - rescale: 2 -> 1 -> 2 workers while it runs;
+#   - everything: kill -9 every coordinator and worker at once, then start them again;
+#   - worker_kill on Apache ZooKeeper 3.8 (only the ZooKeeper protocol is used).
+#
+#   compat-tests/stream/distributed.sh
+# Environment: FERROKEEPER_BIN, DIST_N (events, 3000000), DIST_RATE (events/s, 250000).
+# Last line: "N passed, M failed".
+set -u
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../lib.sh
+source "$HERE/../lib.sh"
+# shellcheck source=checks.sh
+source "$HERE/checks.sh"
+
+N="${DIST_N:-3000000}"
+RATE="${DIST_RATE:-250000}"
+ZK_PORT=21865
+FK_PORT=21866
+WORKER_PORT=22400
+WORK="$COMPAT_WORK/stream-distributed"
+rm -rf "$WORK"
+mkdir -p "$WORK"
+declare -A PIDS
+
+stop_services() {
+    local n
+    for n in "${!PIDS[@]}"; do kill -9 "${PIDS[$n]}" 2>/dev/null; done
+    for n in "${!PIDS[@]}"; do wait "${PIDS[$n]}" 2>/dev/null; done
+    PIDS=()
+}
+trap 'stop_services; stop_all' EXIT
+require_binary
+
+# start NAME ZK: a coordinator (c*) or a worker (w1 w2 w3, each with 16 ports).
+start() {
+    local name="$1" zk="$2" i
+    case "$name" in
+        c*) "$FERROKEEPER_BIN" stream coordinator --zk "$zk" >>"$WORK/$name.log" 2>&1 & ;;
+        w*) i="${name#w}"
+            "$FERROKEEPER_BIN" stream worker --zk "$zk" --id "$name" \
+                --listen "127.0.0.1:$((WORKER_PORT + 20 * i))" --ports 16 >>"$WORK/$name.log" 2>&1 & ;;
+    esac
+    PIDS[$name]=$!
+}
+
+# status JOB ZK KEY: a field of `stream status` (generation: its number; members: names)
+status() {
+    "$FERROKEEPER_BIN" stream status "$1" --zk "$2" 2>/dev/null | python3 -c 'import json,sys
+d=json.loads(sys.stdin.read())
+g=d.get("generation") or {}
+k=sys.argv[1]
+print({"gen": g.get("gen", 0), "members": " ".join(m["worker"] for m in g.get("members", [])),
+       "done": str(d.get("done")).lower()}.get(k, d.get(k)))' "$3" 2>/dev/null
+}
+
+# wait_for SECS CMD...: until CMD succeeds
+wait_for() {
+    local until=$((SECONDS + $1))
+    shift
+    while ! "$@"; do
+        [ "$SECONDS" -ge "$until" ] && return 1
+        sleep 0.1
+    done
+}
+has_part() { compgen -G "$1/part-*" >/dev/null; }
+is_done() { [ "$(status "$1" "$2" done)" = true ]; }
+gen_at_least() { [ "$(status "$1" "$2" gen)" -ge "$3" ] 2>/dev/null; }
+members_are() { [ "$(status "$1" "$2" members | wc -w)" = "$3" ]; }
+
+# The answer: the same job embedded, without failure and without the throttle.
+for w in tumbling sliding; do
+    sql_job "$WORK/clean-$w.sql" "$w" "$WORK/clean-$w" "'connector' = 'datagen', 'rows' = '$N'"
+    "$FERROKEEPER_BIN" stream run "$WORK/clean-$w.sql" --p 2 >"$WORK/clean-$w.log" 2>&1 ||
+        fail "clean_$w" "$(tail -c 300 "$WORK/clean-$w.log")"
+done
+
+# run_case NAME ZK WINDOW FAULT: submits the job on 2 workers, waits for its first
+# committed output, runs FAULT (a function given the job's name and ZK), waits for the job
+# to end and compares its sink with the clean run.
+run_case() {
+    local name="$1" zk="$2" w="$3" fault="$4" sink="$WORK/$1.out" gen
+    sql_job "$WORK/$name.sql" "$w" "$sink" "'connector' = 'datagen', 'rows' = '$N', 'rows-per-second' = '$RATE'"
+    if ! "$FERROKEEPER_BIN" stream submit "$WORK/$name.sql" --zk "$zk" --workers 2 \
+        --checkpoint-ms 100 --state-dir "$WORK/$name.state" >"$WORK/$name.submit" 2>&1; then
+        fail "$name" "submit: $(cat "$WORK/$name.submit")"; return
+    fi
+    if ! wait_for 60 has_part "$sink"; then
+        fail "$name" "no committed output within 60 s"; return
+    fi
+    gen="$(status "$name" "$zk" gen)"
+    local why
+    if ! why="$("$fault" "$name" "$zk")"; then
+        fail "$name" "fault: $why"; return
+    fi
+    if ! wait_for 120 is_done "$name" "$zk"; then
+        fail "$name" "not done within 120 s (generation $(status "$name" "$zk" gen))"; return
+    fi
+    local last
+    last="$(status "$name" "$zk" gen)"
+    if [ "$last" -le "$gen" ]; then
+        fail "$name" "still generation $gen: the fault did not move the job"
+    elif why="$("${CHECK[@]}" same "$WORK/clean-$w" "$sink")"; then
+        pass "$name" "generations $gen -> $last, $(sink_fields "$sink" | cut -d' ' -f1) rows as without failure"
+    else
+        fail "$name" "generations $gen -> $last: $why"
+    fi
+}
+
+# member JOB ZK K: the K-th (1-based) worker of the job's generation
+member() { status "$1" "$2" members | cut -d' ' -f"$3"; }
+
+fault_worker_kill() {
+    local victim
+    victim="$(member "$1" "$2" 1)"
+    [ -n "$victim" ] || { echo "no member"; return 1; }
+    kill -9 "${PIDS[$victim]}"; wait "${PIDS[$victim]}" 2>/dev/null
+    echo "killed $victim" >&2
+    # Back, so that the next case has three workers again.
+    start "$victim" "$2"
+}
+
+fault_coordinator_kill() {
+    local leader="" c gen member1
+    for c in c1 c2; do grep -q "leading" "$WORK/$c.log" 2>/dev/null && leader=$c; done
+    [ -n "$leader" ] || { echo "no leading coordinator in the logs"; return 1; }
+    kill -9 "${PIDS[$leader]}"; wait "${PIDS[$leader]}" 2>/dev/null
+    : >"$WORK/$leader.log"
+    # A job process fails: only the standby, once it leads, can start the next generation.
+    gen="$(status "$1" "$2" gen)"
+    member1="$(member "$1" "$2" 1)"
+    pkill -9 -f "gen-run --zk $2 --job $1 --gen $gen --worker $member1 " || { echo "no process of $member1"; return 1; }
+    wait_for 30 gen_at_least "$1" "$2" $((gen + 1)) || { echo "no new generation after the leader died"; return 1; }
+    start "$leader" "$2"
+}
+
+fault_rescale() {
+    local gen
+    gen="$(status "$1" "$2" gen)"
+    "$FERROKEEPER_BIN" stream rescale "$1" --zk "$2" --workers 1 >/dev/null || { echo "rescale to 1 failed"; return 1; }
+    wait_for 30 members_are "$1" "$2" 1 || { echo "not on 1 worker"; return 1; }
+    sleep 1.5
+    "$FERROKEEPER_BIN" stream rescale "$1" --zk "$2" --workers 2 >/dev/null || { echo "rescale to 2 failed"; return 1; }
+    wait_for 30 members_are "$1" "$2" 2 || { echo "not back on 2 workers"; return 1; }
+    echo "rescaled 2 -> 1 -> 2 from generation $gen" >&2
+}
+
+fault_everything() {
+    local n
+    stop_services
+    sleep 1
+    for n in c1 c2 w1 w2 w3; do start "$n" "$2"; done
+}
+
+# services ZK: two coordinators and three workers on the ensemble at ZK
+services() {
+    local n
+    for n in c1 c2 w1 w2 w3; do start "$n" "$1"; done
+}
+
+start_fk "$FK_PORT" "$WORK/fk" >/dev/null || { fail setup "Ferrokeeper did not start"; }
+FK="127.0.0.1:$FK_PORT"
+services "$FK"
+run_case worker_kill "$FK" tumbling fault_worker_kill
+run_case coordinator_kill "$FK" tumbling fault_coordinator_kill
+run_case rescale "$FK" sliding fault_rescale
+run_case everything "$FK" tumbling fault_everything
+stop_services
+
+start_zk "$ZK_PORT" "$WORK/zk" >/dev/null || { fail setup "ZooKeeper did not start"; }
+ZK="127.0.0.1:$ZK_PORT"
+services "$ZK"
+run_case zookeeper_worker_kill "$ZK" tumbling fault_worker_kill
+stop_services
+
+echo "$PASSES passed, $FAILS failed"
+[ "$FAILS" -eq 0 ]

@@ -1,0 +1,183 @@
+//! `stream gen-run`: one process of a generation, started by its worker. It reads the job
+//! and the generation, restores the latest committed checkpoint, joins the generation's
+//! timely cluster and runs until the input ends (the first process then marks the job
+//! done) or it is killed because the job moved to another generation.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::stream::checkpoint::{self, Checkpointer, Share};
+use crate::stream::cluster::gen_store::GenStore;
+use crate::stream::cluster::nodes::{self, done_path, generation_path, spec_path};
+use crate::stream::engine::{self, ClusterSpec, RunConfig};
+use crate::stream::job::Job;
+use crate::stream::sql_job::SqlJob;
+use crate::stream::zk_store::ZkManifestStore;
+use crate::stream::StreamError;
+
+#[derive(Args, Debug)]
+pub(crate) struct GenRunArgs {
+    #[arg(long)]
+    pub(crate) zk: String,
+    #[arg(long)]
+    pub(crate) job: String,
+    #[arg(long)]
+    pub(crate) gen: u64,
+    /// The worker this process runs for, and that worker's pid.
+    #[arg(long)]
+    pub(crate) worker: String,
+    #[arg(long)]
+    pub(crate) worker_pid: u32,
+}
+
+pub(crate) fn gen_run(args: GenRunArgs) -> Result<(), StreamError> {
+    // A timely network thread panics when a peer process dies; the other workers would then
+    // wait forever. Any panic ends the process, so its worker reports the failure at once.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        crate::stream::runner::exit_now(101);
+    }));
+    let zk = ZkManifestStore::connect(&args.zk, &args.job)?;
+    let job_name = args.job.as_str();
+    zk.ensure(&nodes::acks_dir(job_name))?;
+    let (spec, _) = nodes::read::<nodes::JobSpec>(&zk, &spec_path(job_name))?
+        .ok_or_else(|| StreamError::State(format!("job {job_name}: no spec")))?;
+    let (generation, gen_version) =
+        nodes::read::<nodes::Generation>(&zk, &generation_path(job_name))?
+            .ok_or_else(|| StreamError::State(format!("job {job_name}: no generation")))?;
+    if generation.gen != args.gen {
+        return Err(StreamError::Checkpoint(format!(
+            "generation {} of {job_name} was superseded by {}",
+            args.gen, generation.gen
+        )));
+    }
+    let rank = generation
+        .rank_of(&args.worker, args.worker_pid)
+        .ok_or_else(|| StreamError::State(format!("{} is not in the generation", args.worker)))?;
+    let ranks = generation.members.len();
+    let threads = spec.threads.max(1);
+    let p = ranks * threads;
+    let job = SqlJob::from_sql(&spec.sql, spec.splits)?;
+    let job_dir = PathBuf::from(&spec.state_dir).join("state").join(job_name);
+    let latest = zk.latest(job_name)?;
+    if rank == 0 {
+        // Before the cluster forms, so no process stages anything of this generation yet:
+        // committed output of earlier generations is published, the rest dropped.
+        if latest.is_none() {
+            job.check_sink_is_fresh()?;
+        }
+        recover_generations(&job_dir, latest.as_ref().map(|m| m.epoch), &job)?;
+    }
+    let (first_epoch, positions, restore) = match &latest {
+        Some(m) if m.positions.len() != job.splits() => {
+            return Err(StreamError::State(format!(
+                "checkpoint {} has {} splits, the job {}",
+                m.epoch,
+                m.positions.len(),
+                job.splits()
+            )))
+        }
+        Some(m) => (
+            m.epoch + 1,
+            m.positions.clone(),
+            Some(Arc::new(checkpoint::load_restore(&job_dir, m)?)),
+        ),
+        None => (0, vec![0; job.splits()], None),
+    };
+    // Worker w of p reads splits w, w + p, ...: its rank holds them.
+    let split_owner = (0..job.splits()).map(|k| (k % p) / threads).collect();
+    let store = GenStore {
+        zk: ZkManifestStore::connect(&args.zk, job_name)?,
+        job: job_name.to_string(),
+        gen: generation.gen,
+        gen_version,
+        rank,
+        ranks,
+        split_owner,
+        job_dir: job_dir.clone(),
+        forgot: false,
+    };
+    let share = Share {
+        local: rank * threads..(rank + 1) * threads,
+        prefix: format!("g{}/", generation.gen),
+    };
+    let ckpt = Checkpointer::start_share(
+        job_name,
+        share,
+        &job_dir,
+        first_epoch,
+        positions,
+        Box::new(store),
+    )?;
+    tracing::info!(
+        "job {job_name} generation {} rank {rank} of {ranks}: from epoch {first_epoch}",
+        generation.gen
+    );
+    let config = RunConfig {
+        p: threads,
+        checkpoint_ms: spec.checkpoint_ms.max(1),
+        drain: None,
+        progress: None,
+        cluster: Some(ClusterSpec {
+            process: rank,
+            addresses: generation.members.iter().map(|m| m.addr.clone()).collect(),
+        }),
+    };
+    // A process whose commits failed can do nothing more for its generation, and its
+    // peers wait for its acks: it ends at once, and its worker reports the failure.
+    let watched = ckpt.clone();
+    std::thread::Builder::new()
+        .name("stream-watchdog".into())
+        .spawn(move || loop {
+            if let Some(e) = watched.failure() {
+                tracing::error!("checkpoints failed: {e}");
+                crate::stream::runner::exit_now(1);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        })
+        .map_err(|e| StreamError::Engine(format!("watchdog: {e}")))?;
+    if let Err(e) = engine::run(Arc::new(job), config, Some(ckpt), restore) {
+        // Without waiting for the network threads: a peer may still hold them open.
+        tracing::error!("job {job_name} generation {}: {e}", generation.gen);
+        crate::stream::runner::exit_now(1);
+    }
+    if rank == 0 {
+        // Fenced: a superseded generation does not end the job.
+        let mut w = zk.client().new_multi_writer();
+        let opts = zookeeper_client::CreateMode::Persistent
+            .with_acls(zookeeper_client::Acls::anyone_all());
+        let gen_path = generation_path(job_name);
+        w.add_check_version(&gen_path, gen_version)
+            .and_then(|_| w.add_create(&done_path(job_name), b"", &opts))
+            .map_err(|e| StreamError::Zk(e.to_string()))?;
+        zk.block(w.commit())?
+            .map_err(|e| StreamError::Zk(format!("done of {job_name}: {e}")))?;
+    }
+    // Let the other processes' last reads of this one's network finish before it goes,
+    // then leave without joining the network threads.
+    std::thread::sleep(Duration::from_millis(200));
+    crate::stream::runner::exit_now(0)
+}
+
+/// Publishes the staged output of committed epochs left by any generation, and drops the
+/// rest.
+fn recover_generations(
+    job_dir: &Path,
+    latest: Option<u64>,
+    job: &SqlJob,
+) -> Result<(), StreamError> {
+    for e in std::fs::read_dir(job_dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name
+            .strip_prefix('g')
+            .is_some_and(|n| n.parse::<u64>().is_ok())
+        {
+            checkpoint::recover_sink(&e.path(), latest, &|epoch, w, f| job.republish(epoch, w, f))?;
+        }
+    }
+    Ok(())
+}

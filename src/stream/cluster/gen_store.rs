@@ -1,0 +1,140 @@
+//! A generation's checkpoint manifests. Each process collects its own workers' acks into
+//! a partial manifest (its splits' positions, its workers' files) and writes it under
+//! `acks/`; the first process (rank 0) waits for every other rank's, merges them and
+//! commits, in one multi that checks the generation node's version, creates the manifest,
+//! sets `latest` and deletes the acks. A process returns from a commit once `latest`
+//! reaches its epoch, so its sink publishes only committed output.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::stream::checkpoint::{Manifest, ManifestStore};
+use crate::stream::cluster::nodes::{self, ack_path, generation_path};
+use crate::stream::zk_store::ZkManifestStore;
+use crate::stream::StreamError;
+
+/// How often a process looks for the others' acks or for the commit.
+const POLL: Duration = Duration::from_millis(5);
+/// How often, while it waits, it checks that its generation is still the job's.
+const FENCE_CHECK: Duration = Duration::from_millis(500);
+
+pub(crate) struct GenStore {
+    pub(crate) zk: ZkManifestStore,
+    pub(crate) job: String,
+    pub(crate) gen: u64,
+    /// The generation node's version when this process read it: the commit's fence.
+    pub(crate) gen_version: i32,
+    pub(crate) rank: usize,
+    pub(crate) ranks: usize,
+    /// The rank reading each split (its position comes from that rank's ack).
+    pub(crate) split_owner: Vec<usize>,
+    /// The job's state directory: older generations' files go once none is retained.
+    pub(crate) job_dir: PathBuf,
+    pub(crate) forgot: bool,
+}
+
+impl GenStore {
+    /// Fails once the job has moved on to another generation: this one is fenced out.
+    fn still_current(&self) -> Result<(), StreamError> {
+        match nodes::read::<nodes::Generation>(&self.zk, &generation_path(&self.job))? {
+            Some((g, v)) if g.gen == self.gen && v == self.gen_version => Ok(()),
+            _ => Err(StreamError::Checkpoint(format!(
+                "generation {} of {} was superseded",
+                self.gen, self.job
+            ))),
+        }
+    }
+
+    /// Polls `ready` until it gives a value, checking the fence now and then.
+    fn wait_for<T>(
+        &self,
+        mut ready: impl FnMut() -> Result<Option<T>, StreamError>,
+    ) -> Result<T, StreamError> {
+        let mut checked = Instant::now();
+        loop {
+            if let Some(v) = ready()? {
+                return Ok(v);
+            }
+            if checked.elapsed() >= FENCE_CHECK {
+                self.still_current()?;
+                checked = Instant::now();
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    fn merge(&self, mine: &Manifest) -> Result<(Manifest, Vec<String>), StreamError> {
+        let mut merged = mine.clone();
+        let mut acks = Vec::new();
+        for r in 1..self.ranks {
+            let path = ack_path(&self.job, self.gen, mine.epoch, r);
+            let part: Manifest =
+                self.wait_for(|| Ok(nodes::read::<Manifest>(&self.zk, &path)?.map(|(m, _)| m)))?;
+            for (k, owner) in self.split_owner.iter().enumerate() {
+                if *owner == r {
+                    if let (Some(slot), Some(pos)) =
+                        (merged.positions.get_mut(k), part.positions.get(k))
+                    {
+                        *slot = *pos;
+                    }
+                }
+            }
+            merged.files.extend(part.files);
+            acks.push(path);
+        }
+        merged.files.sort();
+        Ok((merged, acks))
+    }
+}
+
+impl ManifestStore for GenStore {
+    fn commit(&mut self, m: &Manifest) -> Result<(), StreamError> {
+        if self.rank == 0 {
+            let (merged, acks) = self.merge(m)?;
+            let fence = generation_path(&self.job);
+            return self
+                .zk
+                .commit_fenced(&merged, Some((&fence, self.gen_version)), &acks)
+                .map_err(|e| {
+                    StreamError::Checkpoint(format!(
+                        "generation {} could not commit epoch {}: {e}",
+                        self.gen, m.epoch
+                    ))
+                });
+        }
+        let path = ack_path(&self.job, self.gen, m.epoch, self.rank);
+        nodes::create(&self.zk, &path, &nodes::to_json(m)?, false)?;
+        let job = self.job.clone();
+        self.wait_for(|| {
+            Ok(nodes::latest_epoch(&self.zk, &job)?
+                .filter(|l| *l >= m.epoch)
+                .map(|_| ()))
+        })
+    }
+
+    fn forget(&mut self, job: &str, epoch: u64) -> Result<(), StreamError> {
+        if self.rank != 0 {
+            return Ok(());
+        }
+        if !self.forgot {
+            // Every retained checkpoint is now this generation's: older ones' files go.
+            self.forgot = true;
+            remove_older_generations(&self.job_dir, self.gen);
+        }
+        self.zk.forget(job, epoch)
+    }
+}
+
+/// Removes `g<n>/` directories of generations before `gen`.
+pub(crate) fn remove_older_generations(job_dir: &std::path::Path, gen: u64) {
+    for e in std::fs::read_dir(job_dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name
+            .strip_prefix('g')
+            .and_then(|n| n.parse::<u64>().ok())
+            .is_some_and(|n| n < gen)
+        {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! `stream worker`: registers with the ensemble and runs its part of every generation that
+//! names it, each as a child process (`stream gen-run`). A child is killed when its
+//! generation is superseded or no longer names this worker; a child that fails is reported
+//! under the job's `failures/`, so the coordinator starts the next generation. Killing the
+//! worker kills its children (they ask the kernel for SIGKILL when their parent dies).
+
+use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::stream::cluster::nodes::{self, done_path, failures_dir, generation_path, jobs_dir};
+use crate::stream::zk_store::ZkManifestStore;
+use crate::stream::StreamError;
+
+/// How often the worker looks at the generations.
+const POLL: Duration = Duration::from_millis(100);
+
+#[derive(Args, Debug)]
+pub(crate) struct WorkerArgs {
+    /// The ensemble holding the jobs (host:port,...).
+    #[arg(long)]
+    zk: String,
+    /// This worker's name (default: host:port of --listen).
+    #[arg(long)]
+    id: Option<String>,
+    /// Where its generations' timely listens: host and first port of --ports ports.
+    #[arg(long, default_value = "127.0.0.1:7400")]
+    listen: String,
+    #[arg(long, default_value_t = 16)]
+    ports: u16,
+    /// Session timeout (ms): how soon the coordinator notices this worker gone.
+    #[arg(long, default_value_t = 4000)]
+    session_timeout_ms: u64,
+}
+
+/// A child running generation `gen` of a job.
+struct Running {
+    gen: u64,
+    child: Child,
+}
+
+pub(crate) fn worker(args: WorkerArgs) -> Result<(), StreamError> {
+    let (host, port) = args
+        .listen
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+        .ok_or_else(|| StreamError::Usage(format!("--listen {}: host:port", args.listen)))?;
+    let id = args.id.clone().unwrap_or_else(|| args.listen.clone());
+    if id.is_empty() || id.contains('/') {
+        return Err(StreamError::Usage(format!("--id {id}: a name without '/'")));
+    }
+    let zk = ZkManifestStore::session(
+        &args.zk,
+        Duration::from_secs(30),
+        Duration::from_millis(args.session_timeout_ms),
+    )?;
+    zk.ensure(&nodes::workers_dir())?;
+    zk.ensure(&jobs_dir())?;
+    let pid = std::process::id();
+    let me = format!("{}/{id}", nodes::workers_dir());
+    // A registration of this name left by a killed worker lives until its session expires.
+    zk.delete_if_there(&me)?;
+    let info = nodes::WorkerInfo {
+        host,
+        port,
+        ports: args.ports.max(1),
+        pid,
+        load: 0,
+    };
+    nodes::create(&zk, &me, &nodes::to_json(&info)?, true)?;
+    tracing::info!("stream worker {id} registered (pid {pid})");
+    let exe = std::env::current_exe().map_err(|e| StreamError::Engine(format!("exe: {e}")))?;
+    let mut w = Supervisor {
+        zk,
+        id,
+        pid,
+        me,
+        info,
+        exe,
+        connect: args.zk.clone(),
+        running: BTreeMap::new(),
+        ran: BTreeMap::new(),
+    };
+    loop {
+        if let Err(e) = w.tick() {
+            // A lost connection passes; a lost session took the registration with it.
+            tracing::warn!("stream worker {}: {e}", w.id);
+            if !matches!(nodes::exists(&w.zk, &w.me), Ok(true)) {
+                std::thread::sleep(POLL);
+                if !matches!(nodes::exists(&w.zk, &w.me), Ok(true)) {
+                    return Err(StreamError::Zk(format!("worker {}: session lost", w.id)));
+                }
+            }
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+struct Supervisor {
+    zk: ZkManifestStore,
+    id: String,
+    pid: u32,
+    /// Its registration node.
+    me: String,
+    info: nodes::WorkerInfo,
+    exe: std::path::PathBuf,
+    connect: String,
+    running: BTreeMap<String, Running>,
+    /// The generation each job last ran here: never started twice.
+    ran: BTreeMap<String, u64>,
+}
+
+impl Supervisor {
+    fn tick(&mut self) -> Result<(), StreamError> {
+        let (zk, id, pid) = (&self.zk, &self.id, self.pid);
+        let (running, ran) = (&mut self.running, &mut self.ran);
+        // Children that ended: a failure is reported against its generation.
+        running.retain(|job, r| match r.child.try_wait() {
+            Ok(None) => true,
+            Ok(Some(status)) => {
+                if !status.success() {
+                    tracing::warn!("job {job} generation {}: {status}", r.gen);
+                    let path = format!("{}/g{}-{id}", failures_dir(job), r.gen);
+                    let _ = zk.ensure(&failures_dir(job));
+                    let _ = nodes::create(zk, &path, status.to_string().as_bytes(), false);
+                }
+                false
+            }
+            Err(_) => false,
+        });
+        let jobs = nodes::children(zk, &jobs_dir())?;
+        for job in &jobs {
+            let generation = nodes::read::<nodes::Generation>(zk, &generation_path(job))?;
+            let mine = generation
+                .as_ref()
+                .filter(|(g, _)| g.rank_of(id, pid).is_some())
+                .map(|(g, _)| g.gen);
+            if let Some(r) = running.get(job) {
+                if mine != Some(r.gen) {
+                    tracing::info!("job {job}: generation {} superseded", r.gen);
+                    if let Some(mut r) = running.remove(job) {
+                        let _ = r.child.kill();
+                        let _ = r.child.wait();
+                    }
+                }
+            }
+            let Some(gen) = mine else { continue };
+            if running.contains_key(job) || ran.get(job) == Some(&gen) {
+                continue;
+            }
+            if nodes::exists(zk, &done_path(job))? {
+                continue;
+            }
+            let child = spawn(&self.exe, &self.connect, job, gen, id, pid)?;
+            tracing::info!("job {job}: generation {gen} started (pid {})", child.id());
+            ran.insert(job.clone(), gen);
+            running.insert(job.clone(), Running { gen, child });
+        }
+        // Jobs removed from the ensemble: their children go.
+        running.retain(|job, r| {
+            let keep = jobs.contains(job);
+            if !keep {
+                let _ = r.child.kill();
+                let _ = r.child.wait();
+            }
+            keep
+        });
+        let load = running.len() as u32;
+        if load != self.info.load {
+            self.info.load = load;
+            let data = nodes::to_json(&self.info)?;
+            let _ = zk.block(zk.client().set_data(&self.me, &data, None));
+        }
+        Ok(())
+    }
+}
+
+fn spawn(
+    exe: &std::path::Path,
+    zk: &str,
+    job: &str,
+    gen: u64,
+    id: &str,
+    pid: u32,
+) -> Result<Child, StreamError> {
+    let mut cmd = Command::new(exe);
+    cmd.args(["stream", "gen-run", "--zk", zk, "--job", job])
+        .args(["--gen", &gen.to_string(), "--worker", id])
+        .args(["--worker-pid", &pid.to_string()]);
+    // SAFETY: prctl is async-signal-safe; it only asks for SIGKILL when the parent dies.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+        .map_err(|e| StreamError::Engine(format!("gen-run of {job}: {e}")))
+}
