@@ -9,6 +9,9 @@
 #     generation is the standby's;
 #   - rescale: 2 -> 1 -> 2 workers while it runs;
 #   - everything: kill -9 every coordinator and worker at once, then start them again;
+#   - ensemble_leader_kill: the metadata on a 3-node Ferrokeeper ensemble whose leader is
+#     killed with kill -9 mid-run: the job's sessions move to the other nodes and the job
+#     goes on in the same generation;
 #   - worker_kill on Apache ZooKeeper 3.8 (only the ZooKeeper protocol is used).
 #
 #   compat-tests/stream/distributed.sh
@@ -16,8 +19,8 @@
 # Last line: "N passed, M failed".
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../lib.sh
-source "$HERE/../lib.sh"
+# shellcheck source=../ensemble/node.sh
+source "$HERE/../ensemble/node.sh" # lib.sh, ens_setup, node_start, node_kill, node_mode ...
 # shellcheck source=checks.sh
 source "$HERE/checks.sh"
 
@@ -37,7 +40,8 @@ stop_services() {
     for n in "${!PIDS[@]}"; do wait "${PIDS[$n]}" 2>/dev/null; done
     PIDS=()
 }
-trap 'stop_services; stop_all' EXIT
+RUN_DIRS=("$WORK/ens")
+trap 'stop_services; stop_all; ens_cleanup' EXIT
 require_binary
 
 # start NAME ZK: a coordinator (c*) or a worker (w1 w2 w3, each with 16 ports).
@@ -85,7 +89,8 @@ done
 
 # run_case NAME ZK WINDOW FAULT: submits the job on 2 workers, waits for its first
 # committed output, runs FAULT (a function given the job's name and ZK), waits for the job
-# to end and compares its sink with the clean run.
+# to end and compares its sink with the clean run. The fault must have moved the job to a
+# new generation; with MOVES=0, the job must have ridden it out in the same generation.
 run_case() {
     local name="$1" zk="$2" w="$3" fault="$4" sink="$WORK/$1.out" gen
     sql_job "$WORK/$name.sql" "$w" "$sink" "'connector' = 'datagen', 'rows' = '$N', 'rows-per-second' = '$RATE'"
@@ -106,8 +111,10 @@ run_case() {
     fi
     local last
     last="$(status "$name" "$zk" gen)"
-    if [ "$last" -le "$gen" ]; then
+    if [ "${MOVES:-1}" = 1 ] && [ "$last" -le "$gen" ]; then
         fail "$name" "still generation $gen: the fault did not move the job"
+    elif [ "${MOVES:-1}" = 0 ] && [ "$last" != "$gen" ]; then
+        fail "$name" "generation $gen -> $last: the job restarted instead of riding through"
     elif why="$("${CHECK[@]}" same "$WORK/clean-$w" "$sink")"; then
         pass "$name" "generations $gen -> $last, $(sink_fields "$sink" | cut -d' ' -f1) rows as without failure"
     else
@@ -160,6 +167,24 @@ fault_everything() {
     for n in c1 c2 w1 w2 w3; do start "$n" "$2"; done
 }
 
+ens_leader_is_not() {
+    local s
+    for s in 1 2 3; do
+        [ "$s" != "$1" ] && [ "$(node_mode "$WORK/ens/s$s")" = leader ] && return 0
+    done
+    return 1
+}
+
+fault_ensemble_leader_kill() {
+    local s leader=""
+    for s in 1 2 3; do [ "$(node_mode "$WORK/ens/s$s")" = leader ] && leader=$s; done
+    [ -n "$leader" ] || { echo "no leader in the ensemble"; return 1; }
+    node_kill "$WORK/ens/s$leader"
+    wait_for 30 ens_leader_is_not "$leader" || { echo "no new leader after s$leader"; return 1; }
+    echo "killed the ensemble's leader s$leader" >&2
+    node_start "$WORK/ens/s$leader"
+}
+
 # services ZK: two coordinators and three workers on the ensemble at ZK
 services() {
     local n
@@ -174,6 +199,17 @@ run_case coordinator_kill "$FK" tumbling fault_coordinator_kill
 run_case rescale "$FK" sliding fault_rescale
 run_case everything "$FK" tumbling fault_everything
 stop_services
+
+ens_setup "$WORK/ens" ferrokeeper
+for s in 1 2 3; do node_start "$WORK/ens/s$s"; done
+if formed="$(ens_wait_formed "$WORK/ens" 60)"; then
+    ENS="$(ens_connect_string "$WORK/ens")"
+    services "$ENS"
+    MOVES=0 run_case ensemble_leader_kill "$ENS" tumbling fault_ensemble_leader_kill
+    stop_services
+else
+    fail ensemble_leader_kill "$formed"
+fi
 
 start_zk "$ZK_PORT" "$WORK/zk" >/dev/null || { fail setup "ZooKeeper did not start"; }
 ZK="127.0.0.1:$ZK_PORT"

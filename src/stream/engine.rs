@@ -139,6 +139,8 @@ pub(crate) fn run<J: Job>(
     restore: Option<Arc<Restore>>,
 ) -> Result<Outcome, StreamError> {
     let timely_config = config.timely();
+    let local_workers = config.p.max(1);
+    let ended = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let abort = Arc::new(Abort::default());
     let drain = config.drain.clone().unwrap_or_default();
     let progress = config.progress.clone().unwrap_or_default();
@@ -267,6 +269,10 @@ pub(crate) fn run<J: Job>(
         // The last epochs' commits may land after the dataflow is done.
         let mut sink = sink.borrow_mut();
         sink.finish()?;
+        // Every worker here is done: a peer process closing its links now is no failure.
+        if ended.fetch_add(1, Ordering::AcqRel) + 1 == local_workers {
+            WORKERS_DONE.store(true, Ordering::Release);
+        }
         Ok::<Outcome, StreamError>(Outcome {
             late: LATE.with(|l| l.replace(0)),
         })
@@ -287,6 +293,16 @@ pub(crate) fn run<J: Job>(
         Some(e) => Err(e),
         None => Ok(total),
     }
+}
+
+/// Set once this process's workers of a run have all ended (see [`workers_done`]).
+static WORKERS_DONE: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process's workers have ended. In a cluster, a peer that has ended too may
+/// close its links before this process's network threads have: their panic then is no
+/// failure of the job.
+pub(crate) fn workers_done() -> bool {
+    WORKERS_DONE.load(Ordering::Acquire)
 }
 
 /// The sink of one worker. Without checkpoints output goes to the sink as it arrives. With

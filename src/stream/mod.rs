@@ -57,6 +57,10 @@ pub enum StreamError {
     /// The ensemble holding the job's metadata.
     #[error("zookeeper: {0}")]
     Zk(String),
+    /// The connection to the ensemble was lost during a call (the session may live on,
+    /// moved to another server): the call may or may not have been applied.
+    #[error("zookeeper: {0}: connection lost")]
+    Disconnected(String),
     /// A checkpoint could not be committed.
     #[error("checkpoint: {0}")]
     Checkpoint(String),

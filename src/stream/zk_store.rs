@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use zookeeper_client::{Acls, Client, CreateMode, CreateOptions, Error};
+use zookeeper_client::{Acls, Client, CreateMode, CreateOptions, Error, MultiWriteError};
 
 use crate::stream::checkpoint::{Manifest, ManifestStore};
 use crate::stream::StreamError;
@@ -26,6 +26,15 @@ pub(crate) fn job_path(job: &str) -> String {
 
 fn checkpoint_path(job: &str, epoch: u64) -> String {
     format!("{}/checkpoints/{epoch:020}", job_path(job))
+}
+
+/// `what` failed with `e`: a lost connection or an unanswered call is
+/// [`StreamError::Disconnected`] (it may have been applied), anything else final.
+pub(crate) fn zk_error(what: String, e: Error) -> StreamError {
+    match e {
+        Error::ConnectionLoss | Error::Timeout => StreamError::Disconnected(what),
+        e => StreamError::Zk(format!("{what}: {e}")),
+    }
 }
 
 fn persistent() -> CreateOptions<'static> {
@@ -173,8 +182,8 @@ impl ZkManifestStore {
         }) {
             Ok(Ok((data, _))) => Ok(Some(data)),
             Ok(Err(Error::NoNode)) => Ok(None),
-            Ok(Err(e)) => Err(StreamError::Zk(format!("get {path}: {e}"))),
-            Err(_) => Err(StreamError::Zk(format!("get {path}: no answer"))),
+            Ok(Err(e)) => Err(zk_error(format!("get {path}"), e)),
+            Err(_) => Err(StreamError::Disconnected(format!("get {path}"))),
         }
     }
 
@@ -281,8 +290,13 @@ impl ZkManifestStore {
         }
         self.rt
             .block_on(async { tokio::time::timeout(CALL_TIMEOUT, w.commit()).await })
-            .map_err(|_| StreamError::Zk(format!("commit of epoch {epoch}: no answer")))?
-            .map_err(|e| StreamError::Zk(format!("commit of epoch {epoch}: {e}")))?;
+            .map_err(|_| StreamError::Disconnected(format!("commit of epoch {epoch}")))?
+            .map_err(|e| match e {
+                MultiWriteError::RequestFailed { source } => {
+                    zk_error(format!("commit of epoch {epoch}"), source)
+                }
+                e => StreamError::Zk(format!("commit of epoch {epoch}: {e}")),
+            })?;
         Ok(())
     }
 }

@@ -34,6 +34,38 @@ pub(crate) struct CoordinatorArgs {
 }
 
 pub(crate) fn coordinator(args: CoordinatorArgs) -> Result<(), StreamError> {
+    // A lost session took the latch node with it: join the latch again, last in line.
+    loop {
+        let (zk, latch) = join_latch(&args)?;
+        let node = latch.rsplit('/').next().unwrap_or_default().to_string();
+        let mut leading = false;
+        loop {
+            match leads(&zk, &node) {
+                Ok(Some(true)) => {
+                    if !leading {
+                        tracing::info!("stream coordinator {node}: leading");
+                        leading = true;
+                    }
+                    if let Err(e) = schedule_all(&zk, &latch) {
+                        tracing::warn!("stream coordinator {node}: {e}");
+                    }
+                }
+                Ok(Some(false)) => leading = false,
+                Ok(None) => {
+                    tracing::warn!(
+                        "stream coordinator {node}: its latch node is gone (session lost)"
+                    );
+                    break;
+                }
+                Err(e) => tracing::warn!("stream coordinator {node}: {e}"),
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+/// A session and its latch node (`leader/_c_<session>-latch-<seq>`).
+fn join_latch(args: &CoordinatorArgs) -> Result<(ZkManifestStore, String), StreamError> {
     let zk = ZkManifestStore::session(
         &args.zk,
         Duration::from_secs(30),
@@ -49,30 +81,8 @@ pub(crate) fn coordinator(args: CoordinatorArgs) -> Result<(), StreamError> {
         .block(zk.client().create(&prefix, id.as_bytes(), &opts))?
         .map_err(|e| StreamError::Zk(format!("latch: {e}")))?;
     let latch = format!("{prefix}{seq}");
-    let node = latch.rsplit('/').next().unwrap_or_default().to_string();
-    tracing::info!("stream coordinator {id}: latch {node}");
-    let mut leading = false;
-    loop {
-        match leads(&zk, &node) {
-            Ok(Some(true)) => {
-                if !leading {
-                    tracing::info!("stream coordinator {id}: leading");
-                    leading = true;
-                }
-                if let Err(e) = schedule_all(&zk, &latch) {
-                    tracing::warn!("stream coordinator {id}: {e}");
-                }
-            }
-            Ok(Some(false)) => leading = false,
-            Ok(None) => {
-                return Err(StreamError::Zk(format!(
-                    "coordinator {id}: its latch node is gone (session lost)"
-                )))
-            }
-            Err(e) => tracing::warn!("stream coordinator {id}: {e}"),
-        }
-        std::thread::sleep(POLL);
-    }
+    tracing::info!("stream coordinator: latch {latch}");
+    Ok((zk, latch))
 }
 
 /// Whether `node` is the lowest of the latch; None when it is not there at all.

@@ -26,20 +26,24 @@ pub(crate) struct GenRunArgs {
     pub(crate) job: String,
     #[arg(long)]
     pub(crate) gen: u64,
-    /// The worker this process runs for, and that worker's pid.
+    /// The worker this process runs for, and its registration's session.
     #[arg(long)]
     pub(crate) worker: String,
     #[arg(long)]
-    pub(crate) worker_pid: u32,
+    pub(crate) worker_session: String,
 }
 
 pub(crate) fn gen_run(args: GenRunArgs) -> Result<(), StreamError> {
     // A timely network thread panics when a peer process dies; the other workers would then
-    // wait forever. Any panic ends the process, so its worker reports the failure at once.
+    // wait forever. Any panic ends the process, so its worker reports the failure at once;
+    // once this process's workers are done, a peer that ended first closing its links is no
+    // failure.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        default_hook(info);
-        crate::stream::runner::exit_now(101);
+        if !engine::workers_done() {
+            default_hook(info);
+            crate::stream::runner::exit_now(101);
+        }
     }));
     let zk = ZkManifestStore::connect(&args.zk, &args.job)?;
     let job_name = args.job.as_str();
@@ -56,7 +60,7 @@ pub(crate) fn gen_run(args: GenRunArgs) -> Result<(), StreamError> {
         )));
     }
     let rank = generation
-        .rank_of(&args.worker, args.worker_pid)
+        .rank_of(&args.worker, &args.worker_session)
         .ok_or_else(|| StreamError::State(format!("{} is not in the generation", args.worker)))?;
     let ranks = generation.members.len();
     let threads = spec.threads.max(1);
@@ -117,6 +121,7 @@ pub(crate) fn gen_run(args: GenRunArgs) -> Result<(), StreamError> {
         "job {job_name} generation {} rank {rank} of {ranks}: from epoch {first_epoch}",
         generation.gen
     );
+    drop(zk);
     let config = RunConfig {
         p: threads,
         checkpoint_ms: spec.checkpoint_ms.max(1),
@@ -146,6 +151,8 @@ pub(crate) fn gen_run(args: GenRunArgs) -> Result<(), StreamError> {
         crate::stream::runner::exit_now(1);
     }
     if rank == 0 {
+        // A fresh session: the first one's runtime was idle through the run, its pings unsent.
+        let zk = ZkManifestStore::connect(&args.zk, job_name)?;
         // Fenced: a superseded generation does not end the job.
         let mut w = zk.client().new_multi_writer();
         let opts = zookeeper_client::CreateMode::Persistent

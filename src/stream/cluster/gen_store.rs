@@ -45,22 +45,36 @@ impl GenStore {
         }
     }
 
-    /// Polls `ready` until it gives a value, checking the fence now and then.
+    /// Polls `ready` until it gives a value, checking the fence now and then. A lost
+    /// connection is waited out (the client moves the session to another server); a lost
+    /// session is not.
     fn wait_for<T>(
         &self,
         mut ready: impl FnMut() -> Result<Option<T>, StreamError>,
     ) -> Result<T, StreamError> {
         let mut checked = Instant::now();
         loop {
-            if let Some(v) = ready()? {
-                return Ok(v);
+            match ready() {
+                Ok(Some(v)) => return Ok(v),
+                Ok(None) | Err(StreamError::Disconnected(_)) => {}
+                Err(e) => return Err(e),
             }
             if checked.elapsed() >= FENCE_CHECK {
-                self.still_current()?;
+                match self.still_current() {
+                    Ok(()) | Err(StreamError::Disconnected(_)) => {}
+                    Err(e) => return Err(e),
+                }
                 checked = Instant::now();
             }
             std::thread::sleep(POLL);
         }
+    }
+
+    /// Whether epoch `epoch` is committed.
+    fn committed(&self, epoch: u64) -> Result<Option<()>, StreamError> {
+        Ok(nodes::latest_epoch(&self.zk, &self.job)?
+            .filter(|l| *l >= epoch)
+            .map(|_| ()))
     }
 
     fn merge(&self, mine: &Manifest) -> Result<(Manifest, Vec<String>), StreamError> {
@@ -92,24 +106,32 @@ impl ManifestStore for GenStore {
         if self.rank == 0 {
             let (merged, acks) = self.merge(m)?;
             let fence = generation_path(&self.job);
-            return self
-                .zk
-                .commit_fenced(&merged, Some((&fence, self.gen_version)), &acks)
-                .map_err(|e| {
-                    StreamError::Checkpoint(format!(
+            return self.wait_for(|| {
+                match self
+                    .zk
+                    .commit_fenced(&merged, Some((&fence, self.gen_version)), &acks)
+                {
+                    Ok(()) => Ok(Some(())),
+                    // Applied or not: `latest` tells, once the connection is back.
+                    Err(StreamError::Disconnected(_)) => {
+                        self.wait_for(|| match self.committed(m.epoch) {
+                            Ok(Some(())) => Ok(Some(Some(()))),
+                            Ok(None) => Ok(Some(None)),
+                            Err(e) => Err(e),
+                        })
+                    }
+                    Err(e) => Err(StreamError::Checkpoint(format!(
                         "generation {} could not commit epoch {}: {e}",
                         self.gen, m.epoch
-                    ))
-                });
+                    ))),
+                }
+            });
         }
         let path = ack_path(&self.job, self.gen, m.epoch, self.rank);
-        nodes::create(&self.zk, &path, &nodes::to_json(m)?, false)?;
-        let job = self.job.clone();
-        self.wait_for(|| {
-            Ok(nodes::latest_epoch(&self.zk, &job)?
-                .filter(|l| *l >= m.epoch)
-                .map(|_| ()))
-        })
+        let data = nodes::to_json(m)?;
+        // Created, or there from an attempt whose answer the connection lost.
+        self.wait_for(|| nodes::create(&self.zk, &path, &data, false).map(|_| Some(())))?;
+        self.wait_for(|| self.committed(m.epoch))
     }
 
     fn forget(&mut self, job: &str, epoch: u64) -> Result<(), StreamError> {

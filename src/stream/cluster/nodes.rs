@@ -14,7 +14,7 @@
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use zookeeper_client::{Acls, CreateMode, Error};
 
-use crate::stream::zk_store::{job_path, ZkManifestStore, ROOT};
+use crate::stream::zk_store::{job_path, zk_error, ZkManifestStore, ROOT};
 use crate::stream::StreamError;
 
 pub(crate) fn leader_dir() -> String {
@@ -61,6 +61,9 @@ pub(crate) struct WorkerInfo {
     pub(crate) port: u16,
     pub(crate) ports: u16,
     pub(crate) pid: u32,
+    /// Its registration's session (hex): who it is. A worker that registers again, after a
+    /// restart or a lost session, is another member.
+    pub(crate) session: String,
     /// Generations it runs now: the resource-based placement prefers the least loaded.
     #[serde(default)]
     pub(crate) load: u32,
@@ -87,9 +90,8 @@ pub(crate) struct JobSpec {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub(crate) struct Member {
     pub(crate) worker: String,
-    /// The worker process's pid at placement: a worker restarted under the same name is
-    /// another process, not a member.
-    pub(crate) pid: u32,
+    /// The worker's registration session at placement (see [`WorkerInfo::session`]).
+    pub(crate) session: String,
     /// Where its timely listens for this generation.
     pub(crate) addr: String,
 }
@@ -102,10 +104,10 @@ pub(crate) struct Generation {
 }
 
 impl Generation {
-    pub(crate) fn rank_of(&self, worker: &str, pid: u32) -> Option<usize> {
+    pub(crate) fn rank_of(&self, worker: &str, session: &str) -> Option<usize> {
         self.members
             .iter()
-            .position(|m| m.worker == worker && m.pid == pid)
+            .position(|m| m.worker == worker && m.session == session)
     }
 }
 
@@ -123,14 +125,14 @@ pub(crate) fn read<T: DeserializeOwned>(
             .map(|v| Some((v, stat.version)))
             .map_err(|e| StreamError::State(format!("{path}: {e}"))),
         Err(Error::NoNode) => Ok(None),
-        Err(e) => Err(StreamError::Zk(format!("get {path}: {e}"))),
+        Err(e) => Err(zk_error(format!("get {path}"), e)),
     }
 }
 
 pub(crate) fn exists(zk: &ZkManifestStore, path: &str) -> Result<bool, StreamError> {
     match zk.block(zk.client().check_stat(path))? {
         Ok(s) => Ok(s.is_some()),
-        Err(e) => Err(StreamError::Zk(format!("exists {path}: {e}"))),
+        Err(e) => Err(zk_error(format!("exists {path}"), e)),
     }
 }
 
@@ -142,7 +144,7 @@ pub(crate) fn children(zk: &ZkManifestStore, path: &str) -> Result<Vec<String>, 
             Ok(c)
         }
         Err(Error::NoNode) => Ok(Vec::new()),
-        Err(e) => Err(StreamError::Zk(format!("children of {path}: {e}"))),
+        Err(e) => Err(zk_error(format!("children of {path}"), e)),
     }
 }
 
@@ -164,7 +166,7 @@ pub(crate) fn create(
     )? {
         Ok(_) => Ok(true),
         Err(Error::NodeExists) => Ok(false),
-        Err(e) => Err(StreamError::Zk(format!("create {path}: {e}"))),
+        Err(e) => Err(zk_error(format!("create {path}"), e)),
     }
 }
 

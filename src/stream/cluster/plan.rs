@@ -23,7 +23,7 @@ pub(crate) fn next_generation(
     if want == 0 {
         return None;
     }
-    let alive = |m: &Member| live.get(&m.worker).is_some_and(|w| w.pid == m.pid);
+    let alive = |m: &Member| live.get(&m.worker).is_some_and(|w| w.session == m.session);
     if let Some(g) = current {
         if !failed && g.members.len() == want && g.members.iter().all(alive) {
             return None;
@@ -57,7 +57,7 @@ pub(crate) fn next_generation(
             let w = live.get(n)?;
             Some(Member {
                 worker: n.to_string(),
-                pid: w.pid,
+                session: w.session.clone(),
                 addr: format!("{}:{}", w.host, port(w, job, gen)),
             })
         })
@@ -100,6 +100,7 @@ mod tests {
                         port: 9000,
                         ports: 16,
                         pid: *pid,
+                        session: pid.to_string(),
                         load: *load,
                     },
                 )
@@ -139,7 +140,7 @@ mod tests {
         let restarted = live(&[("a", 9, 0), ("b", 2, 0), ("c", 3, 5)]);
         let g3 = next_generation("j", &spec(2), Some(&g), false, &restarted).unwrap();
         assert_eq!(names(&g3), ["b", "a"]);
-        assert_eq!(g3.members[1].pid, 9);
+        assert_eq!(g3.members[1].session, "9");
     }
 
     #[test]

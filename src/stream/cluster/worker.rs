@@ -52,57 +52,30 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), StreamError> {
     if id.is_empty() || id.contains('/') {
         return Err(StreamError::Usage(format!("--id {id}: a name without '/'")));
     }
-    let zk = ZkManifestStore::session(
-        &args.zk,
-        Duration::from_secs(30),
-        Duration::from_millis(args.session_timeout_ms),
-    )?;
-    zk.ensure(&nodes::workers_dir())?;
-    zk.ensure(&jobs_dir())?;
-    let pid = std::process::id();
-    let me = format!("{}/{id}", nodes::workers_dir());
-    // A registration of this name left by a killed worker lives until its session expires.
-    zk.delete_if_there(&me)?;
-    let info = nodes::WorkerInfo {
-        host,
-        port,
-        ports: args.ports.max(1),
-        pid,
-        load: 0,
-    };
-    nodes::create(&zk, &me, &nodes::to_json(&info)?, true)?;
-    tracing::info!("stream worker {id} registered (pid {pid})");
     let exe = std::env::current_exe().map_err(|e| StreamError::Engine(format!("exe: {e}")))?;
-    let mut w = Supervisor {
-        zk,
-        id,
-        pid,
-        me,
-        info,
-        exe,
-        connect: args.zk.clone(),
-        running: BTreeMap::new(),
-        ran: BTreeMap::new(),
-    };
+    // A lost session took the registration with it: its children go, and the worker
+    // registers again as a new member.
     loop {
-        if let Err(e) = w.tick() {
-            // A lost connection passes; a lost session took the registration with it.
-            tracing::warn!("stream worker {}: {e}", w.id);
-            if !matches!(nodes::exists(&w.zk, &w.me), Ok(true)) {
-                std::thread::sleep(POLL);
-                if !matches!(nodes::exists(&w.zk, &w.me), Ok(true)) {
-                    return Err(StreamError::Zk(format!("worker {}: session lost", w.id)));
+        let mut w = Supervisor::register(&args, &id, &host, port, &exe)?;
+        loop {
+            std::thread::sleep(POLL);
+            if let Err(e) = w.tick() {
+                // A lost connection passes; a lost session does not.
+                tracing::warn!("stream worker {id}: {e}");
+                if !w.registered() {
+                    tracing::warn!("stream worker {id}: session lost, registering again");
+                    break;
                 }
             }
         }
-        std::thread::sleep(POLL);
     }
 }
 
 struct Supervisor {
     zk: ZkManifestStore,
     id: String,
-    pid: u32,
+    /// Its registration's session: its identity in generations.
+    session: String,
     /// Its registration node.
     me: String,
     info: nodes::WorkerInfo,
@@ -113,9 +86,71 @@ struct Supervisor {
     ran: BTreeMap<String, u64>,
 }
 
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        for r in self.running.values_mut() {
+            let _ = r.child.kill();
+            let _ = r.child.wait();
+        }
+    }
+}
+
 impl Supervisor {
+    fn register(
+        args: &WorkerArgs,
+        id: &str,
+        host: &str,
+        port: u16,
+        exe: &std::path::Path,
+    ) -> Result<Supervisor, StreamError> {
+        let zk = ZkManifestStore::session(
+            &args.zk,
+            Duration::from_secs(30),
+            Duration::from_millis(args.session_timeout_ms),
+        )?;
+        zk.ensure(&nodes::workers_dir())?;
+        zk.ensure(&jobs_dir())?;
+        let session = format!("{:016x}", zk.client().session_id().0);
+        let me = format!("{}/{id}", nodes::workers_dir());
+        // A registration of this name left by a killed worker lives until its session
+        // expires.
+        zk.delete_if_there(&me)?;
+        let info = nodes::WorkerInfo {
+            host: host.to_string(),
+            port,
+            ports: args.ports.max(1),
+            pid: std::process::id(),
+            session: session.clone(),
+            load: 0,
+        };
+        nodes::create(&zk, &me, &nodes::to_json(&info)?, true)?;
+        tracing::info!("stream worker {id} registered (session {session})");
+        Ok(Supervisor {
+            zk,
+            id: id.to_string(),
+            session,
+            me,
+            info,
+            exe: exe.to_path_buf(),
+            connect: args.zk.clone(),
+            running: BTreeMap::new(),
+            ran: BTreeMap::new(),
+        })
+    }
+
+    /// Whether its registration is still there (twice, so a passing error is no verdict).
+    fn registered(&self) -> bool {
+        (0..2).any(|_| {
+            let there = matches!(nodes::exists(&self.zk, &self.me), Ok(true));
+            if !there {
+                std::thread::sleep(POLL);
+            }
+            there
+        })
+    }
+
     fn tick(&mut self) -> Result<(), StreamError> {
-        let (zk, id, pid) = (&self.zk, &self.id, self.pid);
+        let (zk, id, session) = (&self.zk, &self.id, self.session.as_str());
         let (running, ran) = (&mut self.running, &mut self.ran);
         // Children that ended: a failure is reported against its generation.
         running.retain(|job, r| match r.child.try_wait() {
@@ -136,7 +171,7 @@ impl Supervisor {
             let generation = nodes::read::<nodes::Generation>(zk, &generation_path(job))?;
             let mine = generation
                 .as_ref()
-                .filter(|(g, _)| g.rank_of(id, pid).is_some())
+                .filter(|(g, _)| g.rank_of(id, session).is_some())
                 .map(|(g, _)| g.gen);
             if let Some(r) = running.get(job) {
                 if mine != Some(r.gen) {
@@ -154,7 +189,7 @@ impl Supervisor {
             if nodes::exists(zk, &done_path(job))? {
                 continue;
             }
-            let child = spawn(&self.exe, &self.connect, job, gen, id, pid)?;
+            let child = spawn(&self.exe, &self.connect, job, gen, id, session)?;
             tracing::info!("job {job}: generation {gen} started (pid {})", child.id());
             ran.insert(job.clone(), gen);
             running.insert(job.clone(), Running { gen, child });
@@ -184,12 +219,12 @@ fn spawn(
     job: &str,
     gen: u64,
     id: &str,
-    pid: u32,
+    session: &str,
 ) -> Result<Child, StreamError> {
     let mut cmd = Command::new(exe);
     cmd.args(["stream", "gen-run", "--zk", zk, "--job", job])
         .args(["--gen", &gen.to_string(), "--worker", id])
-        .args(["--worker-pid", &pid.to_string()]);
+        .args(["--worker-session", session]);
     // SAFETY: prctl is async-signal-safe; it only asks for SIGKILL when the parent dies.
     unsafe {
         cmd.pre_exec(|| {
