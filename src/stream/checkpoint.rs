@@ -469,7 +469,7 @@ fn link_or_copy(from: &Path, to: &Path) -> Result<(), StreamError> {
         .map_err(|e| StreamError::io(from, e))
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StreamError> {
+pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StreamError> {
     use std::io::Write;
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| StreamError::io(parent, e))?;

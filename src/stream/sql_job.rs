@@ -3,8 +3,9 @@
 //! accumulators, and the sink table's connector writing one line per fired window.
 //!
 //! Connectors: `datagen` (the benchmark generator: columns ts, service, level, latency),
-//! `file` (a file or a directory of files, CSV or JSON lines, optionally followed) as
-//! sources; `file` (a directory of part files) and `print` / `stdout` as sinks.
+//! `file` (a file or a directory of files, CSV or JSON lines, optionally followed) and
+//! `kafka` (a topic's partitions) as sources; `file` (a directory of part files),
+//! `kafka` and `print` / `stdout` as sinks.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use crate::stream::bench_job::DatagenSplit;
 use crate::stream::checkpoint::publish_part;
 use crate::stream::datagen::Level;
 use crate::stream::job::{Job, SplitReader};
+use crate::stream::kafka::{KafkaSink, KafkaSplit, KafkaTopic};
 use crate::stream::lines::{list_files, LineSplit};
 use crate::stream::sql::{self, Acc, ColumnType, Format, JobPlan, TableDef, Value};
 use crate::stream::window::{Accumulator, WindowResult, WindowSpec};
@@ -69,10 +71,12 @@ enum SplitSpec {
         rate: Option<u64>,
     },
     File(PathBuf),
+    /// A partition of the source topic.
+    Kafka(usize),
 }
 
 /// Where the output goes.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 enum SinkSpec {
     /// Part files in a directory, published per (epoch, worker).
     Files {
@@ -80,6 +84,7 @@ enum SinkSpec {
         ext: &'static str,
     },
     Stdout,
+    Kafka(Box<KafkaSink>),
 }
 
 pub(crate) struct SqlJob {
@@ -88,6 +93,33 @@ pub(crate) struct SqlJob {
     follow: bool,
     ignore_parse_errors: bool,
     sink: SinkSpec,
+    /// A Kafka source's topic, and whether it ends at the offsets it found at start.
+    kafka: Option<(KafkaTopic, bool)>,
+}
+
+/// `'topic'` and the `'properties.*'` options of a Kafka table.
+fn kafka_topic(t: &TableDef) -> Result<KafkaTopic, StreamError> {
+    let topic = t.option("topic").ok_or_else(|| {
+        StreamError::Usage(format!(
+            "table {}: the kafka connector needs 'topic'",
+            t.name
+        ))
+    })?;
+    let properties: Vec<(String, String)> = t
+        .options
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("properties.")?.to_string(), v.clone())))
+        .collect();
+    if !properties.iter().any(|(k, _)| k == "bootstrap.servers") {
+        return Err(StreamError::Usage(format!(
+            "table {}: the kafka connector needs 'properties.bootstrap.servers'",
+            t.name
+        )));
+    }
+    Ok(KafkaTopic {
+        topic: topic.to_string(),
+        properties,
+    })
 }
 
 impl SqlJob {
@@ -97,7 +129,24 @@ impl SqlJob {
         let plan = sql::parse_job(text).map_err(|e| StreamError::Usage(e.to_string()))?;
         let src = &plan.source;
         let flag = |t: &TableDef, k: &str| t.option(k).is_some_and(|v| v == "true");
+        let mut kafka = None;
         let splits = match src.connector.as_str() {
+            "kafka" => {
+                let topic = kafka_topic(src)?;
+                let bounded = match src.option("scan.bounded.mode") {
+                    None | Some("unbounded") => false,
+                    Some("latest-offset") => true,
+                    Some(other) => {
+                        return Err(StreamError::Usage(format!(
+                            "table {}: 'scan.bounded.mode' = '{other}' (unbounded, latest-offset)",
+                            src.name
+                        )))
+                    }
+                };
+                let n = topic.partitions()?;
+                kafka = Some((topic, bounded));
+                (0..n).map(SplitSpec::Kafka).collect()
+            }
             "datagen" => {
                 check_datagen_columns(src)?;
                 let rows = number(src, "rows")?.unwrap_or(1_000_000);
@@ -124,12 +173,10 @@ impl SqlJob {
                 }
                 files.into_iter().map(SplitSpec::File).collect()
             }
-            other => {
-                return Err(StreamError::Usage(format!(
-                    "table {}: connector '{other}' is not supported as a source (datagen, file)",
-                    src.name
-                )))
-            }
+            other => return Err(StreamError::Usage(format!(
+                "table {}: connector '{other}' is not supported as a source (datagen, file, kafka)",
+                src.name
+            ))),
         };
         let snk = &plan.sink;
         let sink = match snk.connector.as_str() {
@@ -150,9 +197,10 @@ impl SqlJob {
                 }
             }
             "print" | "stdout" => SinkSpec::Stdout,
+            "kafka" => SinkSpec::Kafka(Box::new(KafkaSink::open(kafka_topic(snk)?)?)),
             other => {
                 return Err(StreamError::Usage(format!(
-                    "table {}: connector '{other}' is not supported as a sink (file, print)",
+                    "table {}: connector '{other}' is not supported as a sink (file, kafka, print)",
                     snk.name
                 )))
             }
@@ -163,6 +211,7 @@ impl SqlJob {
             plan,
             splits,
             sink,
+            kafka,
         })
     }
 
@@ -170,7 +219,7 @@ impl SqlJob {
     pub(crate) fn sink_dir(&self) -> Option<&Path> {
         match &self.sink {
             SinkSpec::Files { dir, .. } => Some(dir),
-            SinkSpec::Stdout => None,
+            SinkSpec::Stdout | SinkSpec::Kafka(_) => None,
         }
     }
 
@@ -210,6 +259,7 @@ impl SqlJob {
                 let _ = std::fs::remove_file(staged);
                 Ok(())
             }
+            SinkSpec::Kafka(k) => k.publish(epoch, worker, staged),
         }
     }
 }
@@ -259,6 +309,7 @@ pub(crate) struct SqlReader {
 enum Inner {
     Datagen(DatagenSplit, Option<Throttle>),
     Lines(LineSplit),
+    Kafka(KafkaSplit),
 }
 
 /// Holds a generated split to its share of `rows-per-second`, counted from when it opened.
@@ -341,6 +392,22 @@ impl SplitReader for SqlReader {
                 }
                 Ok(got)
             }
+            Inner::Kafka(split) => {
+                let (plan, skip) = (&self.plan, self.ignore_parse_errors);
+                let mut rows = Vec::new();
+                let got = split.read(max, &mut |line| {
+                    match sql::decode(plan.source.format, line, &plan.source.columns) {
+                        Ok(row) => rows.push(row),
+                        Err(_) if skip => {}
+                        Err(e) => return Err(StreamError::Source(format!("kafka: {e}"))),
+                    }
+                    Ok(())
+                })?;
+                for row in rows {
+                    self.project(&row, give);
+                }
+                Ok(got)
+            }
         }
     }
 
@@ -348,6 +415,7 @@ impl SplitReader for SqlReader {
         match &self.inner {
             Inner::Datagen(s, _) => s.position(),
             Inner::Lines(s) => s.position(),
+            Inner::Kafka(s) => s.position(),
         }
     }
 }
@@ -377,6 +445,13 @@ impl Job for SqlJob {
                 }),
             ),
             SplitSpec::File(path) => Inner::Lines(LineSplit::open(path, position, self.follow)?),
+            SplitSpec::Kafka(partition) => {
+                let (topic, bounded) = self
+                    .kafka
+                    .as_ref()
+                    .ok_or_else(|| StreamError::State("a kafka split without a topic".into()))?;
+                Inner::Kafka(KafkaSplit::open(topic, *partition, position, *bounded)?)
+            }
         };
         Ok(SqlReader {
             inner,
@@ -439,6 +514,7 @@ impl Job for SqlJob {
                 f.write_all(&out).map_err(|e| StreamError::io(&path, e))
             }
             SinkSpec::Stdout => print_bytes(&out),
+            SinkSpec::Kafka(k) => k.deliver(worker, &out),
         }
     }
 
