@@ -245,8 +245,7 @@ impl Core {
         let zxid = self.tree.last_processed_zxid;
         match r {
             Request::Ping => self.reply(conn, special_xid::PING, zxid, 0, None),
-            // Without SASL configured ZooKeeper answers OK with a null token.
-            Request::Sasl(_) => self.reply(conn, xid, 0, 0, Some(&(-1i32).to_be_bytes())),
+            Request::Sasl(s) => self.sasl(conn, xid, s.token.as_deref().unwrap_or_default()),
             r => {
                 if !self.sessions.is_valid(sid) {
                     self.reply(conn, xid, zxid, ErrorCode::SessionExpired.code(), None);
