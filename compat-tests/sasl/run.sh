@@ -5,7 +5,9 @@
 #     sasl:bob ACLs, `auth` ACLs of a SASL user, whoAmI, NOAUTH for others, AuthFailed;
 #   * kazoo 2.11 with pure-sasl (a venv under compat-tests/work/sasl-venv): the same ACLs;
 #   * a raw wire client: the challenge, a garbage token, tokens over the JDK's 4096-byte
-#     limit and over jute.maxbuffer, with another session unaffected.
+#     limit and over jute.maxbuffer, with another session unaffected;
+#   * then zookeeper.sessionRequireClientSASLAuth=true: requests before a login refused
+#     with SESSIONCLOSEDREQUIRESASLAUTH, a raw DIGEST-MD5 login (rspauth checked) served.
 # Last line "N passed, M failed"; exit status 1 when M > 0.
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -96,6 +98,34 @@ if start_fk "$FK_SASL_PORT" "$WORK/ferrokeeper"; then
     stop_server "$WORK/ferrokeeper"
 else
     fail_setup "ferrokeeper start"
+fi
+
+# Then both again with zookeeper.sessionRequireClientSASLAuth=true: nothing but auth and
+# sasl before a SASL login, SESSIONCLOSEDREQUIRESASLAUTH instead of AUTHFAILED.
+run_required() {
+    local kind="$1" port="$2" out="$WORK/$1-required.out" p f
+    timeout 60 "$VENV/bin/python" "$HERE/sasl_check.py" required "127.0.0.1:$port" >"$out" \
+        2>"$WORK/$kind-required.err"
+    p=$(grep -c '^PASS ' "$out")
+    f=$(grep -c '^FAIL ' "$out")
+    sed "s/^\(PASS\|FAIL\) /\1 $kind /" "$out"
+    [ "$p" -gt 0 ] || { echo "FAIL $kind: no required check ran"; f=$((f + 1)); }
+    PASSED=$((PASSED + p))
+    FAILED=$((FAILED + f))
+    cat "$out" >>"$WORK/$kind.out"
+}
+SERVER_PROPS+=("-Dzookeeper.sessionRequireClientSASLAuth=true")
+if start_zk "$ZK_SASL_PORT" "$WORK/zookeeper-required"; then
+    run_required zookeeper "$ZK_SASL_PORT"
+    stop_server "$WORK/zookeeper-required"
+else
+    fail_setup "zookeeper start (sessionRequireClientSASLAuth)"
+fi
+if start_fk "$FK_SASL_PORT" "$WORK/ferrokeeper-required"; then
+    run_required ferrokeeper "$FK_SASL_PORT"
+    stop_server "$WORK/ferrokeeper-required"
+else
+    fail_setup "ferrokeeper start (sessionRequireClientSASLAuth)"
 fi
 
 # Both servers must give the same verdict on every check.

@@ -1,6 +1,6 @@
 """SASL DIGEST-MD5 checks through kazoo (pure-sasl) and a raw wire client.
 
-usage: sasl_check.py kazoo|raw HOST:PORT
+usage: sasl_check.py kazoo|raw|required HOST:PORT
 Prints one "PASS name" or "FAIL name: why" line per check; exit status 1 on a failure.
 """
 import socket
@@ -202,9 +202,76 @@ def raw_checks(hostport):
     bystander.close()
 
 
+def digest_login(s, user, password):
+    """DIGEST-MD5 over sasl requests, written out (RFC 2831, qop=auth); returns
+    (authenticated, rspauth verified, last reply)."""
+    import hashlib
+    import re
+
+    def h(b):
+        return hashlib.md5(b).digest()
+
+    def hx(b):
+        return hashlib.md5(b).hexdigest()
+
+    r = sasl(s, 1, b"")
+    if r is None or r[2] != 0 or r[3] is None:
+        return False, False, r
+    nonce = re.search(rb'nonce="([^"]*)"', r[3]).group(1)
+    cnonce, uri, realm = b"c0ffee", b"zookeeper/zk-sasl-md5", b"zk-sasl-md5"
+    a1 = h(user + b":" + realm + b":" + password) + b":" + nonce + b":" + cnonce
+
+    def value(a2):
+        return hx(hx(a1).encode() + b":" + nonce + b":00000001:" + cnonce + b":auth:"
+                  + hx(a2).encode()).encode()
+
+    resp = (b'charset=utf-8,username="' + user + b'",realm="' + realm + b'",nonce="' + nonce
+            + b'",nc=00000001,cnonce="' + cnonce + b'",digest-uri="' + uri + b'",maxbuf=65536,'
+            + b"response=" + value(b"AUTHENTICATE:" + uri) + b",qop=auth")
+    r = sasl(s, 2, resp)
+    if r is None or r[2] != 0 or r[3] is None:
+        return False, False, r
+    return True, r[3] == b"rspauth=" + value(b":" + uri), r
+
+
+REQUIRE_SASL = -124
+
+
+def required_checks(hostport):
+    """The server runs with zookeeper.sessionRequireClientSASLAuth=true."""
+    s = session(hostport)
+    r = exists(s, 5, "/")
+    check("required-anonymous-request-refused", r is not None and r == (5, 0, REQUIRE_SASL), r)
+    check("required-anonymous-request-closed", closed(s))
+    s.close()
+
+    s = session(hostport)
+    s.sendall(frame(struct.pack(">ii", -2, 11)))
+    r = recv_frame(s)
+    r = None if r is None else struct.unpack(">iqi", r[:16])
+    check("required-anonymous-ping-refused", r == (-2, 0, REQUIRE_SASL), r)
+    check("required-anonymous-ping-closed", closed(s))
+    s.close()
+
+    s = session(hostport)
+    ok, rspauth, r = digest_login(s, b"bob", b"bobsecret")
+    check("required-raw-digest-md5-login", ok, r)
+    check("required-raw-digest-md5-rspauth", rspauth, r)
+    r = exists(s, 9, "/")
+    check("required-authenticated-request-served", r is not None and r[0] == 9 and r[2] == 0, r)
+    s.close()
+
+    s = session(hostport)
+    ok, _, r = digest_login(s, b"bob", b"wrong")
+    check("required-wrong-password-refused", not ok and r is not None
+          and r[:3] == (2, 0, REQUIRE_SASL) and r[3] is None, r)
+    check("required-wrong-password-closed", closed(s))
+    s.close()
+
+
 def main():
     mode, hostport = sys.argv[1], sys.argv[2]
-    {"kazoo": kazoo_checks, "raw": raw_checks}[mode](hostport)
+    {"kazoo": kazoo_checks, "raw": raw_checks, "required": required_checks}[mode](hostport)
     sys.exit(1 if FAILED else 0)
 
 

@@ -94,6 +94,10 @@ pub struct Config {
     pub sasl: Option<SaslServerConfig>,
     /// `authProvider.N=...SASLAuthenticationProvider`: the `sasl` ACL scheme is registered.
     pub sasl_auth_provider: bool,
+    /// The schemes a connection must be authenticated with before its other requests
+    /// (`zookeeper.sessionRequireClientSASLAuth`, `zookeeper.enforce.auth.enabled` and
+    /// `.schemes`); empty when nothing is enforced.
+    pub enforce_auth_schemes: Vec<String>,
     /// initLimit, ticks (0 = unset; required when distributed).
     pub init_limit: u32,
     /// syncLimit, ticks (0 = unset; required when distributed).
@@ -193,6 +197,7 @@ impl Config {
             raw: BTreeMap::new(),
             sasl: None,
             sasl_auth_provider: false,
+            enforce_auth_schemes: Vec::new(),
             init_limit: 0,
             sync_limit: 0,
             snap_count: 100_000,
@@ -264,6 +269,12 @@ impl Config {
         let mut cfg = loader.finish()?;
         cfg.sasl = sasl::resolve(&cfg.raw)?;
         cfg.sasl_auth_provider = sasl::sasl_provider_registered(&cfg.raw);
+        cfg.enforce_auth_schemes = sasl::enforce_auth_schemes(&cfg.raw, cfg.sasl_auth_provider)
+            .map_err(|message| ConfigError::Invalid {
+                source_name: path
+                    .map_or_else(|| "-D overrides".into(), |p| p.display().to_string()),
+                message,
+            })?;
         Ok(cfg)
     }
 

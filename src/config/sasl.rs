@@ -70,6 +70,44 @@ pub(crate) fn sasl_provider_registered(raw: &BTreeMap<String, String>) -> bool {
     found
 }
 
+/// A ZooKeeper system property, given as `-Dzookeeper.NAME` or as `NAME` in zoo.cfg (which
+/// ZooKeeper turns into the former).
+fn zk_property<'a>(raw: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
+    raw.get(&format!("zookeeper.{name}"))
+        .or_else(|| raw.get(name))
+        .map(|v| v.trim())
+}
+
+/// The schemes a connection must have authenticated with before anything but auth and sasl
+/// requests (AuthenticationHelper): `sessionRequireClientSASLAuth=true` means `sasl`, else
+/// `enforce.auth.enabled=true` with `enforce.auth.schemes`. Empty when nothing is enforced.
+/// As in ZooKeeper, an enforced scheme without a provider stops start-up.
+pub(crate) fn enforce_auth_schemes(
+    raw: &BTreeMap<String, String>,
+    sasl_provider: bool,
+) -> Result<Vec<String>, String> {
+    let on = |name| zk_property(raw, name).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let schemes: Vec<String> = if on("sessionRequireClientSASLAuth") {
+        vec!["sasl".into()]
+    } else if on("enforce.auth.enabled") {
+        zk_property(raw, "enforce.auth.schemes")
+            .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
+            .unwrap_or_default()
+    } else {
+        return Ok(Vec::new());
+    };
+    if schemes.is_empty() {
+        return Err("zookeeper.enforce.auth.enabled is true zookeeper.enforce.auth.schemes must be configured.".into());
+    }
+    for s in &schemes {
+        let available = matches!(s.as_str(), "digest" | "ip") || (s == "sasl" && sasl_provider);
+        if !available {
+            return Err(format!("Authentication scheme {s} is not available."));
+        }
+    }
+    Ok(schemes)
+}
+
 /// Reads the SASL login, if `java.security.auth.login.config` names a JAAS file. As in
 /// ZooKeeper, an unreadable or malformed file stops start-up, and a file without the
 /// server section leaves SASL off.
@@ -169,6 +207,23 @@ mod tests {
         let missing = raw(&[("java.security.auth.login.config", "/nonexistent/jaas")]);
         assert!(resolve(&missing).is_err());
         assert!(!sasl_provider_registered(&raw(&[])));
+        // What must be authenticated first.
+        assert_eq!(enforce_auth_schemes(&r, true), Ok(vec![]));
+        let req = raw(&[("zookeeper.sessionRequireClientSASLAuth", "TRUE")]);
+        assert_eq!(
+            enforce_auth_schemes(&req, true),
+            Ok(vec!["sasl".to_string()])
+        );
+        assert!(enforce_auth_schemes(&req, false).is_err());
+        let en = raw(&[
+            ("enforce.auth.enabled", "true"),
+            ("enforce.auth.schemes", "digest, ip"),
+        ]);
+        assert_eq!(
+            enforce_auth_schemes(&en, false),
+            Ok(vec!["digest".to_string(), "ip".to_string()])
+        );
+        assert!(enforce_auth_schemes(&raw(&[("enforce.auth.enabled", "true")]), true).is_err());
         std::fs::remove_dir_all(&dir).ok();
     }
 }

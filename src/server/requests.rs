@@ -108,6 +108,9 @@ impl Core {
         let Some(sid) = self.touch(conn) else {
             return;
         };
+        if self.refuse_unauthenticated(conn, xid, opcode) {
+            return;
+        }
         let held = crate::server::confirm::Held::new(xid, opcode, req, body);
         if let Some(h) = self.park(conn, held) {
             let (xid, opcode, req, body) = h.into_parts();

@@ -10,7 +10,7 @@ pub(crate) mod digest_md5;
 use base64::Engine;
 
 use crate::jute::Jute;
-use crate::proto::{ErrorCode, Id, SaslRecord};
+use crate::proto::{op, ErrorCode, Id, SaslRecord};
 use crate::server::core::Core;
 use crate::watch::ConnId;
 use digest_md5::{DigestMd5Error, DigestMd5Server, Step};
@@ -27,6 +27,30 @@ fn new_nonce() -> Result<String, DigestMd5Error> {
 }
 
 impl Core {
+    /// AuthenticationHelper.enforceAuthentication: with schemes to enforce, a request other
+    /// than auth and sasl from a connection not authenticated with one of them is answered
+    /// SESSIONCLOSEDREQUIRESASLAUTH and the connection closed. True when it was refused.
+    pub(crate) fn refuse_unauthenticated(&mut self, conn: ConnId, xid: i32, opcode: i32) -> bool {
+        let schemes = &self.cfg.enforce_auth_schemes;
+        if schemes.is_empty() || opcode == op::AUTH || opcode == op::SASL {
+            return false;
+        }
+        let Some(c) = self.conns.get(&conn) else {
+            return false;
+        };
+        if c.ids.iter().any(|i| schemes.contains(&i.scheme)) {
+            return false;
+        }
+        let have: Vec<&str> = c.ids.iter().map(|i| i.scheme.as_str()).collect();
+        tracing::error!(
+            "Client authentication scheme(s) {have:?} does not match with any of the expected authentication scheme {schemes:?}, closing session."
+        );
+        let err = ErrorCode::SessionClosedRequireSaslAuth.code();
+        self.reply(conn, xid, 0, err, None);
+        self.close(conn);
+        true
+    }
+
     /// Answers a sasl request of connection `conn`.
     pub(crate) fn sasl(&mut self, conn: ConnId, xid: i32, token: &[u8]) {
         let cfg = std::sync::Arc::clone(&self.cfg);
@@ -85,20 +109,22 @@ impl Core {
             Err(e) => {
                 let addr = c.addr;
                 tracing::warn!("Client {addr} failed to SASL authenticate: DIGEST-MD5: {e}");
-                if login.allow_failed_clients {
+                // A server that requires SASL closes whatever allowSaslFailedClients says,
+                // with the code that says why.
+                let required = cfg.enforce_auth_schemes.iter().any(|s| s == "sasl");
+                if login.allow_failed_clients && !required {
                     tracing::warn!(
                         "Maintaining client connection despite SASL authentication failure."
                     );
                     self.reply(conn, xid, 0, 0, Some(&null_token[..]));
                 } else {
                     tracing::warn!("Closing client connection due to SASL authentication failure.");
-                    self.reply(
-                        conn,
-                        xid,
-                        0,
-                        ErrorCode::AuthFailed.code(),
-                        Some(&null_token[..]),
-                    );
+                    let err = if required {
+                        ErrorCode::SessionClosedRequireSaslAuth
+                    } else {
+                        ErrorCode::AuthFailed
+                    };
+                    self.reply(conn, xid, 0, err.code(), Some(&null_token[..]));
                     self.close(conn);
                 }
             }
