@@ -133,6 +133,16 @@ pub(crate) fn resolve(
         );
         return Ok(None);
     };
+    for m in modules {
+        if !m.class.ends_with(".DigestLoginModule") {
+            // Krb5LoginModule (GSSAPI) and others: their clients will fail to authenticate.
+            tracing::warn!(
+                "{}: login module {} is not supported, only DIGEST-MD5 users (DigestLoginModule) are",
+                path.display(),
+                m.class
+            );
+        }
+    }
     let users = modules
         .iter()
         .flat_map(|m| m.options.iter())

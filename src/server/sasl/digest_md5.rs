@@ -322,6 +322,27 @@ pub(crate) fn parse_directives(s: &str) -> Result<Vec<(String, String)>, DigestM
     }
 }
 
+/// A client's response to `nonce` as user `user` with `password` (the core's tests).
+#[cfg(test)]
+pub(crate) fn client_response(user: &str, password: &str, nonce: &str) -> Vec<u8> {
+    let x = Exchange {
+        username: user,
+        realm: REALM,
+        password,
+        nonce,
+        cnonce: "c0ffee",
+        nc: "00000001",
+        digest_uri: DIGEST_URI,
+        authzid: None,
+        utf8: true,
+    };
+    format!(
+        "charset=utf-8,username=\"{user}\",realm=\"{REALM}\",nonce=\"{nonce}\",nc=00000001,cnonce=\"c0ffee\",digest-uri=\"{DIGEST_URI}\",response={},qop=auth",
+        x.response_value("AUTHENTICATE")
+    )
+    .into_bytes()
+}
+
 #[cfg(test)]
 #[path = "digest_md5_tests.rs"]
 mod tests;

@@ -131,3 +131,6 @@ impl Core {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
