@@ -197,6 +197,18 @@ def raw_checks(hostport):
     check("raw-token-1MiB-closed-without-reply", r is None, r)
     s.close()
 
+    # A null token (length -1): 3.8.0 throws on it and closes without a reply.
+    s = session(hostport)
+    s.sendall(frame(struct.pack(">ii", 1, SASL) + struct.pack(">i", -1)))
+    try:
+        r = recv_frame(s)
+    except ConnectionResetError:
+        r = None
+    except socket.timeout:
+        r = "no close"
+    check("raw-null-token-closed-without-reply", r is None, r)
+    s.close()
+
     r = exists(bystander, 7, "/")
     check("raw-other-session-unaffected", r is not None and r[0] == 7 and r[2] == 0, r)
     bystander.close()

@@ -248,7 +248,7 @@ impl Core {
         let zxid = self.tree.last_processed_zxid;
         match r {
             Request::Ping => self.reply(conn, special_xid::PING, zxid, 0, None),
-            Request::Sasl(s) => self.sasl(conn, xid, s.token.as_deref().unwrap_or_default()),
+            Request::Sasl(s) => self.sasl(conn, xid, s.token.as_deref()),
             r => {
                 if !self.sessions.is_valid(sid) {
                     self.reply(conn, xid, zxid, ErrorCode::SessionExpired.code(), None);

@@ -3,7 +3,8 @@
 //! completed exchange adds `sasl:<authorization id>` to the connection's identities (and
 //! `super` for `zookeeper.superUser`); a failed one gets AUTHFAILED with a null token and
 //! the connection is closed. Without a JAAS server section ZooKeeper's connection has no
-//! SASL server, and it answers OK with a null token.
+//! SASL server, and it answers OK with a null token. A request whose token is null closes
+//! the connection unanswered.
 
 pub(crate) mod digest_md5;
 
@@ -52,7 +53,14 @@ impl Core {
     }
 
     /// Answers a sasl request of connection `conn`.
-    pub(crate) fn sasl(&mut self, conn: ConnId, xid: i32, token: &[u8]) {
+    pub(crate) fn sasl(&mut self, conn: ConnId, xid: i32, token: Option<&[u8]>) {
+        let Some(token) = token else {
+            // 3.8.0 takes the token's length before anything else: a null one throws, and
+            // the connection is closed without a reply, SASL configured or not.
+            tracing::warn!("sasl request with a null token, closing the connection");
+            self.close(conn);
+            return;
+        };
         let cfg = std::sync::Arc::clone(&self.cfg);
         let null_token = SaslRecord { token: None }.to_bytes();
         let (Some(login), Some(c)) = (cfg.sasl.as_ref(), self.conns.get_mut(&conn)) else {

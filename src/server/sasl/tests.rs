@@ -143,6 +143,17 @@ fn without_a_jaas_section_sasl_is_answered_ok_with_a_null_token() {
 }
 
 #[test]
+fn a_null_token_closes_the_connection_unanswered() {
+    for cfg in [sasl_config(), Config::default_standalone()] {
+        let mut core = core_with(cfg);
+        let mut c = session(&mut core, 1);
+        let r = Request::Sasl(SaslRecord { token: None });
+        request(&mut core, 1, 1, op::SASL, r);
+        assert_eq!(frames(&mut core, &mut c), vec![None]);
+    }
+}
+
+#[test]
 fn enforced_sasl_refuses_other_requests_until_a_login() {
     let mut cfg = sasl_config();
     cfg.enforce_auth_schemes = vec!["sasl".into()];
