@@ -63,6 +63,10 @@ clientPortAddress=127.0.0.1
 maxClientCnxns=0
 4lw.commands.whitelist=*
 EOF
+    # Lines a suite adds to both servers' zoo.cfg (e.g. sasl/run.sh's authProvider.1).
+    if [ -n "${COMPAT_EXTRA_CFG:-}" ]; then
+        printf '%s\n' "$COMPAT_EXTRA_CFG" >>"$dir/zoo.cfg"
+    fi
     # The AdminServer only where a suite asks for it (COMPAT_ADMIN_PORT), so parallel
     # servers do not fight over port 8080.
     if [ -n "${COMPAT_ADMIN_PORT:-}" ]; then

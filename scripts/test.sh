@@ -52,6 +52,9 @@ fi
 suite compat-tests/run-all.sh "run-all suite" \
   "compatibility suites: Apache ZooKeeper 3.8 vs Ferrokeeper"
 
+suite compat-tests/sasl/run.sh "sasl suite" \
+  "SASL DIGEST-MD5 on the client port: Java client, kazoo and raw tokens against ZooKeeper 3.8 and Ferrokeeper"
+
 suite compat-tests/ensemble/run.sh "ensemble suite" \
   "ensembles: all-Java reference, 3 Ferrokeeper, mixed (Ferrokeeper follower / leader), rolling replacement"
 

@@ -10,12 +10,14 @@
 mod args;
 pub(crate) mod dynamic;
 mod error;
+mod jaas;
 mod keys;
 mod loader;
 mod myid;
 mod properties;
 #[cfg(test)]
 mod quorum_key_tests;
+mod sasl;
 pub(crate) mod server_line;
 #[cfg(test)]
 mod tests;
@@ -26,6 +28,7 @@ use std::path::{Path, PathBuf};
 
 pub use args::parse_system_property_args;
 pub use error::{ConfigError, Origin};
+pub use sasl::SaslServerConfig;
 
 /// One `server.N` line, kept for the quorum work.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +89,15 @@ pub struct Config {
     /// Every key/value as read (zoo.cfg, then -D overrides), keys spelled as given,
     /// including the modelled ones; the place to find keys not modelled above.
     pub raw: BTreeMap<String, String>,
+    /// SASL on the client port: `Some` when `java.security.auth.login.config` names a JAAS
+    /// file with the server section (`zookeeper.sasl.serverconfig`, default `Server`).
+    pub sasl: Option<SaslServerConfig>,
+    /// `authProvider.N=...SASLAuthenticationProvider`: the `sasl` ACL scheme is registered.
+    pub sasl_auth_provider: bool,
+    /// The schemes a connection must be authenticated with before its other requests
+    /// (`zookeeper.sessionRequireClientSASLAuth`, `zookeeper.enforce.auth.enabled` and
+    /// `.schemes`); empty when nothing is enforced.
+    pub enforce_auth_schemes: Vec<String>,
     /// initLimit, ticks (0 = unset; required when distributed).
     pub init_limit: u32,
     /// syncLimit, ticks (0 = unset; required when distributed).
@@ -183,6 +195,9 @@ impl Config {
             servers: BTreeMap::new(),
             my_id: None,
             raw: BTreeMap::new(),
+            sasl: None,
+            sasl_auth_provider: false,
+            enforce_auth_schemes: Vec::new(),
             init_limit: 0,
             sync_limit: 0,
             snap_count: 100_000,
@@ -251,7 +266,16 @@ impl Config {
             let origin = Origin::Override { key: key.clone() };
             loader.apply(key.trim(), value.trim(), origin)?;
         }
-        loader.finish()
+        let mut cfg = loader.finish()?;
+        cfg.sasl = sasl::resolve(&cfg.raw)?;
+        cfg.sasl_auth_provider = sasl::sasl_provider_registered(&cfg.raw);
+        cfg.enforce_auth_schemes = sasl::enforce_auth_schemes(&cfg.raw, cfg.sasl_auth_provider)
+            .map_err(|message| ConfigError::Invalid {
+                source_name: path
+                    .map_or_else(|| "-D overrides".into(), |p| p.display().to_string()),
+                message,
+            })?;
+        Ok(cfg)
     }
 
     /// Where the transaction log goes: dataLogDir, else dataDir.

@@ -1,6 +1,7 @@
 //! ACL rules: the caller's identities, checkACL, fixupACL and the digest provider.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::Engine;
 use sha1::{Digest, Sha1};
@@ -43,6 +44,34 @@ pub fn java_set_order(ids: &[Id]) -> Vec<&Id> {
     v.into_iter().map(|(_, _, id)| id).collect()
 }
 
+/// Whether the `sasl` scheme has its provider (`authProvider.N=...SASLAuthenticationProvider`).
+/// Process-wide, as ZooKeeper's ProviderRegistry is: set when a server with it starts.
+static SASL_PROVIDER: AtomicBool = AtomicBool::new(false);
+
+/// Registers the `sasl` scheme's provider (ACLs `sasl:<id>`, and `auth` ACLs of SASL users).
+pub(crate) fn register_sasl_provider() {
+    SASL_PROVIDER.store(true, Ordering::Relaxed);
+}
+
+fn sasl_registered() -> bool {
+    SASL_PROVIDER.load(Ordering::Relaxed)
+}
+
+/// SASLAuthenticationProvider.isValid: a Kerberos name; one with `@` must read
+/// `service[/host]@realm`.
+fn is_kerberos_name(id: &str) -> bool {
+    let Some((principal, realm)) = id.split_once('@') else {
+        return true;
+    };
+    !realm.contains(['@', '/']) && principal.matches('/').count() <= 1
+}
+
+/// Whether the authenticated scheme of `id` has a provider (ZooKeeper's fixupACL expands
+/// `auth` ACLs with those; ip is not one, super has no provider).
+fn is_authenticated_scheme(scheme: &str) -> bool {
+    scheme == "digest" || (scheme == "sasl" && sasl_registered())
+}
+
 /// Whether `id` is valid for `scheme` (isValid of the registered providers; unknown
 /// schemes have no provider).
 fn is_valid(scheme: &str, id: &str) -> bool {
@@ -56,6 +85,7 @@ fn is_valid(scheme: &str, id: &str) -> bool {
             parts.len() == 2
         }
         "ip" => parse_ip_acl(id).is_some(),
+        "sasl" => sasl_registered() && is_kerberos_name(id),
         _ => false,
     }
 }
@@ -107,6 +137,8 @@ pub fn check(acl: &[Acl], perm: i32, ids: &[Id]) -> Result<(), ErrorCode> {
             let matched = match a.id.scheme.as_str() {
                 "digest" => mine.id == a.id.id,
                 "ip" => ip_matches(&mine.id, &a.id.id),
+                // SASLAuthenticationProvider.matches: `sasl:super` matches every sasl ACL.
+                "sasl" => sasl_registered() && (mine.id == "super" || mine.id == a.id.id),
                 _ => false,
             };
             if matched {
@@ -133,11 +165,12 @@ pub fn fixup(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
         if a.id.scheme == "world" && a.id.id == "anyone" {
             out.push(a.clone());
         } else if a.id.scheme == "auth" {
-            // Only identities of an authenticated scheme count (digest; not ip, not super).
+            // Only identities of an authenticated scheme count (digest, sasl with its
+            // provider; not ip, not super).
             let mut any = false;
             for i in java_set_order(ids)
                 .into_iter()
-                .filter(|i| i.scheme == "digest")
+                .filter(|i| is_authenticated_scheme(&i.scheme))
             {
                 any = true;
                 out.push(Acl {

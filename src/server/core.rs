@@ -138,6 +138,8 @@ pub(crate) struct ConnState {
     pub received: u64,
     pub sent: u64,
     pub stats: crate::server::facts::ConnStats,
+    /// The connection's SASL exchange, from its first sasl request.
+    pub sasl: Option<crate::server::sasl::digest_md5::DigestMd5Server>,
 }
 
 /// The server state and its single-threaded request handling.
@@ -218,6 +220,9 @@ impl Core {
         // Servers started together must not draw the same snapshot points.
         let seed = (now.wall_ms as u64) ^ (u64::from(server_id) << 56) ^ now.mono_us;
         let last_zxid = tree.last_processed_zxid;
+        if cfg.sasl_auth_provider {
+            crate::pipeline::acl::register_sasl_provider();
+        }
         let mut core = Core {
             tree,
             watches: WatchManager::default(),
@@ -489,6 +494,7 @@ impl Core {
                 received: 1,
                 sent: 0,
                 stats: crate::server::facts::ConnStats::new(timeout, self.now.wall_ms),
+                sasl: None,
             },
         );
         if self.is_read_only() {

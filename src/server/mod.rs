@@ -27,6 +27,7 @@ mod requests;
 pub(crate) mod role;
 #[cfg(test)]
 mod role_tests;
+pub(crate) mod sasl;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

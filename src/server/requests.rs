@@ -108,6 +108,9 @@ impl Core {
         let Some(sid) = self.touch(conn) else {
             return;
         };
+        if self.refuse_unauthenticated(conn, xid, opcode) {
+            return;
+        }
         let held = crate::server::confirm::Held::new(xid, opcode, req, body);
         if let Some(h) = self.park(conn, held) {
             let (xid, opcode, req, body) = h.into_parts();
@@ -245,8 +248,7 @@ impl Core {
         let zxid = self.tree.last_processed_zxid;
         match r {
             Request::Ping => self.reply(conn, special_xid::PING, zxid, 0, None),
-            // Without SASL configured ZooKeeper answers OK with a null token.
-            Request::Sasl(_) => self.reply(conn, xid, 0, 0, Some(&(-1i32).to_be_bytes())),
+            Request::Sasl(s) => self.sasl(conn, xid, s.token.as_deref()),
             r => {
                 if !self.sessions.is_valid(sid) {
                     self.reply(conn, xid, zxid, ErrorCode::SessionExpired.code(), None);

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# compat-tests/sasl/run.sh - SASL DIGEST-MD5 on the client port, Apache ZooKeeper 3.8 and
+# Ferrokeeper in one run, each started with the same zoo.cfg lines and the same JAAS file:
+#   * the official Java client (SaslCheck.java): bob, alice, super and a wrong password,
+#     sasl:bob ACLs, `auth` ACLs of a SASL user, whoAmI, NOAUTH for others, AuthFailed;
+#   * kazoo 2.11 with pure-sasl (a venv under compat-tests/work/sasl-venv): the same ACLs;
+#   * a raw wire client: the challenge, a garbage token, tokens over the JDK's 4096-byte
+#     limit and over jute.maxbuffer, with another session unaffected;
+#   * then zookeeper.sessionRequireClientSASLAuth=true: requests before a login refused
+#     with SESSIONCLOSEDREQUIRESASLAUTH, a raw DIGEST-MD5 login (rspauth checked) served.
+# Last line "N passed, M failed"; exit status 1 when M > 0.
+set -u
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+COMPAT_DIR="$(cd "$HERE/.." && pwd)"
+# shellcheck source=../lib.sh
+source "$COMPAT_DIR/lib.sh"
+
+ZK_SASL_PORT="${SASL_ZK_PORT:-22110}"
+FK_SASL_PORT="${SASL_FK_PORT:-22111}"
+WORK="$COMPAT_WORK/sasl"
+VENV="${SASL_VENV:-$COMPAT_WORK/sasl-venv}"
+CLASSES="$COMPAT_WORK/sasl-classes"
+rm -rf "$WORK"
+mkdir -p "$WORK" "$CLASSES"
+
+# ZooKeeper's own server section, and one client section per test user.
+JAAS="$WORK/jaas.conf"
+cat >"$JAAS" <<'JAAS_EOF'
+/* The server's DIGEST-MD5 users, as ZooKeeper's documentation writes them. */
+Server {
+    org.apache.zookeeper.server.auth.DigestLoginModule required
+    user_super="adminsecret"
+    user_bob="bobsecret"
+    user_alice="alicesecret";
+};
+// Client sections (zookeeper.sasl.clientconfig picks one per session).
+Bob { org.apache.zookeeper.server.auth.DigestLoginModule required username="bob" password="bobsecret"; };
+Alice { org.apache.zookeeper.server.auth.DigestLoginModule required username="alice" password="alicesecret"; };
+Super { org.apache.zookeeper.server.auth.DigestLoginModule required username="super" password="adminsecret"; };
+BadBob { org.apache.zookeeper.server.auth.DigestLoginModule required username="bob" password="wrong"; };
+JAAS_EOF
+COMPAT_EXTRA_CFG="authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
+SERVER_PROPS+=("-Djava.security.auth.login.config=$JAAS" "-Dzookeeper.superUser=super")
+
+PASSED=0
+FAILED=0
+fail_setup() { echo "FAIL $1"; FAILED=$((FAILED + 1)); }
+
+SRC="$HERE/SaslCheck.java"
+if [ ! -f "$CLASSES/SaslCheck.class" ] || [ "$SRC" -nt "$CLASSES/SaslCheck.class" ]; then
+    if ! javac -nowarn -J-Xmx256m -d "$CLASSES" -cp "$ZK_CLASSPATH" "$SRC" >"$WORK/javac.log" 2>&1; then
+        cat "$WORK/javac.log" >&2
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+fi
+
+if ! "$VENV/bin/python" -c 'import kazoo, puresasl' >/dev/null 2>&1; then
+    { python3 -m venv "$VENV" \
+        && "$VENV/bin/python" -m pip --disable-pip-version-check -q install \
+            kazoo==2.11.0 pure-sasl==0.6.2; } >"$WORK/venv.log" 2>&1 \
+        || { cat "$WORK/venv.log" >&2; fail_setup "kazoo venv"; }
+fi
+
+trap stop_all EXIT
+
+# run_checks KIND PORT: every client against one server; tallies its PASS/FAIL lines.
+run_checks() {
+    local kind="$1" port="$2" out="$WORK/$1.out"
+    : >"$out"
+    # Each client is bounded: against a server without SASL kazoo would retry forever.
+    timeout 60 "$JAVA_BIN" -Xmx192m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+        -Dorg.slf4j.simpleLogger.defaultLogLevel=off \
+        -Djava.security.auth.login.config="$JAAS" \
+        -cp "$CLASSES:$ZK_CLASSPATH" SaslCheck "127.0.0.1:$port" >>"$out" 2>"$WORK/$kind-java.err"
+    timeout 60 "$VENV/bin/python" "$HERE/sasl_check.py" kazoo "127.0.0.1:$port" >>"$out" 2>"$WORK/$kind-kazoo.err"
+    timeout 60 "$VENV/bin/python" "$HERE/sasl_check.py" raw "127.0.0.1:$port" >>"$out" 2>"$WORK/$kind-raw.err"
+    local p f
+    p=$(grep -c '^PASS ' "$out")
+    f=$(grep -c '^FAIL ' "$out")
+    sed "s/^\(PASS\|FAIL\) /\1 $kind /" "$out"
+    if [ "$p" -eq 0 ]; then
+        echo "FAIL $kind: no check ran (see $WORK/$kind-*.err)"
+        f=$((f + 1))
+    fi
+    PASSED=$((PASSED + p))
+    FAILED=$((FAILED + f))
+}
+
+if start_zk "$ZK_SASL_PORT" "$WORK/zookeeper"; then
+    run_checks zookeeper "$ZK_SASL_PORT"
+    stop_server "$WORK/zookeeper"
+else
+    fail_setup "zookeeper start"
+fi
+if start_fk "$FK_SASL_PORT" "$WORK/ferrokeeper"; then
+    run_checks ferrokeeper "$FK_SASL_PORT"
+    stop_server "$WORK/ferrokeeper"
+else
+    fail_setup "ferrokeeper start"
+fi
+
+# Then both again with zookeeper.sessionRequireClientSASLAuth=true: nothing but auth and
+# sasl before a SASL login, SESSIONCLOSEDREQUIRESASLAUTH instead of AUTHFAILED.
+run_required() {
+    local kind="$1" port="$2" out="$WORK/$1-required.out" p f
+    timeout 60 "$VENV/bin/python" "$HERE/sasl_check.py" required "127.0.0.1:$port" >"$out" \
+        2>"$WORK/$kind-required.err"
+    p=$(grep -c '^PASS ' "$out")
+    f=$(grep -c '^FAIL ' "$out")
+    sed "s/^\(PASS\|FAIL\) /\1 $kind /" "$out"
+    [ "$p" -gt 0 ] || { echo "FAIL $kind: no required check ran"; f=$((f + 1)); }
+    PASSED=$((PASSED + p))
+    FAILED=$((FAILED + f))
+    cat "$out" >>"$WORK/$kind.out"
+}
+SERVER_PROPS+=("-Dzookeeper.sessionRequireClientSASLAuth=true")
+if start_zk "$ZK_SASL_PORT" "$WORK/zookeeper-required"; then
+    run_required zookeeper "$ZK_SASL_PORT"
+    stop_server "$WORK/zookeeper-required"
+else
+    fail_setup "zookeeper start (sessionRequireClientSASLAuth)"
+fi
+if start_fk "$FK_SASL_PORT" "$WORK/ferrokeeper-required"; then
+    run_required ferrokeeper "$FK_SASL_PORT"
+    stop_server "$WORK/ferrokeeper-required"
+else
+    fail_setup "ferrokeeper start (sessionRequireClientSASLAuth)"
+fi
+
+# Both servers must give the same verdict on every check.
+diff <(grep -o '^\(PASS\|FAIL\) [^:]*' "$WORK/zookeeper.out" 2>/dev/null) \
+     <(grep -o '^\(PASS\|FAIL\) [^:]*' "$WORK/ferrokeeper.out" 2>/dev/null) >"$WORK/diff" \
+    || { echo "FAIL same verdicts on both servers:"; cat "$WORK/diff"; FAILED=$((FAILED + 1)); }
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
