@@ -173,10 +173,12 @@ impl SqlJob {
                 }
                 files.into_iter().map(SplitSpec::File).collect()
             }
-            other => return Err(StreamError::Usage(format!(
+            other => {
+                return Err(StreamError::Usage(format!(
                 "table {}: connector '{other}' is not supported as a source (datagen, file, kafka)",
                 src.name
-            ))),
+            )))
+            }
         };
         let snk = &plan.sink;
         let sink = match snk.connector.as_str() {
