@@ -37,6 +37,8 @@ public class SaslCheck {
         final ZooKeeper zk;
 
         Session(String connect, String section) throws Exception {
+            // Before the client starts: its event thread may call process() at once.
+            this.section = section;
             ZKClientConfig conf = new ZKClientConfig();
             if (section == null) {
                 conf.setProperty(ZKClientConfig.ENABLE_CLIENT_SASL_KEY, "false");
@@ -44,7 +46,6 @@ public class SaslCheck {
                 conf.setProperty(ZKClientConfig.LOGIN_CONTEXT_NAME_KEY, section);
             }
             zk = new ZooKeeper(connect, 10000, this, conf);
-            this.section = section;
         }
 
         final String section;
