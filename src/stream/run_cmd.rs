@@ -42,14 +42,7 @@ pub(crate) fn run_job(args: RunArgs) -> Result<(), StreamError> {
     if !ck.resume {
         job.check_sink_is_fresh()?;
     }
-    let name = match &ck.job {
-        Some(j) => j.clone(),
-        None => args
-            .file
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_else(|| "job".into()),
-    };
+    let name = job_name(ck.job.as_deref(), &args.file)?;
     let prepared = if ck.checkpoint_ms > 0 {
         Prepared::start(ck, &name, args.p, job.splits(), &|_, e, w, f| {
             job.republish(e, w, f)
@@ -98,6 +91,24 @@ pub(crate) fn run_job(args: RunArgs) -> Result<(), StreamError> {
     eprintln!("{line}");
     prepared.finish();
     Ok(())
+}
+
+/// A job's name: `--job`, else the job file's name without its extension. It names the
+/// job's node in the ensemble, so it has no '/'.
+pub(crate) fn job_name(given: Option<&str>, file: &std::path::Path) -> Result<String, StreamError> {
+    let name = match given {
+        Some(j) => j.to_string(),
+        None => file
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "job".into()),
+    };
+    if name.is_empty() || name.contains('/') {
+        return Err(StreamError::Usage(format!(
+            "--job {name}: a name without '/'"
+        )));
+    }
+    Ok(name)
 }
 
 /// Prints a progress line to stderr every interval while the job runs.

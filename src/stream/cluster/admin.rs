@@ -60,19 +60,7 @@ pub(crate) fn submit(args: SubmitArgs) -> Result<(), StreamError> {
     let sql = std::fs::read_to_string(&args.file).map_err(|e| StreamError::io(&args.file, e))?;
     SqlJob::from_sql(&sql, args.splits)
         .map_err(|e| StreamError::Usage(format!("{}: {e}", args.file.display())))?;
-    let name = match &args.job {
-        Some(j) => j.clone(),
-        None => args
-            .file
-            .file_stem()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_else(|| "job".into()),
-    };
-    if name.is_empty() || name.contains('/') {
-        return Err(StreamError::Usage(format!(
-            "--job {name}: a name without '/'"
-        )));
-    }
+    let name = crate::stream::run_cmd::job_name(args.job.as_deref(), &args.file)?;
     let state_dir =
         std::path::absolute(&args.state_dir).map_err(|e| StreamError::io(&args.state_dir, e))?;
     let zk = connect(&args.zk)?;
