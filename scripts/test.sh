@@ -22,8 +22,8 @@ suite() {
 
 need_pkgs=()
 # iptables: the ensemble and fault suites cut links with it (a fresh machine lacks it).
-# kcat: an independent reader of the stream suite's Kafka sink.
-for p in zookeeper libzookeeper-java zookeeper-bin libclang-dev clang python3-venv iptables kcat; do
+# kcat and postgresql: a Kafka reader and a database server for the stream suite's sinks.
+for p in zookeeper libzookeeper-java zookeeper-bin libclang-dev clang python3-venv iptables kcat postgresql; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -92,6 +92,9 @@ suite compat-tests/stream/sql.sh "stream sql suite" \
 
 suite compat-tests/stream/kafka.sh "stream kafka suite" \
   "ferrokeeper stream: Kafka 0.9.0.1 (broker on Ferrokeeper) as a source (equal to stream bench) and an exactly-once sink under kill -9 (read back by kcat)"
+
+suite compat-tests/stream/postgres.sh "stream postgres suite" \
+  "ferrokeeper stream: a PostgreSQL sink (jdbc connector), the known answer and exactly-once under kill -9, read back by psql"
 
 suite compat-tests/stream/distributed.sh "stream distributed suite" \
   "ferrokeeper stream: distributed jobs (2 coordinators, 3 workers), exactly-once under kill -9 of a worker, the leading coordinator, everything; rescale 2 -> 1 -> 2; on Ferrokeeper and Apache ZooKeeper 3.8"

@@ -5,7 +5,7 @@
 //! Connectors: `datagen` (the benchmark generator: columns ts, service, level, latency),
 //! `file` (a file or a directory of files, CSV or JSON lines, optionally followed) and
 //! `kafka` (a topic's partitions) as sources; `file` (a directory of part files),
-//! `kafka` and `print` / `stdout` as sinks.
+//! `kafka`, `jdbc` / `postgres` (a PostgreSQL table) and `print` / `stdout` as sinks.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,6 +18,7 @@ use crate::stream::datagen::Level;
 use crate::stream::job::{Job, SplitReader};
 use crate::stream::kafka::{KafkaSink, KafkaSplit, KafkaTopic};
 use crate::stream::lines::{list_files, LineSplit};
+use crate::stream::postgres::PostgresSink;
 use crate::stream::sql::{self, Acc, ColumnType, Format, JobPlan, TableDef, Value};
 use crate::stream::window::{Accumulator, WindowResult, WindowSpec};
 use crate::stream::StreamError;
@@ -85,6 +86,7 @@ enum SinkSpec {
     },
     Stdout,
     Kafka(Box<KafkaSink>),
+    Postgres(Box<PostgresSink>),
 }
 
 pub(crate) struct SqlJob {
@@ -200,9 +202,33 @@ impl SqlJob {
             }
             "print" | "stdout" => SinkSpec::Stdout,
             "kafka" => SinkSpec::Kafka(Box::new(KafkaSink::open(kafka_topic(snk)?)?)),
+            "jdbc" | "postgres" | "postgresql" => {
+                if snk.format != Format::Csv {
+                    return Err(StreamError::Usage(format!(
+                        "table {}: the {} connector takes 'format' = 'csv'",
+                        snk.name, snk.connector
+                    )));
+                }
+                let need = |k: &str| {
+                    snk.option(k).ok_or_else(|| {
+                        StreamError::Usage(format!(
+                            "table {}: the {} connector needs '{k}'",
+                            snk.name, snk.connector
+                        ))
+                    })
+                };
+                let columns: Vec<String> = snk.columns.iter().map(|c| c.name.clone()).collect();
+                SinkSpec::Postgres(Box::new(PostgresSink::open(
+                    need("url")?,
+                    snk.option("username"),
+                    snk.option("password"),
+                    snk.option("table-name").unwrap_or(&snk.name),
+                    &columns,
+                )?))
+            }
             other => {
                 return Err(StreamError::Usage(format!(
-                    "table {}: connector '{other}' is not supported as a sink (file, kafka, print)",
+                    "table {}: connector '{other}' is not supported as a sink (file, kafka, jdbc, print)",
                     snk.name
                 )))
             }
@@ -221,13 +247,21 @@ impl SqlJob {
     pub(crate) fn sink_dir(&self) -> Option<&Path> {
         match &self.sink {
             SinkSpec::Files { dir, .. } => Some(dir),
-            SinkSpec::Stdout | SinkSpec::Kafka(_) => None,
+            SinkSpec::Stdout | SinkSpec::Kafka(_) | SinkSpec::Postgres(_) => None,
         }
     }
 
     /// A fresh run must not publish into parts an earlier run left: their names would
     /// collide and the new output be taken as already published.
     pub(crate) fn check_sink_is_fresh(&self) -> Result<(), StreamError> {
+        if let SinkSpec::Postgres(p) = &self.sink {
+            if p.published_before()? {
+                return Err(StreamError::Usage(format!(
+                    "{p:?}: holds rows of an earlier run (see ferrokeeper_stream_published); \
+                     empty both, or --resume it"
+                )));
+            }
+        }
         let Some(dir) = self.sink_dir() else {
             return Ok(());
         };
@@ -262,6 +296,7 @@ impl SqlJob {
                 Ok(())
             }
             SinkSpec::Kafka(k) => k.publish(epoch, worker, staged),
+            SinkSpec::Postgres(p) => p.publish(epoch, worker, staged),
         }
     }
 }
@@ -517,6 +552,7 @@ impl Job for SqlJob {
             }
             SinkSpec::Stdout => print_bytes(&out),
             SinkSpec::Kafka(k) => k.deliver(worker, &out),
+            SinkSpec::Postgres(p) => p.deliver(&out),
         }
     }
 
