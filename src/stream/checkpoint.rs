@@ -63,6 +63,10 @@ pub(crate) struct Manifest {
     pub(crate) positions: Vec<u64>,
     /// State files, one per worker, relative to the state directory.
     pub(crate) files: Vec<String>,
+    /// A distributed job's: the generation that committed it, whose staged output of this
+    /// epoch is the one to publish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) generation: Option<u64>,
 }
 
 enum Report {
@@ -396,6 +400,7 @@ impl Checkpointer {
                         .into_iter()
                         .map(|f| format!("{}{f}", share.prefix))
                         .collect(),
+                    generation: None,
                 };
                 if let Err(e) = store.commit(&manifest) {
                     self.fail(e.to_string());

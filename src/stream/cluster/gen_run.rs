@@ -74,7 +74,7 @@ pub(crate) fn gen_run(args: GenRunArgs) -> Result<(), StreamError> {
         if latest.is_none() {
             job.check_sink_is_fresh()?;
         }
-        recover_generations(&job_dir, latest.as_ref().map(|m| m.epoch), &job)?;
+        recover_generations(&job_dir, latest.as_ref(), &job)?;
     }
     let (first_epoch, positions, restore) = match &latest {
         Some(m) if m.positions.len() != job.splits() => {
@@ -170,21 +170,30 @@ pub(crate) fn gen_run(args: GenRunArgs) -> Result<(), StreamError> {
     crate::stream::runner::exit_now(0)
 }
 
-/// Publishes the staged output of committed epochs left by any generation, and drops the
-/// rest.
+/// Publishes the staged output of the epochs the latest checkpoint's generation committed,
+/// and drops every other generation's. Only that generation can have committed output not
+/// yet published: its own first process recovered the older ones' before it could commit.
+/// A process of an older generation that lingers may still stage epochs it never committed,
+/// whose numbers later generations reuse: they are never published.
 fn recover_generations(
     job_dir: &Path,
-    latest: Option<u64>,
+    latest: Option<&checkpoint::Manifest>,
     job: &SqlJob,
 ) -> Result<(), StreamError> {
+    let committer = latest.and_then(|m| m.generation);
     for e in std::fs::read_dir(job_dir).into_iter().flatten().flatten() {
         let name = e.file_name().to_string_lossy().to_string();
-        if name
-            .strip_prefix('g')
-            .is_some_and(|n| n.parse::<u64>().is_ok())
-        {
-            checkpoint::recover_sink(&e.path(), latest, &|epoch, w, f| job.republish(epoch, w, f))?;
-        }
+        let Some(gen) = name.strip_prefix('g').and_then(|n| n.parse::<u64>().ok()) else {
+            continue;
+        };
+        let committed = if Some(gen) == committer {
+            latest.map(|m| m.epoch)
+        } else {
+            None
+        };
+        checkpoint::recover_sink(&e.path(), committed, &|epoch, w, f| {
+            job.republish(epoch, w, f)
+        })?;
     }
     Ok(())
 }

@@ -79,6 +79,7 @@ impl GenStore {
 
     fn merge(&self, mine: &Manifest) -> Result<(Manifest, Vec<String>), StreamError> {
         let mut merged = mine.clone();
+        merged.generation = Some(self.gen);
         let mut acks = Vec::new();
         for r in 1..self.ranks {
             let path = ack_path(&self.job, self.gen, mine.epoch, r);
