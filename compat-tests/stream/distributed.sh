@@ -23,6 +23,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/../ensemble/node.sh" # lib.sh, ens_setup, node_start, node_kill, node_mode ...
 # shellcheck source=checks.sh
 source "$HERE/checks.sh"
+# shellcheck source=cluster.sh
+source "$HERE/cluster.sh"
 
 N="${DIST_N:-3000000}"
 RATE="${DIST_RATE:-250000}"
@@ -32,51 +34,11 @@ WORKER_PORT=22400
 WORK="$COMPAT_WORK/stream-distributed"
 rm -rf "$WORK"
 mkdir -p "$WORK"
-declare -A PIDS
-
-stop_services() {
-    local n
-    for n in "${!PIDS[@]}"; do kill -9 "${PIDS[$n]}" 2>/dev/null; done
-    for n in "${!PIDS[@]}"; do wait "${PIDS[$n]}" 2>/dev/null; done
-    PIDS=()
-}
 RUN_DIRS=("$WORK/ens")
 trap 'stop_services; stop_all; ens_cleanup' EXIT
 require_binary
 
-# start NAME ZK: a coordinator (c*) or a worker (w1 w2 w3, each with 16 ports).
-start() {
-    local name="$1" zk="$2" i
-    case "$name" in
-        c*) "$FERROKEEPER_BIN" stream coordinator --zk "$zk" >>"$WORK/$name.log" 2>&1 & ;;
-        w*) i="${name#w}"
-            "$FERROKEEPER_BIN" stream worker --zk "$zk" --id "$name" \
-                --listen "127.0.0.1:$((WORKER_PORT + 20 * i))" --ports 16 >>"$WORK/$name.log" 2>&1 & ;;
-    esac
-    PIDS[$name]=$!
-}
-
-# status JOB ZK KEY: a field of `stream status` (generation: its number; members: names)
-status() {
-    "$FERROKEEPER_BIN" stream status "$1" --zk "$2" 2>/dev/null | python3 -c 'import json,sys
-d=json.loads(sys.stdin.read())
-g=d.get("generation") or {}
-k=sys.argv[1]
-print({"gen": g.get("gen", 0), "members": " ".join(m["worker"] for m in g.get("members", [])),
-       "done": str(d.get("done")).lower()}.get(k, d.get(k)))' "$3" 2>/dev/null
-}
-
-# wait_for SECS CMD...: until CMD succeeds
-wait_for() {
-    local until=$((SECONDS + $1))
-    shift
-    while ! "$@"; do
-        [ "$SECONDS" -ge "$until" ] && return 1
-        sleep 0.1
-    done
-}
 has_part() { compgen -G "$1/part-*" >/dev/null; }
-is_done() { [ "$(status "$1" "$2" done)" = true ]; }
 gen_at_least() { [ "$(status "$1" "$2" gen)" -ge "$3" ] 2>/dev/null; }
 members_are() { [ "$(status "$1" "$2" members | wc -w)" = "$3" ]; }
 
@@ -122,8 +84,6 @@ run_case() {
     fi
 }
 
-# member JOB ZK K: the K-th (1-based) worker of the job's generation
-member() { status "$1" "$2" members | cut -d' ' -f"$3"; }
 
 fault_worker_kill() {
     local victim

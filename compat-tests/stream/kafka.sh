@@ -6,7 +6,10 @@
 #   2. sink: a datagen job writing to a 2-partition topic, checkpoints every 20 ms, killed with
 #      kill -9 at random points after its first output reached the topic, twice, then resumed
 #      to its end: the topic, read back by Debian's kcat, holds the rows of a run without
-#      failure, none twice (Kafka 0.9 has no transactions: see src/stream/kafka.rs).
+#      failure, none twice (Kafka 0.9 has no transactions: see src/stream/kafka.rs);
+#   3. the same job distributed (a coordinator, three workers, the job on two), writing to
+#      another topic, a worker of the job killed with kill -9 mid-run: the topic holds the
+#      clean run's rows, none twice.
 #
 #   compat-tests/stream/kafka.sh
 # Environment: FERROKEEPER_BIN, RECOVERY_SEED. Last line: "N passed, M failed".
@@ -20,16 +23,19 @@ source "$HERE/../kafka/fetch.sh" # KAFKA_HOME, fetch_kafka, kafka_classpath
 source "$HERE/kill.sh"
 # shellcheck source=checks.sh
 source "$HERE/checks.sh"
+# shellcheck source=cluster.sh
+source "$HERE/cluster.sh"
 
 RANDOM="${RECOVERY_SEED:-$$}"
 FK_PORT=21867
 KAFKA_PORT=21868
+WORKER_PORT=22500
 WORK="$COMPAT_WORK/stream-kafka"
 rm -rf "$WORK"
 mkdir -p "$WORK"
 BROKER_PID=""
 stop_broker() { [ -n "$BROKER_PID" ] && kill -9 "$BROKER_PID" 2>/dev/null; wait "$BROKER_PID" 2>/dev/null; BROKER_PID=""; }
-trap 'stop_broker; stop_all' EXIT
+trap 'stop_services; stop_broker; stop_all' EXIT
 require_binary
 command -v kcat >/dev/null || { echo "FAIL setup: no kcat (apt-get install kcat)"; echo "0 passed, 1 failed"; exit 1; }
 fetch_kafka || { echo "FAIL setup: no Kafka 0.9.0.1"; echo "0 passed, 1 failed"; exit 1; }
@@ -123,6 +129,36 @@ sink_case() {
     fi
 }
 sink_case
+
+# 3. distributed, a worker killed
+distributed_case() {
+    local n victim gen last why
+    topic stats2 2
+    sed "s/'topic' = 'stats'/'topic' = 'stats2'/" "$WORK/sink.sql" >"$WORK/dist.sql"
+    for n in c1 w1 w2 w3; do start "$n" "$ZK"; done
+    if ! "$FERROKEEPER_BIN" stream submit "$WORK/dist.sql" --zk "$ZK" --workers 2 \
+        --checkpoint-ms 100 --state-dir "$WORK/dist.state" >"$WORK/dist.submit" 2>&1; then
+        fail distributed "submit: $(cat "$WORK/dist.submit")"; return
+    fi
+    has_dist_message() { "${KCAT[@]}" -C -t stats2 -o beginning -c 1 -e -q 2>/dev/null | grep -q .; }
+    wait_for 60 has_dist_message || { fail distributed "no message within 60 s"; return; }
+    gen="$(status dist "$ZK" gen)"
+    victim="$(member dist "$ZK" 1)"
+    kill -9 "${PIDS[$victim]}"; wait "${PIDS[$victim]}" 2>/dev/null
+    echo "INFO distributed: killed worker $victim of generation $gen"
+    wait_for 120 is_done dist "$ZK" || { fail distributed "not done within 120 s"; return; }
+    last="$(status dist "$ZK" gen)"
+    read_topic stats2 "$WORK/dist.out"
+    if [ "$last" -le "$gen" ]; then
+        fail distributed "still generation $gen after the kill"
+    elif why="$("${CHECK[@]}" same "$WORK/clean" "$WORK/dist.out")"; then
+        pass distributed "generations $gen -> $last: $(sink_fields "$WORK/dist.out" | cut -d' ' -f1) rows in the topic, as without failure, none twice"
+    else
+        fail distributed "generations $gen -> $last: $why"
+    fi
+    stop_services
+}
+distributed_case
 
 stop_broker
 echo "$PASSES passed, $FAILS failed"
