@@ -13,7 +13,8 @@
 #      --resume: the file sink's rows equal a run without failure, none twice (embedded metadata,
 #      killed twice, a file source, and metadata on Apache ZooKeeper 3.8);
 #   6. a followed file source stopped at a checkpoint (`stream stop`), lines appended, resumed,
-#      `stream status`, then `stream stop --drain`: the sink equals the benchmark over all events.
+#      `stream status`, then `stream stop --drain`: the sink equals the benchmark over all events;
+#   7. a running job's /metrics (--metrics-port): its records, checkpoints and watermark.
 #
 #   compat-tests/stream/sql.sh
 # Environment: FERROKEEPER_BIN, SQL_N (events for 2 and 5, 1000000 and 20000000), RECOVERY_SEED.
@@ -229,6 +230,29 @@ follow_case() {
     fi
 }
 follow_case
+
+# 7. metrics: a running job's Prometheus endpoint (--metrics-port) shows its counters move
+metrics_case() {
+    local dir="$WORK/metrics" pid text
+    mkdir -p "$dir"
+    sql_job "$dir/job.sql" tumbling "$dir/out" "'connector' = 'datagen', 'rows' = '600000', 'rows-per-second' = '200000'"
+    "$FERROKEEPER_BIN" stream run "$dir/job.sql" --checkpoint-ms 100 --state-dir "$dir/state" \
+        --metrics-port 21870 --progress-secs 0 >"$dir/run.log" 2>&1 &
+    pid=$!
+    sleep 1.5
+    text="$(curl -s --max-time 5 http://127.0.0.1:21870/metrics)"
+    wait "$pid"
+    if python3 -c 'import re,sys
+t=sys.stdin.read()
+v=lambda n: float(re.search(r"^ferrokeeper_stream_%s\{job=\"job\"\} (\S+)$" % n, t, re.M).group(1))
+ok=v("records_total")>0 and v("checkpoints_total")>0 and v("checkpoint_epoch")>=0 and v("watermark_ms")>1.7e12
+sys.exit(0 if ok else 1)' <<<"$text" 2>/dev/null; then
+        pass metrics "$(grep -c '^ferrokeeper_stream_' <<<"$text") series, $(grep '^ferrokeeper_stream_records_total' <<<"$text")"
+    else
+        fail metrics "unexpected /metrics: $(head -c 600 <<<"$text")"
+    fi
+}
+metrics_case
 
 echo "$PASSES passed, $FAILS failed"
 [ "$FAILS" -eq 0 ]

@@ -10,6 +10,7 @@
 //! - [`sql`]: the SQL front end: a job file's tables and query, parsed into a plan;
 //!   [`sql_job`]: such a plan as a job; [`lines`]: files read as line splits;
 //!   [`kafka`]: Kafka topics as sources and sinks; [`postgres`]: PostgreSQL tables as sinks;
+//! - [`metrics`]: a running job's Prometheus endpoint;
 //! - [`runner`]: checkpoint set-up around a run; [`control`]: a running job's registration
 //!   and stop requests, `stream status|checkpoints|stop`; [`cli`]: the `ferrokeeper stream`
 //!   commands, [`bench`]: `stream bench`, [`run_cmd`]: `stream run`;
@@ -27,6 +28,7 @@ pub(crate) mod engine;
 pub(crate) mod job;
 pub(crate) mod kafka;
 pub(crate) mod lines;
+pub(crate) mod metrics;
 pub(crate) mod postgres;
 pub(crate) mod run_cmd;
 pub(crate) mod runner;

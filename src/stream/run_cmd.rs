@@ -26,6 +26,9 @@ pub(crate) struct RunArgs {
     /// A progress line on stderr every this many seconds; 0: none.
     #[arg(long, default_value_t = 10)]
     progress_secs: u64,
+    /// Serves the job's metrics at http://0.0.0.0:PORT/metrics (Prometheus text format).
+    #[arg(long)]
+    metrics_port: Option<u16>,
     #[command(flatten)]
     checkpoints: CheckpointArgs,
 }
@@ -43,6 +46,10 @@ pub(crate) fn run_job(args: RunArgs) -> Result<(), StreamError> {
         job.check_sink_is_fresh()?;
     }
     let name = job_name(ck.job.as_deref(), &args.file)?;
+    let metrics_listener = args
+        .metrics_port
+        .map(crate::stream::metrics::bind)
+        .transpose()?;
     let prepared = if ck.checkpoint_ms > 0 {
         Prepared::start(ck, &name, args.p, job.splits(), &|_, e, w, f| {
             job.republish(e, w, f)
@@ -58,6 +65,16 @@ pub(crate) fn run_job(args: RunArgs) -> Result<(), StreamError> {
         progress: Some(progress.clone()),
         cluster: None,
     };
+    if let Some(listener) = metrics_listener {
+        crate::stream::metrics::serve(
+            listener,
+            crate::stream::metrics::JobMetrics {
+                job: name.clone(),
+                progress: progress.clone(),
+                ckpt: prepared.checkpointer.clone(),
+            },
+        )?;
+    }
     let reporter = (args.progress_secs > 0).then(|| {
         Reporter::start(
             progress.clone(),
