@@ -65,8 +65,10 @@ run_case() {
     fi
     gen="$(status "$name" "$zk" gen)"
     local why
-    if ! why="$("$fault" "$name" "$zk")"; then
-        fail "$name" "fault: $why"; return
+    # In this shell, not a subshell: the services a fault restarts must land in PIDS, or
+    # nothing would stop them.
+    if ! "$fault" "$name" "$zk" >"$WORK/$name.fault"; then
+        fail "$name" "fault: $(cat "$WORK/$name.fault")"; return
     fi
     if ! wait_for 120 is_done "$name" "$zk"; then
         fail "$name" "not done within 120 s (generation $(status "$name" "$zk" gen))"; return
