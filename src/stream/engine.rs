@@ -37,6 +37,8 @@ const SOURCE_BATCH: usize = 4096;
 const ALIGN_MS: u64 = 30_000;
 /// How long a followed source with nothing to read sleeps before it looks again.
 const IDLE_POLL: Duration = Duration::from_millis(20);
+/// How long a source held back by alignment waits before it looks again.
+const PAUSE_POLL: Duration = Duration::from_millis(1);
 
 /// How to run a job.
 #[derive(Clone, Debug, Default)]
@@ -219,6 +221,7 @@ pub(crate) fn run<J: Job>(
                         ) {
                             Step::More => activator.activate(),
                             Step::Idle => activator.activate_after(IDLE_POLL),
+                            Step::Paused => activator.activate_after(PAUSE_POLL),
                             Step::Done => {}
                         }
                     }
@@ -448,6 +451,8 @@ enum Step {
     More,
     /// Nothing to read now: look again after [`IDLE_POLL`].
     Idle,
+    /// Held back by alignment: look again after [`PAUSE_POLL`].
+    Paused,
     /// Every split is done and the capability dropped.
     Done,
 }
@@ -615,7 +620,11 @@ impl<J: Job> Sources<J> {
             .map_or(0, |ts| ts.saturating_sub(self.delay));
         let t = EpochTime::new(self.epoch, f.max(cap.time().event));
         cap.downgrade(&t);
-        if read_any || paused || ended {
+        if paused && !read_any && !ended {
+            // Waiting for the windows' frontier: spinning here would take the CPU the
+            // progress it waits for needs (a cluster's network threads, on few cores).
+            Step::Paused
+        } else if read_any || ended {
             Step::More
         } else {
             Step::Idle

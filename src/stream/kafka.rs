@@ -66,24 +66,33 @@ impl KafkaTopic {
         c.set("enable.auto.commit", "false").create()
     }
 
-    /// The topic's partition count.
+    /// The topic's partition count. A topic just created may answer with an error or no
+    /// partitions until its leaders are elected: asked again for a while.
     pub(crate) fn partitions(&self) -> Result<usize, StreamError> {
         let consumer = self.consumer().map_err(|e| err("client", e))?;
-        let md = consumer
-            .fetch_metadata(Some(&self.topic), REQUEST_TIMEOUT)
-            .map_err(|e| err(&format!("metadata of {}", self.topic), e))?;
-        let n = md
-            .topics()
-            .iter()
-            .find(|t| t.name() == self.topic)
-            .map_or(0, |t| t.partitions().len());
-        if n == 0 {
-            return Err(StreamError::Source(format!(
-                "kafka: topic {} has no partitions (does it exist?)",
-                self.topic
-            )));
+        let deadline = Instant::now() + REQUEST_TIMEOUT;
+        loop {
+            let got = consumer
+                .fetch_metadata(Some(&self.topic), REQUEST_TIMEOUT)
+                .map_err(|e| err(&format!("metadata of {}", self.topic), e))
+                .map(|md| {
+                    md.topics()
+                        .iter()
+                        .find(|t| t.name() == self.topic && t.error().is_none())
+                        .map_or(0, |t| t.partitions().len())
+                });
+            match got {
+                Ok(n) if n > 0 => return Ok(n),
+                _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(200)),
+                Ok(_) => {
+                    return Err(StreamError::Source(format!(
+                        "kafka: topic {} has no partitions (does it exist?)",
+                        self.topic
+                    )))
+                }
+                Err(e) => return Err(e),
+            }
         }
-        Ok(n)
     }
 
     fn high_watermark(&self, consumer: &BaseConsumer, partition: i32) -> Result<i64, KafkaError> {
