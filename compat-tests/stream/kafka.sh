@@ -106,17 +106,11 @@ sql_job "$WORK/sink.sql" tumbling "$WORK/unused" "'connector' = 'datagen', 'rows
 sed -i "s|WITH ('connector' = 'file', 'path' = '$WORK/unused', 'format' = 'csv')|WITH ('connector' = 'kafka', 'topic' = 'stats', 'format' = 'csv', $KOPTS)|" "$WORK/sink.sql"
 has_message() { "${KCAT[@]}" -C -t stats -o beginning -c 1 -e -q 2>/dev/null | grep -q .; }
 sink_case() {
-    local k args=("$WORK/sink.sql" --p 2 --checkpoint-ms 20 --state-dir "$WORK/sink.state")
+    local args=("$WORK/sink.sql" --p 2 --checkpoint-ms 20 --state-dir "$WORK/sink.state")
     "$FERROKEEPER_BIN" stream run "${args[@]}" >"$WORK/sink.0.log" 2>&1 &
     kill_when $! 300 has_message || { fail sink "the job ended before a kill ($(tail -c 300 "$WORK/sink.0.log"))"; return; }
     echo "INFO sink: killed $KILL_DELAY_MS ms after its first message"
-    for k in 1 2; do
-        "$FERROKEEPER_BIN" stream run "${args[@]}" --resume >"$WORK/sink.$k.log" 2>&1 &
-        local pid=$!
-        sleep "0.$((RANDOM % 9 + 1))"
-        kill -9 "$pid" 2>/dev/null && echo "INFO sink: resume $k killed"
-        wait "$pid" 2>/dev/null
-    done
+    kill_resumes sink "$WORK/sink" "${args[@]}"
     if ! timeout 300 "$FERROKEEPER_BIN" stream run "${args[@]}" --resume >"$WORK/sink.final.log" 2>&1; then
         fail sink "resume failed ($(tail -c 300 "$WORK/sink.final.log"))"; return
     fi

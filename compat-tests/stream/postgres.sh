@@ -70,17 +70,11 @@ sql_job "$WORK/clean.sql" tumbling "$WORK/clean" "'connector' = 'datagen', 'rows
 pg_job "$WORK/stats.sql" stats "'connector' = 'datagen', 'rows' = '$KILL_N', 'rows-per-second' = '600000'"
 has_rows() { [ "$("${PSQL[@]}" -c "SELECT count(*) > 0 FROM stats")" = t ]; }
 kill_case() {
-    local k pid args=("$WORK/stats.sql" --p 2 --checkpoint-ms 20 --state-dir "$WORK/stats.state")
+    local args=("$WORK/stats.sql" --p 2 --checkpoint-ms 20 --state-dir "$WORK/stats.state")
     "$FERROKEEPER_BIN" stream run "${args[@]}" >"$WORK/stats.0.log" 2>&1 &
     kill_when $! 300 has_rows || { fail exactly_once "the job ended before a kill ($(tail -c 300 "$WORK/stats.0.log"))"; return; }
     echo "INFO exactly_once: killed $KILL_DELAY_MS ms after its first rows"
-    for k in 1 2; do
-        "$FERROKEEPER_BIN" stream run "${args[@]}" --resume >"$WORK/stats.$k.log" 2>&1 &
-        pid=$!
-        sleep "0.$((RANDOM % 9 + 1))"
-        kill -9 "$pid" 2>/dev/null && echo "INFO exactly_once: resume $k killed"
-        wait "$pid" 2>/dev/null
-    done
+    kill_resumes exactly_once "$WORK/stats" "${args[@]}"
     if ! timeout 300 "$FERROKEEPER_BIN" stream run "${args[@]}" --resume >"$WORK/stats.final.log" 2>&1; then
         fail exactly_once "resume failed ($(tail -c 300 "$WORK/stats.final.log"))"; return
     fi

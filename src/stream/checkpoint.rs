@@ -488,6 +488,15 @@ fn staged_rel(epoch: u64, worker: usize) -> String {
     format!("sink/{epoch}/w{worker}.pending")
 }
 
+/// A staged output's bytes; None when an earlier attempt published and removed it.
+pub(crate) fn read_staged(staged: &Path) -> Result<Option<Vec<u8>>, StreamError> {
+    match std::fs::read(staged) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StreamError::io(staged, e)),
+    }
+}
+
 /// Publishes a staged output as `<to_dir>/part-<epoch>-w<worker><ext>`: a rename on one
 /// file system, else a synced copy renamed into place. Publishing twice is harmless: the
 /// part is there and the staged file gone.

@@ -24,7 +24,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 
-use crate::stream::checkpoint::write_synced;
+use crate::stream::checkpoint::{read_staged, write_synced};
 use crate::stream::StreamError;
 
 /// How long a metadata or watermark request may take.
@@ -288,11 +288,8 @@ impl KafkaSink {
         worker: usize,
         staged: &Path,
     ) -> Result<(), StreamError> {
-        let bytes = match std::fs::read(staged) {
-            Ok(b) => b,
-            // Published and removed by an earlier attempt.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(StreamError::io(staged, e)),
+        let Some(bytes) = read_staged(staged)? else {
+            return Ok(());
         };
         let key = format!("e{epoch}-w{worker}");
         let marker = marker_path(staged);

@@ -14,6 +14,7 @@ use std::sync::Mutex;
 
 use postgres::{Client, NoTls};
 
+use crate::stream::checkpoint::read_staged;
 use crate::stream::StreamError;
 
 const MARKERS: &str = "ferrokeeper_stream_published";
@@ -129,10 +130,8 @@ impl PostgresSink {
         worker: usize,
         staged: &Path,
     ) -> Result<(), StreamError> {
-        let csv = match std::fs::read(staged) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(StreamError::io(staged, e)),
+        let Some(csv) = read_staged(staged)? else {
+            return Ok(());
         };
         let mut client = self.client();
         let mut tx = client.transaction().map_err(|e| err("begin", e))?;
