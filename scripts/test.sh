@@ -22,8 +22,9 @@ suite() {
 
 need_pkgs=()
 # iptables: the ensemble and fault suites cut links with it (a fresh machine lacks it).
-# kcat and postgresql: a Kafka reader and a database server for the stream suite's sinks.
-for p in zookeeper libzookeeper-java zookeeper-bin libclang-dev clang python3-venv iptables kcat postgresql; do
+# kcat, postgresql and clickhouse: a Kafka reader and the databases of the stream suites' sinks.
+for p in zookeeper libzookeeper-java zookeeper-bin libclang-dev clang python3-venv iptables kcat postgresql \
+         clickhouse-server clickhouse-client; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -95,6 +96,9 @@ suite compat-tests/stream/kafka.sh "stream kafka suite" \
 
 suite compat-tests/stream/postgres.sh "stream postgres suite" \
   "ferrokeeper stream: a PostgreSQL sink (jdbc connector), the known answer and exactly-once under kill -9, read back by psql"
+
+suite compat-tests/stream/pipeline.sh "stream pipeline suite" \
+  "ferrokeeper stream: the §5 pipeline (examples/log-pipeline): logs -> Kafka 0.9 -> SQL jobs -> ClickHouse (replicated), PostgreSQL, Kafka, files, each read back and checked; on Ferrokeeper and Apache ZooKeeper 3.8"
 
 suite compat-tests/stream/distributed.sh "stream distributed suite" \
   "ferrokeeper stream: distributed jobs (2 coordinators, 3 workers), exactly-once under kill -9 of a worker, the leading coordinator, everything; rescale 2 -> 1 -> 2; on Ferrokeeper and Apache ZooKeeper 3.8"

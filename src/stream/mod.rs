@@ -21,6 +21,7 @@ pub(crate) mod bench_job;
 pub(crate) mod checkpoint;
 pub(crate) mod checksum;
 pub(crate) mod cli;
+pub(crate) mod clickhouse;
 pub(crate) mod cluster;
 pub(crate) mod control;
 pub(crate) mod datagen;

@@ -5,7 +5,8 @@
 //! Connectors: `datagen` (the benchmark generator: columns ts, service, level, latency),
 //! `file` (a file or a directory of files, CSV or JSON lines, optionally followed) and
 //! `kafka` (a topic's partitions) as sources; `file` (a directory of part files),
-//! `kafka`, `jdbc` / `postgres` (a PostgreSQL table) and `print` / `stdout` as sinks.
+//! `kafka`, `jdbc` / `postgres` (a PostgreSQL table), `clickhouse` (a table over HTTP) and
+//! `print` / `stdout` as sinks.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::stream::bench_job::DatagenSplit;
 use crate::stream::checkpoint::publish_part;
+use crate::stream::clickhouse::ClickHouseSink;
 use crate::stream::datagen::Level;
 use crate::stream::job::{Job, SplitReader};
 use crate::stream::kafka::{KafkaSink, KafkaSplit, KafkaTopic};
@@ -87,6 +89,7 @@ enum SinkSpec {
     Stdout,
     Kafka(Box<KafkaSink>),
     Postgres(Box<PostgresSink>),
+    ClickHouse(Box<ClickHouseSink>),
 }
 
 pub(crate) struct SqlJob {
@@ -183,6 +186,12 @@ impl SqlJob {
             }
         };
         let snk = &plan.sink;
+        if snk.format == Format::Regex {
+            return Err(StreamError::Usage(format!(
+                "table {}: 'format' = 'regex' reads sources only",
+                snk.name
+            )));
+        }
         let sink = match snk.connector.as_str() {
             "file" | "filesystem" => {
                 let dir = snk.option("path").ok_or_else(|| {
@@ -192,7 +201,7 @@ impl SqlJob {
                     ))
                 })?;
                 let ext = match snk.format {
-                    Format::Csv => ".csv",
+                    Format::Csv | Format::Regex => ".csv",
                     Format::Json => ".json",
                 };
                 SinkSpec::Files {
@@ -203,32 +212,29 @@ impl SqlJob {
             "print" | "stdout" => SinkSpec::Stdout,
             "kafka" => SinkSpec::Kafka(Box::new(KafkaSink::open(kafka_topic(snk)?)?)),
             "jdbc" | "postgres" | "postgresql" => {
-                if snk.format != Format::Csv {
-                    return Err(StreamError::Usage(format!(
-                        "table {}: the {} connector takes 'format' = 'csv'",
-                        snk.name, snk.connector
-                    )));
-                }
-                let need = |k: &str| {
-                    snk.option(k).ok_or_else(|| {
-                        StreamError::Usage(format!(
-                            "table {}: the {} connector needs '{k}'",
-                            snk.name, snk.connector
-                        ))
-                    })
-                };
-                let columns: Vec<String> = snk.columns.iter().map(|c| c.name.clone()).collect();
+                let columns = csv_sink_columns(snk)?;
                 SinkSpec::Postgres(Box::new(PostgresSink::open(
-                    need("url")?,
+                    need(snk, "url")?,
                     snk.option("username"),
                     snk.option("password"),
                     snk.option("table-name").unwrap_or(&snk.name),
                     &columns,
                 )?))
             }
+            "clickhouse" => {
+                let columns = csv_sink_columns(snk)?;
+                SinkSpec::ClickHouse(Box::new(ClickHouseSink::open(
+                    need(snk, "url")?,
+                    snk.option("username"),
+                    snk.option("password"),
+                    snk.option("database-name").unwrap_or("default"),
+                    snk.option("table-name").unwrap_or(&snk.name),
+                    &columns,
+                )?))
+            }
             other => {
                 return Err(StreamError::Usage(format!(
-                    "table {}: connector '{other}' is not supported as a sink (file, kafka, jdbc, print)",
+                    "table {}: connector '{other}' is not supported as a sink (file, kafka, jdbc, clickhouse, print)",
                     snk.name
                 )))
             }
@@ -247,7 +253,10 @@ impl SqlJob {
     pub(crate) fn sink_dir(&self) -> Option<&Path> {
         match &self.sink {
             SinkSpec::Files { dir, .. } => Some(dir),
-            SinkSpec::Stdout | SinkSpec::Kafka(_) | SinkSpec::Postgres(_) => None,
+            SinkSpec::Stdout
+            | SinkSpec::Kafka(_)
+            | SinkSpec::Postgres(_)
+            | SinkSpec::ClickHouse(_) => None,
         }
     }
 
@@ -297,8 +306,30 @@ impl SqlJob {
             }
             SinkSpec::Kafka(k) => k.publish(epoch, worker, staged),
             SinkSpec::Postgres(p) => p.publish(epoch, worker, staged),
+            SinkSpec::ClickHouse(c) => c.publish(staged),
         }
     }
+}
+
+/// A required `WITH` option of a sink or source.
+fn need<'a>(t: &'a TableDef, key: &str) -> Result<&'a str, StreamError> {
+    t.option(key).ok_or_else(|| {
+        StreamError::Usage(format!(
+            "table {}: the {} connector needs '{key}'",
+            t.name, t.connector
+        ))
+    })
+}
+
+/// The column names of a database sink, which takes CSV lines.
+fn csv_sink_columns(t: &TableDef) -> Result<Vec<String>, StreamError> {
+    if t.format != Format::Csv {
+        return Err(StreamError::Usage(format!(
+            "table {}: the {} connector takes 'format' = 'csv'",
+            t.name, t.connector
+        )));
+    }
+    Ok(t.columns.iter().map(|c| c.name.clone()).collect())
 }
 
 fn number(t: &TableDef, key: &str) -> Result<Option<u64>, StreamError> {
@@ -415,7 +446,7 @@ impl SplitReader for SqlReader {
                 let (plan, skip) = (&self.plan, self.ignore_parse_errors);
                 let mut rows = Vec::new();
                 let got = split.read(max, &mut |line, path| {
-                    match sql::decode(plan.source.format, line, &plan.source.columns) {
+                    match sql::decode_line(&plan.source, line) {
                         Ok(row) => rows.push(row),
                         Err(_) if skip => {}
                         Err(e) => {
@@ -433,7 +464,7 @@ impl SplitReader for SqlReader {
                 let (plan, skip) = (&self.plan, self.ignore_parse_errors);
                 let mut rows = Vec::new();
                 let got = split.read(max, &mut |line| {
-                    match sql::decode(plan.source.format, line, &plan.source.columns) {
+                    match sql::decode_line(&plan.source, line) {
                         Ok(row) => rows.push(row),
                         Err(_) if skip => {}
                         Err(e) => return Err(StreamError::Source(format!("kafka: {e}"))),
@@ -553,6 +584,7 @@ impl Job for SqlJob {
             SinkSpec::Stdout => print_bytes(&out),
             SinkSpec::Kafka(k) => k.deliver(worker, &out),
             SinkSpec::Postgres(p) => p.deliver(&out),
+            SinkSpec::ClickHouse(c) => c.deliver(&out),
         }
     }
 

@@ -61,7 +61,28 @@ pub(crate) fn format_timestamp(ms: i64) -> String {
     format!("{y:04}-{m:02}-{d:02} {h:02}:{min:02}:{s:02}.{milli:03}")
 }
 
-/// Parses integer ms, or `YYYY-MM-DD[ T]HH:MM[:SS[.fff]]` (an optional trailing `Z`), as UTC.
+/// `+HH:MM`, `+HHMM` or `+HH` (or `-`): the offset in ms.
+fn parse_offset(text: &str) -> Option<i64> {
+    let (sign, rest) = match text.split_at(1) {
+        ("+", r) => (1, r),
+        ("-", r) => (-1, r),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if !matches!(digits.len(), 2 | 4) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let h: i64 = digits[..2].parse().ok()?;
+    let m: i64 = if digits.len() == 4 {
+        digits[2..].parse().ok()?
+    } else {
+        0
+    };
+    (h <= 23 && m <= 59).then_some(sign * (h * 60 + m) * 60_000)
+}
+
+/// Parses integer ms, or `YYYY-MM-DD[ T]HH:MM[:SS[.fff]]` with an optional `Z` or ISO 8601
+/// offset (`+01:00`), as UTC.
 pub(crate) fn parse_timestamp(text: &str) -> Result<i64, SqlError> {
     let bad = || SqlError::bad_value(text, "a TIMESTAMP (ms, or 'YYYY-MM-DD HH:MM:SS[.fff]')");
     let t = text.trim();
@@ -72,6 +93,12 @@ pub(crate) fn parse_timestamp(text: &str) -> Result<i64, SqlError> {
     let (date, time) = match t.split_once([' ', 'T']) {
         Some((d, tm)) => (d, tm),
         None => (t, "00:00:00"),
+    };
+    // An ISO 8601 offset (`+01:00`, `-0500`, as nginx's $time_iso8601 writes): the local
+    // time minus the offset is UTC.
+    let (time, offset_ms) = match time.find(['+', '-']) {
+        Some(at) => (&time[..at], parse_offset(&time[at..]).ok_or_else(bad)?),
+        None => (time, 0),
     };
     let num = |s: &str| -> Result<i64, SqlError> {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || s.len() > 9 {
@@ -117,5 +144,8 @@ pub(crate) fn parse_timestamp(text: &str) -> Result<i64, SqlError> {
         }
         None => 0,
     };
-    Ok(days_from_civil(y, m, d) * MS_PER_DAY + ((h * 60 + min) * 60 + sec) * 1000 + milli)
+    Ok(
+        days_from_civil(y, m, d) * MS_PER_DAY + ((h * 60 + min) * 60 + sec) * 1000 + milli
+            - offset_ms,
+    )
 }

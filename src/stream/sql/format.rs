@@ -2,7 +2,7 @@
 
 use super::civil::format_timestamp;
 use super::error::SqlError;
-use super::plan::{Column, Format};
+use super::plan::{Column, Format, LinePattern, TableDef};
 use super::value::{parse_field, ColumnType, Value};
 
 /// Decodes one line into a row of `columns`.
@@ -28,7 +28,34 @@ pub(crate) fn decode(
                 .collect()
         }
         Format::Json => decode_json(line, columns),
+        Format::Regex => Err(SqlError::invalid(
+            "the regex format decodes with its table's pattern (decode_line)",
+        )),
     }
+}
+
+/// Decodes one line of `table`, in its format.
+pub(crate) fn decode_line(table: &TableDef, line: &str) -> Result<Vec<Value>, SqlError> {
+    let Some(LinePattern(re)) = table
+        .pattern
+        .as_ref()
+        .filter(|_| table.format == Format::Regex)
+    else {
+        return decode(table.format, line, &table.columns);
+    };
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let caps = re
+        .captures(line)
+        .ok_or_else(|| SqlError::bad_value(line, "a line matching the table's 'regex'"))?;
+    table
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| match caps.get(i + 1) {
+            Some(m) => parse_field(m.as_str(), c.ty),
+            None => Ok(Value::Null),
+        })
+        .collect()
 }
 
 /// Splits a CSV record: fields separated by commas, a field in double quotes may hold commas,
@@ -117,7 +144,8 @@ fn json_field(field: Option<&serde_json::Value>, c: &Column) -> Result<Value, Sq
 /// Encodes a row of `columns` as one line (no newline).
 pub(crate) fn encode(format: Format, row: &[Value], columns: &[Column]) -> String {
     match format {
-        Format::Csv => {
+        // A sink in the regex format is refused when the job is built; CSV is its nearest.
+        Format::Csv | Format::Regex => {
             let mut out = String::new();
             for (i, v) in row.iter().enumerate() {
                 if i > 0 {

@@ -33,7 +33,7 @@ pub(crate) use self::{
     acc::Acc,
     error::SqlError,
     expr::Expr,
-    format::{decode, encode},
+    format::{decode, decode_line, encode},
     plan::{AggCall, AggFunc, Column, Format, JobPlan, OutputCol, TableDef},
     value::{parse_field, ColumnType, Value},
 };

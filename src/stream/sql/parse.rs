@@ -8,7 +8,7 @@ use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
 use super::error::SqlError;
-use super::plan::{Column, Format, JobPlan, TableDef};
+use super::plan::{Column, Format, JobPlan, LinePattern, TableDef};
 use super::value::ColumnType;
 use super::watermark::Watermark;
 
@@ -133,8 +133,15 @@ fn table_def(ct: &sql::CreateTable) -> Result<TableDef, SqlError> {
         {
             None | Some("csv") => Format::Csv,
             Some("json") => Format::Json,
-            Some(other) => return Err(SqlError::bad_value(other, "'format' = 'csv' or 'json'")),
+            Some("regex") => Format::Regex,
+            Some(other) => {
+                return Err(SqlError::bad_value(
+                    other,
+                    "'format' = 'csv', 'json' or 'regex'",
+                ))
+            }
         },
+        pattern: None,
         name,
         columns,
         options,
@@ -151,10 +158,37 @@ fn table_def(ct: &sql::CreateTable) -> Result<TableDef, SqlError> {
         check_time_column(&table, i)?;
         table.event_time = Some(i);
     }
+    if table.format == Format::Regex {
+        table.pattern = Some(line_pattern(&table)?);
+    }
     table.watermark_delay_ms = table.duration_ms("watermark_delay")?.unwrap_or(0);
     table.idle_timeout_ms = table.duration_ms("idle_timeout")?;
     table.allowed_lateness_ms = table.duration_ms("allowed_lateness")?.unwrap_or(0);
     Ok(table)
+}
+
+/// The `'regex'` option of a table in the regex format: one capture group per column.
+fn line_pattern(table: &TableDef) -> Result<LinePattern, SqlError> {
+    let text = table.option("regex").ok_or_else(|| {
+        SqlError::invalid(format!(
+            "table `{}`: 'format' = 'regex' needs option 'regex'",
+            table.name
+        ))
+    })?;
+    // Bounded, as every input is: a pattern's compiled size.
+    let re = regex::RegexBuilder::new(text)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| SqlError::bad_value(text, format!("a regular expression ({e})")))?;
+    let groups = re.captures_len() - 1;
+    if groups != table.columns.len() {
+        return Err(SqlError::invalid(format!(
+            "table `{}`: 'regex' has {groups} capture groups, the table has {} columns",
+            table.name,
+            table.columns.len()
+        )));
+    }
+    Ok(LinePattern(std::sync::Arc::new(re)))
 }
 
 /// A `WATERMARK FOR col AS col - delay` clause: the table's event time and watermark delay.

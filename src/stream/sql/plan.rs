@@ -22,7 +22,14 @@ pub(crate) struct Column {
 pub(crate) enum Format {
     Csv,
     Json,
+    /// A source's lines matched by `'regex'`, capture group i giving column i (1-based):
+    /// web-server logs and the like. Sources only.
+    Regex,
 }
+
+/// The compiled `'regex'` of a table in the regex format.
+#[derive(Clone, Debug)]
+pub(crate) struct LinePattern(pub(crate) std::sync::Arc<regex::Regex>);
 
 /// One `CREATE TABLE` with its `WITH` options, the ones the engine reads already decoded.
 #[derive(Clone, Debug)]
@@ -35,6 +42,8 @@ pub(crate) struct TableDef {
     pub(crate) options: BTreeMap<String, String>,
     /// `'format'`, default CSV.
     pub(crate) format: Format,
+    /// `'regex'`, for `Format::Regex`.
+    pub(crate) pattern: Option<LinePattern>,
     /// `'event_time'`: the index of the column holding event time.
     pub(crate) event_time: Option<usize>,
     /// `'watermark_delay'`, default 0.

@@ -370,3 +370,44 @@ fn truncated_jobs_do_not_panic() {
         assert!(parse_job(text).is_ok());
     }
 }
+
+/// A web-server log line, one capture group per column; a line that does not match, or a
+/// group that does not parse as its column, is a parse error.
+#[test]
+fn regex_format_reads_log_lines() {
+    let plan = parse_job(
+        r#"CREATE TABLE logs (ts TIMESTAMP(3), service STRING, status BIGINT, latency BIGINT)
+             WITH (connector = 'file', format = 'regex', event_time = 'ts',
+                   regex = '^\S+ - - \[([^\]]+)\] "\S+ /([^/ ]+)\S* [^"]*" (\d{3}) \d+ (\d+)$');
+           CREATE TABLE out (service STRING, n BIGINT) WITH (connector = 'print');
+           INSERT INTO out SELECT service, COUNT(*) FROM logs
+             GROUP BY service, TUMBLE(ts, INTERVAL '10' SECOND)"#,
+    )
+    .unwrap();
+    let src = &plan.source;
+    let row = decode_line(
+        src,
+        r#"10.0.0.7 - - [2023-11-14T22:13:20.123+00:00] "GET /svc-07/items?id=3 HTTP/1.1" 503 1234 187"#,
+    )
+    .unwrap();
+    assert_eq!(
+        row,
+        vec![
+            Value::Int(1_700_000_000_123),
+            Value::Str("svc-07".into()),
+            Value::Int(503),
+            Value::Int(187)
+        ]
+    );
+    assert!(decode_line(src, "garbage").is_err());
+    assert!(decode_line(src, r#"h - - [not a time] "GET /a HTTP/1.1" 200 1 2"#).is_err());
+    let groups = parse_job(
+        "CREATE TABLE l (a STRING, b STRING) WITH (connector = 'file', format = 'regex', regex = '(x)');
+         CREATE TABLE o (a STRING) WITH (connector = 'print');
+         INSERT INTO o SELECT a FROM l GROUP BY a, TUMBLE(b, INTERVAL '1' SECOND)",
+    );
+    assert!(groups.unwrap_err().to_string().contains("1 capture groups"));
+    let missing =
+        parse_job("CREATE TABLE l (a STRING) WITH (connector = 'file', format = 'regex')");
+    assert!(missing.unwrap_err().to_string().contains("'regex'"));
+}

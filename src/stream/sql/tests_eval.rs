@@ -196,6 +196,22 @@ fn timestamps() {
         1_709_208_000_000
     );
     assert_eq!(parse_timestamp("123").unwrap(), 123);
+    // ISO 8601 offsets, as nginx's $time_iso8601 writes them.
+    for text in [
+        "2024-02-29T13:30:00+01:30",
+        "2024-02-29T13:30:00.000+0130",
+        "2024-02-29T10:00:00-02",
+        "2024-02-29T12:00:00+00:00",
+    ] {
+        assert_eq!(parse_timestamp(text).unwrap(), 1_709_208_000_000, "{text}");
+    }
+    for bad in [
+        "2024-02-29T12:00:00+1",
+        "2024-02-29T12:00:00+24:00",
+        "2024-02-29T12:00:00+ab",
+    ] {
+        assert!(parse_timestamp(bad).is_err(), "{bad}");
+    }
     assert_eq!(parse_timestamp("1969-07-20").unwrap(), -14_256_000_000);
     for bad in [
         "2023-02-29 00:00:00",
