@@ -243,6 +243,15 @@ impl Checkpointer {
         let _ = self.tx.send(report);
     }
 
+    /// Stages a worker's late output of `epoch` beside its output (`<staged>.late`); the
+    /// output's ack (`stage_sink`, after this) covers both.
+    pub(crate) fn stage_late(&self, epoch: u64, worker: usize, out: &[u8]) {
+        let path = late_path(&self.staged_path(epoch, worker));
+        if let Err(e) = write_synced(&path, out) {
+            let _ = self.tx.send(Report::Failed(e.to_string()));
+        }
+    }
+
     /// Where a worker's output of `epoch` is staged until its commit.
     pub(crate) fn staged_path(&self, epoch: u64, worker: usize) -> PathBuf {
         self.dir.join(staged_rel(epoch, worker))
@@ -486,6 +495,11 @@ pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StreamError>
 
 fn staged_rel(epoch: u64, worker: usize) -> String {
     format!("sink/{epoch}/w{worker}.pending")
+}
+
+/// The late output staged beside a staged output.
+pub(crate) fn late_path(staged: &Path) -> PathBuf {
+    staged.with_extension("late")
 }
 
 /// A staged output's bytes; None when an earlier attempt published and removed it.

@@ -27,7 +27,7 @@ use timely::dataflow::ProbeHandle;
 use crate::stream::checkpoint::{key_group, Checkpointer, WorkerState, KEY_GROUPS};
 use crate::stream::job::{Job, SplitReader};
 use crate::stream::time::EpochTime;
-use crate::stream::window::{KeyedWindows, WindowResult};
+use crate::stream::window::{Accumulator, KeyedWindows, WindowResult};
 use crate::stream::StreamError;
 
 /// Records a source emits per split and activation: large enough that the engine costs
@@ -227,7 +227,7 @@ pub(crate) fn run<J: Job>(
                     }
                 },
             );
-            let mut windows = KeyedWindows::<J::Acc>::new(job.window());
+            let mut windows = KeyedWindows::<J::Acc>::new(job.window(), job.allowed_lateness());
             if let Some(r) = restore.as_ref() {
                 for s in &r.state {
                     if let Ok(w) = s.windows() {
@@ -237,12 +237,20 @@ pub(crate) fn run<J: Job>(
                 windows.retain_keys(|k| route(k, peers) == index as u64);
             }
             let win_ckpt = ckpt.clone();
+            let late_output = job.late_output();
             let results = records
                 .unary_frontier::<CapacityContainerBuilder<Vec<WindowResult<J::Acc>>>, _, _, _>(
                     Exchange::new(move |r: &J::Rec| route(J::key(r), peers)),
                     "windows",
                     move |cap, _info| {
-                        let mut op = WindowOp::<J>::new(windows, cap, start_epoch, index, win_ckpt);
+                        let mut op = WindowOp::<J>::new(
+                            windows,
+                            cap,
+                            start_epoch,
+                            index,
+                            win_ckpt,
+                            late_output,
+                        );
                         move |(input, frontier), output| {
                             input.for_each(|time, data| op.receive(stamp_time(time.stamp()), data));
                             op.advance(frontier.frontier(), output);
@@ -377,6 +385,11 @@ impl<J: Job> SinkState<J> {
         while self.next_stage < last {
             let e = self.next_stage;
             let out = self.pending.remove(&e).unwrap_or_default();
+            if let Some(late) = self.job.encode_late(&out) {
+                // Written before the output it goes with: a staged output has its late
+                // file. Written always, so no file of a dropped attempt at this epoch stays.
+                c.stage_late(e, self.worker, &late);
+            }
             c.stage_sink(e, self.worker, &self.job.encode(&out));
             self.staged.push(e);
             self.next_stage += 1;
@@ -659,6 +672,8 @@ struct WindowOp<J: Job> {
     worker: usize,
     ckpt: Option<Arc<Checkpointer>>,
     fired: Vec<WindowResult<J::Acc>>,
+    /// Records dropped as late, for the job's late output (when it has one).
+    late: Option<Vec<WindowResult<J::Acc>>>,
 }
 
 impl<J: Job> WindowOp<J> {
@@ -668,6 +683,7 @@ impl<J: Job> WindowOp<J> {
         epoch: u64,
         worker: usize,
         ckpt: Option<Arc<Checkpointer>>,
+        late_output: bool,
     ) -> WindowOp<J> {
         cap.downgrade(&EpochTime::new(epoch, 0));
         WindowOp {
@@ -678,12 +694,13 @@ impl<J: Job> WindowOp<J> {
             worker,
             ckpt,
             fired: Vec::new(),
+            late: late_output.then(Vec::new),
         }
     }
 
     fn receive(&mut self, time: EpochTime, data: &mut Vec<J::Rec>) {
         if time.epoch <= self.epoch {
-            Self::apply(&mut self.windows, data.drain(..));
+            Self::apply(&mut self.windows, data.drain(..), self.late.as_mut());
         } else {
             self.stash
                 .entry(time.epoch)
@@ -692,11 +709,24 @@ impl<J: Job> WindowOp<J> {
         }
     }
 
-    fn apply(windows: &mut KeyedWindows<J::Acc>, records: impl Iterator<Item = J::Rec>) {
+    fn apply(
+        windows: &mut KeyedWindows<J::Acc>,
+        records: impl Iterator<Item = J::Rec>,
+        mut late_out: Option<&mut Vec<WindowResult<J::Acc>>>,
+    ) {
         let mut late = 0;
         for r in records {
-            if !windows.add(J::key(&r), J::ts(&r), &r) {
+            let (key, ts) = (J::key(&r), J::ts(&r));
+            if !windows.add(key, ts, &r) {
                 late += 1;
+                if let Some(out) = late_out.as_mut() {
+                    out.push(WindowResult {
+                        key,
+                        start: ts,
+                        end: ts,
+                        stats: <J::Acc as Accumulator>::of(&r),
+                    });
+                }
             }
         }
         if late > 0 {
@@ -737,12 +767,17 @@ impl<J: Job> WindowOp<J> {
                 .min()
                 .unwrap_or(u64::MAX)
                 .min(stashed);
-            if f > self.windows.fired() {
+            // Late records go out with the epoch they were applied in.
+            if let Some(late) = self.late.as_mut().filter(|l| !l.is_empty()) {
+                output.session(&*cap).give_iterator(late.drain(..));
+            }
+            if f > self.windows.fired() || self.windows.has_refires() {
                 self.windows.fire(f, &mut self.fired);
                 if !self.fired.is_empty() {
                     output.session(&*cap).give_iterator(self.fired.drain(..));
                 }
-                if f != u64::MAX {
+                // A refire may come without the frontier moving: the capability only rises.
+                if f != u64::MAX && f > cap.time().event {
                     cap.downgrade(&EpochTime::new(self.epoch, f));
                 }
             }
@@ -779,7 +814,7 @@ impl<J: Job> WindowOp<J> {
             cap.downgrade(&EpochTime::new(next, fired.max(cap.time().event)));
             if let Some(batches) = self.stash.remove(&next) {
                 for (_, mut records) in batches {
-                    Self::apply(&mut self.windows, records.drain(..));
+                    Self::apply(&mut self.windows, records.drain(..), self.late.as_mut());
                 }
             }
         }

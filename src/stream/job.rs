@@ -51,6 +51,19 @@ pub(crate) trait Job: Send + Sync + 'static {
     fn idle_timeout(&self) -> Option<std::time::Duration> {
         None
     }
+    /// How long a fired window's state is kept for late events, which fire it again.
+    fn allowed_lateness(&self) -> u64 {
+        0
+    }
+    /// Whether records dropped as late go to the sink's `collect` (as
+    /// `WindowResult::is_late_record`) for a late output, instead of only being counted.
+    fn late_output(&self) -> bool {
+        false
+    }
+    /// The bytes of an epoch's late output, staged beside its output (`<staged>.late`).
+    fn encode_late(&self, _out: &Self::Out) -> Option<Vec<u8>> {
+        None
+    }
     /// Adds a fired window to a worker's output.
     fn collect(&self, out: &mut Self::Out, r: &WindowResult<Self::Acc>);
     /// The bytes staged in a checkpoint for an epoch's output.

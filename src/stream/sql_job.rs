@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::stream::bench_job::DatagenSplit;
-use crate::stream::checkpoint::publish_part;
+use crate::stream::checkpoint::{late_path, publish_part};
 use crate::stream::clickhouse::ClickHouseSink;
 use crate::stream::datagen::Level;
 use crate::stream::job::{Job, SplitReader};
@@ -92,8 +92,18 @@ enum SinkSpec {
     ClickHouse(Box<ClickHouseSink>),
 }
 
+/// A worker's output of an epoch: sink lines, and late records for the late output.
+#[derive(Debug, Default)]
+pub(crate) struct SqlOut {
+    rows: Vec<u8>,
+    late: Vec<u8>,
+}
+
 pub(crate) struct SqlJob {
     plan: JobPlan,
+    /// The source's `'late_output'`: a directory of CSV part files receiving the records
+    /// dropped as late (their event time and group key), published like a file sink.
+    late_dir: Option<PathBuf>,
     splits: Vec<SplitSpec>,
     follow: bool,
     ignore_parse_errors: bool,
@@ -240,6 +250,7 @@ impl SqlJob {
             }
         };
         Ok(SqlJob {
+            late_dir: src.option("late_output").map(PathBuf::from),
             follow: flag(src, "follow"),
             ignore_parse_errors: flag(src, "ignore_parse_errors"),
             plan,
@@ -247,6 +258,14 @@ impl SqlJob {
             sink,
             kafka,
         })
+    }
+
+    /// How a late record's line is typed: its event time first.
+    fn late_columns(&self) -> [sql::Column; 1] {
+        [sql::Column {
+            name: "ts".into(),
+            ty: ColumnType::Timestamp,
+        }]
     }
 
     /// A file sink's directory.
@@ -271,20 +290,19 @@ impl SqlJob {
                 )));
             }
         }
-        let Some(dir) = self.sink_dir() else {
-            return Ok(());
-        };
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return Ok(());
-        };
-        if entries
-            .flatten()
-            .any(|e| e.file_name().to_string_lossy().starts_with("part-"))
-        {
-            return Err(StreamError::Usage(format!(
-                "{}: holds the parts of an earlier run; remove them, or --resume it",
-                dir.display()
-            )));
+        for dir in self.sink_dir().into_iter().chain(self.late_dir.as_deref()) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            if entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("part-"))
+            {
+                return Err(StreamError::Usage(format!(
+                    "{}: holds the parts of an earlier run; remove them, or --resume it",
+                    dir.display()
+                )));
+            }
         }
         Ok(())
     }
@@ -296,6 +314,17 @@ impl SqlJob {
         worker: usize,
         staged: &Path,
     ) -> Result<(), StreamError> {
+        // The late output first: it is staged before the output, and goes with it.
+        let late = late_path(staged);
+        if let Some(dir) = &self.late_dir {
+            match std::fs::metadata(&late) {
+                Ok(m) if m.len() > 0 => publish_part(&late, dir, epoch, worker, ".csv")?,
+                Ok(_) => {
+                    let _ = std::fs::remove_file(&late);
+                }
+                Err(_) => {}
+            }
+        }
         match &self.sink {
             SinkSpec::Files { dir, ext } => publish_part(staged, dir, epoch, worker, ext),
             SinkSpec::Stdout => {
@@ -330,6 +359,18 @@ fn csv_sink_columns(t: &TableDef) -> Result<Vec<String>, StreamError> {
         )));
     }
     Ok(t.columns.iter().map(|c| c.name.clone()).collect())
+}
+
+/// Appends to epoch 0's part of `dir` (output without checkpoints).
+fn append_part(dir: &Path, worker: usize, ext: &str, bytes: &[u8]) -> Result<(), StreamError> {
+    std::fs::create_dir_all(dir).map_err(|e| StreamError::io(dir, e))?;
+    let path = dir.join(format!("part-{:020}-w{worker}{ext}", 0));
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| StreamError::io(&path, e))?;
+    f.write_all(bytes).map_err(|e| StreamError::io(&path, e))
 }
 
 fn number(t: &TableDef, key: &str) -> Result<Option<u64>, StreamError> {
@@ -492,7 +533,7 @@ impl Job for SqlJob {
     type Rec = SqlRecord;
     type Acc = SqlAcc;
     type Reader = SqlReader;
-    type Out = Vec<u8>;
+    type Out = SqlOut;
 
     fn splits(&self) -> usize {
         self.splits.len()
@@ -551,36 +592,52 @@ impl Job for SqlJob {
             .map(std::time::Duration::from_millis)
     }
 
-    fn collect(&self, out: &mut Vec<u8>, r: &WindowResult<SqlAcc>) {
+    fn allowed_lateness(&self) -> u64 {
+        self.plan.source.allowed_lateness_ms
+    }
+
+    fn late_output(&self) -> bool {
+        self.late_dir.is_some()
+    }
+
+    fn collect(&self, out: &mut SqlOut, r: &WindowResult<SqlAcc>) {
+        if r.is_late_record() {
+            // Its event time, then its group key's values.
+            let mut row = vec![Value::Int(r.start as i64)];
+            row.extend(r.stats.group.iter().cloned());
+            out.late
+                .extend_from_slice(sql::encode(Format::Csv, &row, &self.late_columns()).as_bytes());
+            out.late.push(b'\n');
+            return;
+        }
         let row = self
             .plan
             .output_row(&r.stats.group, r.start, r.end, &r.stats.accs);
-        out.extend_from_slice(
+        out.rows.extend_from_slice(
             sql::encode(self.plan.sink.format, &row, &self.plan.sink.columns).as_bytes(),
         );
-        out.push(b'\n');
+        out.rows.push(b'\n');
     }
 
-    fn encode(&self, out: &Vec<u8>) -> Vec<u8> {
-        out.clone()
+    fn encode(&self, out: &SqlOut) -> Vec<u8> {
+        out.rows.clone()
     }
 
-    fn deliver(&self, worker: usize, out: Vec<u8>) -> Result<(), StreamError> {
+    fn encode_late(&self, out: &SqlOut) -> Option<Vec<u8>> {
+        self.late_dir.as_ref().map(|_| out.late.clone())
+    }
+
+    fn deliver(&self, worker: usize, out: SqlOut) -> Result<(), StreamError> {
+        if let Some(dir) = self.late_dir.as_ref().filter(|_| !out.late.is_empty()) {
+            append_part(dir, worker, ".csv", &out.late)?;
+        }
+        let out = out.rows;
         if out.is_empty() {
             return Ok(());
         }
         match &self.sink {
-            SinkSpec::Files { dir, ext } => {
-                // Without checkpoints output is appended as it comes: epoch 0's part.
-                std::fs::create_dir_all(dir).map_err(|e| StreamError::io(dir, e))?;
-                let path = dir.join(format!("part-{:020}-w{worker}{ext}", 0));
-                let mut f = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path)
-                    .map_err(|e| StreamError::io(&path, e))?;
-                f.write_all(&out).map_err(|e| StreamError::io(&path, e))
-            }
+            // Without checkpoints output is appended as it comes: epoch 0's part.
+            SinkSpec::Files { dir, ext } => append_part(dir, worker, ext, &out),
             SinkSpec::Stdout => print_bytes(&out),
             SinkSpec::Kafka(k) => k.deliver(worker, &out),
             SinkSpec::Postgres(p) => p.deliver(&out),

@@ -247,3 +247,89 @@ fn an_idle_split_stops_holding_the_watermark_back() {
         );
     }
 }
+
+/// Allowed lateness end to end, with checkpoints: a late event within the lateness fires
+/// its window again (a second row with the update), one past it goes to the late output
+/// (`'late_output'`, published with its epoch like the sink).
+#[test]
+fn late_events_update_their_window_or_go_to_the_late_output() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = scratch("sql-late");
+    let _cleanup = Cleanup(dir.clone());
+    let (input, out, late) = (dir.join("in.csv"), dir.join("out"), dir.join("late"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(&input, "1000,1,INFO,1\n12000,1,INFO,1\n").unwrap();
+    let source = format!(
+        "'connector' = 'file', 'path' = '{}', 'follow' = 'true', 'allowed_lateness' = '5 s', 'late_output' = '{}'",
+        input.display(),
+        late.display()
+    );
+    let job = Arc::new(SqlJob::from_sql(&bench_sql(&source, "tumbling", &out), 1).unwrap());
+    let store = MemStore {
+        commits: Arc::new(Mutex::new(Vec::new())),
+        fail_at: None,
+    };
+    let c =
+        Checkpointer::start("late", 1, &dir.join("state"), 0, vec![0], Box::new(store)).unwrap();
+    let drain = Arc::new(AtomicBool::new(false));
+    let config = RunConfig {
+        p: 1,
+        checkpoint_ms: 10,
+        drain: Some(drain.clone()),
+        progress: None,
+        cluster: None,
+    };
+    let t = std::thread::spawn(move || engine::run(job, config, Some(c), None).unwrap());
+    let lines = |d: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("part-"))
+            .flat_map(|e| {
+                let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+                text.lines().map(str::to_string).collect::<Vec<_>>()
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let wait_for = |d: &Path, line: &str| {
+        let start = std::time::Instant::now();
+        while !lines(d).iter().any(|l| l == line) {
+            assert!(
+                start.elapsed().as_secs() < 20,
+                "no {line} in {d:?}: {:?}",
+                lines(d)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    };
+    let append = |text: &str| {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&input)
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    };
+    wait_for(&out, "1,0,10000,1,0,1");
+    append("5000,1,INFO,1\n");
+    wait_for(&out, "1,0,10000,2,0,2");
+    append("16000,1,INFO,1\n25000,3,INFO,1\n");
+    wait_for(&out, "1,10000,20000,2,0,2");
+    append("3000,2,INFO,7\n");
+    wait_for(&late, "1970-01-01 00:00:03.000,2");
+    drain.store(true, Ordering::Release);
+    t.join().unwrap();
+    assert_eq!(
+        lines(&out),
+        [
+            "1,0,10000,1,0,1",
+            "1,0,10000,2,0,2",
+            "1,10000,20000,2,0,2",
+            "3,20000,30000,1,0,1"
+        ]
+    );
+    assert_eq!(lines(&late), ["1970-01-01 00:00:03.000,2"]);
+}

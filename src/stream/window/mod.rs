@@ -1,6 +1,8 @@
 //! Event-time windows over keyed streams, with Flink's semantics: a window fires once the
-//! watermark passes its last millisecond, an element whose every window has fired is late
-//! and dropped, and a fired window's state is gone (allowed lateness 0).
+//! watermark passes its last millisecond; its state is kept for the allowed lateness after
+//! that, and an element arriving for it meanwhile fires it again with the update; an
+//! element whose every window is past its lateness is late and dropped (or sent to the
+//! job's late output).
 //!
 //! Time here is the *event frontier* `f`: the least event time still to come, Flink's
 //! watermark plus one. A window `[start, end)` fires when `end <= f`.
@@ -85,13 +87,21 @@ impl Accumulator for LogStats {
     }
 }
 
-/// One fired window of one key.
+/// One fired window of one key. A record dropped as late travels to the sink as the empty
+/// window `[ts, ts)` (no real window is empty), so it is staged with its epoch's output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct WindowResult<A = LogStats> {
     pub(crate) key: u64,
     pub(crate) start: u64,
     pub(crate) end: u64,
     pub(crate) stats: A,
+}
+
+impl<A> WindowResult<A> {
+    /// A late record for the job's late output (see above), not a window.
+    pub(crate) fn is_late_record(&self) -> bool {
+        self.start == self.end
+    }
 }
 
 /// The windows of every key one operator instance owns.
@@ -103,13 +113,27 @@ pub(crate) enum KeyedWindows<A = LogStats> {
 }
 
 impl<A: Accumulator> KeyedWindows<A> {
-    pub(crate) fn new(spec: WindowSpec) -> KeyedWindows<A> {
+    /// Windows of `spec` keeping fired windows `lateness` ms past their end.
+    pub(crate) fn new(spec: WindowSpec, lateness: u64) -> KeyedWindows<A> {
         match spec {
-            WindowSpec::Tumbling { size } => KeyedWindows::Sliced(SlicedWindows::new(size, size)),
-            WindowSpec::Sliding { size, slide } => {
-                KeyedWindows::Sliced(SlicedWindows::new(size, slide))
+            WindowSpec::Tumbling { size } => {
+                KeyedWindows::Sliced(SlicedWindows::new(size, size, lateness))
             }
-            WindowSpec::Session { gap } => KeyedWindows::Session(SessionWindows::new(gap)),
+            WindowSpec::Sliding { size, slide } => {
+                KeyedWindows::Sliced(SlicedWindows::new(size, slide, lateness))
+            }
+            WindowSpec::Session { gap } => {
+                KeyedWindows::Session(SessionWindows::new(gap, lateness))
+            }
+        }
+    }
+
+    /// Whether a late event updated a fired window, which must fire again even if the
+    /// frontier did not move.
+    pub(crate) fn has_refires(&self) -> bool {
+        match self {
+            KeyedWindows::Sliced(w) => !w.refire.is_empty(),
+            KeyedWindows::Session(w) => w.refire,
         }
     }
 
@@ -121,7 +145,8 @@ impl<A: Accumulator> KeyedWindows<A> {
         }
     }
 
-    /// Fires every window that ends at or before the event frontier `f`.
+    /// Fires every window that ends at or before the event frontier `f`, and the fired ones
+    /// a late event updated.
     pub(crate) fn fire(&mut self, f: u64, out: &mut Vec<WindowResult<A>>) {
         match self {
             KeyedWindows::Sliced(w) => w.fire(f, out),
@@ -140,7 +165,10 @@ impl<A: Accumulator> KeyedWindows<A> {
     /// Keeps only the keys `keep` says yes to: a restored operator takes its key groups.
     pub(crate) fn retain_keys(&mut self, keep: impl Fn(u64) -> bool) {
         match self {
-            KeyedWindows::Sliced(w) => w.keys.retain(|k, _| keep(*k)),
+            KeyedWindows::Sliced(w) => {
+                w.keys.retain(|k, _| keep(*k));
+                w.refire.retain(|(k, _)| keep(*k));
+            }
             KeyedWindows::Session(w) => w.keys.retain(|k, _| keep(*k)),
         }
     }
@@ -151,10 +179,12 @@ impl<A: Accumulator> KeyedWindows<A> {
             (KeyedWindows::Sliced(a), KeyedWindows::Sliced(b)) => {
                 a.fired = a.fired.max(b.fired);
                 a.keys.extend(b.keys);
+                a.refire.extend(b.refire);
             }
             (KeyedWindows::Session(a), KeyedWindows::Session(b)) => {
                 a.fired = a.fired.max(b.fired);
                 a.keys.extend(b.keys);
+                a.refire |= b.refire;
             }
             _ => {}
         }

@@ -2,7 +2,7 @@
 //! and a window is the sum of its `size / slide` slices when it fires (Flink SQL's window
 //! slicing), instead of updating `size / slide` windows per event.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -13,27 +13,55 @@ use super::{Accumulator, WindowResult};
 pub(crate) struct SlicedWindows<A> {
     size: u64,
     slide: u64,
+    /// Allowed lateness: a fired window's slices stay this long past its end, and an event
+    /// for it fires it again with the update (Flink's `allowedLateness`).
+    lateness: u64,
     /// The event frontier windows have fired up to.
     pub(super) fired: u64,
     /// Per key, its non-empty slices in start order.
     pub(super) keys: HashMap<u64, VecDeque<(u64, A)>>,
+    /// Fired windows `(key, start)` that a late event updated: they fire again.
+    pub(super) refire: BTreeSet<(u64, u64)>,
 }
 
 impl<A: Accumulator> SlicedWindows<A> {
-    pub(crate) fn new(size: u64, slide: u64) -> SlicedWindows<A> {
+    pub(crate) fn new(size: u64, slide: u64, lateness: u64) -> SlicedWindows<A> {
         SlicedWindows {
             size,
             slide: slide.max(1),
+            lateness,
             fired: 0,
             keys: HashMap::new(),
+            refire: BTreeSet::new(),
         }
     }
 
     pub(crate) fn add(&mut self, key: u64, ts: u64, e: &A::In) -> bool {
         let start = ts - ts % self.slide;
-        // The last window holding this slice ends at start + size.
-        if start.saturating_add(self.size) <= self.fired {
+        // The last window holding this slice ends at start + size, and is kept `lateness`
+        // longer.
+        if start
+            .saturating_add(self.size)
+            .saturating_add(self.lateness)
+            <= self.fired
+        {
             return false;
+        }
+        // The earliest window holding this slice ends at or after start + slide: unless
+        // the frontier reached that, none of them has fired (the usual case, one compare).
+        if self.fired >= start.saturating_add(self.slide) {
+            let first = (start + self.slide)
+                .saturating_sub(self.size)
+                .div_ceil(self.slide)
+                * self.slide;
+            let mut w = first;
+            while w <= start && w.saturating_add(self.size) <= self.fired {
+                // Fired, and still kept: past its lateness a window takes nothing more.
+                if w.saturating_add(self.size).saturating_add(self.lateness) > self.fired {
+                    self.refire.insert((key, w));
+                }
+                w += self.slide;
+            }
         }
         let slices = self.keys.entry(key).or_default();
         // Events are nearly in order: the slice is almost always the last one.
@@ -54,12 +82,42 @@ impl<A: Accumulator> SlicedWindows<A> {
         self.size + k * self.slide
     }
 
+    /// The sum of `key`'s slices in `[start, start + size)`.
+    fn window(&self, key: u64, start: u64) -> Option<A> {
+        let mut stats: Option<A> = None;
+        for (_, s) in self
+            .keys
+            .get(&key)?
+            .iter()
+            .skip_while(|(s, _)| *s < start)
+            .take_while(|(s, _)| *s < start + self.size)
+        {
+            match stats.as_mut() {
+                Some(acc) => acc.merge(s),
+                None => stats = Some(s.clone()),
+            }
+        }
+        stats
+    }
+
     pub(crate) fn fire(&mut self, f: u64, out: &mut Vec<WindowResult<A>>) {
+        // Updated windows first, while all their slices are still kept.
+        for (key, start) in std::mem::take(&mut self.refire) {
+            if let Some(stats) = self.window(key, start) {
+                out.push(WindowResult {
+                    key,
+                    start,
+                    end: start + self.size,
+                    stats,
+                });
+            }
+        }
         if f <= self.fired || self.next_end() > f {
             self.fired = self.fired.max(f);
             return;
         }
         let (size, slide, fired) = (self.size, self.slide, self.fired);
+        let keep = size.saturating_add(self.lateness);
         self.keys.retain(|&key, slices| {
             let (Some(&(first, _)), Some(&(last, _))) = (slices.front(), slices.back()) else {
                 return false;
@@ -92,10 +150,11 @@ impl<A: Accumulator> SlicedWindows<A> {
                 }
                 start += slide;
             }
-            // A slice is done once the last window holding it has fired.
+            // A slice is done once the last window holding it has fired and its allowed
+            // lateness has passed.
             while slices
                 .front()
-                .is_some_and(|(s, _)| s.saturating_add(size) <= f)
+                .is_some_and(|(s, _)| s.saturating_add(keep) <= f)
             {
                 slices.pop_front();
             }
