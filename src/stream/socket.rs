@@ -43,24 +43,6 @@ pub(crate) struct SocketSource {
 }
 
 impl SocketSource {
-    fn peer(&self) -> String {
-        format!("{}:{}", self.host, self.port)
-    }
-}
-
-/// What the receiver thread tells the split.
-#[derive(Default)]
-struct Shared {
-    /// Spool bytes written and fsynced: the split reads nothing past it.
-    durable: AtomicU64,
-    /// The end marker is written: nothing more comes.
-    ended: AtomicBool,
-    /// Set when the split is dropped.
-    stop: AtomicBool,
-    error: Mutex<Option<String>>,
-}
-
-impl SocketSource {
     /// `'hostname'`, `'port'` and `'connect.timeout'` (default 30 s) of a socket table.
     pub(crate) fn from_table(t: &TableDef) -> Result<SocketSource, StreamError> {
         let need = |key: &str| {
@@ -86,6 +68,23 @@ impl SocketSource {
             connect_timeout: Duration::from_millis(timeout),
         })
     }
+
+    fn peer(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// What the receiver thread tells the split.
+#[derive(Default)]
+struct Shared {
+    /// Spool bytes written and fsynced: the split reads nothing past it.
+    durable: AtomicU64,
+    /// The end marker is written: nothing more comes.
+    ended: AtomicBool,
+    /// Set when the split is dropped.
+    stop: AtomicBool,
+    /// Why the receiver failed: reported after the lines spooled before it.
+    error: Mutex<Option<String>>,
 }
 
 /// Empties a spool for a fresh run: an earlier run's lines and end marker go.

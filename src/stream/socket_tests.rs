@@ -178,3 +178,47 @@ fn a_refused_connect_is_retried_until_its_timeout() {
     assert_eq!((strs(&lines), end), (vec!["hello".into()], Ok(true)));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_sql_job_reads_one_spooled_split_and_skips_lines_that_do_not_decode() {
+    use crate::stream::job::{Job, SplitReader};
+    use crate::stream::sql_job::SqlJob;
+    let dir = scratch("sql");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sql = |options: &str| {
+        format!(
+            "CREATE TABLE logs (ts BIGINT, service BIGINT) WITH ('connector' = 'socket', {options});
+             CREATE TABLE out (service BIGINT, cnt BIGINT) WITH ('connector' = 'print');
+             INSERT INTO out SELECT service, COUNT(*) FROM logs
+             GROUP BY service, TUMBLE(ts, INTERVAL '10' SECOND);"
+        )
+    };
+    let e = SqlJob::from_sql(&sql("'port' = '1'"), 2).err().unwrap();
+    assert!(e.to_string().contains("needs 'hostname'"), "{e}");
+    let options = format!(
+        "'hostname' = '127.0.0.1', 'port' = '{port}', 'connect.timeout' = '5 s', 'ignore_parse_errors' = 'true'"
+    );
+    let mut job = SqlJob::from_sql(&sql(&options), 4).unwrap();
+    assert!(job.spools());
+    // One connection, one split, whatever the parallelism.
+    assert_eq!(job.splits(), 1);
+    job.use_spool(&dir, true).unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().unwrap();
+        c.write_all(b"1000,7\n\xff\nnot a row\n2000,7\n").unwrap();
+    });
+    let mut r = job.open(0, 0).unwrap();
+    let (mut ts, until) = (Vec::new(), Instant::now() + Duration::from_secs(10));
+    while Instant::now() < until {
+        match r.read(100, &mut |rec| ts.push(SqlJob::ts(&rec))).unwrap() {
+            None => break,
+            Some(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    server.join().unwrap();
+    assert_eq!(ts, [1000, 2000]);
+    assert_eq!(r.position(), 26);
+    assert!(eof_path(&dir.join("logs-0.log")).exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
