@@ -91,6 +91,9 @@ suite compat-tests/stream/recovery.sh "stream recovery suite" \
 suite compat-tests/stream/sql.sh "stream sql suite" \
   "ferrokeeper stream run: SQL jobs (the benchmark job in SQL, datagen and file sources, refusals, exactly-once under kill -9)"
 
+suite compat-tests/stream/socket.sh "stream socket suite" \
+  "ferrokeeper stream: the socket source (TCP lines through a spool) equal to stream bench, and exactly-once under kill -9 mid-connection"
+
 suite compat-tests/stream/kafka.sh "stream kafka suite" \
   "ferrokeeper stream: Kafka 0.9.0.1 (broker on Ferrokeeper) as a source (equal to stream bench) and an exactly-once sink under kill -9 (read back by kcat)"
 

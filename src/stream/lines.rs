@@ -19,6 +19,8 @@ pub(crate) struct LineSplit {
     follow: bool,
     /// A line read without its newline yet (followed files only).
     partial: Vec<u8>,
+    /// No byte at or after this offset is read.
+    limit: u64,
 }
 
 impl LineSplit {
@@ -32,6 +34,7 @@ impl LineSplit {
             position,
             follow,
             partial: Vec::new(),
+            limit: u64::MAX,
         })
     }
 
@@ -42,10 +45,32 @@ impl LineSplit {
         max: usize,
         give: &mut impl FnMut(&str, &Path) -> Result<(), StreamError>,
     ) -> Result<Option<usize>, StreamError> {
+        self.read_bytes(max, &mut |line, path, offset| {
+            let text = std::str::from_utf8(line).map_err(|_| {
+                StreamError::Source(format!(
+                    "{}: the line at offset {offset} is not UTF-8",
+                    path.display()
+                ))
+            })?;
+            give(text, path)
+        })
+    }
+
+    /// [`LineSplit::read`] giving each line's bytes and its offset, for a source that
+    /// decides itself what a line that is not UTF-8 means.
+    pub(crate) fn read_bytes(
+        &mut self,
+        max: usize,
+        give: &mut impl FnMut(&[u8], &Path, u64) -> Result<(), StreamError>,
+    ) -> Result<Option<usize>, StreamError> {
         let mut n = 0;
         while n < max {
+            let room = (MAX_LINE + 1 - self.partial.len().min(MAX_LINE)) as u64;
+            // Never past the limit: bytes after it may not be durable yet.
+            let before = self.position + self.partial.len() as u64;
+            let room = room.min(self.limit.saturating_sub(before));
             let got = (&mut self.reader)
-                .take((MAX_LINE + 1 - self.partial.len().min(MAX_LINE)) as u64)
+                .take(room)
                 .read_until(b'\n', &mut self.partial)
                 .map_err(|e| StreamError::io(&self.path, e))?;
             let complete = self.partial.last() == Some(&b'\n');
@@ -71,21 +96,20 @@ impl LineSplit {
             while let Some((b'\n' | b'\r', rest)) = line.split_last() {
                 line = rest;
             }
-            let text = std::str::from_utf8(line).map_err(|_| {
-                StreamError::Source(format!(
-                    "{}: the line at offset {} is not UTF-8",
-                    self.path.display(),
-                    self.position
-                ))
-            })?;
-            if !text.is_empty() {
-                give(text, &self.path)?;
+            if !line.is_empty() {
+                give(line, &self.path, self.position)?;
             }
             self.position += len;
             self.partial.clear();
             n += 1;
         }
         Ok(Some(n))
+    }
+
+    /// Reads no byte at or after `end` (a followed file whose writer tells how far its
+    /// content is durable); unlimited by default.
+    pub(crate) fn set_limit(&mut self, end: u64) {
+        self.limit = end;
     }
 
     pub(crate) fn position(&self) -> u64 {

@@ -9,7 +9,8 @@
 //! - [`checkpoint`]: state files and manifests; [`zk_store`]: manifests in the ensemble;
 //! - [`sql`]: the SQL front end: a job file's tables and query, parsed into a plan;
 //!   [`sql_job`]: such a plan as a job; [`lines`]: files read as line splits;
-//!   [`kafka`]: Kafka topics as sources and sinks; [`postgres`]: PostgreSQL tables as sinks;
+//!   [`socket`]: TCP lines spooled as a replayable split; [`kafka`]: Kafka topics as
+//!   sources and sinks; [`postgres`]: PostgreSQL tables as sinks;
 //! - [`metrics`]: a running job's Prometheus endpoint;
 //! - [`runner`]: checkpoint set-up around a run; [`control`]: a running job's registration
 //!   and stop requests, `stream status|checkpoints|stop`; [`cli`]: the `ferrokeeper stream`
@@ -33,6 +34,7 @@ pub(crate) mod metrics;
 pub(crate) mod postgres;
 pub(crate) mod run_cmd;
 pub(crate) mod runner;
+pub(crate) mod socket;
 pub(crate) mod sql;
 pub(crate) mod sql_job;
 pub(crate) mod time;

@@ -39,13 +39,22 @@ pub(crate) fn run_job(args: RunArgs) -> Result<(), StreamError> {
         return Err(StreamError::Usage("--p: 1 to 64".into()));
     }
     let text = std::fs::read_to_string(&args.file).map_err(|e| StreamError::io(&args.file, e))?;
-    let job = SqlJob::from_sql(&text, args.p)
+    let mut job = SqlJob::from_sql(&text, args.p)
         .map_err(|e| StreamError::Usage(format!("{}: {e}", args.file.display())))?;
     let ck = &args.checkpoints;
     if !ck.resume {
         job.check_sink_is_fresh()?;
     }
     let name = job_name(ck.job.as_deref(), &args.file)?;
+    // A socket source's spool: in the state dir, so `--resume` finds it; without one, in
+    // this process's scratch dir (removed at the end: such a run cannot be resumed).
+    let scratch = ck
+        .state_dir
+        .is_none()
+        .then(|| std::env::temp_dir().join(format!("ferrokeeper-stream-{}", std::process::id())));
+    if let Some(dir) = ck.state_dir.as_ref().or(scratch.as_ref()) {
+        job.use_spool(&dir.join("spool").join(&name), !ck.resume)?;
+    }
     let metrics_listener = args
         .metrics_port
         .map(crate::stream::metrics::bind)
@@ -107,6 +116,9 @@ pub(crate) fn run_job(args: RunArgs) -> Result<(), StreamError> {
     });
     eprintln!("{line}");
     prepared.finish();
+    if let Some(dir) = scratch {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     Ok(())
 }
 

@@ -3,8 +3,9 @@
 //! accumulators, and the sink table's connector writing one line per fired window.
 //!
 //! Connectors: `datagen` (the benchmark generator: columns ts, service, level, latency),
-//! `file` (a file or a directory of files, CSV or JSON lines, optionally followed) and
-//! `kafka` (a topic's partitions) as sources; `file` (a directory of part files),
+//! `file` (a file or a directory of files, CSV or JSON lines, optionally followed),
+//! `socket` (lines from a TCP connection, spooled) and `kafka` (a topic's partitions) as
+//! sources; `file` (a directory of part files),
 //! `kafka`, `jdbc` / `postgres` (a PostgreSQL table), `clickhouse` (a table over HTTP) and
 //! `print` / `stdout` as sinks.
 
@@ -21,6 +22,7 @@ use crate::stream::job::{Job, SplitReader};
 use crate::stream::kafka::{KafkaSink, KafkaSplit, KafkaTopic};
 use crate::stream::lines::{list_files, LineSplit};
 use crate::stream::postgres::PostgresSink;
+use crate::stream::socket::{reset_spool, SocketSource, SocketSplit};
 use crate::stream::sql::{self, Acc, ColumnType, Format, JobPlan, TableDef, Value};
 use crate::stream::window::{Accumulator, WindowResult, WindowSpec};
 use crate::stream::StreamError;
@@ -76,6 +78,8 @@ enum SplitSpec {
     File(PathBuf),
     /// A partition of the source topic.
     Kafka(usize),
+    /// The one split of a socket source: its connection, read through the spool.
+    Socket(SocketSource),
 }
 
 /// Where the output goes.
@@ -110,6 +114,8 @@ pub(crate) struct SqlJob {
     sink: SinkSpec,
     /// A Kafka source's topic, and whether it ends at the offsets it found at start.
     kafka: Option<(KafkaTopic, bool)>,
+    /// A socket source's spool file, set by [`SqlJob::use_spool`] before the run.
+    spool: Option<PathBuf>,
 }
 
 /// `'topic'` and the `'properties.*'` options of a Kafka table.
@@ -188,9 +194,11 @@ impl SqlJob {
                 }
                 files.into_iter().map(SplitSpec::File).collect()
             }
+            // One connection, so one split; other workers get none.
+            "socket" => vec![SplitSpec::Socket(SocketSource::from_table(src)?)],
             other => {
                 return Err(StreamError::Usage(format!(
-                "table {}: connector '{other}' is not supported as a source (datagen, file, kafka)",
+                "table {}: connector '{other}' is not supported as a source (datagen, file, socket, kafka)",
                 src.name
             )))
             }
@@ -257,6 +265,7 @@ impl SqlJob {
             splits,
             sink,
             kafka,
+            spool: None,
         })
     }
 
@@ -266,6 +275,26 @@ impl SqlJob {
             name: "ts".into(),
             ty: ColumnType::Timestamp,
         }]
+    }
+
+    /// Whether the source is spooled on this machine (a socket), so the job cannot run
+    /// distributed.
+    pub(crate) fn spools(&self) -> bool {
+        self.splits
+            .iter()
+            .any(|s| matches!(s, SplitSpec::Socket(_)))
+    }
+
+    /// Puts a socket source's spool in `dir` (`<table>-0.log`), emptied for a `fresh` run.
+    pub(crate) fn use_spool(&mut self, dir: &Path, fresh: bool) -> Result<(), StreamError> {
+        if self.spools() {
+            let spool = dir.join(format!("{}-0.log", self.plan.source.name));
+            if fresh {
+                reset_spool(&spool)?;
+            }
+            self.spool = Some(spool);
+        }
+        Ok(())
     }
 
     /// A file sink's directory.
@@ -419,6 +448,7 @@ enum Inner {
     Datagen(DatagenSplit, Option<Throttle>),
     Lines(LineSplit),
     Kafka(KafkaSplit),
+    Socket(SocketSplit),
 }
 
 /// Holds a generated split to its share of `rows-per-second`, counted from when it opened.
@@ -501,6 +531,30 @@ impl SplitReader for SqlReader {
                 }
                 Ok(got)
             }
+            Inner::Socket(split) => {
+                let (plan, skip) = (&self.plan, self.ignore_parse_errors);
+                let mut rows = Vec::new();
+                let got = split.read(max, &mut |line, at| {
+                    // Network input: a line that is not UTF-8 is a parse error like any other.
+                    let row = std::str::from_utf8(line)
+                        .map_err(|_| "not UTF-8".to_string())
+                        .and_then(|l| sql::decode_line(&plan.source, l).map_err(|e| e.to_string()));
+                    match row {
+                        Ok(row) => rows.push(row),
+                        Err(_) if skip => {}
+                        Err(e) => {
+                            return Err(StreamError::Source(format!(
+                                "socket: the line at spool offset {at}: {e}"
+                            )))
+                        }
+                    }
+                    Ok(())
+                })?;
+                for row in rows {
+                    self.project(&row, give);
+                }
+                Ok(got)
+            }
             Inner::Kafka(split) => {
                 let (plan, skip) = (&self.plan, self.ignore_parse_errors);
                 let mut rows = Vec::new();
@@ -525,6 +579,7 @@ impl SplitReader for SqlReader {
             Inner::Datagen(s, _) => s.position(),
             Inner::Lines(s) => s.position(),
             Inner::Kafka(s) => s.position(),
+            Inner::Socket(s) => s.position(),
         }
     }
 }
@@ -560,6 +615,12 @@ impl Job for SqlJob {
                     .as_ref()
                     .ok_or_else(|| StreamError::State("a kafka split without a topic".into()))?;
                 Inner::Kafka(KafkaSplit::open(topic, *partition, position, *bounded)?)
+            }
+            SplitSpec::Socket(src) => {
+                let spool = self.spool.as_ref().ok_or_else(|| {
+                    StreamError::State("a socket split without a spool directory".into())
+                })?;
+                Inner::Socket(SocketSplit::open(src, spool, position)?)
             }
         };
         Ok(SqlReader {

@@ -58,8 +58,15 @@ pub(crate) fn submit(args: SubmitArgs) -> Result<(), StreamError> {
         return Err(StreamError::Usage("--workers x --threads: 1 to 64".into()));
     }
     let sql = std::fs::read_to_string(&args.file).map_err(|e| StreamError::io(&args.file, e))?;
-    SqlJob::from_sql(&sql, args.splits)
+    let job = SqlJob::from_sql(&sql, args.splits)
         .map_err(|e| StreamError::Usage(format!("{}: {e}", args.file.display())))?;
+    if job.spools() {
+        // Its spool (the replayable copy of the connection) would live on one machine.
+        return Err(StreamError::Usage(format!(
+            "{}: the socket connector runs with `stream run` only, not distributed",
+            args.file.display()
+        )));
+    }
     let name = crate::stream::run_cmd::job_name(args.job.as_deref(), &args.file)?;
     let state_dir =
         std::path::absolute(&args.state_dir).map_err(|e| StreamError::io(&args.state_dir, e))?;
