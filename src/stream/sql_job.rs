@@ -17,10 +17,9 @@ use serde::{Deserialize, Serialize};
 use crate::stream::bench_job::DatagenSplit;
 use crate::stream::checkpoint::{late_path, publish_part};
 use crate::stream::clickhouse::ClickHouseSink;
-use crate::stream::datagen::Level;
-use crate::stream::job::{Job, SplitReader};
+use crate::stream::job::Job;
 use crate::stream::kafka::{KafkaSink, KafkaSplit, KafkaTopic};
-use crate::stream::lines::{list_files, LineSplit};
+use crate::stream::lines::LineSplit;
 use crate::stream::postgres::PostgresSink;
 use crate::stream::socket::{reset_spool, SocketSource, SocketSplit};
 use crate::stream::sql::{self, Acc, ColumnType, Format, JobPlan, TableDef, Value};
@@ -118,31 +117,6 @@ pub(crate) struct SqlJob {
     spool: Option<PathBuf>,
 }
 
-/// `'topic'` and the `'properties.*'` options of a Kafka table.
-fn kafka_topic(t: &TableDef) -> Result<KafkaTopic, StreamError> {
-    let topic = t.option("topic").ok_or_else(|| {
-        StreamError::Usage(format!(
-            "table {}: the kafka connector needs 'topic'",
-            t.name
-        ))
-    })?;
-    let properties: Vec<(String, String)> = t
-        .options
-        .iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix("properties.")?.to_string(), v.clone())))
-        .collect();
-    if !properties.iter().any(|(k, _)| k == "bootstrap.servers") {
-        return Err(StreamError::Usage(format!(
-            "table {}: the kafka connector needs 'properties.bootstrap.servers'",
-            t.name
-        )));
-    }
-    Ok(KafkaTopic {
-        topic: topic.to_string(),
-        properties,
-    })
-}
-
 impl SqlJob {
     /// Parses a job file and resolves its connectors; `parallelism` is datagen's default
     /// split count.
@@ -150,113 +124,8 @@ impl SqlJob {
         let plan = sql::parse_job(text).map_err(|e| StreamError::Usage(e.to_string()))?;
         let src = &plan.source;
         let flag = |t: &TableDef, k: &str| t.option(k).is_some_and(|v| v == "true");
-        let mut kafka = None;
-        let splits = match src.connector.as_str() {
-            "kafka" => {
-                let topic = kafka_topic(src)?;
-                let bounded = match src.option("scan.bounded.mode") {
-                    None | Some("unbounded") => false,
-                    Some("latest-offset") => true,
-                    Some(other) => {
-                        return Err(StreamError::Usage(format!(
-                            "table {}: 'scan.bounded.mode' = '{other}' (unbounded, latest-offset)",
-                            src.name
-                        )))
-                    }
-                };
-                let n = topic.partitions()?;
-                kafka = Some((topic, bounded));
-                (0..n).map(SplitSpec::Kafka).collect()
-            }
-            "datagen" => {
-                check_datagen_columns(src)?;
-                let rows = number(src, "rows")?.unwrap_or(1_000_000);
-                let splits = number(src, "splits")?.map_or(parallelism, |s| s as usize);
-                let rate = number(src, "rows-per-second")?.filter(|r| *r > 0);
-                (0..splits.max(1))
-                    .map(|_| SplitSpec::Datagen {
-                        rows,
-                        splits: splits.max(1),
-                        rate,
-                    })
-                    .collect()
-            }
-            "file" | "filesystem" => {
-                let path = src.option("path").ok_or_else(|| {
-                    StreamError::Usage(format!(
-                        "table {}: the file connector needs 'path'",
-                        src.name
-                    ))
-                })?;
-                let files = list_files(Path::new(path))?;
-                if files.is_empty() {
-                    return Err(StreamError::Usage(format!("{path}: no files to read")));
-                }
-                files.into_iter().map(SplitSpec::File).collect()
-            }
-            // One connection, so one split; other workers get none.
-            "socket" => vec![SplitSpec::Socket(SocketSource::from_table(src)?)],
-            other => {
-                return Err(StreamError::Usage(format!(
-                "table {}: connector '{other}' is not supported as a source (datagen, file, socket, kafka)",
-                src.name
-            )))
-            }
-        };
-        let snk = &plan.sink;
-        if snk.format == Format::Regex {
-            return Err(StreamError::Usage(format!(
-                "table {}: 'format' = 'regex' reads sources only",
-                snk.name
-            )));
-        }
-        let sink = match snk.connector.as_str() {
-            "file" | "filesystem" => {
-                let dir = snk.option("path").ok_or_else(|| {
-                    StreamError::Usage(format!(
-                        "table {}: the file connector needs 'path'",
-                        snk.name
-                    ))
-                })?;
-                let ext = match snk.format {
-                    Format::Csv | Format::Regex => ".csv",
-                    Format::Json => ".json",
-                };
-                SinkSpec::Files {
-                    dir: PathBuf::from(dir),
-                    ext,
-                }
-            }
-            "print" | "stdout" => SinkSpec::Stdout,
-            "kafka" => SinkSpec::Kafka(Box::new(KafkaSink::open(kafka_topic(snk)?)?)),
-            "jdbc" | "postgres" | "postgresql" => {
-                let columns = csv_sink_columns(snk)?;
-                SinkSpec::Postgres(Box::new(PostgresSink::open(
-                    need(snk, "url")?,
-                    snk.option("username"),
-                    snk.option("password"),
-                    snk.option("table-name").unwrap_or(&snk.name),
-                    &columns,
-                )?))
-            }
-            "clickhouse" => {
-                let columns = csv_sink_columns(snk)?;
-                SinkSpec::ClickHouse(Box::new(ClickHouseSink::open(
-                    need(snk, "url")?,
-                    snk.option("username"),
-                    snk.option("password"),
-                    snk.option("database-name").unwrap_or("default"),
-                    snk.option("table-name").unwrap_or(&snk.name),
-                    &columns,
-                )?))
-            }
-            other => {
-                return Err(StreamError::Usage(format!(
-                    "table {}: connector '{other}' is not supported as a sink (file, kafka, jdbc, clickhouse, print)",
-                    snk.name
-                )))
-            }
-        };
+        let (splits, kafka) = source_splits(src, parallelism)?;
+        let sink = sink_spec(&plan.sink)?;
         Ok(SqlJob {
             late_dir: src.option("late_output").map(PathBuf::from),
             follow: flag(src, "follow"),
@@ -369,27 +238,6 @@ impl SqlJob {
     }
 }
 
-/// A required `WITH` option of a sink or source.
-fn need<'a>(t: &'a TableDef, key: &str) -> Result<&'a str, StreamError> {
-    t.option(key).ok_or_else(|| {
-        StreamError::Usage(format!(
-            "table {}: the {} connector needs '{key}'",
-            t.name, t.connector
-        ))
-    })
-}
-
-/// The column names of a database sink, which takes CSV lines.
-fn csv_sink_columns(t: &TableDef) -> Result<Vec<String>, StreamError> {
-    if t.format != Format::Csv {
-        return Err(StreamError::Usage(format!(
-            "table {}: the {} connector takes 'format' = 'csv'",
-            t.name, t.connector
-        )));
-    }
-    Ok(t.columns.iter().map(|c| c.name.clone()).collect())
-}
-
 /// Appends to epoch 0's part of `dir` (output without checkpoints).
 fn append_part(dir: &Path, worker: usize, ext: &str, bytes: &[u8]) -> Result<(), StreamError> {
     std::fs::create_dir_all(dir).map_err(|e| StreamError::io(dir, e))?;
@@ -402,186 +250,11 @@ fn append_part(dir: &Path, worker: usize, ext: &str, bytes: &[u8]) -> Result<(),
     f.write_all(bytes).map_err(|e| StreamError::io(&path, e))
 }
 
-fn number(t: &TableDef, key: &str) -> Result<Option<u64>, StreamError> {
-    t.option(key)
-        .map(|v| {
-            v.trim().parse::<u64>().map_err(|_| {
-                StreamError::Usage(format!("table {}: '{key}' = '{v}' is not a count", t.name))
-            })
-        })
-        .transpose()
-}
-
-/// datagen gives the benchmark's events: `(ts, service, level, latency)`, in that order.
-fn check_datagen_columns(t: &TableDef) -> Result<(), StreamError> {
-    use ColumnType::*;
-    let ok = t.columns.len() == 4
-        && matches!(t.columns[0].ty, Bigint | Timestamp)
-        && t.columns[1].ty == Bigint
-        && t.columns[2].ty == String
-        && t.columns[3].ty == Bigint;
-    if ok {
-        Ok(())
-    } else {
-        Err(StreamError::Usage(format!(
-            "table {}: datagen gives 4 columns (ts BIGINT|TIMESTAMP, service BIGINT, level STRING, latency BIGINT)",
-            t.name
-        )))
-    }
-}
-
 fn print_bytes(bytes: &[u8]) -> Result<(), StreamError> {
     let mut out = std::io::stdout().lock();
     out.write_all(bytes)
         .and_then(|_| out.flush())
         .map_err(|e| StreamError::Sink(format!("stdout: {e}")))
-}
-
-/// A split of a SQL job's source, projecting each row.
-pub(crate) struct SqlReader {
-    inner: Inner,
-    plan: JobPlan,
-    ignore_parse_errors: bool,
-}
-
-enum Inner {
-    Datagen(DatagenSplit, Option<Throttle>),
-    Lines(LineSplit),
-    Kafka(KafkaSplit),
-    Socket(SocketSplit),
-}
-
-/// Holds a generated split to its share of `rows-per-second`, counted from when it opened.
-struct Throttle {
-    per_s: f64,
-    since: std::time::Instant,
-    given: u64,
-}
-
-impl Throttle {
-    fn allowed(&self, max: usize) -> usize {
-        let due = (self.since.elapsed().as_secs_f64() * self.per_s) as u64;
-        (due.saturating_sub(self.given) as usize).min(max)
-    }
-}
-
-impl SqlReader {
-    fn project(&self, row: &[Value], give: &mut impl FnMut(SqlRecord)) {
-        if let Some((ts, group, accs)) = self.plan.project(row) {
-            give(SqlRecord {
-                key: JobPlan::key_hash(&group),
-                ts,
-                group,
-                accs,
-            });
-        }
-    }
-}
-
-impl SplitReader for SqlReader {
-    type Rec = SqlRecord;
-
-    fn read(
-        &mut self,
-        max: usize,
-        give: &mut impl FnMut(SqlRecord),
-    ) -> Result<Option<usize>, StreamError> {
-        match &mut self.inner {
-            Inner::Datagen(split, throttle) => {
-                let max = throttle.as_ref().map_or(max, |t| t.allowed(max));
-                if max == 0 {
-                    return Ok(Some(0));
-                }
-                let mut events = Vec::with_capacity(max);
-                let got = split.read(max, &mut |e| events.push(e))?;
-                if let Some(t) = throttle.as_mut() {
-                    t.given += events.len() as u64;
-                }
-                for e in events {
-                    let level = match e.level {
-                        Level::Info => "INFO",
-                        Level::Warn => "WARN",
-                        Level::Error => "ERROR",
-                    };
-                    let row = [
-                        Value::Int(e.ts as i64),
-                        Value::Int(e.service as i64),
-                        Value::Str(level.to_string()),
-                        Value::Int(e.latency_ms as i64),
-                    ];
-                    self.project(&row, give);
-                }
-                Ok(got)
-            }
-            Inner::Lines(split) => {
-                let (plan, skip) = (&self.plan, self.ignore_parse_errors);
-                let mut rows = Vec::new();
-                let got = split.read(max, &mut |line, path| {
-                    match sql::decode_line(&plan.source, line) {
-                        Ok(row) => rows.push(row),
-                        Err(_) if skip => {}
-                        Err(e) => {
-                            return Err(StreamError::Source(format!("{}: {e}", path.display())))
-                        }
-                    }
-                    Ok(())
-                })?;
-                for row in rows {
-                    self.project(&row, give);
-                }
-                Ok(got)
-            }
-            Inner::Socket(split) => {
-                let (plan, skip) = (&self.plan, self.ignore_parse_errors);
-                let mut rows = Vec::new();
-                let got = split.read(max, &mut |line, at| {
-                    // Network input: a line that is not UTF-8 is a parse error like any other.
-                    let row = std::str::from_utf8(line)
-                        .map_err(|_| "not UTF-8".to_string())
-                        .and_then(|l| sql::decode_line(&plan.source, l).map_err(|e| e.to_string()));
-                    match row {
-                        Ok(row) => rows.push(row),
-                        Err(_) if skip => {}
-                        Err(e) => {
-                            return Err(StreamError::Source(format!(
-                                "socket: the line at spool offset {at}: {e}"
-                            )))
-                        }
-                    }
-                    Ok(())
-                })?;
-                for row in rows {
-                    self.project(&row, give);
-                }
-                Ok(got)
-            }
-            Inner::Kafka(split) => {
-                let (plan, skip) = (&self.plan, self.ignore_parse_errors);
-                let mut rows = Vec::new();
-                let got = split.read(max, &mut |line| {
-                    match sql::decode_line(&plan.source, line) {
-                        Ok(row) => rows.push(row),
-                        Err(_) if skip => {}
-                        Err(e) => return Err(StreamError::Source(format!("kafka: {e}"))),
-                    }
-                    Ok(())
-                })?;
-                for row in rows {
-                    self.project(&row, give);
-                }
-                Ok(got)
-            }
-        }
-    }
-
-    fn position(&self) -> u64 {
-        match &self.inner {
-            Inner::Datagen(s, _) => s.position(),
-            Inner::Lines(s) => s.position(),
-            Inner::Kafka(s) => s.position(),
-            Inner::Socket(s) => s.position(),
-        }
-    }
 }
 
 impl Job for SqlJob {
@@ -710,6 +383,12 @@ impl Job for SqlJob {
         self.republish(epoch, worker, staged)
     }
 }
+
+mod connectors;
+mod reader;
+use connectors::{sink_spec, source_splits};
+pub(crate) use reader::SqlReader;
+use reader::{Inner, Throttle};
 
 #[cfg(test)]
 #[path = "sql_job_tests.rs"]
