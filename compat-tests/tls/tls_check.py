@@ -210,6 +210,13 @@ def kazoo_unified(port, certs):
     w = who_am_i(s, 1)
     check("raw-unified-tls-whoami-x509", ("x509:" + ALICE) in w, w)
     s.close()
+    # Python sends its certificate whatever the server asked: an untrusted one fails
+    # the handshake even under want.
+    try:
+        r = tls_session(port, certs, "rogue")
+        check("raw-want-untrusted-sent-refused", False, "served: " + who_am_i(r, 1))
+    except (ssl.SSLError, EOFError, ConnectionError, OSError):
+        check("raw-want-untrusted-sent-refused", True)
     for zk in (tls, plain):
         zk.stop()
 
