@@ -23,8 +23,10 @@ suite() {
 need_pkgs=()
 # iptables: the ensemble and fault suites cut links with it (a fresh machine lacks it).
 # kcat, postgresql and clickhouse: a Kafka reader and the databases of the stream suites' sinks.
+# openssl, libnetty-java (NettyServerCnxnFactory and ClientCnxnSocketNetty) and the JDK's
+# keytool (openjdk-17-jre-headless): the tls suite's stores and its Java server and client.
 for p in zookeeper libzookeeper-java zookeeper-bin libclang-dev clang python3-venv iptables kcat postgresql \
-         clickhouse-server clickhouse-client; do
+         clickhouse-server clickhouse-client openssl libnetty-java openjdk-17-jre-headless; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -55,6 +57,9 @@ suite compat-tests/run-all.sh "run-all suite" \
 
 suite compat-tests/sasl/run.sh "sasl suite" \
   "SASL DIGEST-MD5 on the client port: Java client, kazoo and raw tokens against ZooKeeper 3.8 and Ferrokeeper"
+
+suite compat-tests/tls/run.sh "tls suite" \
+  "TLS on the client port and x509 authentication: Java client (Netty), kazoo and raw TLS against ZooKeeper 3.8 and Ferrokeeper"
 
 suite compat-tests/ensemble/run.sh "ensemble suite" \
   "ensembles: all-Java reference, 3 Ferrokeeper, mixed (Ferrokeeper follower / leader), rolling replacement"

@@ -21,6 +21,7 @@ mod sasl;
 pub(crate) mod server_line;
 #[cfg(test)]
 mod tests;
+pub(crate) mod tls;
 mod values;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,6 +30,7 @@ use std::path::{Path, PathBuf};
 pub use args::parse_system_property_args;
 pub use error::{ConfigError, Origin};
 pub use sasl::SaslServerConfig;
+pub use tls::{ClientAuth, StoreSpec, StoreType, TlsConfig};
 
 /// One `server.N` line, kept for the quorum work.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +96,8 @@ pub struct Config {
     pub sasl: Option<SaslServerConfig>,
     /// `authProvider.N=...SASLAuthenticationProvider`: the `sasl` ACL scheme is registered.
     pub sasl_auth_provider: bool,
+    /// TLS on the client port (`secureClientPort`, `client.portUnification`, `ssl.*`).
+    pub tls: Option<TlsConfig>,
     /// The schemes a connection must be authenticated with before its other requests
     /// (`zookeeper.sessionRequireClientSASLAuth`, `zookeeper.enforce.auth.enabled` and
     /// `.schemes`); empty when nothing is enforced.
@@ -197,6 +201,7 @@ impl Config {
             raw: BTreeMap::new(),
             sasl: None,
             sasl_auth_provider: false,
+            tls: None,
             enforce_auth_schemes: Vec::new(),
             init_limit: 0,
             sync_limit: 0,
@@ -269,6 +274,12 @@ impl Config {
         let mut cfg = loader.finish()?;
         cfg.sasl = sasl::resolve(&cfg.raw)?;
         cfg.sasl_auth_provider = sasl::sasl_provider_registered(&cfg.raw);
+        let source_name =
+            || path.map_or_else(|| "-D overrides".into(), |p| p.display().to_string());
+        cfg.tls = tls::resolve(&cfg.raw).map_err(|message| ConfigError::Invalid {
+            source_name: source_name(),
+            message,
+        })?;
         cfg.enforce_auth_schemes = sasl::enforce_auth_schemes(&cfg.raw, cfg.sasl_auth_provider)
             .map_err(|message| ConfigError::Invalid {
                 source_name: path

@@ -63,7 +63,7 @@ pub(crate) fn sasl_provider_registered(raw: &BTreeMap<String, String>) -> bool {
         let class = v.trim();
         if class == SASL_PROVIDER_CLASS {
             found = true;
-        } else if !BUILT_IN_PROVIDERS.contains(&class) {
+        } else if !BUILT_IN_PROVIDERS.contains(&class) && class != super::tls::X509_PROVIDER_CLASS {
             tracing::warn!("{k}={class}: no such authentication provider here; ignored");
         }
     }

@@ -57,6 +57,31 @@ fn sasl_registered() -> bool {
     SASL_PROVIDER.load(Ordering::Relaxed)
 }
 
+/// Whether the `x509` scheme has its provider (`authProvider.N=...X509AuthenticationProvider`),
+/// and its `zookeeper.X509AuthenticationProvider.superUser`. Process-wide, like the above.
+static X509_PROVIDER: std::sync::RwLock<Option<Option<String>>> = std::sync::RwLock::new(None);
+
+/// Registers the `x509` scheme's provider with its super user, if any.
+pub(crate) fn register_x509_provider(super_user: Option<String>) {
+    let mut p = X509_PROVIDER.write().unwrap_or_else(|e| e.into_inner());
+    *p = Some(super_user);
+}
+
+pub(crate) fn x509_registered() -> bool {
+    X509_PROVIDER
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .is_some()
+}
+
+/// X509AuthenticationProvider.matches: the id is the ACL's, or is the super user's.
+fn x509_matches(id: &str, acl_id: &str) -> bool {
+    match &*X509_PROVIDER.read().unwrap_or_else(|e| e.into_inner()) {
+        None => false,
+        Some(super_user) => id == acl_id || super_user.as_deref() == Some(id),
+    }
+}
+
 /// SASLAuthenticationProvider.isValid: a Kerberos name; one with `@` must read
 /// `service[/host]@realm`.
 fn is_kerberos_name(id: &str) -> bool {
@@ -69,7 +94,9 @@ fn is_kerberos_name(id: &str) -> bool {
 /// Whether the authenticated scheme of `id` has a provider (ZooKeeper's fixupACL expands
 /// `auth` ACLs with those; ip is not one, super has no provider).
 fn is_authenticated_scheme(scheme: &str) -> bool {
-    scheme == "digest" || (scheme == "sasl" && sasl_registered())
+    scheme == "digest"
+        || (scheme == "sasl" && sasl_registered())
+        || (scheme == "x509" && x509_registered())
 }
 
 /// Whether `id` is valid for `scheme` (isValid of the registered providers; unknown
@@ -86,6 +113,8 @@ fn is_valid(scheme: &str, id: &str) -> bool {
         }
         "ip" => parse_ip_acl(id).is_some(),
         "sasl" => sasl_registered() && is_kerberos_name(id),
+        // X509AuthenticationProvider.isValid accepts any id.
+        "x509" => x509_registered(),
         _ => false,
     }
 }
@@ -139,6 +168,7 @@ pub fn check(acl: &[Acl], perm: i32, ids: &[Id]) -> Result<(), ErrorCode> {
                 "ip" => ip_matches(&mine.id, &a.id.id),
                 // SASLAuthenticationProvider.matches: `sasl:super` matches every sasl ACL.
                 "sasl" => sasl_registered() && (mine.id == "super" || mine.id == a.id.id),
+                "x509" => x509_matches(&mine.id, &a.id.id),
                 _ => false,
             };
             if matched {

@@ -218,12 +218,14 @@ pub fn who_am_i(c: &ReadCtx<'_>) -> ReadResult {
             .into_iter()
             .map(|i| ClientInfo {
                 auth_scheme: i.scheme.clone(),
-                // ZooKeeper reports the provider's user name: for digest ids
-                // ("user:base64hash") that is the part before the first ':'.
-                user: if i.scheme == "digest" {
-                    i.id.split(':').next().unwrap_or_default().to_string()
-                } else {
-                    i.id.clone()
+                // ZooKeeper reports the provider's user name (AuthUtil.getUser): for
+                // digest ids ("user:base64hash") the part before the first ':', the id
+                // itself for ip, sasl and x509, and "" for a scheme without a provider
+                // (`super`, which X509AuthenticationProvider adds as `super:<subject>`).
+                user: match i.scheme.as_str() {
+                    "digest" => i.id.split(':').next().unwrap_or_default().to_string(),
+                    "ip" | "sasl" | "x509" => i.id.clone(),
+                    _ => String::new(),
                 },
             })
             .collect(),

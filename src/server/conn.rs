@@ -9,16 +9,17 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWriteExt, WriteHalf};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio_rustls::server::TlsStream;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::jute::Jute;
-use crate::proto::{ConnectRequest, Request, RequestHeader};
+use crate::proto::{ConnectRequest, Id, Request, RequestHeader};
 use crate::server::core::{CoreMsg, Input, Out};
 use crate::server::fourlw;
 use crate::server::frame::{ClientCodec, FrameError, InFrame};
@@ -31,7 +32,7 @@ const WRITE_BUF: usize = 64 * 1024;
 /// Frames per direct write (writev takes at most IOV_MAX, 1024 on Linux, slices).
 const MAX_SLICES: usize = 64;
 
-/// Serves one accepted connection until either side closes it.
+/// Serves one accepted plaintext connection until either side closes it.
 pub async fn serve(
     stream: TcpStream,
     conn: ConnId,
@@ -41,13 +42,83 @@ pub async fn serve(
 ) {
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
+    serve_frames(rd, WriteSide::Plain(wr), conn, addr, core, cfg, Vec::new()).await;
+}
+
+/// Serves a connection whose TLS handshake is done; `ids` are the identities its
+/// certificate gave it (`x509:`, maybe `super`).
+pub(crate) async fn serve_tls(
+    stream: TlsStream<TcpStream>,
+    conn: ConnId,
+    addr: SocketAddr,
+    core: mpsc::Sender<CoreMsg>,
+    cfg: Arc<Config>,
+    ids: Vec<Id>,
+) {
+    let (rd, wr) = tokio::io::split(stream);
+    serve_frames(rd, WriteSide::Tls(wr), conn, addr, core, cfg, ids).await;
+}
+
+/// Where a connection's output goes: a plaintext socket the core may write into itself,
+/// or a TLS stream only its writer task writes (rustls needs `&mut` to encrypt).
+enum WriteSide {
+    Plain(OwnedWriteHalf),
+    Tls(WriteHalf<TlsStream<TcpStream>>),
+}
+
+impl WriteSide {
+    /// Answers a four-letter word and closes.
+    async fn answer(self, text: &[u8]) {
+        match self {
+            WriteSide::Plain(mut w) => {
+                let _ = w.write_all(text).await;
+                let _ = w.shutdown().await;
+            }
+            WriteSide::Tls(mut w) => {
+                let _ = w.write_all(text).await;
+                let _ = w.shutdown().await;
+            }
+        }
+    }
+
+    fn outlet(self, addr: SocketAddr) -> Outlet {
+        match self {
+            WriteSide::Plain(w) => Outlet::spawn(w, addr, OUT_QUEUE_FRAMES),
+            WriteSide::Tls(w) => {
+                let (tx, rx) = mpsc::channel(OUT_QUEUE_FRAMES);
+                let stop = CancellationToken::new();
+                tokio::spawn(crate::server::tls::writer::write_loop(
+                    w,
+                    addr,
+                    rx,
+                    stop.clone(),
+                ));
+                Outlet {
+                    tx,
+                    sock: None,
+                    stop,
+                }
+            }
+        }
+    }
+}
+
+/// The connection loop: the ConnectRequest (or a four-letter word), then requests to the
+/// core until either side closes.
+async fn serve_frames<R: AsyncRead + Unpin>(
+    rd: R,
+    wr: WriteSide,
+    conn: ConnId,
+    addr: SocketAddr,
+    core: mpsc::Sender<CoreMsg>,
+    cfg: Arc<Config>,
+    ids: Vec<Id>,
+) {
     let mut frames = FramedRead::new(rd, ClientCodec::new(cfg.jute_max_buffer));
     let connect = match frames.next().await {
         Some(Ok(InFrame::FourLetter(word))) => {
             let text = fourlw::answer(&word, &cfg, &core, Some(addr)).await;
-            let mut wr = wr;
-            let _ = wr.write_all(text.as_bytes()).await;
-            let _ = wr.shutdown().await;
+            wr.answer(text.as_bytes()).await;
             return;
         }
         Some(Ok(InFrame::Payload(p))) => match ConnectRequest::read(&p) {
@@ -63,7 +134,7 @@ pub async fn serve(
         }
         None => return,
     };
-    let out = Outlet::spawn(wr, addr, OUT_QUEUE_FRAMES);
+    let out = wr.outlet(addr);
     let stop = out.stop.clone();
     let msg = CoreMsg::Connect {
         conn,
@@ -72,6 +143,16 @@ pub async fn serve(
         out,
     };
     if core.send(msg).await.is_err() {
+        return;
+    }
+    // Before any request of the connection, as ZooKeeper adds them right after the
+    // handshake.
+    if !ids.is_empty()
+        && core
+            .send(CoreMsg::Input(Input::AddAuthInfo { conn, ids }))
+            .await
+            .is_err()
+    {
         return;
     }
     loop {

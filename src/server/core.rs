@@ -85,6 +85,14 @@ pub enum Input {
         /// The body as received: a follower forwards it to the leader as it came.
         body: Bytes,
     },
+    /// Identities a connection got outside the request stream: the `x509` (and `super`)
+    /// ids of a TLS client's certificate, added after its ConnectRequest.
+    AddAuthInfo {
+        /// The connection.
+        conn: ConnId,
+        /// The identities.
+        ids: Vec<Id>,
+    },
     /// The connection is gone.
     Closed {
         /// The connection.
@@ -222,6 +230,9 @@ impl Core {
         let last_zxid = tree.last_processed_zxid;
         if cfg.sasl_auth_provider {
             crate::pipeline::acl::register_sasl_provider();
+        }
+        if let Some(tls) = cfg.tls.as_ref().filter(|t| t.x509_provider) {
+            crate::pipeline::acl::register_x509_provider(tls.x509_super_user.clone());
         }
         let mut core = Core {
             tree,
@@ -643,6 +654,15 @@ impl Core {
             } => {
                 self.mark_request(conn, xid, op);
                 self.request(conn, xid, op, req, body);
+            }
+            Input::AddAuthInfo { conn, ids } => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    for id in ids {
+                        if !c.ids.contains(&id) {
+                            c.ids.push(id);
+                        }
+                    }
+                }
             }
             Input::Closed { conn } => self.drop_conn(conn),
             Input::Stats { reply } => {

@@ -28,6 +28,7 @@ pub(crate) mod role;
 #[cfg(test)]
 mod role_tests;
 pub(crate) mod sasl;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -65,6 +66,9 @@ pub enum ServerError {
     /// The task serving clients ended abnormally.
     #[error("the client listener stopped: {0}")]
     Listener(#[from] tokio::task::JoinError),
+    /// The client port's TLS could not be set up (stores, settings).
+    #[error("cannot set up TLS on the client port: {0}")]
+    Tls(#[from] tls::TlsError),
     /// The txn log could not be written: the node stopped without answering the writes
     /// it had not made durable (ZooKeeper ends the server the same way).
     #[error("the txn log failed, stopping: {0}")]
@@ -79,6 +83,10 @@ const MAX_CONNECTIONS: usize = 60_000;
 /// A bound server, ready to run.
 pub struct Server {
     listener: TcpListener,
+    /// `secureClientPort`'s listener, TLS only.
+    secure: Option<TcpListener>,
+    /// The TLS of the secure port and of a `client.portUnification` client port.
+    tls: Option<Arc<tls::ServerTls>>,
     cfg: Arc<Config>,
     core: Core,
     log: Box<dyn TxnLog>,
@@ -137,8 +145,21 @@ impl Server {
         let listener = TcpListener::bind(&addr)
             .await
             .map_err(|source| ServerError::Bind { addr, source })?;
+        let tls = cfg.tls.as_ref().map(tls::ServerTls::build).transpose()?;
+        let secure = match cfg.tls.as_ref().filter(|t| t.secure_client_port != 0) {
+            Some(t) => {
+                let addr = format!("{}:{}", t.secure_client_port_address, t.secure_client_port);
+                let l = TcpListener::bind(&addr)
+                    .await
+                    .map_err(|source| ServerError::Bind { addr, source })?;
+                Some(l)
+            }
+            None => None,
+        };
         Ok(Server {
             listener,
+            secure,
+            tls,
             cfg,
             core,
             log,
@@ -176,19 +197,65 @@ impl Server {
         };
         admin::start(cfg.clone(), core_tx.clone()).await;
         metrics::start(cfg.clone(), core_tx.clone()).await;
+        let accepting = Accepting::default();
+        // The plaintext port takes TLS too with client.portUnification=true.
+        let plain_kind = match (
+            &self.tls,
+            cfg.tls.as_ref().is_some_and(|t| t.port_unification),
+        ) {
+            (Some(t), true) => Kind::Unified(t.clone()),
+            _ => Kind::Plain,
+        };
+        let secure_port = self.secure.zip(self.tls.clone());
+        let (secure_cfg, secure_tx, shared) = (cfg.clone(), core_tx.clone(), &accepting);
+        let secure = async move {
+            match secure_port {
+                Some((l, t)) => {
+                    accept_loop(l, Kind::Secure(t), secure_cfg, secure_tx, shared).await
+                }
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             r = core => r?,
-            () = accept_loop(self.listener, cfg, core_tx) => Ok(()),
+            () = accept_loop(self.listener, plain_kind, cfg.clone(), core_tx.clone(), &accepting) => Ok(()),
+            () = secure => Ok(()),
         }
     }
 }
 
+/// What a listener's connections speak.
+enum Kind {
+    /// The plaintext protocol.
+    Plain,
+    /// TLS only (`secureClientPort`).
+    Secure(Arc<tls::ServerTls>),
+    /// Either, told apart by the first byte (`client.portUnification`).
+    Unified(Arc<tls::ServerTls>),
+}
+
+/// What the listeners share: connections per IP and the connection ids.
+#[derive(Default)]
+struct Accepting {
+    per_ip: Arc<Mutex<HashMap<IpAddr, u32>>>,
+    next_conn: std::sync::atomic::AtomicU64,
+}
+
 /// Accepts client connections for as long as the server runs.
-async fn accept_loop(listener: TcpListener, cfg: Arc<Config>, core_tx: mpsc::Sender<CoreMsg>) {
-    let per_ip: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
-    let mut next_conn: u64 = 1;
+async fn accept_loop(
+    listener: TcpListener,
+    kind: Kind,
+    cfg: Arc<Config>,
+    core_tx: mpsc::Sender<CoreMsg>,
+    accepting: &Accepting,
+) {
     tracing::info!(
-        "serving clients on {}",
+        "serving {} clients on {}",
+        match kind {
+            Kind::Plain => "plaintext",
+            Kind::Secure(_) => "TLS",
+            Kind::Unified(_) => "TLS and plaintext",
+        },
         listener
             .local_addr()
             .map(|a| a.to_string())
@@ -206,7 +273,7 @@ async fn accept_loop(listener: TcpListener, cfg: Arc<Config>, core_tx: mpsc::Sen
         };
         let ip = addr.ip();
         {
-            let mut m = per_ip.lock().unwrap_or_else(|p| p.into_inner());
+            let mut m = accepting.per_ip.lock().unwrap_or_else(|p| p.into_inner());
             let total: u32 = m.values().sum();
             let n = m.entry(ip).or_default();
             let max = cfg.max_client_cnxns;
@@ -217,11 +284,27 @@ async fn accept_loop(listener: TcpListener, cfg: Arc<Config>, core_tx: mpsc::Sen
             }
             *n += 1;
         }
-        let conn = next_conn;
-        next_conn += 1;
-        let (core_tx, cfg, per_ip) = (core_tx.clone(), cfg.clone(), per_ip.clone());
+        // Ids start at 1 and are shared by the listeners: the core keys connections by them.
+        let conn = accepting
+            .next_conn
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let (core_tx, cfg, per_ip) = (core_tx.clone(), cfg.clone(), accepting.per_ip.clone());
+        let kind = match &kind {
+            Kind::Plain => Kind::Plain,
+            Kind::Secure(t) => Kind::Secure(t.clone()),
+            Kind::Unified(t) => Kind::Unified(t.clone()),
+        };
         tokio::spawn(async move {
-            conn::serve(stream, conn, addr, core_tx, cfg).await;
+            match kind {
+                Kind::Plain => conn::serve(stream, conn, addr, core_tx, cfg).await,
+                Kind::Secure(t) => {
+                    tls::accept::serve_secure(t, stream, conn, addr, core_tx, cfg).await
+                }
+                Kind::Unified(t) => {
+                    tls::accept::serve_unified(t, stream, conn, addr, core_tx, cfg).await
+                }
+            }
             let mut m = per_ip.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(n) = m.get_mut(&ip) {
                 *n -= 1;

@@ -290,6 +290,15 @@ impl Core {
                 self.reply(conn, xid, 0, 0, None);
             }
             "ip" => self.reply(conn, xid, 0, 0, None),
+            // X509AuthenticationProvider.handleAuthentication looks at the connection's
+            // certificate, not at the auth data: a TLS client that authenticated with one
+            // succeeds again, anyone else fails like an unknown scheme.
+            "x509"
+                if crate::pipeline::acl::x509_registered()
+                    && c.ids.iter().any(|i| i.scheme == "x509") =>
+            {
+                self.reply(conn, xid, 0, 0, None)
+            }
             other => {
                 tracing::warn!("no authentication provider for scheme {other}");
                 self.reply(conn, xid, 0, ErrorCode::AuthFailed.code(), None);
