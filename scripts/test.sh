@@ -56,7 +56,7 @@ suite compat-tests/run-all.sh "run-all suite" \
   "compatibility suites: Apache ZooKeeper 3.8 vs Ferrokeeper"
 
 suite compat-tests/sasl/run.sh "sasl suite" \
-  "SASL DIGEST-MD5 on the client port: Java client, kazoo and raw tokens against ZooKeeper 3.8 and Ferrokeeper"
+  "SASL DIGEST-MD5 on the client port: Java client, kazoo, kazoo's own test_sasl.py and raw tokens against ZooKeeper 3.8 and Ferrokeeper"
 
 suite compat-tests/tls/run.sh "tls suite" \
   "TLS on the client port and x509 authentication: Java client (Netty), kazoo and raw TLS against ZooKeeper 3.8 and Ferrokeeper"

@@ -27,6 +27,8 @@ REQS=(
     "pytest-timeout==2.4.0"
     "objgraph==3.6.2"
     "pyopenssl==25.0.0"
+    # kazoo's SASL tests (run by compat-tests/sasl/run.sh) log in with DIGEST-MD5 through it.
+    "pure-sasl==0.6.2"
     # kazoo's gevent/eventlet handler tests re-run the client, lock and
     # semaphore tests through those handlers: cheap wheels, so include them.
     "gevent==26.9.0"

@@ -4,6 +4,7 @@
 #   * the official Java client (SaslCheck.java): bob, alice, super and a wrong password,
 #     sasl:bob ACLs, `auth` ACLs of a SASL user, whoAmI, NOAUTH for others, AuthFailed;
 #   * kazoo 2.11 with pure-sasl (a venv under compat-tests/work/sasl-venv): the same ACLs;
+#   * kazoo 2.11's own SASL tests (test_sasl.py's DIGEST-MD5 classes, via kazoo/run.sh);
 #   * a raw wire client: the challenge, a garbage token, tokens over the JDK's 4096-byte
 #     limit and over jute.maxbuffer, with another session unaffected;
 #   * then zookeeper.sessionRequireClientSASLAuth=true: requests before a login refused
@@ -31,7 +32,8 @@ Server {
     org.apache.zookeeper.server.auth.DigestLoginModule required
     user_super="adminsecret"
     user_bob="bobsecret"
-    user_alice="alicesecret";
+    user_alice="alicesecret"
+    user_jaasuser="jaas_password";
 };
 // Client sections (zookeeper.sasl.clientconfig picks one per session).
 Bob { org.apache.zookeeper.server.auth.DigestLoginModule required username="bob" password="bobsecret"; };
@@ -64,6 +66,28 @@ fi
 
 trap stop_all EXIT
 
+# kazoo_tests KIND PORT: kazoo 2.11's own SASL tests (test_sasl.py, DIGEST-MD5 through a JAAS
+# Server section holding jaasuser, as kazoo's harness configures ZooKeeper; the GSSAPI class
+# needs a KDC), through compat-tests/kazoo/run.sh: each must pass, none be skipped.
+KAZOO_SASL_TESTS=(
+    "TestLegacySASLDigestAuthentication::test_connect_sasl_auth"
+    "TestLegacySASLDigestAuthentication::test_invalid_sasl_auth"
+    "TestSASLDigestAuthentication::test_connect_sasl_auth"
+    "TestSASLDigestAuthentication::test_invalid_sasl_auth"
+)
+kazoo_tests() {
+    local kind="$1" port="$2" t results="$WORK/$1-kazoo-tests.out"
+    KAZOO_PYTEST_ARGS="kazoo/tests/test_sasl.py -k Digest" KAZOO_EXCLUDED_FILE=/dev/null \
+        KAZOO_RUN_TIMEOUT=300 timeout 400 "$COMPAT_DIR/kazoo/run.sh" "127.0.0.1:$port" >"$results" 2>&1
+    for t in "${KAZOO_SASL_TESTS[@]}"; do
+        if grep -qx "kazoo/tests/test_sasl.py::$t PASSED" "$results"; then
+            echo "PASS kazoo test_sasl.py::$t"
+        else
+            echo "FAIL kazoo test_sasl.py::$t: $(grep -F "::$t " "$results" | head -1) (see $results)"
+        fi
+    done
+}
+
 # run_checks KIND PORT: every client against one server; tallies its PASS/FAIL lines.
 run_checks() {
     local kind="$1" port="$2" out="$WORK/$1.out"
@@ -75,6 +99,7 @@ run_checks() {
         -cp "$CLASSES:$ZK_CLASSPATH" SaslCheck "127.0.0.1:$port" >>"$out" 2>"$WORK/$kind-java.err"
     timeout 60 "$VENV/bin/python" "$HERE/sasl_check.py" kazoo "127.0.0.1:$port" >>"$out" 2>"$WORK/$kind-kazoo.err"
     timeout 60 "$VENV/bin/python" "$HERE/sasl_check.py" raw "127.0.0.1:$port" >>"$out" 2>"$WORK/$kind-raw.err"
+    kazoo_tests "$kind" "$port" >>"$out"
     local p f
     p=$(grep -c '^PASS ' "$out")
     f=$(grep -c '^FAIL ' "$out")
