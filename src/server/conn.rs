@@ -343,6 +343,32 @@ impl Socket {
     }
 }
 
+/// Gathers `first` and what else is queued into `buf`, up to about `limit` bytes or a
+/// `Close`: how many messages it took, and whether the last was `Close`.
+pub(crate) fn gather(
+    first: Out,
+    rx: &mut mpsc::Receiver<Out>,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> (usize, bool) {
+    let mut m = first;
+    let mut taken = 0;
+    loop {
+        taken += 1;
+        match m {
+            Out::Frame(b) => buf.extend_from_slice(&b),
+            Out::Close => return (taken, true),
+        }
+        if buf.len() >= limit {
+            return (taken, false);
+        }
+        match rx.try_recv() {
+            Ok(next) => m = next,
+            Err(_) => return (taken, false),
+        }
+    }
+}
+
 /// Sends what the core queued, gathering frames into few socket writes.
 async fn write_loop(sock: Arc<Socket>, mut rx: mpsc::Receiver<Out>, stop: CancellationToken) {
     let mut buf = Vec::with_capacity(WRITE_BUF);
@@ -351,27 +377,10 @@ async fn write_loop(sock: Arc<Socket>, mut rx: mpsc::Receiver<Out>, stop: Cancel
             m = rx.recv() => m,
             _ = stop.cancelled() => None,
         };
-        let Some(mut m) = first else {
+        let Some(m) = first else {
             break;
         };
-        let (mut taken, mut close) = (0, false);
-        loop {
-            taken += 1;
-            match m {
-                Out::Frame(b) => buf.extend_from_slice(&b),
-                Out::Close => {
-                    close = true;
-                    break;
-                }
-            }
-            if buf.len() >= WRITE_BUF {
-                break;
-            }
-            match rx.try_recv() {
-                Ok(next) => m = next,
-                Err(_) => break,
-            }
-        }
+        let (taken, close) = gather(m, &mut rx, &mut buf, WRITE_BUF);
         // A connection being closed (its reader ended, or the core gave up on a client that
         // does not read) drops what is left, as ZooKeeper does.
         let sent = tokio::select! {

@@ -8,6 +8,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::server::conn::gather;
 use crate::server::core::Out;
 
 /// Bytes gathered into one write (rustls cuts them into 16 KB records).
@@ -27,26 +28,10 @@ pub(crate) async fn write_loop<W: AsyncWrite + Unpin>(
             m = rx.recv() => m,
             _ = stop.cancelled() => None,
         };
-        let Some(mut m) = first else {
+        let Some(m) = first else {
             break;
         };
-        let mut close = false;
-        loop {
-            match m {
-                Out::Frame(b) => buf.extend_from_slice(&b),
-                Out::Close => {
-                    close = true;
-                    break;
-                }
-            }
-            if buf.len() >= WRITE_BUF {
-                break;
-            }
-            match rx.try_recv() {
-                Ok(next) => m = next,
-                Err(_) => break,
-            }
-        }
+        let (_, close) = gather(m, &mut rx, &mut buf, WRITE_BUF);
         let sent = tokio::select! {
             r = async {
                 wr.write_all(&buf).await?;
