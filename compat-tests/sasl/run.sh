@@ -5,6 +5,7 @@
 #     sasl:bob ACLs, `auth` ACLs of a SASL user, whoAmI, NOAUTH for others, AuthFailed;
 #   * kazoo 2.11 with pure-sasl (a venv under compat-tests/work/sasl-venv): the same ACLs;
 #   * kazoo 2.11's own SASL tests (test_sasl.py's DIGEST-MD5 classes, via kazoo/run.sh);
+#   * `ferrokeeper cli` logging in from the JAAS file, as zkCli.sh with CLIENT_JVMFLAGS;
 #   * a raw wire client: the challenge, a garbage token, tokens over the JDK's 4096-byte
 #     limit and over jute.maxbuffer, with another session unaffected;
 #   * then zookeeper.sessionRequireClientSASLAuth=true: requests before a login refused
@@ -88,6 +89,21 @@ kazoo_tests() {
     done
 }
 
+# cli_checks PORT: `ferrokeeper cli` logs in as zkCli.sh does, from the JAAS file named in
+# CLIENT_JVMFLAGS (section zookeeper.sasl.clientconfig): whoami shows sasl:bob; a wrong
+# password fails the connect.
+cli_checks() {
+    local who rc
+    who="$(CLIENT_JVMFLAGS="-Djava.security.auth.login.config=$JAAS -Dzookeeper.sasl.clientconfig=Bob" \
+        timeout 30 "$FERROKEEPER_BIN" cli -server "127.0.0.1:$1" whoami 2>&1)"
+    if grep -qx "sasl: bob" <<<"$who"; then echo "PASS cli-whoami-bob"; else echo "FAIL cli-whoami-bob: $who"; fi
+    timeout 30 "$FERROKEEPER_BIN" cli -Djava.security.auth.login.config="$JAAS" \
+        -Dzookeeper.sasl.clientconfig=BadBob -timeout 5000 -server "127.0.0.1:$1" ls / >/dev/null 2>&1
+    rc=$?
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]; then echo "PASS cli-wrong-password-refused"
+    else echo "FAIL cli-wrong-password-refused: exit $rc"; fi
+}
+
 # run_checks KIND PORT: every client against one server; tallies its PASS/FAIL lines.
 run_checks() {
     local kind="$1" port="$2" out="$WORK/$1.out"
@@ -100,6 +116,7 @@ run_checks() {
     timeout 60 "$VENV/bin/python" "$HERE/sasl_check.py" kazoo "127.0.0.1:$port" >>"$out" 2>"$WORK/$kind-kazoo.err"
     timeout 60 "$VENV/bin/python" "$HERE/sasl_check.py" raw "127.0.0.1:$port" >>"$out" 2>"$WORK/$kind-raw.err"
     kazoo_tests "$kind" "$port" >>"$out"
+    cli_checks "$port" >>"$out"
     local p f
     p=$(grep -c '^PASS ' "$out")
     f=$(grep -c '^FAIL ' "$out")

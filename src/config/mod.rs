@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 pub use args::parse_system_property_args;
 pub use error::{ConfigError, Origin};
-pub use sasl::SaslServerConfig;
+pub use sasl::{client_login, SaslServerConfig};
 pub use tls::{ClientAuth, StoreSpec, StoreType, TlsConfig};
 
 /// One `server.N` line, kept for the quorum work.

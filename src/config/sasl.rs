@@ -169,6 +169,60 @@ pub(crate) fn resolve(
     }))
 }
 
+/// A client's DIGEST-MD5 login as ZooKeeper's Java client finds it: the JAAS file named by
+/// `java.security.auth.login.config`, its section `zookeeper.sasl.clientconfig` (default
+/// `Client`) with a DigestLoginModule's `username` and `password`; off when
+/// `zookeeper.sasl.client` is false. None: no SASL (as the Java client, with a warning when
+/// the file lacks the section or holds another module).
+pub fn client_login(
+    props: &BTreeMap<String, String>,
+) -> Result<Option<(String, String)>, ConfigError> {
+    let Some(file) = props.get("java.security.auth.login.config") else {
+        return Ok(None);
+    };
+    if props
+        .get("zookeeper.sasl.client")
+        .is_some_and(|v| v.trim() == "false")
+    {
+        return Ok(None);
+    }
+    let path = Path::new(file.trim());
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let sections = jaas::parse(&String::from_utf8_lossy(&bytes), path)?;
+    let section = props
+        .get("zookeeper.sasl.clientconfig")
+        .map_or("Client", |s| s.trim());
+    let Some(modules) = sections.get(section) else {
+        tracing::warn!(
+            "no JAAS section named '{section}' in {}: no SASL login",
+            path.display()
+        );
+        return Ok(None);
+    };
+    for m in modules {
+        let opt = |k: &str| {
+            m.options
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        };
+        if m.class.ends_with(".DigestLoginModule") {
+            if let (Some(user), Some(password)) = (opt("username"), opt("password")) {
+                return Ok(Some((user, password)));
+            }
+        }
+    }
+    tracing::warn!(
+        "JAAS section '{section}' in {} has no DigestLoginModule with username and password \
+         (Kerberos is not supported by this client): no SASL login",
+        path.display()
+    );
+    Ok(None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +232,30 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn a_client_login_from_the_jaas_client_section() {
+        let path = std::env::temp_dir().join(format!("fk-jaas-client-{}", std::process::id()));
+        std::fs::write(
+            &path,
+            "Client { org.apache.zookeeper.server.auth.DigestLoginModule required \
+             username=\"bob\" password=\"bobsecret\"; };\n\
+             Krb { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true; };",
+        )
+        .unwrap();
+        let file = path.display().to_string();
+        let login = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![("java.security.auth.login.config", file.as_str())];
+            pairs.extend_from_slice(extra);
+            client_login(&raw(&pairs)).unwrap()
+        };
+        assert_eq!(login(&[]), Some(("bob".into(), "bobsecret".into())));
+        assert_eq!(login(&[("zookeeper.sasl.client", "false")]), None);
+        assert_eq!(login(&[("zookeeper.sasl.clientconfig", "Krb")]), None);
+        assert_eq!(login(&[("zookeeper.sasl.clientconfig", "Nope")]), None);
+        assert_eq!(client_login(&raw(&[])).unwrap(), None);
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 use zookeeper_client::{
     Acl, Acls, AddWatchMode, Client, CreateMode, Error as ZkError, EventType, OneshotWatcher,
-    PersistentWatcher, SessionState, StateWatcher, WatchedEvent,
+    PersistentWatcher, SaslOptions, SessionState, StateWatcher, WatchedEvent,
 };
 
 use super::format::{acl_lines, parse_acls, stat_lines, tokenize};
@@ -351,6 +351,8 @@ pub struct Shell {
     state_task: Option<AbortHandle>,
     watches: SharedWatches,
     count: u64,
+    /// A DIGEST-MD5 login `(username, password)` every connect uses.
+    login: Option<(String, String)>,
 }
 
 impl Shell {
@@ -365,7 +367,12 @@ impl Shell {
             state_task: None,
             watches: SharedWatches::default(),
             count: 0,
+            login: None,
         }
+    }
+
+    pub fn set_login(&mut self, login: Option<(String, String)>) {
+        self.login = login;
     }
 
     pub fn prompt(&self) -> String {
@@ -385,9 +392,14 @@ impl Shell {
     pub async fn connect(&mut self, server: &str) -> Result<(), String> {
         self.close(false).await;
         self.host = server.to_string();
-        let client = Client::connector()
+        let mut connector = Client::connector()
             .with_session_timeout(Duration::from_millis(self.timeout_ms))
-            .with_connection_timeout(Duration::from_millis(self.timeout_ms.min(10_000)))
+            .with_connection_timeout(Duration::from_millis(self.timeout_ms.min(10_000)));
+        if let Some((user, password)) = &self.login {
+            connector =
+                connector.with_sasl(SaslOptions::digest_md5(user.clone(), password.clone()));
+        }
+        let client = connector
             .connect(server)
             .await
             .map_err(|e| format!("Unable to connect to {server}: {e}"))?;

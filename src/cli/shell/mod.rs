@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use commands::Shell;
 
 /// Arguments of `ferrokeeper cli`, parsed the zkCli way (`-server HOST:PORT[,...][/chroot]`,
-/// `-timeout MS`, then an optional command and its arguments).
+/// `-timeout MS`, then an optional command and its arguments). Java system properties come
+/// from `CLIENT_JVMFLAGS`/`JVMFLAGS` or `-Dkey=value` arguments: a SASL login is taken from
+/// the JAAS file they name, as the Java client takes it.
 #[derive(clap::Args)]
 pub struct ShellArgs {
     /// `-server HOST:PORT[,HOST:PORT][/chroot] [-timeout MS] [command args...]`
@@ -28,8 +30,25 @@ pub fn run(args: ShellArgs) -> ExitCode {
     let mut timeout_ms: u64 = 30_000;
     let mut rest = args.args.into_iter().peekable();
     let mut command = Vec::new();
+    // System properties as zkCli.sh hands them to the JVM: CLIENT_JVMFLAGS and JVMFLAGS,
+    // then -Dkey=value before the command.
+    let mut props = std::collections::BTreeMap::new();
+    for var in ["JVMFLAGS", "CLIENT_JVMFLAGS"] {
+        let flags = std::env::var(var).unwrap_or_default();
+        for f in flags.split_whitespace().filter(|f| f.starts_with("-D")) {
+            if let Some((k, v)) = f[2..].split_once('=') {
+                props.insert(k.to_string(), v.to_string());
+            }
+        }
+    }
     while let Some(a) = rest.next() {
         match a.as_str() {
+            d if d.starts_with("-D") && command.is_empty() => {
+                match ferrokeeper::config::parse_system_property_args(std::slice::from_ref(&a)) {
+                    Ok(kv) => props.extend(kv),
+                    Err(e) => return usage_error(&e.to_string()),
+                }
+            }
             "-server" | "--server" if command.is_empty() => match rest.next() {
                 Some(s) => server = s,
                 None => return usage_error("-server needs HOST:PORT"),
@@ -50,8 +69,17 @@ pub fn run(args: ShellArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // A SASL login as the Java client finds one (JAAS `Client` section, DIGEST-MD5).
+    let login = match ferrokeeper::config::client_login(&props) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("ferrokeeper cli: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let interactive = command.is_empty();
     let mut shell = Shell::new(rt.handle().clone(), timeout_ms, interactive);
+    shell.set_login(login);
     if interactive {
         println!("Connecting to {server}");
         println!("Welcome to ZooKeeper!");
@@ -78,7 +106,7 @@ pub fn run(args: ShellArgs) -> ExitCode {
 
 fn usage_error(msg: &str) -> ExitCode {
     eprintln!("ferrokeeper cli: {msg}");
-    eprintln!("usage: ferrokeeper cli -server HOST:PORT[,HOST:PORT][/chroot] [-timeout MS] [command args...]");
+    eprintln!("usage: ferrokeeper cli [-Dkey=value ...] -server HOST:PORT[,HOST:PORT][/chroot] [-timeout MS] [command args...]");
     ExitCode::from(2)
 }
 
