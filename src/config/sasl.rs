@@ -5,7 +5,7 @@
 //! `-Dzookeeper.authProvider.N`) for the `sasl` ACL scheme, and `zookeeper.superUser`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::error::ConfigError;
 use super::jaas;
@@ -117,12 +117,8 @@ pub(crate) fn resolve(
     let Some(file) = raw.get("java.security.auth.login.config") else {
         return Ok(None);
     };
-    let path = Path::new(file.trim());
-    let bytes = std::fs::read(path).map_err(|source| ConfigError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let sections = jaas::parse(&String::from_utf8_lossy(&bytes), path)?;
+    let (path, sections) = read_jaas(file)?;
+    let path = path.as_path();
     let section = raw
         .get("zookeeper.sasl.serverconfig")
         .map_or("Server", |s| s.trim());
@@ -169,6 +165,19 @@ pub(crate) fn resolve(
     }))
 }
 
+/// The JAAS file `java.security.auth.login.config` names, parsed into its sections.
+fn read_jaas(
+    file: &str,
+) -> Result<(PathBuf, BTreeMap<String, Vec<jaas::LoginModule>>), ConfigError> {
+    let path = PathBuf::from(file.trim());
+    let bytes = std::fs::read(&path).map_err(|source| ConfigError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let sections = jaas::parse(&String::from_utf8_lossy(&bytes), &path)?;
+    Ok((path, sections))
+}
+
 /// A client's DIGEST-MD5 login as ZooKeeper's Java client finds it: the JAAS file named by
 /// `java.security.auth.login.config`, its section `zookeeper.sasl.clientconfig` (default
 /// `Client`) with a DigestLoginModule's `username` and `password`; off when
@@ -186,12 +195,7 @@ pub fn client_login(
     {
         return Ok(None);
     }
-    let path = Path::new(file.trim());
-    let bytes = std::fs::read(path).map_err(|source| ConfigError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let sections = jaas::parse(&String::from_utf8_lossy(&bytes), path)?;
+    let (path, sections) = read_jaas(file)?;
     let section = props
         .get("zookeeper.sasl.clientconfig")
         .map_or("Client", |s| s.trim());
