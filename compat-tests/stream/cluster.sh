@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # compat-tests/stream/cluster.sh - distributed jobs' services for distributed.sh and kafka.sh.
 # Needs WORK (logs go there as NAME.log) and WORKER_PORT (worker i listens from
-# WORKER_PORT + 20*i, 16 ports).
+# WORKER_PORT + 20*i, 16 ports; its /metrics on WORKER_PORT + 20*i + 17).
 #
 #   start NAME ZK           # a coordinator (c*) or a worker (w1, w2, ...), pid in PIDS[NAME]
 #   stop_services           # kill -9 of every one started
@@ -25,10 +25,14 @@ start() {
         c*) "$FERROKEEPER_BIN" stream coordinator --zk "$zk" >>"$WORK/$name.log" 2>&1 & ;;
         w*) i="${name#w}"
             "$FERROKEEPER_BIN" stream worker --zk "$zk" --id "$name" \
-                --listen "127.0.0.1:$((WORKER_PORT + 20 * i))" --ports 16 >>"$WORK/$name.log" 2>&1 & ;;
+                --listen "127.0.0.1:$((WORKER_PORT + 20 * i))" --ports 16 \
+                --metrics-port "$(metrics_port "$name")" --progress-secs 1 >>"$WORK/$name.log" 2>&1 & ;;
     esac
     PIDS[$name]=$!
 }
+
+# metrics_port wI: where worker wI serves its job processes' counters
+metrics_port() { echo $((WORKER_PORT + 20 * ${1#w} + 17)); }
 
 # status JOB ZK KEY: a field of `stream status` (generation: its number; members: names)
 status() {

@@ -9,6 +9,12 @@
 #     generation is the standby's;
 #   - rescale: 2 -> 1 -> 2 workers while it runs;
 #   - everything: kill -9 every coordinator and worker at once, then start them again;
+#   - metrics: the workers of a running job serve its counters on /metrics;
+#   - stop_resume: `stream stop` (at a checkpoint): every process ends, the sink holds
+#     committed output only and no longer grows; `stream resume` goes on in a new
+#     generation to the same rows; stop_drain: `stream stop --drain` ends the job early,
+#     every window firing: the sink holds exactly the windows of the events the job read
+#     (its last checkpoint's positions), none twice;
 #   - ensemble_leader_kill: the metadata on a 3-node Ferrokeeper ensemble whose leader is
 #     killed with kill -9 mid-run: the job's sessions move to the other nodes and the job
 #     goes on in the same generation;
@@ -129,6 +135,86 @@ fault_everything() {
     for n in c1 c2 w1 w2 w3; do start "$n" "$2"; done
 }
 
+# metrics_check JOB ZK: each worker of the running job serves its process's counters on
+# /metrics (records read, a committed checkpoint; its file is rewritten every 0.5 s) and logs
+# progress lines.
+serves_counters() {
+    local text records epoch
+    text="$(curl -sf "http://127.0.0.1:$(metrics_port "$2")/metrics")" || return 1
+    records="$(echo "$text" | sed -n "s/^ferrokeeper_stream_records_total{job=\"$1\",worker=\"$2\"} //p")"
+    epoch="$(echo "$text" | sed -n "s/^ferrokeeper_stream_checkpoint_epoch{job=\"$1\",worker=\"$2\"} //p")"
+    [ "${records:-0}" -gt 0 ] && [ "${epoch:--1}" -ge 0 ] && grep -q '^progress: ' "$WORK/$2.log"
+}
+metrics_check() {
+    local job="$1" w n=0
+    for w in $(status "$job" "$2" members); do
+        wait_for 10 serves_counters "$job" "$w" ||
+            { fail metrics "$w: $(curl -sf "http://127.0.0.1:$(metrics_port "$w")/metrics" | grep -c "job=\"$job\"") series of $job, $(grep -c '^progress: ' "$WORK/$w.log") progress lines"; return; }
+        n=$((n + 1))
+    done
+    [ "$n" = 2 ] && pass metrics "both workers of $job serve its counters (records, checkpoint epoch) and log its progress" ||
+        fail metrics "$n workers of $job answered"
+}
+
+# stop_resume: stop at a checkpoint, check that it stays stopped, resume to the end.
+stop_resume_case() {
+    local name=stop_resume zk="$1" sink="$WORK/stop_resume.out" gen out at before after
+    sql_job "$WORK/$name.sql" tumbling "$sink" "'connector' = 'datagen', 'rows' = '$N', 'rows-per-second' = '$RATE'"
+    "$FERROKEEPER_BIN" stream submit "$WORK/$name.sql" --zk "$zk" --workers 2 \
+        --checkpoint-ms 100 --state-dir "$WORK/$name.state" >"$WORK/$name.submit" 2>&1 ||
+        { fail "$name" "submit: $(cat "$WORK/$name.submit")"; return; }
+    wait_for 60 has_part "$sink" || { fail "$name" "no committed output within 60 s"; return; }
+    gen="$(status "$name" "$zk" gen)"
+    metrics_check "$name" "$zk"
+    out="$("$FERROKEEPER_BIN" stream stop "$name" --zk "$zk" --timeout-secs 60 2>&1)" ||
+        { fail "$name" "stop: $out"; return; }
+    at="$(echo "$out" | python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["stopped_at"])')"
+    before="$(sink_fields "$sink")"
+    sleep 1.5
+    after="$(sink_fields "$sink")"
+    if [ "$before" != "$after" ] || [ "$(status "$name" "$zk" stopped_at)" != "$at" ] || is_done "$name" "$zk"; then
+        fail "$name" "not stopped at $at: sink $before then $after, status $(status "$name" "$zk" stopped_at)"; return
+    fi
+    [ "$(echo "$after" | cut -d' ' -f3)" = 0 ] || { fail "$name" "rows twice after the stop: $after"; return; }
+    if "$FERROKEEPER_BIN" stream submit "$WORK/$name.sql" --zk "$zk" --workers 2 \
+        --state-dir "$WORK/$name.state" >/dev/null 2>&1; then
+        fail "$name" "a stopped job was submitted again over its state"; return
+    fi
+    "$FERROKEEPER_BIN" stream resume "$name" --zk "$zk" >"$WORK/$name.resume" 2>&1 ||
+        { fail "$name" "resume: $(cat "$WORK/$name.resume")"; return; }
+    wait_for 120 is_done "$name" "$zk" || { fail "$name" "not done within 120 s of the resume"; return; }
+    local last why
+    last="$(status "$name" "$zk" gen)"
+    if [ "$last" -le "$gen" ]; then
+        fail "$name" "still generation $gen after the resume"
+    elif why="$("${CHECK[@]}" same "$WORK/clean-tumbling" "$sink")"; then
+        pass "$name" "stopped at epoch $at with $(echo "$after" | cut -d' ' -f1) rows; generations $gen -> $last, the rows of a run without the stop"
+    else
+        fail "$name" "generations $gen -> $last: $why"
+    fi
+}
+
+# stop_drain: `stream stop --drain` ends the job where its sources stand.
+stop_drain_case() {
+    local name=stop_drain zk="$1" sink="$WORK/stop_drain.out" out why
+    sql_job "$WORK/$name.sql" tumbling "$sink" "'connector' = 'datagen', 'rows' = '$N', 'rows-per-second' = '$RATE'"
+    "$FERROKEEPER_BIN" stream submit "$WORK/$name.sql" --zk "$zk" --workers 2 \
+        --checkpoint-ms 100 --state-dir "$WORK/$name.state" >"$WORK/$name.submit" 2>&1 ||
+        { fail "$name" "submit: $(cat "$WORK/$name.submit")"; return; }
+    wait_for 60 has_part "$sink" || { fail "$name" "no committed output within 60 s"; return; }
+    out="$("$FERROKEEPER_BIN" stream stop "$name" --zk "$zk" --drain --timeout-secs 60 2>&1)" ||
+        { fail "$name" "stop --drain: $out"; return; }
+    if ! is_done "$name" "$zk"; then
+        fail "$name" "not done after the drain"
+    elif [ "$(status "$name" "$zk" stop_requested)" != None ]; then
+        fail "$name" "the drain request stayed"
+    elif why="$("${CHECK[@]}" read "$N" "$(status "$name" "$zk" positions)" "$sink")"; then
+        pass "$name" "$why"
+    else
+        fail "$name" "$why"
+    fi
+}
+
 ens_leader_is_not() {
     local s
     for s in 1 2 3; do
@@ -160,6 +246,8 @@ run_case worker_kill "$FK" tumbling fault_worker_kill
 run_case coordinator_kill "$FK" tumbling fault_coordinator_kill
 run_case rescale "$FK" sliding fault_rescale
 run_case everything "$FK" tumbling fault_everything
+stop_resume_case "$FK"
+stop_drain_case "$FK"
 stop_services
 
 ens_setup "$WORK/ens" ferrokeeper

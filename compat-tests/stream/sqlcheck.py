@@ -7,6 +7,9 @@
                                           and prints {"rows", "checksum", "duplicates"} as JSON:
                                           the benchmark's checksum recomputed from the rows
   sqlcheck.py same DIR_A DIR_B            exit 0 when both sinks hold the same rows, none twice
+  sqlcheck.py read N POSITIONS DIR        exit 0 when a sink holds exactly the benchmark's 10 s
+                                          tumbling windows of the datagen events its splits read
+                                          (POSITIONS: the checkpoint's, a JSON list), none twice
 
 The generator and the checksum are written from the issue's definition, not from Ferrokeeper's
 code: unsigned 64-bit wrapping arithmetic, logical shifts.
@@ -86,6 +89,27 @@ def main():
         if dup or sorted(a) != sorted(b):
             print(f"{len(a)} rows vs {len(b)} rows, {dup} twice, {len(set(a) ^ set(b))} differ")
             sys.exit(1)
+    elif cmd == "read":
+        # A drained job's sink: exactly the 10 s tumbling windows of the events its splits
+        # had read (the last checkpoint's positions: split k of S read events k + j*S for
+        # j below its position), none twice. Datagen's events are at most 1 s out of order,
+        # within the 2 s watermark delay, so none is late.
+        n, positions, b = int(sys.argv[2]), json.loads(sys.argv[3]), rows(sys.argv[4])
+        splits, agg = len(positions), {}
+        for k, pos in enumerate(positions):
+            for i in range(k, min(n, k + pos * splits), splits):
+                ts, service, level, lat = event(i)
+                start = ts - ts % 10_000
+                a = agg.setdefault((service, start), [0, 0, 0])
+                a[0] += 1
+                a[1] += level == "ERROR"
+                a[2] += lat
+        want = sorted(f"{s},{t},{t + 10_000},{c},{e},{l}" for (s, t), (c, e, l) in agg.items())
+        dup = len(b) - len(set(b))
+        if dup or sorted(b) != want:
+            print(f"{len(b)} rows vs {len(want)} from the events read, {dup} twice, {len(set(b) ^ set(want))} differ")
+            sys.exit(1)
+        print(f"{len(b)} rows, the windows of the {sum(positions)} events read")
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)

@@ -122,8 +122,25 @@ pub(crate) trait ManifestStore: Send {
     /// distributed job gives its partial manifest: the store returns once the whole
     /// epoch is committed.
     fn commit(&mut self, m: &Manifest) -> Result<(), StreamError>;
+    /// Commits `m`, the job stopping there when `halting` (`stream stop`). A distributed
+    /// job's processes halt together: the one that commits decides, and the others learn
+    /// it from the store, maybe only while they wait for a later epoch (`Halted`).
+    fn commit_halting(&mut self, m: &Manifest, halting: bool) -> Result<Commit, StreamError> {
+        self.commit(m)?;
+        Ok(if halting { Commit::Halt } else { Commit::Done })
+    }
     /// Forgets checkpoint `epoch` (retention).
     fn forget(&mut self, job: &str, epoch: u64) -> Result<(), StreamError>;
+}
+
+/// What became of an epoch given to [`ManifestStore::commit_halting`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Commit {
+    Done,
+    /// Committed, and the job stops here.
+    Halt,
+    /// Not committed: the job stopped at an earlier epoch.
+    Halted,
 }
 
 /// Shared by the workers of a job: reports in, commits out.
@@ -411,13 +428,21 @@ impl Checkpointer {
                         .collect(),
                     generation: None,
                 };
-                if let Err(e) = store.commit(&manifest) {
-                    self.fail(e.to_string());
-                    return;
+                // Decided before the commit, so that a distributed store can tell the
+                // other processes where the job stops.
+                let halting = next >= self.halt_from.load(Ordering::Acquire);
+                let outcome = match store.commit_halting(&manifest, halting) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        self.fail(e.to_string());
+                        return;
+                    }
+                };
+                if outcome != Commit::Halted {
+                    self.committed_below.store(next + 1, Ordering::Release);
+                    self.committed.fetch_add(1, Ordering::AcqRel);
                 }
-                self.committed_below.store(next + 1, Ordering::Release);
-                self.committed.fetch_add(1, Ordering::AcqRel);
-                if next >= self.halt_from.load(Ordering::Acquire) {
+                if outcome != Commit::Done {
                     self.halted.store(true, Ordering::Release);
                     self.changed.notify_all();
                     return;

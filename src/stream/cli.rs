@@ -33,6 +33,8 @@ enum StreamCommand {
     /// Stops a running job: at its next checkpoint (resume with `run --resume`), or with
     /// --drain as if its input ended (every window fires).
     Stop(StopArgs),
+    /// Distributed jobs: a job stopped at a checkpoint goes on from there.
+    Resume(JobTarget),
     /// Distributed jobs: runs a coordinator (run two or more: one leads, the others stand
     /// by) that places each submitted job's processes on the registered workers.
     Coordinator(CoordinatorArgs),
@@ -61,6 +63,7 @@ pub(crate) fn run(args: StreamArgs) -> Result<(), StreamError> {
         StreamCommand::Status(t) => control::status(t),
         StreamCommand::Checkpoints(t) => control::checkpoints(t),
         StreamCommand::Stop(s) => control::stop(s),
+        StreamCommand::Resume(t) => control::resume(t),
         StreamCommand::Coordinator(a) => coordinator::coordinator(a),
         StreamCommand::Worker(a) => worker::worker(a),
         StreamCommand::Submit(a) => admin::submit(a),

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use crate::stream::checkpoint::Checkpointer;
+use crate::stream::cluster::nodes;
 use crate::stream::runner::EmbeddedServer;
 use crate::stream::zk_store::ZkManifestStore;
 use crate::stream::StreamError;
@@ -161,22 +162,20 @@ fn running(c: &Connected, job: &str) -> Result<serde_json::Value, StreamError> {
 pub(crate) fn status(t: JobTarget) -> Result<(), StreamError> {
     let c = connect(&t)?;
     let latest = c.store.latest(&t.job)?;
+    let generation = nodes::read::<nodes::Generation>(&c.store, &nodes::generation_path(&t.job))?;
     let line = serde_json::json!({
         "job": t.job,
         "running": running(&c, &t.job)?,
         "latest_checkpoint": latest.as_ref().map(|m| m.epoch),
         "positions": latest.as_ref().map(|m| m.positions.clone()),
         "stop_requested": c.store.stop_request(&t.job)?,
-        // A distributed job's: who runs it, whether it ran to its end.
-        "generation": crate::stream::cluster::nodes::read::<serde_json::Value>(
-            &c.store,
-            &crate::stream::cluster::nodes::generation_path(&t.job),
-        )?
-        .map(|(g, _)| g),
-        "done": crate::stream::cluster::nodes::exists(
-            &c.store,
-            &crate::stream::cluster::nodes::done_path(&t.job),
-        )?,
+        // A distributed job's: who runs it, whether it ran to its end or stopped.
+        "generation": generation.as_ref().map(|(g, _)| g),
+        "done": nodes::exists(&c.store, &nodes::done_path(&t.job))?,
+        "stopped_at": match &generation {
+            Some((g, _)) => nodes::halted_epoch(&c.store, &t.job, g.gen)?,
+            None => None,
+        },
     });
     println!("{line}");
     c.finish();
@@ -198,6 +197,9 @@ pub(crate) fn checkpoints(t: JobTarget) -> Result<(), StreamError> {
 pub(crate) fn stop(args: StopArgs) -> Result<(), StreamError> {
     let t = &args.target;
     let c = connect(t)?;
+    if t.zk.is_some() && nodes::exists(&c.store, &nodes::spec_path(&t.job))? {
+        return stop_distributed(&c.store, &args);
+    }
     if c.store.running(&t.job)?.is_none() {
         let e = StreamError::Usage(format!("job {} is not running", t.job));
         if c._server.is_some() {
@@ -234,6 +236,78 @@ pub(crate) fn stop(args: StopArgs) -> Result<(), StreamError> {
     if let Some(c) = after {
         c.finish();
     }
+    Ok(())
+}
+
+/// `stream stop` of a distributed job: the coordinators and the job's processes act on
+/// the request (see [`crate::stream::cluster`]); this waits until every process of the
+/// generation has stopped and published, or, for a drain, until the job is done.
+fn stop_distributed(zk: &ZkManifestStore, args: &StopArgs) -> Result<(), StreamError> {
+    let job = args.target.job.as_str();
+    if nodes::exists(zk, &nodes::done_path(job))? {
+        return Err(StreamError::Usage(format!("job {job} is done")));
+    }
+    let mode = if args.drain { "drain" } else { "checkpoint" };
+    zk.request_stop(job, mode)?;
+    let deadline = Instant::now() + Duration::from_secs(args.timeout_secs);
+    let stopped_at = loop {
+        if args.drain {
+            if nodes::exists(zk, &nodes::done_path(job))? {
+                zk.clear_stop(job)?;
+                break None;
+            }
+        } else if let Some((g, _)) =
+            nodes::read::<nodes::Generation>(zk, &nodes::generation_path(job))?
+        {
+            if let Some(epoch) = nodes::halted_epoch(zk, job, g.gen)? {
+                let mut ended = 0;
+                for r in 0..g.members.len() {
+                    ended +=
+                        usize::from(nodes::exists(zk, &nodes::halted_path(job, g.gen, Some(r)))?);
+                }
+                if ended == g.members.len() {
+                    break Some(epoch);
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(StreamError::Zk(format!(
+                "job {job} still runs after {} s",
+                args.timeout_secs
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let latest = zk.latest(job)?.map(|m| m.epoch);
+    println!(
+        "{}",
+        serde_json::json!({"job": job, "stopped": mode, "stopped_at": stopped_at, "latest_checkpoint": latest})
+    );
+    Ok(())
+}
+
+/// `stream resume JOB --zk`: a distributed job stopped at a checkpoint goes on, in a new
+/// generation, from there.
+pub(crate) fn resume(t: JobTarget) -> Result<(), StreamError> {
+    let Some(connect_string) = &t.zk else {
+        return Err(StreamError::Usage(
+            "--zk: an embedded job resumes with `stream run --resume`".into(),
+        ));
+    };
+    let zk = ZkManifestStore::connect(connect_string, &t.job)?;
+    let job = t.job.as_str();
+    let stopped = match nodes::read::<nodes::Generation>(&zk, &nodes::generation_path(job))? {
+        Some((g, _)) => nodes::halted_epoch(&zk, job, g.gen)?,
+        None => None,
+    };
+    let Some(epoch) = stopped.filter(|_| matches!(zk.stop_request(job), Ok(Some(_)))) else {
+        return Err(StreamError::Usage(format!("job {job} is not stopped")));
+    };
+    zk.clear_stop(job)?;
+    println!(
+        "{}",
+        serde_json::json!({"job": job, "resumed": true, "from_checkpoint": epoch})
+    );
     Ok(())
 }
 

@@ -13,6 +13,8 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use crate::stream::checkpoint::Checkpointer;
 use crate::stream::engine::Progress;
 use crate::stream::StreamError;
@@ -25,57 +27,97 @@ pub(crate) struct JobMetrics {
     pub(crate) ckpt: Option<Arc<Checkpointer>>,
 }
 
+/// A job process's counters at one moment: what a distributed job's process hands its
+/// worker (as JSON) for the worker's endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Sample {
+    pub(crate) records: u64,
+    pub(crate) results: u64,
+    /// The event frontier (the watermark plus one); 0: none yet.
+    pub(crate) frontier: u64,
+    pub(crate) checkpoints: u64,
+    /// The latest committed epoch; -1: none.
+    pub(crate) checkpoint_epoch: i64,
+}
+
 impl JobMetrics {
-    fn render(&self) -> String {
-        let job = self.job.replace('\\', "\\\\").replace('"', "\\\"");
-        let frontier = self.progress.frontier.load(Ordering::Relaxed);
-        let (checkpoints, epoch) = match &self.ckpt {
+    pub(crate) fn sample(&self) -> Sample {
+        let (checkpoints, checkpoint_epoch) = match &self.ckpt {
             Some(c) => (
                 c.committed(),
                 c.committed_below().checked_sub(1).map_or(-1, |e| e as i64),
             ),
             None => (0, -1),
         };
-        let rows: [(&str, &str, &str, String); 5] = [
-            (
-                "records_total",
-                "counter",
-                "Source records read.",
-                self.progress.records.load(Ordering::Relaxed).to_string(),
-            ),
-            (
-                "results_total",
-                "counter",
-                "Window results that reached the sink.",
-                self.progress.results.load(Ordering::Relaxed).to_string(),
-            ),
-            (
-                "watermark_ms",
-                "gauge",
-                "The event time (ms) windows have fired up to.",
-                frontier.saturating_sub(1).to_string(),
-            ),
-            (
-                "checkpoints_total",
-                "counter",
-                "Checkpoints committed by this run.",
-                checkpoints.to_string(),
-            ),
-            (
-                "checkpoint_epoch",
-                "gauge",
-                "The latest committed checkpoint's epoch (-1: none).",
-                epoch.to_string(),
-            ),
-        ];
-        let mut out = String::new();
-        for (name, kind, help, value) in rows {
-            let _ = writeln!(out, "# HELP ferrokeeper_stream_{name} {help}");
-            let _ = writeln!(out, "# TYPE ferrokeeper_stream_{name} {kind}");
-            let _ = writeln!(out, "ferrokeeper_stream_{name}{{job=\"{job}\"}} {value}");
+        Sample {
+            records: self.progress.records.load(Ordering::Relaxed),
+            results: self.progress.results.load(Ordering::Relaxed),
+            frontier: self.progress.frontier.load(Ordering::Relaxed),
+            checkpoints,
+            checkpoint_epoch,
         }
-        out
     }
+
+    fn render(&self) -> String {
+        render(&[(vec![("job", self.job.clone())], self.sample())])
+    }
+}
+
+/// The text exposition of `samples`, each with its labels: every family once.
+pub(crate) fn render(samples: &[(Vec<(&str, String)>, Sample)]) -> String {
+    type Family = (
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(&Sample) -> String,
+    );
+    let families: [Family; 5] = [
+        ("records_total", "counter", "Source records read.", |s| {
+            s.records.to_string()
+        }),
+        (
+            "results_total",
+            "counter",
+            "Window results that reached the sink.",
+            |s| s.results.to_string(),
+        ),
+        (
+            "watermark_ms",
+            "gauge",
+            "The event time (ms) windows have fired up to.",
+            |s| s.frontier.saturating_sub(1).to_string(),
+        ),
+        (
+            "checkpoints_total",
+            "counter",
+            "Checkpoints committed by this run.",
+            |s| s.checkpoints.to_string(),
+        ),
+        (
+            "checkpoint_epoch",
+            "gauge",
+            "The latest committed checkpoint's epoch (-1: none).",
+            |s| s.checkpoint_epoch.to_string(),
+        ),
+    ];
+    let mut out = String::new();
+    for (name, kind, help, value) in families {
+        let _ = writeln!(out, "# HELP ferrokeeper_stream_{name} {help}");
+        let _ = writeln!(out, "# TYPE ferrokeeper_stream_{name} {kind}");
+        for (labels, sample) in samples {
+            let labels: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+                .collect();
+            let _ = writeln!(
+                out,
+                "ferrokeeper_stream_{name}{{{}}} {}",
+                labels.join(","),
+                value(sample)
+            );
+        }
+    }
+    out
 }
 
 /// The endpoint's socket on `port`, all interfaces (as ZooKeeper's metrics provider binds):
@@ -90,6 +132,14 @@ pub(crate) fn bind(port: u16) -> Result<std::net::TcpListener, StreamError> {
 pub(crate) fn serve(
     listener: std::net::TcpListener,
     metrics: JobMetrics,
+) -> Result<(), StreamError> {
+    serve_with(listener, move || metrics.render())
+}
+
+/// Serves `/metrics` on `listener`, the text `render` gives at each request.
+pub(crate) fn serve_with(
+    listener: std::net::TcpListener,
+    render: impl Fn() -> String + Clone + Send + Sync + 'static,
 ) -> Result<(), StreamError> {
     std::thread::Builder::new()
         .name("stream-metrics".into())
@@ -111,14 +161,14 @@ pub(crate) fn serve(
                 let app = axum::Router::new().route(
                     "/metrics",
                     axum::routing::get(move || {
-                        let m = metrics.clone();
+                        let render = render.clone();
                         async move {
                             (
                                 [(
                                     axum::http::header::CONTENT_TYPE,
                                     "text/plain; version=0.0.4; charset=utf-8",
                                 )],
-                                m.render(),
+                                render(),
                             )
                         }
                     }),

@@ -32,6 +32,7 @@ pub(crate) mod kafka;
 pub(crate) mod lines;
 pub(crate) mod metrics;
 pub(crate) mod postgres;
+pub(crate) mod progress;
 pub(crate) mod run_cmd;
 pub(crate) mod runner;
 pub(crate) mod socket;

@@ -1,18 +1,17 @@
 //! `ferrokeeper stream run JOB.sql`: a SQL job, embedded, exactly-once with checkpoints.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use crate::stream::checkpoint::Checkpointer;
 use crate::stream::engine::{self, Progress, RunConfig};
 use crate::stream::job::Job;
+use crate::stream::metrics::JobMetrics;
+use crate::stream::progress::Reporter;
 use crate::stream::runner::{CheckpointArgs, Prepared};
-use crate::stream::sql::civil::format_timestamp;
 use crate::stream::sql_job::SqlJob;
 use crate::stream::StreamError;
 
@@ -74,21 +73,19 @@ pub(crate) fn run_job(args: RunArgs) -> Result<(), StreamError> {
         progress: Some(progress.clone()),
         cluster: None,
     };
+    let metrics = JobMetrics {
+        job: name.clone(),
+        progress: progress.clone(),
+        ckpt: prepared.checkpointer.clone(),
+    };
     if let Some(listener) = metrics_listener {
-        crate::stream::metrics::serve(
-            listener,
-            crate::stream::metrics::JobMetrics {
-                job: name.clone(),
-                progress: progress.clone(),
-                ckpt: prepared.checkpointer.clone(),
-            },
-        )?;
+        crate::stream::metrics::serve(listener, metrics.clone())?;
     }
     let reporter = (args.progress_secs > 0).then(|| {
         Reporter::start(
-            progress.clone(),
-            prepared.checkpointer.clone(),
-            Duration::from_secs(args.progress_secs),
+            metrics.clone(),
+            Some(Duration::from_secs(args.progress_secs)),
+            None,
         )
     });
     let resumed_from = prepared.restore.as_ref().map(|r| r.epoch);
@@ -138,62 +135,4 @@ pub(crate) fn job_name(given: Option<&str>, file: &std::path::Path) -> Result<St
         )));
     }
     Ok(name)
-}
-
-/// Prints a progress line to stderr every interval while the job runs.
-struct Reporter {
-    done: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Reporter {
-    fn start(
-        progress: Arc<Progress>,
-        ckpt: Option<Arc<Checkpointer>>,
-        every: Duration,
-    ) -> Reporter {
-        let done = Arc::new(AtomicBool::new(false));
-        let flag = done.clone();
-        let thread = std::thread::Builder::new()
-            .name("stream-progress".into())
-            .spawn(move || {
-                let (mut last, mut at) = (0, Instant::now());
-                loop {
-                    // Sleep in slices, so the job's end is not held up by a whole interval.
-                    let until = at + every;
-                    while Instant::now() < until {
-                        if flag.load(Ordering::Acquire) {
-                            return;
-                        }
-                        std::thread::sleep(Duration::from_millis(50).min(every));
-                    }
-                    let records = progress.records.load(Ordering::Relaxed);
-                    let rate = (records - last) as f64 / at.elapsed().as_secs_f64().max(1e-3);
-                    let frontier = progress.frontier.load(Ordering::Relaxed);
-                    let watermark = if frontier == 0 {
-                        "none".to_string()
-                    } else {
-                        format_timestamp(frontier as i64 - 1)
-                    };
-                    let checkpoint = ckpt
-                        .as_ref()
-                        .and_then(|c| c.committed_below().checked_sub(1))
-                        .map_or("none".to_string(), |e| e.to_string());
-                    eprintln!(
-                        "progress: {records} records ({rate:.0}/s), {} results, watermark {watermark}, checkpoint {checkpoint}",
-                        progress.results.load(Ordering::Relaxed)
-                    );
-                    (last, at) = (records, Instant::now());
-                }
-            })
-            .ok();
-        Reporter { done, thread }
-    }
-
-    fn finish(mut self) {
-        self.done.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }

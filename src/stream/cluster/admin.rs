@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::stream::cluster::nodes::{self, acks_dir, done_path, failures_dir, spec_path};
+use crate::stream::cluster::nodes::{
+    self, acks_dir, done_path, failures_dir, halted_dir, spec_path,
+};
 use crate::stream::sql_job::SqlJob;
 use crate::stream::zk_store::{job_path, ZkManifestStore};
 use crate::stream::StreamError;
@@ -81,12 +83,12 @@ pub(crate) fn submit(args: SubmitArgs) -> Result<(), StreamError> {
     // A fresh job: whatever an earlier one of this name left goes.
     let job = ZkManifestStore::connect(&args.zk, &name)?;
     job.clear(&name)?;
-    for dir in [acks_dir(&name), failures_dir(&name)] {
+    for dir in [acks_dir(&name), failures_dir(&name), halted_dir(&name)] {
         for c in nodes::children(&zk, &dir)? {
             zk.delete_if_there(&format!("{dir}/{c}"))?;
         }
     }
-    for n in ["generation", "done", "spec"] {
+    for n in ["generation", "done", "stop", "spec"] {
         zk.delete_if_there(&format!("{}/{n}", job_path(&name)))?;
     }
     let _ = std::fs::remove_dir_all(state_dir.join("state").join(&name));

@@ -128,10 +128,20 @@ fn schedule(
         return Ok(());
     }
     let current = nodes::read::<nodes::Generation>(zk, &generation_path(job))?;
-    let failed = current.as_ref().is_some_and(|(g, _)| {
+    let mut failed = current.as_ref().is_some_and(|(g, _)| {
         let tag = format!("g{}-", g.gen);
         failures.iter().any(|f| f.starts_with(&tag))
     });
+    // A generation that stopped at a checkpoint (`stream stop`) stays stopped while the
+    // request stands; once it is withdrawn (`stream resume`) the job goes on in the next.
+    if let Some((g, _)) = &current {
+        if nodes::halted_epoch(zk, job, g.gen)?.is_some() {
+            if zk.stop_request(job)?.is_some() {
+                return Ok(());
+            }
+            failed = true;
+        }
+    }
     let Some(next) =
         plan::next_generation(job, &spec, current.as_ref().map(|(g, _)| g), failed, live)
     else {

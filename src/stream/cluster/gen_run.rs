@@ -4,6 +4,7 @@
 //! done) or it is killed because the job moved to another generation.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,11 +13,16 @@ use clap::Args;
 use crate::stream::checkpoint::{self, Checkpointer, Share};
 use crate::stream::cluster::gen_store::GenStore;
 use crate::stream::cluster::nodes::{self, done_path, generation_path, spec_path};
-use crate::stream::engine::{self, ClusterSpec, RunConfig};
+use crate::stream::engine::{self, ClusterSpec, Progress, RunConfig};
 use crate::stream::job::Job;
+use crate::stream::metrics::JobMetrics;
+use crate::stream::progress::Reporter;
 use crate::stream::sql_job::SqlJob;
 use crate::stream::zk_store::ZkManifestStore;
 use crate::stream::StreamError;
+
+/// How often a process looks for a stop request.
+const STOP_POLL: Duration = Duration::from_millis(200);
 
 #[derive(Args, Debug)]
 pub(crate) struct GenRunArgs {
@@ -31,6 +37,12 @@ pub(crate) struct GenRunArgs {
     pub(crate) worker: String,
     #[arg(long)]
     pub(crate) worker_session: String,
+    /// Where to keep this process's counters for its worker's `/metrics`.
+    #[arg(long)]
+    pub(crate) metrics_file: Option<PathBuf>,
+    /// A progress line on stderr (the worker's log) every this many seconds; 0: none.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) progress_secs: u64,
 }
 
 pub(crate) fn gen_run(args: GenRunArgs) -> Result<(), StreamError> {
@@ -122,11 +134,23 @@ pub(crate) fn gen_run(args: GenRunArgs) -> Result<(), StreamError> {
         generation.gen
     );
     drop(zk);
+    let drain = Arc::new(AtomicBool::new(false));
+    watch_stop(&args, rank, ckpt.clone(), drain.clone())?;
+    let progress = Arc::new(Progress::default());
+    let reporter = Reporter::start(
+        JobMetrics {
+            job: job_name.to_string(),
+            progress: progress.clone(),
+            ckpt: Some(ckpt.clone()),
+        },
+        (args.progress_secs > 0).then(|| Duration::from_secs(args.progress_secs)),
+        args.metrics_file.clone(),
+    );
     let config = RunConfig {
         p: threads,
         checkpoint_ms: spec.checkpoint_ms.max(1),
-        drain: None,
-        progress: None,
+        drain: Some(drain),
+        progress: Some(progress),
         cluster: Some(ClusterSpec {
             process: rank,
             addresses: generation.members.iter().map(|m| m.addr.clone()).collect(),
@@ -145,12 +169,28 @@ pub(crate) fn gen_run(args: GenRunArgs) -> Result<(), StreamError> {
             std::thread::sleep(Duration::from_millis(50));
         })
         .map_err(|e| StreamError::Engine(format!("watchdog: {e}")))?;
-    if let Err(e) = engine::run(Arc::new(job), config, Some(ckpt), restore) {
+    if let Err(e) = engine::run(Arc::new(job), config, Some(ckpt.clone()), restore) {
         // Without waiting for the network threads: a peer may still hold them open.
         tracing::error!("job {job_name} generation {}: {e}", generation.gen);
         crate::stream::runner::exit_now(1);
     }
-    if rank == 0 {
+    reporter.finish();
+    if ckpt.halted() {
+        // Stopped (`stream stop`): this process's committed output is published.
+        let zk = ZkManifestStore::connect(&args.zk, job_name)?;
+        zk.ensure(&nodes::halted_dir(job_name))?;
+        nodes::create(
+            &zk,
+            &nodes::halted_path(job_name, generation.gen, Some(rank)),
+            b"",
+            false,
+        )?;
+        tracing::info!(
+            "job {job_name} generation {} rank {rank}: stopped after epoch {}",
+            generation.gen,
+            ckpt.committed_below().saturating_sub(1)
+        );
+    } else if rank == 0 {
         // A fresh session: the first one's runtime was idle through the run, its pings unsent.
         let zk = ZkManifestStore::connect(&args.zk, job_name)?;
         // Fenced: a superseded generation does not end the job.
@@ -168,6 +208,32 @@ pub(crate) fn gen_run(args: GenRunArgs) -> Result<(), StreamError> {
     // then leave without joining the network threads.
     std::thread::sleep(Duration::from_millis(200));
     crate::stream::runner::exit_now(0)
+}
+
+/// Watches the job's stop request (`stream stop`): a drain ends every process's sources
+/// where they stand; a stop at a checkpoint is decided by the first process, whose commit
+/// then tells the others (see [`GenStore`]).
+fn watch_stop(
+    args: &GenRunArgs,
+    rank: usize,
+    ckpt: Arc<Checkpointer>,
+    drain: Arc<AtomicBool>,
+) -> Result<(), StreamError> {
+    let zk = ZkManifestStore::connect(&args.zk, &args.job)?;
+    let job = args.job.clone();
+    std::thread::Builder::new()
+        .name("stream-stop-watch".into())
+        .spawn(move || loop {
+            match zk.stop_request(&job) {
+                Ok(Some(mode)) if mode == "drain" => drain.store(true, Ordering::Release),
+                Ok(Some(_)) if rank == 0 => ckpt.request_halt(),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("stop request of {job}: {e}"),
+            }
+            std::thread::sleep(STOP_POLL);
+        })
+        .map_err(|e| StreamError::Engine(format!("stop watch: {e}")))?;
+    Ok(())
 }
 
 /// Publishes the staged output of the epochs the latest checkpoint's generation committed,

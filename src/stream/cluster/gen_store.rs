@@ -8,8 +8,10 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::stream::checkpoint::{Manifest, ManifestStore};
-use crate::stream::cluster::nodes::{self, ack_path, generation_path};
+use crate::stream::checkpoint::{Commit, Manifest, ManifestStore};
+use crate::stream::cluster::nodes::{
+    self, ack_path, generation_path, halted_dir, halted_epoch, halted_path,
+};
 use crate::stream::zk_store::ZkManifestStore;
 use crate::stream::StreamError;
 
@@ -104,10 +106,14 @@ impl GenStore {
 
 impl ManifestStore for GenStore {
     fn commit(&mut self, m: &Manifest) -> Result<(), StreamError> {
+        self.commit_halting(m, false).map(|_| ())
+    }
+
+    fn commit_halting(&mut self, m: &Manifest, halting: bool) -> Result<Commit, StreamError> {
         if self.rank == 0 {
             let (merged, acks) = self.merge(m)?;
             let fence = generation_path(&self.job);
-            return self.wait_for(|| {
+            self.wait_for(|| {
                 match self
                     .zk
                     .commit_fenced(&merged, Some((&fence, self.gen_version)), &acks)
@@ -126,13 +132,35 @@ impl ManifestStore for GenStore {
                         self.gen, m.epoch
                     ))),
                 }
-            });
+            })?;
+            if !halting {
+                return Ok(Commit::Done);
+            }
+            // The other processes wait for this epoch's commit, or already for the next
+            // one's: the marker tells them to stop.
+            self.zk.ensure(&halted_dir(&self.job))?;
+            let path = halted_path(&self.job, self.gen, None);
+            let epoch = m.epoch.to_string();
+            self.wait_for(|| {
+                nodes::create(&self.zk, &path, epoch.as_bytes(), false).map(|_| Some(()))
+            })?;
+            return Ok(Commit::Halt);
         }
         let path = ack_path(&self.job, self.gen, m.epoch, self.rank);
         let data = nodes::to_json(m)?;
         // Created, or there from an attempt whose answer the connection lost.
         self.wait_for(|| nodes::create(&self.zk, &path, &data, false).map(|_| Some(())))?;
-        self.wait_for(|| self.committed(m.epoch))
+        self.wait_for(|| {
+            let halt = halted_epoch(&self.zk, &self.job, self.gen)?;
+            if self.committed(m.epoch)?.is_some() {
+                return Ok(Some(if halt == Some(m.epoch) {
+                    Commit::Halt
+                } else {
+                    Commit::Done
+                }));
+            }
+            Ok(halt.filter(|h| *h < m.epoch).map(|_| Commit::Halted))
+        })
     }
 
     fn forget(&mut self, job: &str, epoch: u64) -> Result<(), StreamError> {

@@ -8,6 +8,9 @@
 //! jobs/<job>/acks/g<gen>-e<epoch>-r<rank>   a process's partial manifest of an epoch
 //! jobs/<job>/failures/g<gen>-<worker>       a process of generation <gen> failed
 //! jobs/<job>/done                   the job ran to the end of its input
+//! jobs/<job>/stop                   a stop request: checkpoint or drain (`stream stop`)
+//! jobs/<job>/halted/g<gen>          generation <gen> stopped after committing this epoch
+//! jobs/<job>/halted/g<gen>-r<rank>  ... and its process <rank> has published and ended
 //! jobs/<job>/checkpoints, latest    as for embedded jobs (crate::stream::zk_store)
 //! ```
 
@@ -51,6 +54,29 @@ pub(crate) fn failures_dir(job: &str) -> String {
 
 pub(crate) fn done_path(job: &str) -> String {
     format!("{}/done", job_path(job))
+}
+
+pub(crate) fn halted_dir(job: &str) -> String {
+    format!("{}/halted", job_path(job))
+}
+
+/// Where generation `gen` stopped (`stream stop`); with `rank`, that process is done.
+pub(crate) fn halted_path(job: &str, gen: u64, rank: Option<usize>) -> String {
+    match rank {
+        Some(r) => format!("{}/g{gen}-r{r}", halted_dir(job)),
+        None => format!("{}/g{gen}", halted_dir(job)),
+    }
+}
+
+/// The epoch generation `gen` stopped at, once it has.
+pub(crate) fn halted_epoch(
+    zk: &ZkManifestStore,
+    job: &str,
+    gen: u64,
+) -> Result<Option<u64>, StreamError> {
+    Ok(zk
+        .get(&halted_path(job, gen, None))?
+        .and_then(|d| String::from_utf8_lossy(&d).trim().parse().ok()))
 }
 
 /// A worker, as it registers.

@@ -34,6 +34,13 @@ pub(crate) struct WorkerArgs {
     /// Session timeout (ms): how soon the coordinator notices this worker gone.
     #[arg(long, default_value_t = 4000)]
     session_timeout_ms: u64,
+    /// Serves the counters of the job processes it runs at http://0.0.0.0:PORT/metrics
+    /// (Prometheus text format, labelled by job and worker).
+    #[arg(long)]
+    metrics_port: Option<u16>,
+    /// Its job processes write a progress line to its log every this many seconds; 0: none.
+    #[arg(long, default_value_t = 10)]
+    progress_secs: u64,
 }
 
 /// A child running generation `gen` of a job.
@@ -53,10 +60,15 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<(), StreamError> {
         return Err(StreamError::Usage(format!("--id {id}: a name without '/'")));
     }
     let exe = std::env::current_exe().map_err(|e| StreamError::Engine(format!("exe: {e}")))?;
+    let metrics_dir = match args.metrics_port {
+        Some(port) => Some(serve_metrics(port, &id)?),
+        None => None,
+    };
     // A lost session took the registration with it: its children go, and the worker
     // registers again as a new member.
     loop {
         let mut w = Supervisor::register(&args, &id, &host, port, &exe)?;
+        w.metrics_dir = metrics_dir.clone();
         loop {
             std::thread::sleep(POLL);
             if let Err(e) = w.tick() {
@@ -84,6 +96,9 @@ struct Supervisor {
     running: BTreeMap<String, Running>,
     /// The generation each job last ran here: never started twice.
     ran: BTreeMap<String, u64>,
+    /// Where its children keep their counters (`<job>.json`), with --metrics-port.
+    metrics_dir: Option<std::path::PathBuf>,
+    progress_secs: u64,
 }
 
 impl Drop for Supervisor {
@@ -135,6 +150,8 @@ impl Supervisor {
             connect: args.zk.clone(),
             running: BTreeMap::new(),
             ran: BTreeMap::new(),
+            metrics_dir: None,
+            progress_secs: args.progress_secs,
         })
     }
 
@@ -189,7 +206,15 @@ impl Supervisor {
             if nodes::exists(zk, &done_path(job))? {
                 continue;
             }
-            let child = spawn(&self.exe, &self.connect, job, gen, id, session)?;
+            let metrics_file = self.metrics_dir.as_ref().map(|d| metrics_file(d, job));
+            let child = spawn(
+                &self.exe,
+                &self.connect,
+                (job, gen),
+                (id, session),
+                metrics_file.as_deref(),
+                self.progress_secs,
+            )?;
             tracing::info!("job {job}: generation {gen} started (pid {})", child.id());
             ran.insert(job.clone(), gen);
             running.insert(job.clone(), Running { gen, child });
@@ -203,6 +228,16 @@ impl Supervisor {
             }
             keep
         });
+        // The counters of processes that ended go with them.
+        if let Some(dir) = &self.metrics_dir {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let path = e.path();
+                let job = path.file_stem().map(|s| s.to_string_lossy().to_string());
+                if job.is_some_and(|j| !running.contains_key(&j)) {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
         let load = running.len() as u32;
         if load != self.info.load {
             self.info.load = load;
@@ -216,15 +251,19 @@ impl Supervisor {
 fn spawn(
     exe: &std::path::Path,
     zk: &str,
-    job: &str,
-    gen: u64,
-    id: &str,
-    session: &str,
+    (job, gen): (&str, u64),
+    (id, session): (&str, &str),
+    metrics_file: Option<&std::path::Path>,
+    progress_secs: u64,
 ) -> Result<Child, StreamError> {
     let mut cmd = Command::new(exe);
     cmd.args(["stream", "gen-run", "--zk", zk, "--job", job])
         .args(["--gen", &gen.to_string(), "--worker", id])
-        .args(["--worker-session", session]);
+        .args(["--worker-session", session])
+        .args(["--progress-secs", &progress_secs.to_string()]);
+    if let Some(f) = metrics_file {
+        cmd.arg("--metrics-file").arg(f);
+    }
     // SAFETY: prctl is async-signal-safe; it only asks for SIGKILL when the parent dies.
     unsafe {
         cmd.pre_exec(|| {
@@ -236,4 +275,34 @@ fn spawn(
     }
     cmd.spawn()
         .map_err(|e| StreamError::Engine(format!("gen-run of {job}: {e}")))
+}
+
+fn metrics_file(dir: &std::path::Path, job: &str) -> std::path::PathBuf {
+    dir.join(format!("{job}.json"))
+}
+
+/// Serves `/metrics` on `port`: the counters its running job processes keep in a directory
+/// of this worker's (returned), one file per job, removed when its process ends.
+fn serve_metrics(port: u16, id: &str) -> Result<std::path::PathBuf, StreamError> {
+    let listener = crate::stream::metrics::bind(port)?;
+    let dir =
+        std::env::temp_dir().join(format!("ferrokeeper-stream-worker-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| StreamError::io(&dir, e))?;
+    let (read_dir, id) = (dir.clone(), id.to_string());
+    crate::stream::metrics::serve_with(listener, move || {
+        let mut samples = Vec::new();
+        for e in std::fs::read_dir(&read_dir).into_iter().flatten().flatten() {
+            let path = e.path();
+            if path.extension().is_some_and(|x| x == "json") {
+                let job = path.file_stem().map(|s| s.to_string_lossy().to_string());
+                if let (Some(job), Some(s)) = (job, crate::stream::progress::read_sample(&path)) {
+                    samples.push((vec![("job", job), ("worker", id.clone())], s));
+                }
+            }
+        }
+        samples.sort_by(|a, b| a.0.cmp(&b.0));
+        crate::stream::metrics::render(&samples)
+    })?;
+    Ok(dir)
 }
