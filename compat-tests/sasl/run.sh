@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # compat-tests/sasl/run.sh - SASL DIGEST-MD5 on the client port, Apache ZooKeeper 3.8 and
-# Ferrokeeper in one run, each started with the same zoo.cfg lines and the same JAAS file:
+# Ferrokeeper in one run, each started with the same zoo.cfg lines and the same JAAS file
+# (alice's password in it is `${sasl.alice.password}`, a -D system property every JVM that
+# loads the file is given: the JDK expands each ${prop} of a file when it loads it):
 #   * the official Java client (SaslCheck.java): bob, alice, super and a wrong password,
 #     sasl:bob ACLs, `auth` ACLs of a SASL user, whoAmI, NOAUTH for others, AuthFailed;
 #   * kazoo 2.11 with pure-sasl (a venv under compat-tests/work/sasl-venv): the same ACLs;
@@ -33,7 +35,7 @@ Server {
     org.apache.zookeeper.server.auth.DigestLoginModule required
     user_super="adminsecret"
     user_bob="bobsecret"
-    user_alice="alicesecret"
+    user_alice="${sasl.alice.password}"
     user_jaasuser="jaas_password";
 };
 // Client sections (zookeeper.sasl.clientconfig picks one per session).
@@ -42,8 +44,16 @@ Alice { org.apache.zookeeper.server.auth.DigestLoginModule required username="al
 Super { org.apache.zookeeper.server.auth.DigestLoginModule required username="super" password="adminsecret"; };
 BadBob { org.apache.zookeeper.server.auth.DigestLoginModule required username="bob" password="wrong"; };
 JAAS_EOF
+# A client's own file whose values name system properties: the JDK's ConfigFile expands
+# every ${prop} of a file when it loads it, so an unknown one fails the whole file (a
+# server given this file would not start).
+CLIENT_JAAS="$WORK/client-jaas.conf"
+cat >"$CLIENT_JAAS" <<'JAAS_EOF'
+Client { org.apache.zookeeper.server.auth.DigestLoginModule required username="${sasl.bob.name}" password="bob${sasl.bob.suffix}"; };
+JAAS_EOF
 COMPAT_EXTRA_CFG="authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
-SERVER_PROPS+=("-Djava.security.auth.login.config=$JAAS" "-Dzookeeper.superUser=super")
+SERVER_PROPS+=("-Djava.security.auth.login.config=$JAAS" "-Dzookeeper.superUser=super"
+    "-Dsasl.alice.password=alicesecret")
 
 PASSED=0
 FAILED=0
@@ -90,14 +100,19 @@ kazoo_tests() {
 }
 
 # cli_checks PORT: `ferrokeeper cli` logs in as zkCli.sh does, from the JAAS file named in
-# CLIENT_JVMFLAGS (section zookeeper.sasl.clientconfig): whoami shows sasl:bob; a wrong
-# password fails the connect.
+# CLIENT_JVMFLAGS (section zookeeper.sasl.clientconfig): whoami shows sasl:bob, also from a
+# section whose values name system properties (${sasl.bob.name}); a wrong password fails
+# the connect.
 cli_checks() {
     local who rc
-    who="$(CLIENT_JVMFLAGS="-Djava.security.auth.login.config=$JAAS -Dzookeeper.sasl.clientconfig=Bob" \
+    who="$(CLIENT_JVMFLAGS="-Djava.security.auth.login.config=$JAAS -Dzookeeper.sasl.clientconfig=Bob -Dsasl.alice.password=alicesecret" \
         timeout 30 "$FERROKEEPER_BIN" cli -server "127.0.0.1:$1" whoami 2>&1)"
     if grep -qx "sasl: bob" <<<"$who"; then echo "PASS cli-whoami-bob"; else echo "FAIL cli-whoami-bob: $who"; fi
-    timeout 30 "$FERROKEEPER_BIN" cli -Djava.security.auth.login.config="$JAAS" \
+    who="$(timeout 30 "$FERROKEEPER_BIN" cli -Djava.security.auth.login.config="$CLIENT_JAAS" \
+        -Dsasl.bob.name=bob -Dsasl.bob.suffix=secret \
+        -server "127.0.0.1:$1" whoami 2>&1)"
+    if grep -qx "sasl: bob" <<<"$who"; then echo "PASS cli-jaas-system-properties"; else echo "FAIL cli-jaas-system-properties: $who"; fi
+    timeout 30 "$FERROKEEPER_BIN" cli -Djava.security.auth.login.config="$JAAS" -Dsasl.alice.password=alicesecret \
         -Dzookeeper.sasl.clientconfig=BadBob -timeout 5000 -server "127.0.0.1:$1" ls / >/dev/null 2>&1
     rc=$?
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ]; then echo "PASS cli-wrong-password-refused"
@@ -111,7 +126,7 @@ run_checks() {
     # Each client is bounded: against a server without SASL kazoo would retry forever.
     timeout 60 "$JAVA_BIN" -Xmx192m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
         -Dorg.slf4j.simpleLogger.defaultLogLevel=off \
-        -Djava.security.auth.login.config="$JAAS" \
+        -Djava.security.auth.login.config="$JAAS" -Dsasl.alice.password=alicesecret \
         -cp "$CLASSES:$ZK_CLASSPATH" SaslCheck "127.0.0.1:$port" >>"$out" 2>"$WORK/$kind-java.err"
     timeout 60 "$VENV/bin/python" "$HERE/sasl_check.py" kazoo "127.0.0.1:$port" >>"$out" 2>"$WORK/$kind-kazoo.err"
     timeout 60 "$VENV/bin/python" "$HERE/sasl_check.py" raw "127.0.0.1:$port" >>"$out" 2>"$WORK/$kind-raw.err"

@@ -11,7 +11,10 @@
 //!
 //! A file is a list of sections `Name { Module Flag key=value ...; ... };`. Values are words
 //! or quoted strings (`"..."` or `'...'`, with the backslash escapes of Java's
-//! `StreamTokenizer`). `${prop}` expansion is not supported (it is kept as written).
+//! `StreamTokenizer`). Option values expand `${prop}` from the system properties (the `-D`
+//! arguments, and the JVM's own `user.home`, `user.name`, `user.dir`, `java.io.tmpdir`;
+//! `${/}` is the file separator), as the JDK's `PropertyExpander` does: an unknown property
+//! or a value that expands to nothing is an error naming the line.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -114,8 +117,13 @@ fn tokenize(text: &str) -> Result<Vec<(Tok, usize)>, (usize, String)> {
     Ok(out)
 }
 
-/// Parses a whole file into its sections (name -> modules), `path` naming it in errors.
-pub fn parse(text: &str, path: &Path) -> Result<BTreeMap<String, Vec<LoginModule>>, ConfigError> {
+/// Parses a whole file into its sections (name -> modules), `path` naming it in errors,
+/// `${prop}` in option values taken from `props` (the system properties).
+pub fn parse(
+    text: &str,
+    path: &Path,
+    props: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, Vec<LoginModule>>, ConfigError> {
     let syntax = |(line, message): (usize, String)| ConfigError::Syntax {
         path: path.to_path_buf(),
         line,
@@ -127,6 +135,7 @@ pub fn parse(text: &str, path: &Path) -> Result<BTreeMap<String, Vec<LoginModule
         toks: &toks,
         pos: 0,
         last_line,
+        props,
     };
     let mut sections = BTreeMap::new();
     while p.pos < toks.len() {
@@ -152,6 +161,50 @@ struct Parser<'a> {
     toks: &'a [(Tok, usize)],
     pos: usize,
     last_line: usize,
+    props: &'a BTreeMap<String, String>,
+}
+
+/// A system property as the JVM would have it: given with `-D`, else one of its own.
+fn property(props: &BTreeMap<String, String>, name: &str) -> Option<String> {
+    if let Some(v) = props.get(name) {
+        return Some(v.clone());
+    }
+    match name {
+        "/" | "file.separator" => Some("/".into()),
+        "user.home" => std::env::var("HOME").ok(),
+        "user.name" => std::env::var("USER").ok(),
+        "user.dir" => std::env::current_dir()
+            .ok()
+            .map(|d| d.display().to_string()),
+        "java.io.tmpdir" => Some("/tmp".into()),
+        _ => None,
+    }
+}
+
+/// `${prop}` expansion (the JDK's `PropertyExpander`): `${}` stays, a `${` without its
+/// `}` is kept as text, an unknown property is an error.
+fn expand(value: &str, props: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        let Some(len) = rest[at..].find('}') else {
+            out.push_str(&rest[at..]);
+            return Ok(out);
+        };
+        let name = &rest[at + 2..at + len];
+        if name.is_empty() {
+            out.push_str("${}");
+        } else {
+            out.push_str(
+                &property(props, name)
+                    .ok_or_else(|| format!("unable to expand property {name}"))?,
+            );
+        }
+        rest = &rest[at + len + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 type Step<T> = Result<T, (usize, String)>;
@@ -209,11 +262,23 @@ impl Parser<'_> {
         while !self.at(';') {
             let (key, _) = self.word("option key")?;
             self.punct('=')?;
-            let value = match self.toks.get(self.pos) {
-                Some((Tok::Word(v) | Tok::Quoted(v), _)) => v.clone(),
+            let (value, line) = match self.toks.get(self.pos) {
+                Some((Tok::Word(v) | Tok::Quoted(v), line)) => (v.clone(), *line),
                 _ => return self.expected("option value"),
             };
             self.pos += 1;
+            let value = if value.is_empty() {
+                value
+            } else {
+                let expanded = expand(&value, self.props).map_err(|m| (line, m))?;
+                if expanded.is_empty() {
+                    return Err((
+                        line,
+                        format!("system property [{value}] expanded to empty value"),
+                    ));
+                }
+                expanded
+            };
             options.push((key, value));
         }
         self.punct(';')?;
@@ -230,7 +295,43 @@ mod tests {
     use super::*;
 
     fn parse_ok(text: &str) -> BTreeMap<String, Vec<LoginModule>> {
-        parse(text, Path::new("jaas.conf")).expect("parses")
+        parse(text, Path::new("jaas.conf"), &BTreeMap::new()).expect("parses")
+    }
+
+    #[test]
+    fn option_values_expand_system_properties() {
+        let props = BTreeMap::from([
+            ("zk.keytab".to_string(), "/etc/zk.keytab".to_string()),
+            ("empty".to_string(), String::new()),
+        ]);
+        let text = "Server { m.K required keyTab=\"${zk.keytab}\" p=\"a${/}b${}c${x\" tmp=\"${java.io.tmpdir}\"; };";
+        let s = parse(text, Path::new("j"), &props).expect("parses");
+        assert_eq!(
+            s["Server"][0].options,
+            vec![
+                ("keyTab".to_string(), "/etc/zk.keytab".to_string()),
+                ("p".to_string(), "a/b${}c${x".to_string()),
+                ("tmp".to_string(), "/tmp".to_string()),
+            ]
+        );
+        let unknown = parse(
+            "S {\n m.K required\n k=\"${nope}\"; };",
+            Path::new("j"),
+            &props,
+        );
+        match unknown {
+            Err(ConfigError::Syntax { line, message, .. }) => {
+                assert_eq!(line, 3);
+                assert_eq!(message, "unable to expand property nope");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(
+            "S { m.K required k=\"${empty}\"; };",
+            Path::new("j"),
+            &props
+        )
+        .is_err());
     }
 
     #[test]
@@ -265,7 +366,7 @@ mod tests {
             ("Server { a.B required; };\nServer { a.B required; };\n", 2),
             ("/* never closed", 1),
         ] {
-            match parse(text, Path::new("j")) {
+            match parse(text, Path::new("j"), &BTreeMap::new()) {
                 Err(ConfigError::Syntax { line: l, .. }) => assert_eq!(l, line, "{text}"),
                 other => panic!("{text}: {other:?}"),
             }

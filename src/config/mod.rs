@@ -272,7 +272,12 @@ impl Config {
             loader.apply(key.trim(), value.trim(), origin)?;
         }
         let mut cfg = loader.finish()?;
-        cfg.sasl = sasl::resolve(&cfg.raw)?;
+        // The `-D` arguments are the system properties a JAAS file's `${prop}` names.
+        let sysprops = overrides
+            .iter()
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+        cfg.sasl = sasl::resolve(&cfg.raw, &sysprops)?;
         cfg.sasl_auth_provider = sasl::sasl_provider_registered(&cfg.raw);
         let source_name =
             || path.map_or_else(|| "-D overrides".into(), |p| p.display().to_string());

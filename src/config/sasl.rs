@@ -113,11 +113,12 @@ pub(crate) fn enforce_auth_schemes(
 /// server section leaves SASL off.
 pub(crate) fn resolve(
     raw: &BTreeMap<String, String>,
+    sysprops: &BTreeMap<String, String>,
 ) -> Result<Option<SaslServerConfig>, ConfigError> {
     let Some(file) = raw.get("java.security.auth.login.config") else {
         return Ok(None);
     };
-    let (path, sections) = read_jaas(file)?;
+    let (path, sections) = read_jaas(file, sysprops)?;
     let path = path.as_path();
     let section = raw
         .get("zookeeper.sasl.serverconfig")
@@ -165,16 +166,18 @@ pub(crate) fn resolve(
     }))
 }
 
-/// The JAAS file `java.security.auth.login.config` names, parsed into its sections.
+/// The JAAS file `java.security.auth.login.config` names, parsed into its sections, its
+/// `${prop}` values expanded from `sysprops`.
 fn read_jaas(
     file: &str,
+    sysprops: &BTreeMap<String, String>,
 ) -> Result<(PathBuf, BTreeMap<String, Vec<jaas::LoginModule>>), ConfigError> {
     let path = PathBuf::from(file.trim());
     let bytes = std::fs::read(&path).map_err(|source| ConfigError::Io {
         path: path.clone(),
         source,
     })?;
-    let sections = jaas::parse(&String::from_utf8_lossy(&bytes), &path)?;
+    let sections = jaas::parse(&String::from_utf8_lossy(&bytes), &path, sysprops)?;
     Ok((path, sections))
 }
 
@@ -195,7 +198,7 @@ pub fn client_login(
     {
         return Ok(None);
     }
-    let (path, sections) = read_jaas(file)?;
+    let (path, sections) = read_jaas(file, props)?;
     let section = props
         .get("zookeeper.sasl.clientconfig")
         .map_or("Client", |s| s.trim());
@@ -280,7 +283,7 @@ mod tests {
             ("zookeeper.superUserX", "mallory"),
             ("authProvider.1", SASL_PROVIDER_CLASS),
         ]);
-        let c = resolve(&r).expect("loads").expect("on");
+        let c = resolve(&r, &BTreeMap::new()).expect("loads").expect("on");
         assert_eq!(c.password("bob"), Some("b"));
         assert_eq!(c.password("super"), Some("s"));
         assert_eq!(c.password("debug"), None);
@@ -290,14 +293,14 @@ mod tests {
         // Another section: only its users.
         let mut r2 = r.clone();
         r2.insert("zookeeper.sasl.serverconfig".into(), "Zk".into());
-        let c2 = resolve(&r2).expect("loads").expect("on");
+        let c2 = resolve(&r2, &BTreeMap::new()).expect("loads").expect("on");
         assert_eq!(c2.password("eve"), Some("e"));
         assert_eq!(c2.password("bob"), None);
         // A missing section leaves SASL off; a missing file stops start-up.
         r2.insert("zookeeper.sasl.serverconfig".into(), "Nope".into());
-        assert_eq!(resolve(&r2).expect("loads"), None);
+        assert_eq!(resolve(&r2, &BTreeMap::new()).expect("loads"), None);
         let missing = raw(&[("java.security.auth.login.config", "/nonexistent/jaas")]);
-        assert!(resolve(&missing).is_err());
+        assert!(resolve(&missing, &BTreeMap::new()).is_err());
         assert!(!sasl_provider_registered(&raw(&[])));
         // What must be authenticated first.
         assert_eq!(enforce_auth_schemes(&r, true), Ok(vec![]));
