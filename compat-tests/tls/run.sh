@@ -12,7 +12,8 @@
 #     session goes on; the plaintext port still serves.
 #   * unified: client.portUnification=true, JKS stores, ssl.clientAuth=want: TLS and
 #     plaintext on the client port, a TLS client without a certificate served as ip only.
-#   * none: PEM stores, ssl.clientAuth=none: no certificate asked, no x509 identity.
+#   * none: PEM stores, ssl.clientAuth=none: no certificate asked, no x509 identity;
+#     maxClientCnxns=3 counted on each port by itself (3 plain and 3 TLS sessions at once).
 # Last line "N passed, M failed"; exit status 1 when M > 0.
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -75,7 +76,7 @@ authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider"
         unified) printf '%s\n' "$common" "client.portUnification=true" "ssl.clientAuth=want" \
             "ssl.keyStore.location=$CERTS/server-store.jks" "ssl.keyStore.password=storepass" \
             "ssl.trustStore.location=$CERTS/trust.jks" "ssl.trustStore.password=storepass" ;;
-        none) printf '%s\n' "$common" "ssl.clientAuth=none" \
+        none) printf '%s\n' "$common" "ssl.clientAuth=none" "maxClientCnxns=3" \
             "ssl.keyStore.location=$CERTS/server-store.pem" "ssl.keyStore.type=PEM" \
             "ssl.trustStore.location=$CERTS/trust.pem" ;;
     esac

@@ -221,6 +221,37 @@ def kazoo_unified(port, certs):
         zk.stop()
 
 
+def per_port_limits(plain_port, secure_port, certs):
+    """maxClientCnxns=3 (mode none) holds on each port by itself, as ZooKeeper's plaintext and
+    secure factories each count connections per IP: 3 plain and 3 TLS sessions at once are
+    served, a 4th on either port is closed unanswered."""
+    held, served = [], 0
+    try:
+        for _ in range(3):
+            p = socket.create_connection(("127.0.0.1", plain_port), timeout=10)
+            p.sendall(CONNECT)
+            recv_frame(p)
+            held.append(p)
+            held.append(tls_session(secure_port, certs, None))
+            served += 2
+    except (ssl.SSLError, EOFError, ConnectionError, OSError) as e:
+        check("limit-3-plain-and-3-tls-served", False, "%d served, then %r" % (served, e))
+        return
+    check("limit-3-plain-and-3-tls-served", served == 6)
+    extra = socket.create_connection(("127.0.0.1", plain_port), timeout=10)
+    extra.sendall(CONNECT)
+    ok, why = closed_unanswered(extra)
+    check("limit-4th-plain-refused", ok, why)
+    extra.close()
+    try:
+        s = tls_session(secure_port, certs, None)
+        check("limit-4th-tls-refused", False, "served: " + who_am_i(s, 1))
+    except (ssl.SSLError, EOFError, ConnectionError, OSError):
+        check("limit-4th-tls-refused", True)
+    for h in held:
+        h.close()
+
+
 def kazoo_none(port, certs):
     zk = kazoo_client(port, certs, None)
     check("kazoo-none-no-cert-connects", started(zk))
@@ -243,6 +274,7 @@ def main():
         kazoo_unified(plain, certs)
     else:
         kazoo_none(secure, certs)
+        per_port_limits(plain, secure, certs)
     print("INFO python %s: %.1f s" % (mode, time.time() - start), flush=True)
     sys.exit(1 if FAILED else 0)
 

@@ -234,10 +234,12 @@ enum Kind {
     Unified(Arc<tls::ServerTls>),
 }
 
-/// What the listeners share: connections per IP and the connection ids.
+/// What the listeners share: the connection count and ids. Connections per IP are counted
+/// per listener, as ZooKeeper's plaintext and secure factories each keep their own map
+/// (`maxClientCnxns` applies to each port).
 #[derive(Default)]
 struct Accepting {
-    per_ip: Arc<Mutex<HashMap<IpAddr, u32>>>,
+    total: Arc<std::sync::atomic::AtomicUsize>,
     next_conn: std::sync::atomic::AtomicU64,
 }
 
@@ -261,6 +263,7 @@ async fn accept_loop(
             .map(|a| a.to_string())
             .unwrap_or_default()
     );
+    let per_ip: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
     loop {
         let (stream, addr) = match listener.accept().await {
             Ok(x) => x,
@@ -273,23 +276,30 @@ async fn accept_loop(
         };
         let ip = addr.ip();
         {
-            let mut m = accepting.per_ip.lock().unwrap_or_else(|p| p.into_inner());
-            let total: u32 = m.values().sum();
+            let mut m = per_ip.lock().unwrap_or_else(|p| p.into_inner());
             let n = m.entry(ip).or_default();
             let max = cfg.max_client_cnxns;
-            if (max > 0 && *n >= max) || total as usize >= MAX_CONNECTIONS {
+            let total = accepting.total.load(std::sync::atomic::Ordering::Relaxed);
+            if (max > 0 && *n >= max) || total >= MAX_CONNECTIONS {
                 tracing::warn!("Too many connections from {ip} - max is {max}");
+                if *n == 0 {
+                    m.remove(&ip);
+                }
                 drop(stream);
                 continue;
             }
             *n += 1;
+            accepting
+                .total
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         // Ids start at 1 and are shared by the listeners: the core keys connections by them.
         let conn = accepting
             .next_conn
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
-        let (core_tx, cfg, per_ip) = (core_tx.clone(), cfg.clone(), accepting.per_ip.clone());
+        let (core_tx, cfg, per_ip) = (core_tx.clone(), cfg.clone(), per_ip.clone());
+        let total = accepting.total.clone();
         let kind = match &kind {
             Kind::Plain => Kind::Plain,
             Kind::Secure(t) => Kind::Secure(t.clone()),
@@ -305,6 +315,7 @@ async fn accept_loop(
                     tls::accept::serve_unified(t, stream, conn, addr, core_tx, cfg).await
                 }
             }
+            total.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             let mut m = per_ip.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(n) = m.get_mut(&ip) {
                 *n -= 1;
