@@ -12,11 +12,17 @@
 #                every server logs TLS handshakes and no plaintext; the leader is killed
 #                (Java sid 2 leads, Ferrokeeper follows it), writes again, the old leader
 #                rejoins; then sid 1 comes back with a certificate of another CA
-#                (untrusted) and then without sslQuorum (plaintext): it stays out while the
-#                others serve writes; last it comes back with its certificate and catches up
+#                (untrusted), without sslQuorum (plaintext), with an expired certificate
+#                and with one that does not name 127.0.0.1: each time it stays out while
+#                the others serve writes; last it comes back with sslQuorumReloadCertFiles
+#                and the untrusted certificate in its keystore file, which is then
+#                replaced by its own: it joins without a restart and catches up
 #   fk-leader    sid 1 Java, sids 2, 3 Ferrokeeper: the same, with Ferrokeeper leading
 #                (sid 3, then sid 2 after the kill) a Java and a Ferrokeeper follower, and
-#                the Java server as the untrusted and the plaintext outsider
+#                the Java server as the outsider
+#   no-hostname-check  Ferrokeeper, Java, Ferrokeeper, each with a certificate that does
+#                not name 127.0.0.1 and ssl.quorum.hostnameVerification=false: forms, writes
+#                replicate
 #   rolling      Ferrokeeper, Java, Ferrokeeper started plaintext, switched as ZooKeeper's
 #                documentation says, one server at a time: portUnification=true, then
 #                sslQuorum=true as well, then portUnification removed; writes replicate
@@ -36,7 +42,7 @@ fi
 source "$HERE/../ensemble/node.sh"
 export FERROKEEPER_BIN
 
-ALL_SCENARIOS=(fk-follower fk-leader rolling)
+ALL_SCENARIOS=(fk-follower fk-leader no-hostname-check rolling)
 SCENARIOS=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -105,17 +111,19 @@ EOF
     done
 }
 
-# configure NODE MODE [KEYS] : zoo.cfg = base + the quorum TLS lines of MODE (plain,
-# unified, unified-tls, tls) with the stores KEYS (node, the default, or rogue).
+# configure NODE MODE [KEYS [LINES]] : zoo.cfg = base + the quorum TLS lines of MODE (plain,
+# unified, unified-tls, tls) with the keystore KEYS (node, the default; rogue, expired,
+# misnamed: see certs.sh; reloadable: NODE/quorum.p12 with sslQuorumReloadCertFiles=true),
+# then LINES.
 configure() {
-    local n="$1" mode="$2" keys="${3:-node}" ks ts
+    local n="$1" mode="$2" keys="${3:-node}" lines="${4:-}" ks ts
     cp "$n/base.cfg" "$n/zoo.cfg"
     [ "$mode" = plain ] && return 0
     if [ "$(cat "$n/kind")" = zookeeper ]; then
         ks="$CERTS/$keys.p12" ts="$CERTS/trust.jks"
     else
-        ks="$CERTS/$keys.jks" ts="$CERTS/trust.pem"
-        [ "$keys" = rogue ] && ks="$CERTS/rogue.p12"
+        ks="$CERTS/$keys.p12" ts="$CERTS/trust.pem"
+        case "$keys" in node|misnamed) ks="$CERTS/$keys.jks" ;; esac
     fi
     {
         case "$mode" in
@@ -123,10 +131,15 @@ configure() {
             unified-tls) printf 'sslQuorum=true\nportUnification=true\n' ;;
             tls) echo "sslQuorum=true" ;;
         esac
+        if [ "$keys" = reloadable ]; then
+            ks="$n/quorum.p12"
+            echo "sslQuorumReloadCertFiles=true"
+        fi
         echo "ssl.quorum.keyStore.location=$ks"
         echo "ssl.quorum.keyStore.password=storepass"
         echo "ssl.quorum.trustStore.location=$ts"
         echo "ssl.quorum.trustStore.password=storepass"
+        [ -n "$lines" ] && printf '%s\n' "$lines"
     } >>"$n/zoo.cfg"
 }
 
@@ -225,9 +238,9 @@ stays_out() {
     why="$(serving "$dir" "$@")" || { echo "the others stopped serving: $why"; return 1; }
 }
 
-restart() { # DIR SID MODE [KEYS]
+restart() { # DIR SID MODE [KEYS [LINES]]
     node_stop "$1/s$2" 10
-    configure "$1/s$2" "$3" "${4:-node}"
+    configure "$1/s$2" "$3" "${4:-node}" "${5:-}"
     node_start "$1/s$2"
 }
 
@@ -272,32 +285,68 @@ scenario_outsiders() { # NAME K1 K2 K3
         return
     fi
 
-    # sid 1 as an outsider: a certificate of another CA, then plaintext.
-    restart "$dir" 1 tls rogue
-    if why="$(stays_out "$dir" 1 2 3)"; then
-        pass "$name/untrusted-outsider" "s1 $(cat "$dir/s1/kind") with a rogue CA's certificate stayed out ${OUT_SECONDS}s"
-    else
-        fail "$name/untrusted-outsider" "$why"
-    fi
-    restart "$dir" 1 plain
-    if why="$(stays_out "$dir" 1 2 3)"; then
-        pass "$name/plaintext-outsider" "s1 $(cat "$dir/s1/kind") without sslQuorum stayed out ${OUT_SECONDS}s"
-    else
-        fail "$name/plaintext-outsider" "$why"
-    fi
-    restart "$dir" 1 tls
-    if line="$(wait_serving "$dir" 40 1 2 3)" && why="$(replicated "$dir" after-restore four 2 1 3)"; then
-        # What was written while it was out reached it too.
-        local got
-        got="$("$PYTHON" "$HERE/zk.py" read "$(hosts "$dir" 1)" /qtls/after-rejoin 2>&1)"
-        if [ "$got" = three ]; then
-            pass "$name/restored" "s1 back with its certificate: $line"
+    # sid 1 as an outsider: a certificate of another CA, plaintext, an expired
+    # certificate, one that does not name 127.0.0.1.
+    local keys what
+    for keys in rogue plain expired misnamed; do
+        case "$keys" in
+            rogue) what="untrusted-outsider:with a rogue CA's certificate" ;;
+            plain) what="plaintext-outsider:without sslQuorum" ;;
+            expired) what="expired-outsider:with an expired certificate" ;;
+            misnamed) what="misnamed-outsider:with a certificate for zk.invalid only" ;;
+        esac
+        if [ "$keys" = plain ]; then restart "$dir" 1 plain; else restart "$dir" 1 tls "$keys"; fi
+        if why="$(stays_out "$dir" 1 2 3)"; then
+            pass "$name/${what%%:*}" "s1 $(cat "$dir/s1/kind") ${what#*:} stayed out ${OUT_SECONDS}s"
         else
-            fail "$name/restored" "s1 read '$got' for /qtls/after-rejoin"
+            fail "$name/${what%%:*}" "$why"
         fi
+    done
+
+    # sslQuorumReloadCertFiles: s1 starts with the rogue certificate in its keystore file,
+    # which is then replaced by its own; it joins without a restart and catches up.
+    cp "$CERTS/rogue.p12" "$dir/s1/quorum.p12"
+    restart "$dir" 1 tls reloadable
+    sleep 3
+    if [ -n "$(node_mode "$dir/s1")" ]; then
+        fail "$name/reload" "s1 serves with the rogue certificate"
     else
-        fail "$name/restored" "${why:-$line}"
+        cp "$CERTS/node.p12" "$dir/s1/quorum.p12.new"
+        mv "$dir/s1/quorum.p12.new" "$dir/s1/quorum.p12"
+        local t1=$SECONDS got
+        if line="$(wait_serving "$dir" 40 1 2 3)" \
+            && why="$(replicated "$dir" after-reload four 2 1 3)"; then
+            # What was written while it was out reached it too.
+            got="$("$PYTHON" "$HERE/zk.py" read "$(hosts "$dir" 1)" /qtls/after-rejoin 2>&1)"
+            if [ "$got" = three ]; then
+                pass "$name/reload" "s1 joined $((SECONDS - t1))s after its keystore file was replaced: $line"
+            else
+                fail "$name/reload" "s1 read '$got' for /qtls/after-rejoin"
+            fi
+        else
+            fail "$name/reload" "${why:-$line}"
+        fi
     fi
+    for sid in 1 2 3; do node_stop "$dir/s$sid" 10; done
+    echo "TIME $name $((SECONDS - t0))s"
+}
+
+# ------------------------------------------------------------------ no-hostname-check
+scenario_no_hostname_check() {
+    local name=no-hostname-check dir="$WORK/no-hostname-check" t0=$SECONDS why line sid
+    setup "$dir" ferrokeeper zookeeper ferrokeeper
+    echo "== $name: $(kinds_of "$dir"), certificates for zk.invalid, ssl.quorum.hostnameVerification=false"
+    for sid in 3 2 1; do
+        configure "$dir/s$sid" tls misnamed "ssl.quorum.hostnameVerification=false"
+        node_start "$dir/s$sid"
+    done
+    if ! line="$(wait_serving "$dir" 60 1 2 3)"; then
+        fail "$name/form" "$line"
+        return
+    fi
+    pass "$name/form" "$line"
+    if why="$(replicated "$dir" nohost five 2 1 2 3)"; then pass "$name/replicate"; else fail "$name/replicate" "$why"; fi
+    if why="$(tls_only "$dir" 1 2 3)"; then pass "$name/tls-only"; else fail "$name/tls-only" "$why"; fi
     for sid in 1 2 3; do node_stop "$dir/s$sid" 10; done
     echo "TIME $name $((SECONDS - t0))s"
 }
@@ -341,6 +390,7 @@ for s in "${SCENARIOS[@]}"; do
     case "$s" in
         fk-follower) scenario_outsiders fk-follower ferrokeeper zookeeper zookeeper ;;
         fk-leader) scenario_outsiders fk-leader zookeeper ferrokeeper ferrokeeper ;;
+        no-hostname-check) scenario_no_hostname_check ;;
         rolling) scenario_rolling ;;
     esac
 done

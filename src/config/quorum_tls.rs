@@ -43,6 +43,15 @@ pub struct QuorumTlsConfig {
     pub detection_timeout_ms: u64,
 }
 
+/// Whether [`resolve`] reads `key` (with or without `zookeeper.`).
+pub(crate) fn is_quorum_tls_key(key: &str) -> bool {
+    let k = key.strip_prefix("zookeeper.").unwrap_or(key);
+    matches!(
+        k,
+        "sslQuorum" | "portUnification" | "sslQuorumReloadCertFiles"
+    ) || k.starts_with("ssl.quorum.")
+}
+
 /// ZooKeeper's `parseBoolean` for a QuorumPeerConfig key (also as `zookeeper.KEY`).
 fn flag(raw: &BTreeMap<String, String>, key: &str) -> Result<bool, String> {
     match zk_property(raw, key) {
@@ -101,6 +110,9 @@ mod tests {
         ]);
         assert_eq!(resolve(&r), Ok(None));
         assert!(resolve(&raw(&[("sslQuorum", "yes")])).is_err());
+        assert!(is_quorum_tls_key("zookeeper.sslQuorum"));
+        assert!(is_quorum_tls_key("ssl.quorum.trustStore.type"));
+        assert!(!is_quorum_tls_key("ssl.trustStore.type"));
     }
 
     #[test]

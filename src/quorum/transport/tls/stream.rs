@@ -33,7 +33,15 @@ impl AsyncRead for QuorumStream {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             QuorumStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            QuorumStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            // A peer that closes without close_notify (Java's servers when killed, often
+            // when not) ends the stream as a plaintext close would: every frame on it is
+            // length-prefixed, so a cut is seen as one anyway.
+            QuorumStream::Tls(s) => match Pin::new(s.as_mut()).poll_read(cx, buf) {
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    Poll::Ready(Ok(()))
+                }
+                other => other,
+            },
         }
     }
 }

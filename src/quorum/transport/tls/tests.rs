@@ -239,3 +239,24 @@ fn bad_or_missing_stores_stop_start_up() {
     assert!(QuorumTls::new(Some(&c)).is_ok());
     assert!(QuorumTls::new(None).is_ok());
 }
+
+#[tokio::test]
+async fn a_tls_peer_gone_without_close_notify_is_an_end_of_stream() {
+    let both = tls(&cfg(true, false));
+    let l = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let server = both.clone();
+    let task = tokio::spawn(async move {
+        let (tcp, peer) = l.accept().await.unwrap();
+        let mut s = server.accept(tcp, peer).await.unwrap();
+        // Cut the TCP connection under the TLS session, as a killed server does.
+        if let QuorumStream::Tls(t) = &mut s {
+            t.get_mut().0.shutdown().await.unwrap();
+        }
+        s
+    });
+    let mut s = dial(&both, addr).await.unwrap();
+    let _held = task.await.unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(s.read(&mut buf).await.unwrap(), 0);
+}
