@@ -23,6 +23,9 @@
 #   no-hostname-check  Ferrokeeper, Java, Ferrokeeper, each with a certificate that does
 #                not name 127.0.0.1 and ssl.quorum.hostnameVerification=false: forms, writes
 #                replicate
+#   ensemble-checks  ensemble/run.sh's leader-kill (under write load), catchup-snap,
+#                catchup-diff and catchup-trunc on its mixed-fk-leader and mixed-fk-follower
+#                topologies, every server with sslQuorum=true (ENSEMBLE_EXTRA_CFG)
 #   rolling      Ferrokeeper, Java, Ferrokeeper started plaintext, switched as ZooKeeper's
 #                documentation says, one server at a time: portUnification=true, then
 #                sslQuorum=true as well, then portUnification removed; writes replicate
@@ -30,9 +33,10 @@
 #
 # Output: `PASS SCENARIO/CHECK (info)` or `FAIL SCENARIO/CHECK: reason` per check, then
 # `N passed, M failed`; exit status 0 only when nothing failed.
-# Files: compat-tests/work/quorum-tls/{certs,SCENARIO/s1..s3 (zoo.cfg, server.log)}.
+# Files: compat-tests/work/quorum-tls/{certs,SCENARIO/s1..s3 (zoo.cfg, server.log)},
+# ensemble-checks.log (and ensemble/run.sh's own under compat-tests/work/ensemble).
 # Environment: FERROKEEPER_BIN (as ensemble/run.sh), ENSEMBLE_PYTHON (a python with kazoo),
-# QTLS_OUT_SECONDS (how long an outsider is watched, default 8).
+# QTLS_OUT_SECONDS (how long an outsider is watched, default 6).
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 if [ -z "${FERROKEEPER_BIN:-}" ] && [ -x /var/tmp/ferrokeeper-target/release/ferrokeeper ]; then
@@ -42,7 +46,7 @@ fi
 source "$HERE/../ensemble/node.sh"
 export FERROKEEPER_BIN
 
-ALL_SCENARIOS=(fk-follower fk-leader no-hostname-check rolling)
+ALL_SCENARIOS=(fk-follower fk-leader no-hostname-check ensemble-checks rolling)
 SCENARIOS=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -59,7 +63,7 @@ done
 
 WORK="$COMPAT_WORK/quorum-tls"
 CERTS="$WORK/certs"
-OUT_SECONDS="${QTLS_OUT_SECONDS:-8}"
+OUT_SECONDS="${QTLS_OUT_SECONDS:-6}"
 rm -rf "$WORK"
 mkdir -p "$WORK"
 RUN_DIRS=()
@@ -73,7 +77,10 @@ echo "quorum-tls suite: ${SCENARIOS[*]}; ferrokeeper: $FERROKEEPER_BIN"
 
 PASSED=0
 FAILED=0
-pass() { echo "PASS $1${2:+ ($2)}"; PASSED=$((PASSED + 1)); }
+pass() { # CHECK [INFO]: INFO in parentheses unless it comes with its own
+    case "${2:-}" in "") echo "PASS $1" ;; "("*) echo "PASS $1 $2" ;; *) echo "PASS $1 ($2)" ;; esac
+    PASSED=$((PASSED + 1))
+}
 fail() { echo "FAIL $1: $2"; FAILED=$((FAILED + 1)); }
 
 # setup DIR K1 K2 K3 : node directories with their base config (ports, server lines).
@@ -351,6 +358,45 @@ scenario_no_hostname_check() {
     echo "TIME $name $((SECONDS - t0))s"
 }
 
+# ------------------------------------------------------------------ ensemble-checks
+scenario_ensemble_checks() {
+    local name=ensemble-checks t0=$SECONDS out="$WORK/ensemble-checks.log" line st rest
+    local label check info topo n=0 log
+    local extra="sslQuorum=true
+ssl.quorum.keyStore.location=$CERTS/node.p12
+ssl.quorum.keyStore.password=storepass
+ssl.quorum.trustStore.location=$CERTS/trust.jks
+ssl.quorum.trustStore.password=storepass"
+    echo "== $name: ensemble/run.sh's checks on mixed-fk-leader and mixed-fk-follower, sslQuorum=true"
+    ENSEMBLE_EXTRA_CFG="$extra" ENSEMBLE_PYTHON="$PYTHON" COMPAT_RESULT_FILE="" \
+        "$HERE/../ensemble/run.sh" --only ferrokeeper \
+        --topology mixed-fk-leader --topology mixed-fk-follower \
+        --check leader-kill --check catchup-snap --check catchup-diff --check catchup-trunc \
+        >"$out" 2>&1
+    while read -r line; do
+        # "PASS mixed-fk-leader/ferrokeeper catchup-snap (1.9s) info" or "FAIL ... check: why"
+        st="${line%% *}" rest="${line#* }"
+        label="${rest%% *}" rest="${rest#* }"
+        check="${rest%%[ :]*}" info="${rest#"$check"}"
+        info="${info#:}"
+        topo="${label%/*}"
+        n=$((n + 1))
+        if [ "$st" = PASS ]; then pass "$name/$topo/$check" "${info# }"; else fail "$name/$topo/$check" "${info# }"; fi
+    done < <(grep -E '^(PASS|FAIL) ' "$out")
+    [ $n -gt 0 ] || fail "$name" "ensemble/run.sh gave no result: see $out"
+    # Every server of those runs spoke TLS and saw no plaintext quorum connection.
+    for log in "$COMPAT_WORK"/ensemble/mixed-fk-{leader,follower}-ferrokeeper/s?/server.log; do
+        if ! grep -qE "SSL handshake complete with|Accepted TLS connection from" "$log" \
+            || grep -qE "Accepted plaintext connection|Blocked insecure connection" "$log"; then
+            fail "$name/tls-only" "$log: no TLS handshake, or a plaintext connection"
+            log=""
+            break
+        fi
+    done
+    [ -n "$log" ] && pass "$name/tls-only" "every server's log"
+    echo "TIME $name $((SECONDS - t0))s"
+}
+
 # ------------------------------------------------------------------ rolling
 scenario_rolling() {
     local name=rolling dir="$WORK/rolling" t0=$SECONDS why line sid mode n=0 ok=1
@@ -391,6 +437,7 @@ for s in "${SCENARIOS[@]}"; do
         fk-follower) scenario_outsiders fk-follower ferrokeeper zookeeper zookeeper ;;
         fk-leader) scenario_outsiders fk-leader zookeeper ferrokeeper ferrokeeper ;;
         no-hostname-check) scenario_no_hostname_check ;;
+        ensemble-checks) scenario_ensemble_checks ;;
         rolling) scenario_rolling ;;
     esac
 done

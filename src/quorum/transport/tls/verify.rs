@@ -213,6 +213,10 @@ fn sockaddr(sa: &std::net::SocketAddr) -> (libc::sockaddr_storage, libc::socklen
     (storage, len as libc::socklen_t)
 }
 
+/// How long the reverse lookup of a peer's address may take; past it the address alone
+/// decides.
+const REVERSE_LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// ZKTrustManager.performHostVerification: the peer's leaf certificate must name its IP
 /// address, or failing that the name its address reverses to.
 pub(super) async fn verify_peer_address(leaf: &[u8], ip: IpAddr) -> Result<(), String> {
@@ -221,9 +225,12 @@ pub(super) async fn verify_peer_address(leaf: &[u8], ip: IpAddr) -> Result<(), S
         return Ok(());
     }
     let ip = canonical(ip);
-    let host = tokio::task::spawn_blocking(move || reverse_lookup(ip))
+    // Bounded: a resolver that does not answer must not hold the connection's slot.
+    let lookup = tokio::task::spawn_blocking(move || reverse_lookup(ip));
+    let host = tokio::time::timeout(REVERSE_LOOKUP_TIMEOUT, lookup)
         .await
         .ok()
+        .and_then(Result::ok)
         .flatten();
     match host {
         Some(h) if names.matches_host(&h) => Ok(()),
