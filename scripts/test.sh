@@ -64,6 +64,9 @@ suite compat-tests/tls/run.sh "tls suite" \
 suite compat-tests/ensemble/run.sh "ensemble suite" \
   "ensembles: all-Java reference, 3 Ferrokeeper, mixed (Ferrokeeper follower / leader), rolling replacement"
 
+suite compat-tests/quorum-tls/run.sh "quorum-tls suite" \
+  "quorum TLS: mixed Java/Ferrokeeper ensembles with sslQuorum, untrusted and plaintext outsiders, the portUnification rolling switch"
+
 suite compat-tests/ops/ensemble.sh "ops ensemble suite" \
   "operations per role: a leader's and a follower's words, AdminServer and metrics against ZooKeeper 3.8's"
 

@@ -26,7 +26,8 @@
 # Environment: FERROKEEPER_BIN (default /var/tmp/ferrokeeper-target/release/ferrokeeper if
 # it exists, else lib.sh's target/release/ferrokeeper), ENSEMBLE_FORM_TIMEOUT (seconds to
 # wait for an ensemble to form, default 60), ENSEMBLE_RUN_TIMEOUT (seconds per topology
-# run, default 420), ENSEMBLE_PYTHON (a python with kazoo).
+# run, default 420), ENSEMBLE_PYTHON (a python with kazoo), ENSEMBLE_EXTRA_CFG (lines every
+# server's zoo.cfg gets, e.g. quorum-tls/run.sh's sslQuorum lines).
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 if [ -z "${FERROKEEPER_BIN:-}" ] && [ -x /var/tmp/ferrokeeper-target/release/ferrokeeper ]; then
@@ -110,6 +111,7 @@ maxClientCnxns=0
 4lw.commands.whitelist=*
 admin.enableServer=false
 ${servers}
+${ENSEMBLE_EXTRA_CFG:-}
 EOF
     done
 }

@@ -80,6 +80,8 @@ impl Loader {
                 tracing::debug!(
                     "{origin}: {key} kept as given (hierarchical quorums are not modelled)"
                 );
+            } else if super::quorum_tls::is_quorum_tls_key(key) {
+                tracing::debug!("{origin}: {key} kept for the quorum's TLS");
             } else {
                 tracing::info!("{origin}: {key} is not a known key; kept as a raw property");
             }

@@ -17,6 +17,7 @@ mod myid;
 mod properties;
 #[cfg(test)]
 mod quorum_key_tests;
+pub(crate) mod quorum_tls;
 mod sasl;
 pub(crate) mod server_line;
 #[cfg(test)]
@@ -29,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 pub use args::parse_system_property_args;
 pub use error::{ConfigError, Origin};
+pub use quorum_tls::QuorumTlsConfig;
 pub use sasl::{client_login, SaslServerConfig};
 pub use tls::{ClientAuth, StoreSpec, StoreType, TlsConfig};
 
@@ -98,6 +100,8 @@ pub struct Config {
     pub sasl_auth_provider: bool,
     /// TLS on the client port (`secureClientPort`, `client.portUnification`, `ssl.*`).
     pub tls: Option<TlsConfig>,
+    /// TLS on the quorum ports (`sslQuorum`, `portUnification`, `ssl.quorum.*`).
+    pub quorum_tls: Option<QuorumTlsConfig>,
     /// The schemes a connection must be authenticated with before its other requests
     /// (`zookeeper.sessionRequireClientSASLAuth`, `zookeeper.enforce.auth.enabled` and
     /// `.schemes`); empty when nothing is enforced.
@@ -202,6 +206,7 @@ impl Config {
             sasl: None,
             sasl_auth_provider: false,
             tls: None,
+            quorum_tls: None,
             enforce_auth_schemes: Vec::new(),
             init_limit: 0,
             sync_limit: 0,
@@ -282,6 +287,10 @@ impl Config {
         let source_name =
             || path.map_or_else(|| "-D overrides".into(), |p| p.display().to_string());
         cfg.tls = tls::resolve(&cfg.raw).map_err(|message| ConfigError::Invalid {
+            source_name: source_name(),
+            message,
+        })?;
+        cfg.quorum_tls = quorum_tls::resolve(&cfg.raw).map_err(|message| ConfigError::Invalid {
             source_name: source_name(),
             message,
         })?;

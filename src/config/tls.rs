@@ -107,7 +107,7 @@ pub struct TlsConfig {
 }
 
 /// A system property given as `-Dzookeeper.NAME` or as `NAME` in zoo.cfg; the `-D` form wins.
-fn zk_property<'a>(raw: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
+pub(crate) fn zk_property<'a>(raw: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
     raw.get(&format!("zookeeper.{name}"))
         .or_else(|| raw.get(name))
         .map(|v| v.trim())
@@ -123,30 +123,37 @@ pub(crate) fn x509_provider_registered(raw: &BTreeMap<String, String>) -> bool {
     })
 }
 
-fn store(raw: &BTreeMap<String, String>, which: &str) -> Result<Option<StoreSpec>, String> {
-    let Some(location) = zk_property(raw, &format!("ssl.{which}.location")) else {
+/// The store `PREFIX.WHICH.*` (`ssl.keyStore`, `ssl.quorum.trustStore`...), if a location
+/// is given.
+pub(crate) fn store(
+    raw: &BTreeMap<String, String>,
+    prefix: &str,
+    which: &str,
+) -> Result<Option<StoreSpec>, String> {
+    let which = format!("{prefix}.{which}");
+    let Some(location) = zk_property(raw, &format!("{which}.location")) else {
         return Ok(None);
     };
     if location.is_empty() {
         return Ok(None);
     }
-    let store_type = match zk_property(raw, &format!("ssl.{which}.type")) {
+    let store_type = match zk_property(raw, &format!("{which}.type")) {
         Some(t) if !t.is_empty() => StoreType::from_name(t)
-            .ok_or_else(|| format!("ssl.{which}.type={t}: not PKCS12, JKS or PEM"))?,
+            .ok_or_else(|| format!("{which}.type={t}: not PKCS12, JKS or PEM"))?,
         _ => StoreType::from_file_name(location).ok_or_else(|| {
-            format!("ssl.{which}.location={location}: no ssl.{which}.type and an unknown extension")
+            format!("{which}.location={location}: no {which}.type and an unknown extension")
         })?,
     };
     Ok(Some(StoreSpec {
         location: PathBuf::from(location),
-        password: zk_property(raw, &format!("ssl.{which}.password"))
+        password: zk_property(raw, &format!("{which}.password"))
             .unwrap_or("")
             .to_string(),
         store_type,
     }))
 }
 
-fn list(value: Option<&str>) -> Option<Vec<String>> {
+pub(crate) fn list(value: Option<&str>) -> Option<Vec<String>> {
     let v = value?;
     Some(
         v.split(',')
@@ -154,6 +161,40 @@ fn list(value: Option<&str>) -> Option<Vec<String>> {
             .filter(|s| !s.is_empty())
             .collect(),
     )
+}
+
+/// `PREFIX.clientAuth` (X509Util.ClientAuth.fromPropertyValue: empty or unset is need).
+pub(crate) fn client_auth(
+    raw: &BTreeMap<String, String>,
+    prefix: &str,
+) -> Result<ClientAuth, String> {
+    let key = format!("{prefix}.clientAuth");
+    match zk_property(raw, &key).map(str::to_ascii_uppercase) {
+        None => Ok(ClientAuth::Need),
+        Some(v) if v.is_empty() || v == "NEED" => Ok(ClientAuth::Need),
+        Some(v) if v == "WANT" => Ok(ClientAuth::Want),
+        Some(v) if v == "NONE" => Ok(ClientAuth::None),
+        Some(v) => Err(format!("{key}={v}: not need, want or none")),
+    }
+}
+
+/// `PREFIX.enabledProtocols`, else `PREFIX.protocol` alone (SSLContextAndOptions).
+pub(crate) fn enabled_protocols(raw: &BTreeMap<String, String>, prefix: &str) -> Vec<String> {
+    let protocol = zk_property(raw, &format!("{prefix}.protocol")).unwrap_or(DEFAULT_PROTOCOL);
+    list(zk_property(raw, &format!("{prefix}.enabledProtocols")))
+        .unwrap_or_else(|| vec![protocol.to_string()])
+}
+
+/// `PREFIX.handshakeDetectionTimeoutMillis`; unparsable or below 1 is the default.
+pub(crate) fn detection_timeout_ms(raw: &BTreeMap<String, String>, prefix: &str) -> u64 {
+    match zk_property(raw, &format!("{prefix}.handshakeDetectionTimeoutMillis")) {
+        None => DEFAULT_DETECTION_TIMEOUT_MS,
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|ms| *ms > 0)
+            .unwrap_or(DEFAULT_DETECTION_TIMEOUT_MS),
+    }
 }
 
 /// The TLS settings, or `None` when neither `secureClientPort` nor
@@ -174,24 +215,9 @@ pub(crate) fn resolve(raw: &BTreeMap<String, String>) -> Result<Option<TlsConfig
     if port == 0 && !unification {
         return Ok(None);
     }
-    let client_auth = match zk_property(raw, "ssl.clientAuth").map(str::to_ascii_uppercase) {
-        None => ClientAuth::Need,
-        Some(v) if v.is_empty() || v == "NEED" => ClientAuth::Need,
-        Some(v) if v == "WANT" => ClientAuth::Want,
-        Some(v) if v == "NONE" => ClientAuth::None,
-        Some(v) => return Err(format!("ssl.clientAuth={v}: not need, want or none")),
-    };
-    let protocol = zk_property(raw, "ssl.protocol").unwrap_or(DEFAULT_PROTOCOL);
-    let enabled_protocols = list(zk_property(raw, "ssl.enabledProtocols"))
-        .unwrap_or_else(|| vec![protocol.to_string()]);
-    let detection_timeout_ms = match zk_property(raw, "ssl.handshakeDetectionTimeoutMillis") {
-        None => DEFAULT_DETECTION_TIMEOUT_MS,
-        Some(v) => v
-            .parse::<u64>()
-            .ok()
-            .filter(|ms| *ms > 0)
-            .unwrap_or(DEFAULT_DETECTION_TIMEOUT_MS),
-    };
+    let client_auth = client_auth(raw, "ssl")?;
+    let enabled_protocols = enabled_protocols(raw, "ssl");
+    let detection_timeout_ms = detection_timeout_ms(raw, "ssl");
     if let Some(f) = zk_property(raw, "serverCnxnFactory") {
         if !f.ends_with(".NettyServerCnxnFactory") {
             // ZooKeeper's NIO factory refuses TLS; here every connection is served alike.
@@ -216,8 +242,8 @@ pub(crate) fn resolve(raw: &BTreeMap<String, String>) -> Result<Option<TlsConfig
         secure_client_port: port,
         secure_client_port_address: address.unwrap_or("0.0.0.0").to_string(),
         port_unification: unification,
-        key_store: store(raw, "keyStore")?,
-        trust_store: store(raw, "trustStore")?,
+        key_store: store(raw, "ssl", "keyStore")?,
+        trust_store: store(raw, "ssl", "trustStore")?,
         client_auth,
         enabled_protocols,
         cipher_suites: list(zk_property(raw, "ssl.ciphersuites")),

@@ -199,7 +199,8 @@ pub(super) async fn lead(peer: &mut Peer, port: &ElectionPort) -> Result<(), Pee
     let view = View::from_config(&cfg)?;
     let listener = LearnerListener::bind(&cfg)
         .await?
-        .with_limits(LinkLimits::from_config(&cfg));
+        .with_limits(LinkLimits::from_config(&cfg))
+        .with_tls(port.quorum_tls());
     tracing::debug!("learners connect to {}", listener.local_addr());
     let (events_tx, mut events) = mpsc::channel(LINK_EVENTS);
     let cancel = CancellationToken::new();

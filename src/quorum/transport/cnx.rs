@@ -33,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 use super::limits;
 use super::link;
 use super::slot::{lock, SendSlot};
+use super::tls::{QuorumStream, QuorumTls};
 use super::view::{host_port, Member, View};
 use super::TransportError;
 use crate::proto::quorum::handshake::InitialMessage;
@@ -115,6 +116,8 @@ pub(crate) struct CnxManager {
     cancel: CancellationToken,
     handshakes: Arc<Semaphore>,
     next_link_id: AtomicU64,
+    /// TLS on the dials and the accepted connections (`sslQuorum`, `portUnification`).
+    tls: Arc<QuorumTls>,
 }
 
 const _: () = assert!(
@@ -140,7 +143,7 @@ fn stranger_member(addresses: &str) -> Option<Member> {
 
 enum Dialed {
     /// We have the larger sid: this connection is the pair's.
-    Kept(TcpStream),
+    Kept(QuorumStream),
     /// The peer has the larger sid: it will dial back.
     LostChallenge,
 }
@@ -149,6 +152,7 @@ impl CnxManager {
     /// Bind the election port and start accepting. Everything stops when `cancel` fires.
     pub(crate) async fn start(
         view: &View,
+        tls: Arc<QuorumTls>,
         recv_tx: mpsc::Sender<Received>,
         cancel: CancellationToken,
     ) -> Result<(Arc<CnxManager>, SocketAddr), TransportError> {
@@ -180,6 +184,7 @@ impl CnxManager {
             cancel,
             handshakes: Arc::new(Semaphore::new(limits::MAX_PENDING_HANDSHAKES)),
             next_link_id: AtomicU64::new(1),
+            tls,
         });
         tracing::info!("{} is accepting election connections on {local}", cnx.me.0);
         tokio::spawn(cnx.clone().accept_loop(listener));
@@ -362,8 +367,9 @@ impl CnxManager {
                 .map_err(|_| err(format!("timed out after {limit:?}")))?,
             None => connecting.await,
         };
-        let mut stream = connected.map_err(|e| err(e.to_string()))?;
-        let _ = stream.set_nodelay(true);
+        let tcp = connected.map_err(|e| err(e.to_string()))?;
+        let _ = tcp.set_nodelay(true);
+        let mut stream = self.tls.connect(tcp, addr).await.map_err(err)?;
         link::send_initial_message(&mut stream, self.me, &self.my_address)
             .await
             .map_err(|e| err(e.to_string()))?;
@@ -410,11 +416,21 @@ impl CnxManager {
     /// handleConnection: read the initial message and apply the larger-sid rule.
     async fn handle_connection(
         self: &Arc<Self>,
-        mut stream: TcpStream,
+        tcp: TcpStream,
         remote: SocketAddr,
         permit: OwnedSemaphorePermit,
     ) -> Result<(), TransportError> {
-        let _ = stream.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
+        // The TLS handshake (or the plaintext check) under the same permit: a flood of
+        // silent sockets cannot pile up here either.
+        let secured = tokio::select! {
+            _ = self.cancel.cancelled() => return Ok(()),
+            r = self.tls.accept(tcp, remote) => r,
+        };
+        let mut stream = secured.map_err(|reason| TransportError::Refused {
+            peer: remote,
+            reason,
+        })?;
         let read = tokio::select! {
             _ = self.cancel.cancelled() => return Ok(()),
             r = tokio::time::timeout(self.handshake_timeout, link::read_initial_message(&mut stream)) => r,
@@ -474,7 +490,7 @@ impl CnxManager {
 
     /// Make `stream` the peer's connection, replacing (closing) an older one: this is what
     /// holds each peer to [`limits::CONNECTIONS_PER_SID`].
-    fn install(self: &Arc<Self>, peer: &Arc<Peer>, stream: TcpStream, rest: BytesMut) {
+    fn install(self: &Arc<Self>, peer: &Arc<Peer>, stream: QuorumStream, rest: BytesMut) {
         let id = self.next_link_id.fetch_add(1, Ordering::Relaxed);
         let cancel = self.cancel.child_token();
         {

@@ -28,6 +28,7 @@ use tokio::time::{Duration, Instant};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::cnx::{CnxManager, Received};
+use super::tls::QuorumTls;
 use super::view::View;
 use super::{frames, limits, TransportError};
 use crate::config::dynamic::QuorumText;
@@ -75,6 +76,8 @@ pub struct ElectionPort {
     newer_config: watch::Receiver<Option<Vec<u8>>>,
     commands: mpsc::Sender<Command>,
     cnx: Arc<CnxManager>,
+    /// The quorum ports' TLS, which the Zab links use too.
+    tls: Arc<QuorumTls>,
     task: tokio::task::JoinHandle<()>,
     _stop: DropGuard,
 }
@@ -117,7 +120,10 @@ impl ElectionPort {
         let view = View::from_config(cfg)?;
         let cancel = CancellationToken::new();
         let (recv_tx, recv_rx) = mpsc::channel(limits::RECV_CAPACITY);
-        let (cnx, local_addr) = CnxManager::start(&view, recv_tx, cancel.clone()).await?;
+        let tls = QuorumTls::new(cfg.quorum_tls.as_ref())
+            .map_err(|e| TransportError::Config(format!("quorum TLS: {e}")))?;
+        let (cnx, local_addr) =
+            CnxManager::start(&view, tls.clone(), recv_tx, cancel.clone()).await?;
         let election = Election::new(
             view.me,
             view.learner_type,
@@ -162,6 +168,7 @@ impl ElectionPort {
             newer_config,
             commands,
             cnx,
+            tls,
             task,
             _stop: cancel.drop_guard(),
         })
@@ -170,6 +177,11 @@ impl ElectionPort {
     /// This server's sid.
     pub fn sid(&self) -> Sid {
         self.me
+    }
+
+    /// The quorum ports' TLS (the leader's learner port and the learner's dial use it).
+    pub(crate) fn quorum_tls(&self) -> Arc<QuorumTls> {
+        self.tls.clone()
     }
 
     /// Where the election port listens.

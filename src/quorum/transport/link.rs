@@ -5,15 +5,14 @@
 use std::sync::Arc;
 
 use bytes::{BufMut, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 
 use super::cnx::{CnxManager, Peer, Received};
 use super::limits;
 use super::slot::lock;
+use super::tls::QuorumStream;
 use super::TransportError;
 use crate::proto::quorum::election::ElectionFrameCodec;
 use crate::proto::quorum::handshake::{InitialMessage, PROTOCOL_VERSION_V1};
@@ -24,8 +23,8 @@ const MAX_INITIAL_MESSAGE: usize = 8 + 8 + 4 + limits::MAX_ADDRESS_LEN;
 
 /// startConnection's first bytes: protocol version V1 (3.8 sends V2 only with
 /// multiAddress.enabled), our sid, our election address, in one write.
-pub(crate) async fn send_initial_message(
-    stream: &mut TcpStream,
+pub(crate) async fn send_initial_message<S: AsyncWrite + Unpin>(
+    stream: &mut S,
     me: Sid,
     address: &str,
 ) -> std::io::Result<()> {
@@ -41,8 +40,8 @@ pub(crate) async fn send_initial_message(
 
 /// Read the dialer's initial message (InitialMessage.parse, with its 2048-byte address
 /// bound). Returns it with whatever followed it in the same reads.
-pub(crate) async fn read_initial_message(
-    stream: &mut TcpStream,
+pub(crate) async fn read_initial_message<S: AsyncRead + Unpin>(
+    stream: &mut S,
 ) -> Result<(InitialMessage, BytesMut), String> {
     let mut buf = BytesMut::with_capacity(256);
     loop {
@@ -75,10 +74,10 @@ pub(crate) async fn run(
     peer: Arc<Peer>,
     id: u64,
     cancel: CancellationToken,
-    stream: TcpStream,
+    stream: QuorumStream,
     rest: BytesMut,
 ) {
-    let (rd, wr) = stream.into_split();
+    let (rd, wr) = tokio::io::split(stream);
     let writer = tokio::spawn(write_loop(peer.clone(), wr, cancel.clone()));
     let read_result = read_loop(&cnx, &peer, rd, rest, &cancel).await;
     cancel.cancel();
@@ -100,7 +99,7 @@ pub(crate) async fn run(
 async fn read_loop(
     cnx: &CnxManager,
     peer: &Peer,
-    mut rd: tokio::net::tcp::OwnedReadHalf,
+    mut rd: ReadHalf<QuorumStream>,
     mut buf: BytesMut,
     cancel: &CancellationToken,
 ) -> Result<(), TransportError> {
@@ -148,7 +147,7 @@ async fn read_loop(
 /// waits, then whatever the slot hands over, one frame per write.
 async fn write_loop(
     peer: Arc<Peer>,
-    mut wr: OwnedWriteHalf,
+    mut wr: WriteHalf<QuorumStream>,
     cancel: CancellationToken,
 ) -> Result<(), TransportError> {
     let result = async {
@@ -179,7 +178,7 @@ async fn write_loop(
 
 async fn write_frame(
     peer: &Peer,
-    wr: &mut OwnedWriteHalf,
+    wr: &mut WriteHalf<QuorumStream>,
     frame: &[u8],
 ) -> Result<(), TransportError> {
     let io = |source| TransportError::Io {

@@ -12,7 +12,9 @@
 //! - `links/`: the quorum-port links (the leader's listener, the learner's dial) as tasks
 //!   over bounded channels; `snap.rs`: where the snapshot streamed after SNAP ends;
 //!   `proposals.rs`: a DIFF's PROPOSAL and COMMIT packets from the log. The Zab roles
-//!   that run over them are in [`crate::peer`].
+//!   that run over them are in [`crate::peer`];
+//! - `tls/`: TLS on both ports (`sslQuorum`, `portUnification`, `ssl.quorum.*`): what a
+//!   dialer and an acceptor do with a TCP stream before either protocol starts.
 //!
 //! Every limit lives in [`limits`].
 
@@ -25,6 +27,7 @@ pub(crate) mod links;
 pub(crate) mod proposals;
 mod slot;
 mod snap;
+pub(crate) mod tls;
 pub(crate) mod view;
 
 #[cfg(test)]

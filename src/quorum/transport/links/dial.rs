@@ -8,15 +8,18 @@ use tokio_util::sync::CancellationToken;
 
 use super::io::spawn_link;
 use super::{LinkEvent, LinkHandle, LinkLimits, Side};
+use crate::quorum::transport::tls::QuorumTls;
 use crate::quorum::transport::TransportError;
 
-/// Connects to the leader at `addr` within `limits.connect_timeout` and starts the link's
+/// Connects to the leader at `addr` within `limits.connect_timeout` (then, with
+/// `sslQuorum`, handshakes within the TLS handshake timeout) and starts the link's
 /// tasks. Its events, `Opened` first, go to `events` like a listener's; the returned
 /// handle is the one `Opened` carries. The link's reader hands a SNAP over together with
 /// the raw snapshot that follows it, as one [`LinkEvent::Snapshot`].
 pub(crate) async fn connect_leader(
     addr: SocketAddr,
     limits: &LinkLimits,
+    tls: &QuorumTls,
     events: mpsc::Sender<LinkEvent>,
     cancel: &CancellationToken,
 ) -> Result<LinkHandle, TransportError> {
@@ -38,6 +41,10 @@ pub(crate) async fn connect_leader(
     .map_err(|e| err(e.to_string()))?;
     // Learner.createSocket: TCP_NODELAY (learner.tcpNoDelay defaults to true).
     stream.set_nodelay(true).map_err(|e| err(e.to_string()))?;
+    let stream = tokio::select! {
+        _ = cancel.cancelled() => return Err(err("cancelled during the TLS handshake".into())),
+        s = tls.connect(stream, addr) => s.map_err(err)?,
+    };
     Ok(spawn_link(
         stream,
         addr,

@@ -10,9 +10,7 @@ use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
 use futures::{SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio_util::codec::{FramedRead, FramedWrite};
 use tokio_util::sync::CancellationToken;
@@ -21,6 +19,10 @@ use super::{LinkEvent, LinkHandle, LinkId, LinkLimits, LinkOut, Side, RAW_CHUNK}
 use crate::proto::quorum::packet::{QuorumPacket, QuorumPacketCodec};
 use crate::proto::quorum::packet_type as pt;
 use crate::quorum::transport::snap::SnapScanner;
+use crate::quorum::transport::tls::QuorumStream;
+
+type OwnedReadHalf = ReadHalf<QuorumStream>;
+type OwnedWriteHalf = WriteHalf<QuorumStream>;
 
 /// How a reader or writer stopped.
 enum End {
@@ -33,7 +35,7 @@ enum End {
 /// Starts the tasks of a connected `stream` and returns its handle. `permit` (the
 /// listener's count of live links) is released once both tasks have ended.
 pub(super) fn spawn_link(
-    stream: TcpStream,
+    stream: QuorumStream,
     addr: SocketAddr,
     side: Side,
     limits: LinkLimits,
@@ -50,7 +52,7 @@ pub(super) fn spawn_link(
         tx,
         cancel: cancel.clone(),
     };
-    let (rd, wr) = stream.into_split();
+    let (rd, wr) = tokio::io::split(stream);
     let opened = LinkEvent::Opened {
         link: id,
         addr,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::quorum::transport::tls::QuorumTls;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -137,9 +138,15 @@ async fn leader_and_learner_exchange_packets_both_ways() {
     let mut leader = leader(None).await;
     let (tx, mut learner_events) = mpsc::channel(64);
     let cancel = CancellationToken::new();
-    let to_leader = connect_leader(leader.addr, &LinkLimits::default(), tx, &cancel)
-        .await
-        .expect("connect");
+    let to_leader = connect_leader(
+        leader.addr,
+        &LinkLimits::default(),
+        &QuorumTls::plain(),
+        tx,
+        &cancel,
+    )
+    .await
+    .expect("connect");
     let (learner_link, _, _) = opened(&mut learner_events).await;
     assert_eq!(learner_link, to_leader.id());
     let (link, _, to_learner) = opened(&mut leader.events).await;
@@ -234,9 +241,15 @@ async fn snap_in_awkward_pieces_is_one_snapshot_event_then_packets() {
         let (tx, mut events) = mpsc::channel(64);
         let cancel = CancellationToken::new();
         let addr = raw_leader.local_addr().expect("addr");
-        let handle = connect_leader(addr, &LinkLimits::default(), tx, &cancel)
-            .await
-            .expect("connect");
+        let handle = connect_leader(
+            addr,
+            &LinkLimits::default(),
+            &QuorumTls::plain(),
+            tx,
+            &cancel,
+        )
+        .await
+        .expect("connect");
         let (mut sock, _) = raw_leader.accept().await.expect("accept");
         let (link, _, _) = opened(&mut events).await;
         for chunk in bytes.chunks(piece) {
@@ -280,7 +293,7 @@ async fn a_snapshot_over_the_limit_closes_the_learner_link() {
         max_snapshot_bytes: 64,
         ..LinkLimits::default()
     };
-    let _handle = connect_leader(addr, &limits, tx, &cancel)
+    let _handle = connect_leader(addr, &limits, &QuorumTls::plain(), tx, &cancel)
         .await
         .expect("connect");
     let (mut sock, _) = raw_leader.accept().await.expect("accept");
@@ -351,7 +364,7 @@ async fn a_full_queue_is_an_error_from_send() {
         ..LinkLimits::default()
     };
     let addr = raw_leader.local_addr().expect("addr");
-    let handle = connect_leader(addr, &limits, tx, &cancel)
+    let handle = connect_leader(addr, &limits, &QuorumTls::plain(), tx, &cancel)
         .await
         .expect("connect");
     let (_sock, _) = raw_leader.accept().await.expect("accept");
@@ -406,7 +419,7 @@ async fn a_batch_longer_than_the_queue_takes_one_place() {
         ..LinkLimits::default()
     };
     let addr = raw_leader.local_addr().expect("addr");
-    let handle = connect_leader(addr, &limits, tx, &cancel)
+    let handle = connect_leader(addr, &limits, &QuorumTls::plain(), tx, &cancel)
         .await
         .expect("connect");
     let (mut sock, _) = raw_leader.accept().await.expect("accept");

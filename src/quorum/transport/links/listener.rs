@@ -11,6 +11,7 @@ use super::io::spawn_link;
 use super::{LinkEvent, LinkLimits, Side, EXTRA_LEARNER_LINKS};
 use crate::config::Config;
 use crate::quorum::transport::limits;
+use crate::quorum::transport::tls::QuorumTls;
 use crate::quorum::transport::view::{host_port, wildcard_for};
 use crate::quorum::transport::TransportError;
 
@@ -21,6 +22,7 @@ pub(crate) struct LearnerListener {
     local: SocketAddr,
     limits: LinkLimits,
     max_links: usize,
+    tls: Arc<QuorumTls>,
 }
 
 impl LearnerListener {
@@ -59,6 +61,7 @@ impl LearnerListener {
                 .len()
                 .saturating_mul(2)
                 .saturating_add(EXTRA_LEARNER_LINKS),
+            tls: QuorumTls::plain(),
         })
     }
 
@@ -70,6 +73,12 @@ impl LearnerListener {
     /// Replaces the links' limits.
     pub(crate) fn with_limits(mut self, limits: LinkLimits) -> LearnerListener {
         self.limits = limits;
+        self
+    }
+
+    /// Sets the quorum port's TLS (plaintext unless given).
+    pub(crate) fn with_tls(mut self, tls: Arc<QuorumTls>) -> LearnerListener {
+        self.tls = tls;
         self
     }
 
@@ -116,16 +125,35 @@ impl LearnerListener {
                 tracing::warn!("closing quorum connection from {addr}: {e}");
                 continue;
             }
-            tracing::info!("Follower sid connecting from {addr}");
-            spawn_link(
-                stream,
-                addr,
-                Side::Leader,
+            // The TLS handshake (or the plaintext check) in its own task, so a slow or
+            // silent peer does not hold up the others; the permit is held meanwhile.
+            let (tls, limits, events, cancel) = (
+                self.tls.clone(),
                 self.limits,
                 events.clone(),
-                &cancel,
-                Some(permit),
+                cancel.clone(),
             );
+            tokio::spawn(async move {
+                let secured = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    s = tls.accept(stream, addr) => s,
+                };
+                match secured {
+                    Ok(stream) => {
+                        tracing::info!("Follower sid connecting from {addr}");
+                        spawn_link(
+                            stream,
+                            addr,
+                            Side::Leader,
+                            limits,
+                            events,
+                            &cancel,
+                            Some(permit),
+                        );
+                    }
+                    Err(e) => tracing::warn!("closing quorum connection from {addr}: {e}"),
+                }
+            });
         }
         tracing::info!("no longer accepting learners on {}", self.local);
     }
