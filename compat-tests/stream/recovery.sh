@@ -7,6 +7,8 @@
 # without failure: the same result count and checksum, so no result lost and none twice.
 #   - embedded: the job's metadata in the Ferrokeeper server inside the process (killed too);
 #   - twice: the resumed run is killed as well, then resumed again;
+#   - rocksdb: `--state-backend rocksdb` equal to the heap for every window kind, killed and
+#     resumed once, and its checkpoint refused to a heap resume;
 #   - --zk: the metadata in a standalone Apache ZooKeeper 3.8 and in a standalone
 #     Ferrokeeper (only the ZooKeeper protocol is used, so the job runs unchanged on both).
 #
@@ -113,6 +115,30 @@ for w in tumbling sliding session; do
     done
 done
 run_case "embedded-twice" 2 session
+
+# The RocksDB state backend: every window kind equal to the heap's answer without
+# checkpoints, then a kill -9 and a resume exactly-once (a RocksDB checkpoint per epoch),
+# and that checkpoint refused to a resume with the heap backend (exit 2).
+for w in tumbling sliding session; do
+    "$FERROKEEPER_BIN" stream bench --window "$w" --n "$N" --p "$P" --state-backend rocksdb >"$WORK/rocksdb-$w.out" 2>"$WORK/rocksdb-$w.err"
+    got="$(field "$WORK/rocksdb-$w.out" results) $(field "$WORK/rocksdb-$w.out" checksum)"
+    if [ "$(field "$WORK/rocksdb-$w.out" state_backend)" != rocksdb ]; then
+        fail "rocksdb-$w" "no rocksdb run ($(tail -c 300 "$WORK/rocksdb-$w.err"))"
+    elif [ "$got" = "${CLEAN[$w]}" ]; then
+        pass "rocksdb-$w" "$got, as the heap"
+    else
+        fail "rocksdb-$w" "$got; the heap: ${CLEAN[$w]}"
+    fi
+done
+run_case "rocksdb-sliding" 1 sliding --state-backend rocksdb
+"$FERROKEEPER_BIN" stream bench --window sliding --n "$N" --p "$P" --checkpoint-ms "$CKPT_MS" \
+    --state-dir "$WORK/rocksdb-sliding" --resume --state-backend heap >"$WORK/rocksdb-as-heap.out" 2>"$WORK/rocksdb-as-heap.err"
+rc=$?
+if [ "$rc" = 2 ] && grep -q "rocksdb state backend" "$WORK/rocksdb-as-heap.err"; then
+    pass "rocksdb-resumed-as-heap" "refused: $(tail -1 "$WORK/rocksdb-as-heap.err")"
+else
+    fail "rocksdb-resumed-as-heap" "exit $rc: $(tail -c 300 "$WORK/rocksdb-as-heap.err")"
+fi
 
 if start_zk "$ZK_PORT" "$WORK/zk"; then
     run_case "apache-zookeeper" 1 tumbling --zk "127.0.0.1:$ZK_PORT"

@@ -71,6 +71,7 @@ fn config(p: usize, checkpoint_ms: u64) -> RunConfig {
         drain: None,
         progress: None,
         cluster: None,
+        state_backend: Default::default(),
     }
 }
 

@@ -81,6 +81,7 @@ fn run(
         drain: None,
         progress: None,
         cluster: None,
+        state_backend: Default::default(),
     };
     engine::run(Arc::new(job), config, c, None).map(|_| ())
 }
@@ -196,6 +197,7 @@ fn followed_until(
         drain: Some(drain.clone()),
         progress: None,
         cluster: None,
+        state_backend: Default::default(),
     };
     let t = std::thread::spawn(move || engine::run(job, config, None, None).unwrap());
     let start = std::time::Instant::now();
@@ -278,6 +280,7 @@ fn late_events_update_their_window_or_go_to_the_late_output() {
         drain: Some(drain.clone()),
         progress: None,
         cluster: None,
+        state_backend: Default::default(),
     };
     let t = std::thread::spawn(move || engine::run(job, config, Some(c), None).unwrap());
     let lines = |d: &Path| -> Vec<String> {
