@@ -36,8 +36,8 @@ use crate::stream::StreamError;
 
 const STATE: &str = "state";
 const TIMERS: &str = "timers";
-/// A restore writes what it copies in batches of about this many bytes.
-const RESTORE_BATCH: usize = 4 << 20;
+/// Restores and firings write in batches of about this many bytes.
+const WRITE_BATCH: usize = 4 << 20;
 
 /// Which windows, with the parameters their per-key functions take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +115,9 @@ pub(crate) struct RocksWindows<A> {
     refire_due: bool,
     /// No timer is below this.
     min_timer: u64,
+    /// No timer in the database is below this: reads of the timers start here, past the
+    /// tombstones of those already run.
+    db_low: u64,
     db: ManuallyDrop<DB>,
     dir: PathBuf,
     cache: HashMap<u64, Cached<A>>,
@@ -179,7 +182,11 @@ fn options() -> Options {
     o.set_max_background_jobs(2);
     o.set_max_open_files(512);
     let mut t = BlockBasedOptions::default();
-    t.set_block_cache(&Cache::new_lru_cache(8 << 20));
+    // A Bloom filter spares a key that is not there (every new key) a read of each level.
+    // Index and filter blocks stay with their table readers (about 1.3 bytes a key): in a
+    // block cache this small, a large table's filter would be read again at every get.
+    t.set_block_cache(&Cache::new_lru_cache(16 << 20));
+    t.set_bloom_filter(10.0, false);
     o.set_block_based_table_factory(&t);
     o
 }
@@ -219,8 +226,15 @@ fn load<A: Accumulator>(db: &DB, shape: Shape, key: u64) -> Cached<A> {
     }
 }
 
-/// Writes a key's state and timer into `batch` (deletes them once it is empty).
-fn write_entry<A: Accumulator>(db: &DB, batch: &mut WriteBatch, key: u64, e: &mut Cached<A>) {
+/// Writes a key's state and timer into `batch` (deletes them once it is empty); `low`
+/// stays at or below every timer in the database.
+fn write_entry<A: Accumulator>(
+    db: &DB,
+    batch: &mut WriteBatch,
+    key: u64,
+    e: &mut Cached<A>,
+    low: &mut u64,
+) {
     let (Some(state_cf), Some(timers_cf)) = (db.cf_handle(STATE), db.cf_handle(TIMERS)) else {
         fatal("no column families")
     };
@@ -235,6 +249,7 @@ fn write_entry<A: Accumulator>(db: &DB, batch: &mut WriteBatch, key: u64, e: &mu
         batch.put_cf(state_cf, state_key(key), encode(e.timer, &e.state));
         if let Some(t) = timer.filter(|t| e.db_timer != Some(*t)) {
             batch.put_cf(timers_cf, timer_key(t, key), []);
+            *low = (*low).min(t);
         }
     }
     e.db_timer = timer;
@@ -268,6 +283,7 @@ impl<A: Accumulator> RocksWindows<A> {
             refire: BTreeSet::new(),
             refire_due: false,
             min_timer: u64::MAX,
+            db_low: u64::MAX,
             db: ManuallyDrop::new(db),
             dir: dir.to_path_buf(),
             cache: HashMap::new(),
@@ -333,10 +349,11 @@ impl<A: Accumulator> RocksWindows<A> {
             if timer != u64::MAX {
                 batch.put_cf(timers_cf, timer_key(timer, key), []);
                 self.min_timer = self.min_timer.min(timer);
+                self.db_low = self.db_low.min(timer);
                 // A timer saved at or below the frontier: a refire not yet done.
                 self.refire_due |= timer <= meta.fired;
             }
-            if batch.size_in_bytes() >= RESTORE_BATCH {
+            if batch.size_in_bytes() >= WRITE_BATCH {
                 self.db
                     .write_opt(std::mem::take(&mut batch), &self.write)
                     .map_err(rocks)?;
@@ -410,7 +427,7 @@ impl<A: Accumulator> RocksWindows<A> {
         for k in victims {
             if let Some(mut c) = self.cache.remove(&k) {
                 if c.dirty {
-                    write_entry(&self.db, &mut batch, k, &mut c);
+                    write_entry(&self.db, &mut batch, k, &mut c, &mut self.db_low);
                 }
             }
         }
@@ -478,29 +495,31 @@ impl<A: Accumulator> RocksWindows<A> {
             }
         };
         let mut batch = WriteBatch::default();
-        // Due keys that are not cached: their timers in the database, in time order.
-        let mut uncached = Vec::new();
+        // Due keys in the database, in time order: a cached one is run below (its timer
+        // here is the one that counts, and the entry is rewritten); another is run here.
+        // The batch is written as it grows, so a firing of many keys stays bounded.
         let mut ro = rocksdb::ReadOptions::default();
         ro.set_iterate_upper_bound(f.saturating_add(1).to_be_bytes().to_vec());
-        for item in db.iterator_cf_opt(timers_cf, ro, IteratorMode::Start) {
+        let low = self.db_low.to_be_bytes();
+        let mut db_low = u64::MAX;
+        for item in db.iterator_cf_opt(
+            timers_cf,
+            ro,
+            IteratorMode::From(&low, rocksdb::Direction::Forward),
+        ) {
             let (k, _) = item.map_err(rocks)?;
             let (t, key) = (be_u64(&k), be_u64(&k[9..]));
             if t > f {
                 break;
             }
             batch.delete_cf(timers_cf, &k);
-            match self.cache.get_mut(&key) {
-                // Cached: its timer here is the one that counts; the entry is rewritten.
-                Some(c) => {
-                    if c.db_timer == Some(t) {
-                        c.db_timer = None;
-                        c.dirty = true;
-                    }
+            if let Some(c) = self.cache.get_mut(&key) {
+                if c.db_timer == Some(t) {
+                    c.db_timer = None;
+                    c.dirty = true;
                 }
-                None => uncached.push(key),
+                continue;
             }
-        }
-        for key in uncached {
             let Some(v) = db.get_pinned_cf(state_cf, state_key(key)).map_err(rocks)? else {
                 continue;
             };
@@ -513,7 +532,11 @@ impl<A: Accumulator> RocksWindows<A> {
                 db_timer: None,
                 dirty: true,
             };
-            write_entry(db, &mut batch, key, &mut c);
+            write_entry(db, &mut batch, key, &mut c, &mut db_low);
+            if batch.size_in_bytes() >= WRITE_BATCH {
+                db.write_opt(std::mem::take(&mut batch), &self.write)
+                    .map_err(rocks)?;
+            }
         }
         let mut min = u64::MAX;
         let mut emptied = Vec::new();
@@ -522,7 +545,7 @@ impl<A: Accumulator> RocksWindows<A> {
                 c.timer = run(key, &mut c.state, out);
                 c.dirty = true;
                 if c.state.is_empty() {
-                    write_entry(db, &mut batch, key, c);
+                    write_entry(db, &mut batch, key, c, &mut db_low);
                     emptied.push(key);
                     continue;
                 }
@@ -533,7 +556,16 @@ impl<A: Accumulator> RocksWindows<A> {
             self.cache.remove(&key);
         }
         db.write_opt(batch, &self.write).map_err(rocks)?;
-        if let Some(item) = db.iterator_cf(timers_cf, IteratorMode::Start).next() {
+        // Every timer at or below `f` has run; those written since are above it.
+        self.db_low = db_low.min(f.saturating_add(1));
+        let low = self.db_low.to_be_bytes();
+        let first = db
+            .iterator_cf(
+                timers_cf,
+                IteratorMode::From(&low, rocksdb::Direction::Forward),
+            )
+            .next();
+        if let Some(item) = first {
             let (k, _) = item.map_err(rocks)?;
             min = min.min(be_u64(&k));
         }
@@ -548,7 +580,7 @@ impl<A: Accumulator> RocksWindows<A> {
         let mut batch = WriteBatch::default();
         let db: &DB = &self.db;
         for (&key, c) in self.cache.iter_mut().filter(|(_, c)| c.dirty) {
-            write_entry(db, &mut batch, key, c);
+            write_entry(db, &mut batch, key, c, &mut self.db_low);
         }
         self.cache.retain(|_, c| !c.state.is_empty());
         self.db.write_opt(batch, &self.write).map_err(rocks)?;
