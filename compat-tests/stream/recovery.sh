@@ -7,11 +7,14 @@
 # without failure: the same result count and checksum, so no result lost and none twice.
 #   - embedded: the job's metadata in the Ferrokeeper server inside the process (killed too);
 #   - twice: the resumed run is killed as well, then resumed again;
+#   - rocksdb: `--state-backend rocksdb` equal to the heap for every window kind, killed and
+#     resumed once, and its checkpoint refused to a heap resume;
 #   - --zk: the metadata in a standalone Apache ZooKeeper 3.8 and in a standalone
 #     Ferrokeeper (only the ZooKeeper protocol is used, so the job runs unchanged on both).
 #
 #   compat-tests/stream/recovery.sh
-# Environment: FERROKEEPER_BIN, RECOVERY_N (events, 20000000), RECOVERY_SEED (kill points).
+# Environment: FERROKEEPER_BIN, RECOVERY_N (events, 20000000), RECOVERY_ROCKSDB_N (events of
+# the rocksdb kill case, 5000000), RECOVERY_SEED (kill points).
 # Last line: "N passed, M failed".
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -66,11 +69,12 @@ kill_after_commit() {
 
 # case NAME KILLS WINDOW [--zk ADDR] : KILLS kill -9s, then a resume to the end, compared
 # with the clean run of WINDOW.
+# CASE_N and CASE_REF, set: the events, and the clean run (a key of CLEAN) to compare with.
 run_case() {
     local name="$1" kills="$2" w="$3"
     shift 3
-    local dir="$WORK/$name" k
-    local args=(--window "$w" --n "$N" --p "$P" --checkpoint-ms "$CKPT_MS" "$@")
+    local dir="$WORK/$name" k ref="${CASE_REF:-$w}"
+    local args=(--window "$w" --n "${CASE_N:-$N}" --p "$P" --checkpoint-ms "$CKPT_MS" "$@")
     if ! kill_after_commit "$name.0" "$dir" "${args[@]}"; then
         fail "$name" "the job ended before a kill ($(tail -c 300 "$WORK/$name.0.err"))"
         return
@@ -93,10 +97,10 @@ run_case() {
         fail "$name" "the resume found no committed checkpoint"
     elif [ "${KILL_MAX_PART:-0}" -gt "$from" ]; then
         fail "$name" "epoch $KILL_MAX_PART was published before its checkpoint committed (latest committed: $from)"
-    elif [ "$r $c" = "${CLEAN[$w]}" ]; then
+    elif [ "$r $c" = "${CLEAN[$ref]}" ]; then
         pass "$name" "resumed from epoch $from: $r results, checksum $c, as without failure"
     else
-        fail "$name" "after $kills kill(s): $r results, checksum $c; without failure: ${CLEAN[$w]}"
+        fail "$name" "after $kills kill(s): $r results, checksum $c; without failure: ${CLEAN[$ref]}"
     fi
 }
 
@@ -113,6 +117,35 @@ for w in tumbling sliding session; do
     done
 done
 run_case "embedded-twice" 2 session
+
+# The RocksDB state backend: every window kind equal to the heap's answer without
+# checkpoints, then a kill -9 and a resume exactly-once (a RocksDB checkpoint per epoch),
+# and that checkpoint refused to a resume with the heap backend (exit 2).
+for w in tumbling sliding session; do
+    "$FERROKEEPER_BIN" stream bench --window "$w" --n "$N" --p "$P" --state-backend rocksdb >"$WORK/rocksdb-$w.out" 2>"$WORK/rocksdb-$w.err"
+    got="$(field "$WORK/rocksdb-$w.out" results) $(field "$WORK/rocksdb-$w.out" checksum)"
+    if [ "$(field "$WORK/rocksdb-$w.out" state_backend)" != rocksdb ]; then
+        fail "rocksdb-$w" "no rocksdb run ($(tail -c 300 "$WORK/rocksdb-$w.err"))"
+    elif [ "$got" = "${CLEAN[$w]}" ]; then
+        pass "rocksdb-$w" "$got, as the heap"
+    else
+        fail "rocksdb-$w" "$got; the heap: ${CLEAN[$w]}"
+    fi
+done
+# A RocksDB checkpoint (a memtable flush and hard links per worker) costs more than the heap's
+# file at 100 keys, so at a checkpoint every 20 ms this case runs fewer events.
+RN="${RECOVERY_ROCKSDB_N:-5000000}"
+"$FERROKEEPER_BIN" stream bench --window sliding --n "$RN" --p "$P" >"$WORK/clean-sliding-rn.out" 2>&1
+CLEAN[sliding-rn]="$(field "$WORK/clean-sliding-rn.out" results) $(field "$WORK/clean-sliding-rn.out" checksum)"
+CASE_N=$RN CASE_REF=sliding-rn run_case "rocksdb-killed-sliding" 1 sliding --state-backend rocksdb
+"$FERROKEEPER_BIN" stream bench --window sliding --n "$RN" --p "$P" --checkpoint-ms "$CKPT_MS" \
+    --state-dir "$WORK/rocksdb-killed-sliding" --resume --state-backend heap >"$WORK/rocksdb-as-heap.out" 2>"$WORK/rocksdb-as-heap.err"
+rc=$?
+if [ "$rc" = 2 ] && grep -q "rocksdb state backend" "$WORK/rocksdb-as-heap.err"; then
+    pass "rocksdb-resumed-as-heap" "refused: $(tail -1 "$WORK/rocksdb-as-heap.err")"
+else
+    fail "rocksdb-resumed-as-heap" "exit $rc: $(tail -c 300 "$WORK/rocksdb-as-heap.err")"
+fi
 
 if start_zk "$ZK_PORT" "$WORK/zk"; then
     run_case "apache-zookeeper" 1 tumbling --zk "127.0.0.1:$ZK_PORT"

@@ -6,6 +6,7 @@
 #   1. known answer: N=100000, tumbling, p=1 gives 1051 rows, checksum 4bd7edf5115d2fdd;
 #   2. each window kind (TUMBLE, HOP, SESSION) at p=1/2, checkpoints off/on, from the datagen
 #      connector, equals `ferrokeeper stream bench` (itself equal to Flink in run.sh);
+#   2b. the same with SET 'state.backend' = 'rocksdb' (p=2, checkpoints every 10 ms);
 #   3. the file connector: events written by sqlcheck.py as CSV (3 files) and JSON lines equal
 #      the benchmark over the same events;
 #   4. refusals: JOIN, an unknown connector, a sink holding an earlier run's parts (exit 2);
@@ -76,6 +77,24 @@ for w in tumbling sliding session; do
             fi
         done
     done
+done
+
+# 2b. the RocksDB state backend chosen in the job (Flink's SET 'state.backend'), p=2,
+# checkpoints every 10 ms: the same rows as stream bench
+for w in tumbling sliding session; do
+    name="rocksdb_$w"
+    { echo "SET 'state.backend' = 'rocksdb';"; } >"$WORK/$name.sql"
+    sql_job "$WORK/$name.body" "$w" "$WORK/$name.out" "'connector' = 'datagen', 'rows' = '$N'"
+    cat "$WORK/$name.body" >>"$WORK/$name.sql"
+    if "$FERROKEEPER_BIN" stream run "$WORK/$name.sql" --p 2 --checkpoint-ms 10 --state-dir "$WORK/$name.state" >"$WORK/$name.log" 2>&1; then
+        if grep -q '"state_backend":"rocksdb"' "$WORK/$name.log"; then
+            expect "$name" "$WORK/$name.out" "${BENCH[$w]}"
+        else
+            fail "$name" "the run's summary names no rocksdb backend: $(tail -c 300 "$WORK/$name.log")"
+        fi
+    else
+        fail "$name" "exit $? ($(tail -c 300 "$WORK/$name.log"))"
+    fi
 done
 
 # 3. the file connector, CSV and JSON lines

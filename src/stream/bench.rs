@@ -24,6 +24,14 @@ pub(crate) struct BenchArgs {
     /// Parallelism: worker threads and source splits.
     #[arg(long, default_value_t = 1)]
     p: usize,
+    /// Keys events by one of this many keys (a hash of the event's index) instead of its
+    /// service: a job with large keyed state, e.g. for `--state-backend rocksdb`.
+    #[arg(long)]
+    keys: Option<u64>,
+    /// The window's size in ms instead of the benchmark's (tumbling: its size; sliding:
+    /// its size, sliding by a sixth of it; session: its gap).
+    #[arg(long)]
+    size_ms: Option<u64>,
     #[command(flatten)]
     checkpoints: CheckpointArgs,
 }
@@ -36,6 +44,16 @@ pub(crate) fn bench(args: BenchArgs) -> Result<(), StreamError> {
             args.window
         ))
     })?;
+    let window = match (window, args.size_ms) {
+        (w, None) => w,
+        (_, Some(0)) => return Err(StreamError::Usage("--size-ms: at least 1".into())),
+        (WindowSpec::Tumbling { .. }, Some(s)) => WindowSpec::Tumbling { size: s },
+        (WindowSpec::Sliding { .. }, Some(s)) => WindowSpec::Sliding {
+            size: s,
+            slide: (s / 6).max(1),
+        },
+        (WindowSpec::Session { .. }, Some(s)) => WindowSpec::Session { gap: s },
+    };
     if args.p == 0 || args.p > 64 {
         return Err(StreamError::Usage("--p: 1 to 64".into()));
     }
@@ -43,6 +61,7 @@ pub(crate) fn bench(args: BenchArgs) -> Result<(), StreamError> {
     let name = ck.job.clone().unwrap_or_else(|| "bench".into());
     // With checkpoints: the metadata ensemble (embedded unless --zk) and the state dir;
     // the sink's parts go to `<job dir>/sink`.
+    let state_backend = ck.state_backend(None, None)?;
     let prepared = if ck.checkpoint_ms > 0 {
         Prepared::start(ck, &name, args.p, args.p, &|dir, e, w, f| {
             checkpoint::publish_part(f, &dir.join("sink"), e, w, "")
@@ -56,9 +75,11 @@ pub(crate) fn bench(args: BenchArgs) -> Result<(), StreamError> {
         drain: Some(prepared.drain.clone()),
         progress: None,
         cluster: None,
+        state_backend: ck.state_backend(None, prepared.job_dir.as_deref())?,
     };
     let mut job = BenchJob::new(window, args.n, args.p);
     job.sink_dir = prepared.job_dir.as_ref().map(|d| d.join("sink"));
+    job.keys = args.keys;
     let job = Arc::new(job);
     let restore_epoch = prepared.restore.as_ref().map(|r| r.epoch);
     let run_started = Instant::now();
@@ -79,7 +100,10 @@ pub(crate) fn bench(args: BenchArgs) -> Result<(), StreamError> {
         "window": args.window,
         "n": args.n,
         "p": args.p,
+        "keys": args.keys,
+        "size_ms": args.size_ms,
         "checkpoint_ms": ck.checkpoint_ms,
+        "state_backend": state_backend.kind().name(),
         "results": checksum.results,
         "checksum": checksum.hex(),
         "resumed_from": restore_epoch,

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use crate::stream::checkpoint::publish_part;
 use crate::stream::checksum::Checksum;
-use crate::stream::datagen::{event, split_indices, Event};
+use crate::stream::datagen::{event, mix64, split_indices, Event};
 use crate::stream::job::{Job, SplitReader};
 use crate::stream::window::{LogStats, WindowResult, WindowSpec};
 use crate::stream::StreamError;
@@ -23,6 +23,9 @@ pub(crate) struct BenchJob {
     pub(crate) sink_dir: Option<PathBuf>,
     /// Without checkpoints: what reached the sink.
     delivered: Mutex<Checksum>,
+    /// Set, events are keyed by one of this many keys instead of their service (a job
+    /// with large state, `stream bench --keys`).
+    pub(crate) keys: Option<u64>,
 }
 
 impl BenchJob {
@@ -33,6 +36,7 @@ impl BenchJob {
             splits,
             sink_dir: None,
             delivered: Mutex::new(Checksum::default()),
+            keys: None,
         }
     }
 
@@ -47,6 +51,8 @@ pub(crate) struct DatagenSplit {
     indices: std::iter::StepBy<std::ops::Range<u64>>,
     /// Events of this split emitted so far.
     position: u64,
+    /// See [`BenchJob::keys`].
+    keys: Option<u64>,
 }
 
 impl DatagenSplit {
@@ -54,6 +60,7 @@ impl DatagenSplit {
         DatagenSplit {
             indices: split_indices(n, splits as u64, k as u64, from),
             position: from,
+            keys: None,
         }
     }
 }
@@ -68,7 +75,11 @@ impl SplitReader for DatagenSplit {
     ) -> Result<Option<usize>, StreamError> {
         let mut n = 0;
         for i in self.indices.by_ref().take(max) {
-            give(event(i));
+            let mut e = event(i);
+            if let Some(keys) = self.keys {
+                e.service = mix64(i ^ 0x6b65_7973) % keys.max(1);
+            }
+            give(e);
             n += 1;
         }
         self.position += n as u64;
@@ -91,7 +102,9 @@ impl Job for BenchJob {
     }
 
     fn open(&self, split: usize, position: u64) -> Result<DatagenSplit, StreamError> {
-        Ok(DatagenSplit::new(self.n, self.splits, split, position))
+        let mut s = DatagenSplit::new(self.n, self.splits, split, position);
+        s.keys = self.keys;
+        Ok(s)
     }
 
     fn key(e: &Event) -> u64 {

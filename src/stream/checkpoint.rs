@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::stream::checksum::Checksum;
 use crate::stream::datagen::mix64;
 use crate::stream::engine::Restore;
+use crate::stream::state::{BackendKind, Windows};
 use crate::stream::window::{Accumulator, KeyedWindows};
 use crate::stream::StreamError;
 
@@ -44,10 +45,32 @@ pub(crate) fn key_group(key: u64) -> u64 {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct WorkerState {
     pub(crate) worker: usize,
+    /// The heap's windows; with RocksDB, what restoring its checkpoint needs (the
+    /// checkpoint itself is the directory beside the file, `w<i>.rocks`).
     pub(crate) windows: serde_json::Value,
+    /// Absent in heap checkpoints, so their files are as before.
+    #[serde(default, skip_serializing_if = "is_heap")]
+    pub(crate) backend: BackendKind,
+    /// Where the file was read from.
+    #[serde(skip)]
+    pub(crate) path: Option<PathBuf>,
+}
+
+fn is_heap(b: &BackendKind) -> bool {
+    *b == BackendKind::Heap
+}
+
+/// A RocksDB checkpoint's directory, beside its worker's state file.
+fn rocks_dir_of(state_file: &Path) -> PathBuf {
+    state_file.with_extension("rocks")
 }
 
 impl WorkerState {
+    /// A RocksDB checkpoint's directory (see [`WorkerState::windows`]).
+    pub(crate) fn rocks_dir(&self) -> Option<PathBuf> {
+        self.path.as_deref().map(rocks_dir_of)
+    }
+
     pub(crate) fn windows<A: Accumulator>(&self) -> Result<KeyedWindows<A>, StreamError> {
         serde_json::from_value(self.windows.clone()).map_err(|e| StreamError::State(e.to_string()))
     }
@@ -215,7 +238,7 @@ impl Checkpointer {
     }
 
     /// Writes a worker's state for `epoch` and reports it.
-    pub(crate) fn ack<A: Accumulator>(&self, epoch: u64, worker: usize, windows: &KeyedWindows<A>) {
+    pub(crate) fn ack<A: Accumulator>(&self, epoch: u64, worker: usize, windows: &mut Windows<A>) {
         let report = match self.write_state(epoch, worker, windows) {
             Ok(file) => Report::Ack {
                 epoch,
@@ -232,7 +255,7 @@ impl Checkpointer {
         &self,
         epoch: u64,
         worker: usize,
-        windows: &KeyedWindows<A>,
+        windows: &mut Windows<A>,
     ) {
         let report = match self.write_state(epoch, worker, windows) {
             Ok(file) => Report::WindowsDone {
@@ -278,17 +301,19 @@ impl Checkpointer {
         &self,
         epoch: u64,
         worker: usize,
-        windows: &KeyedWindows<A>,
+        windows: &mut Windows<A>,
     ) -> Result<String, StreamError> {
         let rel = format!("{epoch}/w{worker}.json");
         let path = self.dir.join(&rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| StreamError::io(parent, e))?;
         }
+        let (backend, value) = windows.snapshot(&rocks_dir_of(&path))?;
         let state = WorkerState {
             worker,
-            windows: serde_json::to_value(windows)
-                .map_err(|e| StreamError::State(e.to_string()))?,
+            windows: value,
+            backend,
+            path: None,
         };
         let bytes = serde_json::to_vec(&state).map_err(|e| StreamError::State(e.to_string()))?;
         write_synced(&path, &bytes)?;
@@ -407,8 +432,7 @@ impl Checkpointer {
                     if let Some((_, f)) = windows_done.get_mut(&w) {
                         let rel = format!("{next}/w{w}.json");
                         if *f != rel {
-                            if let Err(e) = link_or_copy(&self.dir.join(&*f), &self.dir.join(&rel))
-                            {
+                            if let Err(e) = link_state(&self.dir.join(&*f), &self.dir.join(&rel)) {
                                 self.fail(e.to_string());
                                 return;
                             }
@@ -506,6 +530,23 @@ fn link_or_copy(from: &Path, to: &Path) -> Result<(), StreamError> {
     std::fs::hard_link(from, to)
         .or_else(|_| std::fs::copy(from, to).map(|_| ()))
         .map_err(|e| StreamError::io(from, e))
+}
+
+/// Links a worker's state file, and its RocksDB checkpoint if it has one, under another
+/// epoch.
+fn link_state(from: &Path, to: &Path) -> Result<(), StreamError> {
+    link_or_copy(from, to)?;
+    let dir = rocks_dir_of(from);
+    if dir.is_dir() {
+        let to_dir = rocks_dir_of(to);
+        let _ = std::fs::remove_dir_all(&to_dir);
+        std::fs::create_dir_all(&to_dir).map_err(|e| StreamError::io(&to_dir, e))?;
+        for f in std::fs::read_dir(&dir).map_err(|e| StreamError::io(&dir, e))? {
+            let f = f.map_err(|e| StreamError::io(&dir, e))?;
+            link_or_copy(&f.path(), &to_dir.join(f.file_name()))?;
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StreamError> {
@@ -634,8 +675,9 @@ pub(crate) fn load_restore(job_dir: &Path, m: &Manifest) -> Result<Restore, Stre
     for f in &m.files {
         let path = job_dir.join(f);
         let bytes = std::fs::read(&path).map_err(|e| StreamError::io(&path, e))?;
-        let s: WorkerState = serde_json::from_slice(&bytes)
+        let mut s: WorkerState = serde_json::from_slice(&bytes)
             .map_err(|e| StreamError::State(format!("{}: {e}", path.display())))?;
+        s.path = Some(path);
         state.push(s);
     }
     Ok(Restore {

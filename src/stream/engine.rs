@@ -26,8 +26,9 @@ use timely::dataflow::ProbeHandle;
 
 use crate::stream::checkpoint::{key_group, Checkpointer, WorkerState, KEY_GROUPS};
 use crate::stream::job::{Job, SplitReader};
+use crate::stream::state::{StateBackend, Windows};
 use crate::stream::time::EpochTime;
-use crate::stream::window::{Accumulator, KeyedWindows, WindowResult};
+use crate::stream::window::{Accumulator, WindowResult};
 use crate::stream::StreamError;
 
 /// Records a source emits per split and activation: large enough that the engine costs
@@ -55,6 +56,8 @@ pub(crate) struct RunConfig {
     /// Set, this process is one of a timely cluster (a distributed job's generation):
     /// `p` threads here, workers numbered across the processes.
     pub(crate) cluster: Option<ClusterSpec>,
+    /// Where window state lives: the heap, or a RocksDB instance per worker.
+    pub(crate) state_backend: StateBackend,
 }
 
 /// This process's place in a timely cluster.
@@ -146,6 +149,7 @@ pub(crate) fn run<J: Job>(
     let abort = Arc::new(Abort::default());
     let drain = config.drain.clone().unwrap_or_default();
     let progress = config.progress.clone().unwrap_or_default();
+    let state_backend = config.state_backend.clone();
     let run_abort = abort.clone();
     let guards = timely::execute(timely_config, move |worker| {
         let index = worker.index();
@@ -227,15 +231,21 @@ pub(crate) fn run<J: Job>(
                     }
                 },
             );
-            let mut windows = KeyedWindows::<J::Acc>::new(job.window(), job.allowed_lateness());
-            if let Some(r) = restore.as_ref() {
-                for s in &r.state {
-                    if let Ok(w) = s.windows() {
-                        windows.absorb(w);
-                    }
+            let saved = restore.as_ref().map_or(&[][..], |r| &r.state[..]);
+            let windows = match Windows::<J::Acc>::open(
+                &state_backend,
+                job.window(),
+                job.allowed_lateness(),
+                saved,
+                index,
+                peers,
+            ) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    abort.fail(e, ckpt.as_deref());
+                    None
                 }
-                windows.retain_keys(|k| route(k, peers) == index as u64);
-            }
+            };
             let win_ckpt = ckpt.clone();
             let late_output = job.late_output();
             let results = records
@@ -663,7 +673,8 @@ type Stashed<R> = (u64, Vec<R>);
 
 /// The windows of one worker, one epoch at a time.
 struct WindowOp<J: Job> {
-    windows: KeyedWindows<J::Acc>,
+    /// None when they could not be opened (the run is failing).
+    windows: Option<Windows<J::Acc>>,
     /// Output capability at `(epoch, fired)`.
     cap: Option<Capability<EpochTime>>,
     /// The epoch being applied; records of later ones wait in `stash`.
@@ -678,7 +689,7 @@ struct WindowOp<J: Job> {
 
 impl<J: Job> WindowOp<J> {
     fn new(
-        windows: KeyedWindows<J::Acc>,
+        windows: Option<Windows<J::Acc>>,
         mut cap: Capability<EpochTime>,
         epoch: u64,
         worker: usize,
@@ -699,8 +710,12 @@ impl<J: Job> WindowOp<J> {
     }
 
     fn receive(&mut self, time: EpochTime, data: &mut Vec<J::Rec>) {
+        let Some(windows) = self.windows.as_mut() else {
+            data.clear();
+            return;
+        };
         if time.epoch <= self.epoch {
-            Self::apply(&mut self.windows, data.drain(..), self.late.as_mut());
+            Self::apply(windows, data.drain(..), self.late.as_mut());
         } else {
             self.stash
                 .entry(time.epoch)
@@ -710,7 +725,7 @@ impl<J: Job> WindowOp<J> {
     }
 
     fn apply(
-        windows: &mut KeyedWindows<J::Acc>,
+        windows: &mut Windows<J::Acc>,
         records: impl Iterator<Item = J::Rec>,
         mut late_out: Option<&mut Vec<WindowResult<J::Acc>>>,
     ) {
@@ -747,6 +762,10 @@ impl<J: Job> WindowOp<J> {
             let Some(cap) = self.cap.as_mut() else {
                 return;
             };
+            let Some(windows) = self.windows.as_mut() else {
+                self.cap = None;
+                return;
+            };
             // Stopped at a commit: the sources are gone, but their windows are not done;
             // they stay in the checkpoint, unfired.
             if self.ckpt.as_ref().is_some_and(|c| c.halted()) {
@@ -771,8 +790,8 @@ impl<J: Job> WindowOp<J> {
             if let Some(late) = self.late.as_mut().filter(|l| !l.is_empty()) {
                 output.session(&*cap).give_iterator(late.drain(..));
             }
-            if f > self.windows.fired() || self.windows.has_refires() {
-                self.windows.fire(f, &mut self.fired);
+            if f > windows.fired() || windows.has_refires() {
+                windows.fire(f, &mut self.fired);
                 if !self.fired.is_empty() {
                     output.session(&*cap).give_iterator(self.fired.drain(..));
                 }
@@ -798,10 +817,10 @@ impl<J: Job> WindowOp<J> {
                 // records here, so this state is theirs too. After the last one, it is the
                 // state of every later epoch (a split may end epochs this worker never saw).
                 if next == u64::MAX {
-                    c.ack_from(self.epoch, self.worker, &self.windows);
+                    c.ack_from(self.epoch, self.worker, windows);
                 } else {
                     for e in self.epoch..next {
-                        c.ack(e, self.worker, &self.windows);
+                        c.ack(e, self.worker, windows);
                     }
                 }
             }
@@ -810,11 +829,11 @@ impl<J: Job> WindowOp<J> {
                 return;
             }
             self.epoch = next;
-            let fired = self.windows.fired();
+            let fired = windows.fired();
             cap.downgrade(&EpochTime::new(next, fired.max(cap.time().event)));
             if let Some(batches) = self.stash.remove(&next) {
                 for (_, mut records) in batches {
-                    Self::apply(&mut self.windows, records.drain(..), self.late.as_mut());
+                    Self::apply(windows, records.drain(..), self.late.as_mut());
                 }
             }
         }

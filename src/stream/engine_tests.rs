@@ -71,6 +71,7 @@ fn config(p: usize, checkpoint_ms: u64) -> RunConfig {
         drain: None,
         progress: None,
         cluster: None,
+        state_backend: Default::default(),
     }
 }
 
@@ -131,15 +132,28 @@ pub(crate) fn fail_then_resume<J: crate::stream::job::Job>(
     republish: &dyn Fn(u64, usize, &Path) -> Result<(), StreamError>,
     between: impl FnOnce(),
 ) {
+    fail_then_resume_on(job, dir, config(p, 2), config(p, 2), republish, between);
+}
+
+/// [`fail_then_resume`], the failing run with `first`, the resumed one with `then` (another
+/// worker count, another state backend).
+fn fail_then_resume_on<J: crate::stream::job::Job>(
+    job: Arc<J>,
+    dir: &Path,
+    first: RunConfig,
+    then: RunConfig,
+    republish: &dyn Fn(u64, usize, &Path) -> Result<(), StreamError>,
+    between: impl FnOnce(),
+) {
     let commits = Arc::new(Mutex::new(Vec::new()));
     let store = MemStore {
         commits: commits.clone(),
         fail_at: Some(3),
     };
     let splits = job.splits();
-    let c = Checkpointer::start("t", p, dir, 0, vec![0; splits], Box::new(store)).unwrap();
+    let c = Checkpointer::start("t", first.p, dir, 0, vec![0; splits], Box::new(store)).unwrap();
     assert!(
-        engine::run(job.clone(), config(p, 2), Some(c), None).is_err(),
+        engine::run(job.clone(), first, Some(c), None).is_err(),
         "the failed commit fails the run"
     );
     let latest = commits.lock().unwrap().last().cloned().unwrap();
@@ -154,14 +168,57 @@ pub(crate) fn fail_then_resume<J: crate::stream::job::Job>(
     };
     let c = Checkpointer::start(
         "t",
-        p,
+        then.p,
         dir,
         latest.epoch + 1,
         latest.positions.clone(),
         Box::new(store),
     )
     .unwrap();
-    engine::run(job, config(p, 2), Some(c), Some(restore)).unwrap();
+    engine::run(job, then, Some(c), Some(restore)).unwrap();
+}
+
+/// The same with the RocksDB backend (a write cache of 16 keys, so state goes through
+/// RocksDB), resumed on another worker count: its checkpoints are RocksDB checkpoints,
+/// dealt to the new workers by key group.
+#[cfg(feature = "rocksdb")]
+#[test]
+fn a_rocksdb_run_whose_commits_fail_resumes_on_another_worker_count() {
+    use crate::stream::state::StateBackend;
+    for (window, p1, p2) in [("tumbling", 2, 3), ("sliding", 3, 1), ("session", 1, 2)] {
+        let dir = scratch(&format!("rocks-resume-{window}"));
+        let _cleanup = Cleanup(dir.clone());
+        // Two splits, whatever the workers.
+        let j = job(window, 3_000_000, 2, Some(&dir));
+        let all = expected(j.window, j.n);
+        let with = |p| RunConfig {
+            state_backend: StateBackend::RocksDb {
+                dir: dir.join("rocksdb"),
+                cache_keys: 16,
+            },
+            ..config(p, 2)
+        };
+        fail_then_resume_on(
+            j.clone(),
+            &dir,
+            with(p1),
+            with(p2),
+            &publish_into(&dir),
+            || {
+                let before = published(&dir.join("sink")).unwrap();
+                assert!(before.results > 0 && before.results < all.results);
+                for w in 0..p1 {
+                    let saved = dir.join(format!("2/w{w}.rocks/CURRENT"));
+                    assert!(saved.exists(), "{}", saved.display());
+                }
+            },
+        );
+        assert_eq!(
+            published(&dir.join("sink")).unwrap(),
+            all,
+            "{window} p={p1} then {p2}"
+        );
+    }
 }
 
 #[test]

@@ -38,6 +38,7 @@ pub(crate) mod runner;
 pub(crate) mod socket;
 pub(crate) mod sql;
 pub(crate) mod sql_job;
+pub(crate) mod state;
 pub(crate) mod time;
 pub(crate) mod window;
 pub(crate) mod zk_store;

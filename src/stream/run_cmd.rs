@@ -72,12 +72,14 @@ pub(crate) fn run_job(args: RunArgs) -> Result<(), StreamError> {
         drain: Some(prepared.drain.clone()),
         progress: Some(progress.clone()),
         cluster: None,
+        state_backend: ck.state_backend(job.state_backend(), prepared.job_dir.as_deref())?,
     };
     let metrics = JobMetrics {
         job: name.clone(),
         progress: progress.clone(),
         ckpt: prepared.checkpointer.clone(),
     };
+    let backend_name = config.state_backend.kind().name();
     if let Some(listener) = metrics_listener {
         crate::stream::metrics::serve(listener, metrics.clone())?;
     }
@@ -103,6 +105,7 @@ pub(crate) fn run_job(args: RunArgs) -> Result<(), StreamError> {
         "job": name,
         "p": args.p,
         "checkpoint_ms": ck.checkpoint_ms,
+        "state_backend": backend_name,
         "checkpoints": prepared.committed(),
         "resumed_from": resumed_from,
         "stopped_at": prepared.halted_at(),

@@ -36,6 +36,39 @@ pub(crate) struct CheckpointArgs {
     /// starting afresh; needs the same --state-dir, parallelism and ensemble.
     #[arg(long)]
     pub(crate) resume: bool,
+    /// Where window state lives: heap (in memory) or rocksdb (a RocksDB instance per
+    /// worker under the state directory, for state larger than memory); a SQL job's
+    /// `SET 'state.backend' = ...;` when not given. A job resumes with the backend its
+    /// checkpoint was written by.
+    #[arg(long)]
+    pub(crate) state_backend: Option<String>,
+    /// rocksdb: keys whose state is kept decoded in memory (a write cache, written back
+    /// when evicted and at each checkpoint).
+    #[arg(long, default_value_t = crate::stream::state::DEFAULT_CACHE_KEYS)]
+    pub(crate) state_cache_keys: usize,
+}
+
+impl CheckpointArgs {
+    /// The state backend for a run: `--state-backend`, else `job_default` (a SQL job's
+    /// SET), else the heap. A RocksDB one's instances go under the job's state directory
+    /// (`<job dir>/rocksdb`), or a scratch directory without checkpoints.
+    pub(crate) fn state_backend(
+        &self,
+        job_default: Option<&str>,
+        job_dir: Option<&Path>,
+    ) -> Result<crate::stream::state::StateBackend, StreamError> {
+        use crate::stream::state::BackendKind;
+        let kind = match self.state_backend.as_deref().or(job_default) {
+            Some(s) => BackendKind::parse(s)?,
+            None => BackendKind::Heap,
+        };
+        let dir = match job_dir {
+            Some(d) => d.join("rocksdb"),
+            None => std::env::temp_dir()
+                .join(format!("ferrokeeper-stream-rocksdb-{}", std::process::id())),
+        };
+        Ok(kind.backend(&dir, self.state_cache_keys))
+    }
 }
 
 /// Publishes a staged output found after a crash: `(job dir, epoch, worker, staged file)`.

@@ -115,13 +115,44 @@ pub(crate) struct SqlJob {
     kafka: Option<(KafkaTopic, bool)>,
     /// A socket source's spool file, set by [`SqlJob::use_spool`] before the run.
     spool: Option<PathBuf>,
+    /// `SET 'state.backend' = '...';`: the job's state backend unless the command line
+    /// names one.
+    state_backend: Option<String>,
+}
+
+/// Takes Flink SQL's `SET 'key' = 'value';` statements out of a job file (blanked, so
+/// positions in errors stay), giving them in order. Keys: `state.backend`.
+fn take_set_statements(text: &str) -> Result<(String, Vec<(String, String)>), StreamError> {
+    static SET: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = SET.get_or_init(|| {
+        regex::Regex::new(r"(?im)^[ \t]*SET[ \t]+'([^']*)'[ \t]*=[ \t]*'([^']*)'[ \t]*;")
+            .expect("a valid regex")
+    });
+    let mut sets = Vec::new();
+    for c in re.captures_iter(text) {
+        let (key, value) = (c[1].to_string(), c[2].to_string());
+        match key.as_str() {
+            "state.backend" => {
+                crate::stream::state::BackendKind::parse(&value)?;
+            }
+            _ => {
+                return Err(StreamError::Usage(format!(
+                    "SET '{key}': unknown; this engine takes 'state.backend'"
+                )))
+            }
+        }
+        sets.push((key, value));
+    }
+    let blanked = re.replace_all(text, |c: &regex::Captures<'_>| " ".repeat(c[0].len()));
+    Ok((blanked.into_owned(), sets))
 }
 
 impl SqlJob {
     /// Parses a job file and resolves its connectors; `parallelism` is datagen's default
     /// split count.
     pub(crate) fn from_sql(text: &str, parallelism: usize) -> Result<SqlJob, StreamError> {
-        let plan = sql::parse_job(text).map_err(|e| StreamError::Usage(e.to_string()))?;
+        let (text, sets) = take_set_statements(text)?;
+        let plan = sql::parse_job(&text).map_err(|e| StreamError::Usage(e.to_string()))?;
         let src = &plan.source;
         let flag = |t: &TableDef, k: &str| t.option(k).is_some_and(|v| v == "true");
         let (splits, kafka) = source_splits(src, parallelism)?;
@@ -135,7 +166,17 @@ impl SqlJob {
             sink,
             kafka,
             spool: None,
+            state_backend: sets
+                .into_iter()
+                .filter(|(k, _)| k == "state.backend")
+                .map(|(_, v)| v)
+                .next_back(),
         })
+    }
+
+    /// The state backend the job file SETs, if any.
+    pub(crate) fn state_backend(&self) -> Option<&str> {
+        self.state_backend.as_deref()
     }
 
     /// How a late record's line is typed: its event time first.

@@ -81,6 +81,7 @@ fn run(
         drain: None,
         progress: None,
         cluster: None,
+        state_backend: Default::default(),
     };
     engine::run(Arc::new(job), config, c, None).map(|_| ())
 }
@@ -196,6 +197,7 @@ fn followed_until(
         drain: Some(drain.clone()),
         progress: None,
         cluster: None,
+        state_backend: Default::default(),
     };
     let t = std::thread::spawn(move || engine::run(job, config, None, None).unwrap());
     let start = std::time::Instant::now();
@@ -278,6 +280,7 @@ fn late_events_update_their_window_or_go_to_the_late_output() {
         drain: Some(drain.clone()),
         progress: None,
         cluster: None,
+        state_backend: Default::default(),
     };
     let t = std::thread::spawn(move || engine::run(job, config, Some(c), None).unwrap());
     let lines = |d: &Path| -> Vec<String> {
@@ -332,4 +335,25 @@ fn late_events_update_their_window_or_go_to_the_late_output() {
         ]
     );
     assert_eq!(lines(&late), ["1970-01-01 00:00:03.000,2"]);
+}
+
+#[test]
+fn a_job_file_sets_its_state_backend() {
+    let body = bench_sql(
+        "'connector' = 'datagen'",
+        "tumbling",
+        Path::new("/nonexistent"),
+    );
+    let job = |set: &str| format!("{set}\n{body}");
+    let j = SqlJob::from_sql(&job("SET 'state.backend' = 'rocksdb';"), 1).unwrap();
+    assert_eq!(j.state_backend(), Some("rocksdb"));
+    let j = SqlJob::from_sql(&job("  set 'state.backend' = 'heap';"), 1).unwrap();
+    assert_eq!(j.state_backend(), Some("heap"));
+    assert_eq!(SqlJob::from_sql(&job(""), 1).unwrap().state_backend(), None);
+    for bad in [
+        "SET 'state.backend' = 'memory';",
+        "SET 'parallelism.default' = '2';",
+    ] {
+        assert!(SqlJob::from_sql(&job(bad), 1).is_err(), "{bad}");
+    }
 }

@@ -155,6 +155,8 @@ pub(crate) fn gen_run(args: GenRunArgs) -> Result<(), StreamError> {
             process: rank,
             addresses: generation.members.iter().map(|m| m.addr.clone()).collect(),
         }),
+        // Distributed jobs keep their state on the heap.
+        state_backend: Default::default(),
     };
     // A process whose commits failed can do nothing more for its generation, and its
     // peers wait for its acks: it ends at once, and its worker reports the failure.

@@ -7,6 +7,8 @@
 //! Time here is the *event frontier* `f`: the least event time still to come, Flink's
 //! watermark plus one. A window `[start, end)` fires when `end <= f`.
 
+#[cfg(feature = "rocksdb")]
+mod rocks;
 mod session;
 mod sliced;
 
@@ -15,6 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::stream::datagen::{Event, Level};
 
+#[cfg(feature = "rocksdb")]
+pub(crate) use rocks::{RocksMeta, RocksWindows, Shape};
 pub(crate) use session::SessionWindows;
 pub(crate) use sliced::SlicedWindows;
 
