@@ -4,10 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::stream::checkpoint::publish_part;
+use crate::stream::checkpoint::{publish_part, WorkerState};
 use crate::stream::checksum::Checksum;
 use crate::stream::datagen::{event, mix64, split_indices, Event};
 use crate::stream::job::{Job, SplitReader};
+use crate::stream::state::{StateBackend, Windows};
 use crate::stream::window::{LogStats, WindowResult, WindowSpec};
 use crate::stream::StreamError;
 
@@ -93,7 +94,7 @@ impl SplitReader for DatagenSplit {
 
 impl Job for BenchJob {
     type Rec = Event;
-    type Acc = LogStats;
+    type Op = Windows<LogStats>;
     type Reader = DatagenSplit;
     type Out = Checksum;
 
@@ -115,8 +116,14 @@ impl Job for BenchJob {
         e.ts
     }
 
-    fn window(&self) -> WindowSpec {
-        self.window
+    fn open_op(
+        &self,
+        backend: &StateBackend,
+        restore: &[WorkerState],
+        index: usize,
+        peers: usize,
+    ) -> Result<Windows<LogStats>, StreamError> {
+        Windows::open(backend, self.window, 0, restore, index, peers)
     }
 
     fn watermark_delay(&self) -> u64 {
@@ -127,8 +134,8 @@ impl Job for BenchJob {
         out.add(r);
     }
 
-    fn encode(&self, out: &Checksum) -> Vec<u8> {
-        out.to_line().into_bytes()
+    fn encode(&self, out: &Checksum) -> Result<Vec<u8>, StreamError> {
+        Ok(out.to_line().into_bytes())
     }
 
     fn deliver(&self, _worker: usize, out: Checksum) -> Result<(), StreamError> {

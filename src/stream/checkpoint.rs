@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use crate::stream::checksum::Checksum;
 use crate::stream::datagen::mix64;
 use crate::stream::engine::Restore;
-use crate::stream::state::{BackendKind, Windows};
+use crate::stream::keyed::KeyedOperator;
+use crate::stream::state::BackendKind;
 use crate::stream::window::{Accumulator, KeyedWindows};
 use crate::stream::StreamError;
 
@@ -72,6 +73,11 @@ impl WorkerState {
     }
 
     pub(crate) fn windows<A: Accumulator>(&self) -> Result<KeyedWindows<A>, StreamError> {
+        self.value()
+    }
+
+    /// The heap state as the operator that wrote it reads it back.
+    pub(crate) fn value<T: serde::de::DeserializeOwned>(&self) -> Result<T, StreamError> {
         serde_json::from_value(self.windows.clone()).map_err(|e| StreamError::State(e.to_string()))
     }
 }
@@ -238,7 +244,7 @@ impl Checkpointer {
     }
 
     /// Writes a worker's state for `epoch` and reports it.
-    pub(crate) fn ack<A: Accumulator>(&self, epoch: u64, worker: usize, windows: &mut Windows<A>) {
+    pub(crate) fn ack(&self, epoch: u64, worker: usize, windows: &mut impl KeyedOperator) {
         let report = match self.write_state(epoch, worker, windows) {
             Ok(file) => Report::Ack {
                 epoch,
@@ -251,12 +257,7 @@ impl Checkpointer {
     }
 
     /// Writes a worker's final state: that of `epoch` and of every later one.
-    pub(crate) fn ack_from<A: Accumulator>(
-        &self,
-        epoch: u64,
-        worker: usize,
-        windows: &mut Windows<A>,
-    ) {
+    pub(crate) fn ack_from(&self, epoch: u64, worker: usize, windows: &mut impl KeyedOperator) {
         let report = match self.write_state(epoch, worker, windows) {
             Ok(file) => Report::WindowsDone {
                 worker,
@@ -297,11 +298,11 @@ impl Checkpointer {
         self.dir.join(staged_rel(epoch, worker))
     }
 
-    fn write_state<A: Accumulator>(
+    fn write_state(
         &self,
         epoch: u64,
         worker: usize,
-        windows: &mut Windows<A>,
+        windows: &mut impl KeyedOperator,
     ) -> Result<String, StreamError> {
         let rel = format!("{epoch}/w{worker}.json");
         let path = self.dir.join(&rel);

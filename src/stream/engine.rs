@@ -25,10 +25,10 @@ use timely::dataflow::operators::{Capability, Probe};
 use timely::dataflow::ProbeHandle;
 
 use crate::stream::checkpoint::{key_group, Checkpointer, WorkerState, KEY_GROUPS};
-use crate::stream::job::{Job, SplitReader};
-use crate::stream::state::{StateBackend, Windows};
+use crate::stream::job::{Emitted, Job, SplitReader};
+use crate::stream::keyed::KeyedOperator;
+use crate::stream::state::StateBackend;
 use crate::stream::time::EpochTime;
-use crate::stream::window::{Accumulator, WindowResult};
 use crate::stream::StreamError;
 
 /// Records a source emits per split and activation: large enough that the engine costs
@@ -232,35 +232,22 @@ pub(crate) fn run<J: Job>(
                 },
             );
             let saved = restore.as_ref().map_or(&[][..], |r| &r.state[..]);
-            let windows = match Windows::<J::Acc>::open(
-                &state_backend,
-                job.window(),
-                job.allowed_lateness(),
-                saved,
-                index,
-                peers,
-            ) {
+            let keyed = match job.open_op(&state_backend, saved, index, peers) {
                 Ok(w) => Some(w),
                 Err(e) => {
                     abort.fail(e, ckpt.as_deref());
                     None
                 }
             };
-            let win_ckpt = ckpt.clone();
+            let op_ckpt = ckpt.clone();
             let late_output = job.late_output();
             let results = records
-                .unary_frontier::<CapacityContainerBuilder<Vec<WindowResult<J::Acc>>>, _, _, _>(
+                .unary_frontier::<CapacityContainerBuilder<Vec<Emitted<J>>>, _, _, _>(
                     Exchange::new(move |r: &J::Rec| route(J::key(r), peers)),
-                    "windows",
+                    "keyed",
                     move |cap, _info| {
-                        let mut op = WindowOp::<J>::new(
-                            windows,
-                            cap,
-                            start_epoch,
-                            index,
-                            win_ckpt,
-                            late_output,
-                        );
+                        let mut op =
+                            KeyedOp::<J>::new(keyed, cap, start_epoch, index, op_ckpt, late_output);
                         move |(input, frontier), output| {
                             input.for_each(|time, data| op.receive(stamp_time(time.stamp()), data));
                             op.advance(frontier.frontier(), output);
@@ -361,7 +348,7 @@ impl<J: Job> SinkState<J> {
         }
     }
 
-    fn give(&mut self, epoch: u64, data: &[WindowResult<J::Acc>]) {
+    fn give(&mut self, epoch: u64, data: &[Emitted<J>]) {
         if self.ckpt.is_none() {
             let mut out = J::Out::default();
             for r in data.iter() {
@@ -400,7 +387,13 @@ impl<J: Job> SinkState<J> {
                 // file. Written always, so no file of a dropped attempt at this epoch stays.
                 c.stage_late(e, self.worker, &late);
             }
-            c.stage_sink(e, self.worker, &self.job.encode(&out));
+            match self.job.encode(&out) {
+                Ok(bytes) => c.stage_sink(e, self.worker, &bytes),
+                Err(err) => {
+                    self.abort.fail(err, Some(&c));
+                    return;
+                }
+            }
             self.staged.push(e);
             self.next_stage += 1;
         }
@@ -671,10 +664,10 @@ fn low_ts<R>(splits: &[OpenSplit<R>], idle: Option<Duration>, now: Instant) -> O
 /// A batch held for a later epoch, with its event frontier.
 type Stashed<R> = (u64, Vec<R>);
 
-/// The windows of one worker, one epoch at a time.
-struct WindowOp<J: Job> {
-    /// None when they could not be opened (the run is failing).
-    windows: Option<Windows<J::Acc>>,
+/// The keyed operator of one worker (windows, or a process function), one epoch at a time.
+struct KeyedOp<J: Job> {
+    /// None when it could not be opened (the run is failing).
+    op: Option<J::Op>,
     /// Output capability at `(epoch, fired)`.
     cap: Option<Capability<EpochTime>>,
     /// The epoch being applied; records of later ones wait in `stash`.
@@ -682,40 +675,43 @@ struct WindowOp<J: Job> {
     stash: BTreeMap<u64, Vec<Stashed<J::Rec>>>,
     worker: usize,
     ckpt: Option<Arc<Checkpointer>>,
-    fired: Vec<WindowResult<J::Acc>>,
-    /// Records dropped as late, for the job's late output (when it has one).
-    late: Option<Vec<WindowResult<J::Acc>>>,
+    fired: Vec<Emitted<J>>,
+    /// What applying records emitted (a process function's output, late records for the
+    /// job's late output): it goes out with the epoch they were applied in.
+    emitted: Vec<Emitted<J>>,
+    late_output: bool,
 }
 
-impl<J: Job> WindowOp<J> {
+impl<J: Job> KeyedOp<J> {
     fn new(
-        windows: Option<Windows<J::Acc>>,
+        op: Option<J::Op>,
         mut cap: Capability<EpochTime>,
         epoch: u64,
         worker: usize,
         ckpt: Option<Arc<Checkpointer>>,
         late_output: bool,
-    ) -> WindowOp<J> {
+    ) -> KeyedOp<J> {
         cap.downgrade(&EpochTime::new(epoch, 0));
-        WindowOp {
-            windows,
+        KeyedOp {
+            op,
             cap: Some(cap),
             epoch,
             stash: BTreeMap::new(),
             worker,
             ckpt,
             fired: Vec::new(),
-            late: late_output.then(Vec::new),
+            emitted: Vec::new(),
+            late_output,
         }
     }
 
     fn receive(&mut self, time: EpochTime, data: &mut Vec<J::Rec>) {
-        let Some(windows) = self.windows.as_mut() else {
+        let Some(op) = self.op.as_mut() else {
             data.clear();
             return;
         };
         if time.epoch <= self.epoch {
-            Self::apply(windows, data.drain(..), self.late.as_mut());
+            Self::apply(op, data.drain(..), &mut self.emitted, self.late_output);
         } else {
             self.stash
                 .entry(time.epoch)
@@ -725,22 +721,18 @@ impl<J: Job> WindowOp<J> {
     }
 
     fn apply(
-        windows: &mut Windows<J::Acc>,
+        op: &mut J::Op,
         records: impl Iterator<Item = J::Rec>,
-        mut late_out: Option<&mut Vec<WindowResult<J::Acc>>>,
+        emitted: &mut Vec<Emitted<J>>,
+        late_output: bool,
     ) {
         let mut late = 0;
         for r in records {
             let (key, ts) = (J::key(&r), J::ts(&r));
-            if !windows.add(key, ts, &r) {
+            if !op.add(key, ts, &r, emitted) {
                 late += 1;
-                if let Some(out) = late_out.as_mut() {
-                    out.push(WindowResult {
-                        key,
-                        start: ts,
-                        end: ts,
-                        stats: <J::Acc as Accumulator>::of(&r),
-                    });
+                if late_output {
+                    emitted.extend(op.late_record(key, ts, &r));
                 }
             }
         }
@@ -755,14 +747,14 @@ impl<J: Job> WindowOp<J> {
         output: &mut timely::dataflow::operators::generic::OutputBuilderSession<
             '_,
             EpochTime,
-            CapacityContainerBuilder<Vec<WindowResult<J::Acc>>>,
+            CapacityContainerBuilder<Vec<Emitted<J>>>,
         >,
     ) {
         loop {
             let Some(cap) = self.cap.as_mut() else {
                 return;
             };
-            let Some(windows) = self.windows.as_mut() else {
+            let Some(op) = self.op.as_mut() else {
                 self.cap = None;
                 return;
             };
@@ -786,12 +778,11 @@ impl<J: Job> WindowOp<J> {
                 .min()
                 .unwrap_or(u64::MAX)
                 .min(stashed);
-            // Late records go out with the epoch they were applied in.
-            if let Some(late) = self.late.as_mut().filter(|l| !l.is_empty()) {
-                output.session(&*cap).give_iterator(late.drain(..));
+            if !self.emitted.is_empty() {
+                output.session(&*cap).give_iterator(self.emitted.drain(..));
             }
-            if f > windows.fired() || windows.has_refires() {
-                windows.fire(f, &mut self.fired);
+            if f > op.fired() || op.has_refires() {
+                op.fire(f, &mut self.fired);
                 if !self.fired.is_empty() {
                     output.session(&*cap).give_iterator(self.fired.drain(..));
                 }
@@ -817,10 +808,10 @@ impl<J: Job> WindowOp<J> {
                 // records here, so this state is theirs too. After the last one, it is the
                 // state of every later epoch (a split may end epochs this worker never saw).
                 if next == u64::MAX {
-                    c.ack_from(self.epoch, self.worker, windows);
+                    c.ack_from(self.epoch, self.worker, op);
                 } else {
                     for e in self.epoch..next {
-                        c.ack(e, self.worker, windows);
+                        c.ack(e, self.worker, op);
                     }
                 }
             }
@@ -829,11 +820,11 @@ impl<J: Job> WindowOp<J> {
                 return;
             }
             self.epoch = next;
-            let fired = windows.fired();
+            let fired = op.fired();
             cap.downgrade(&EpochTime::new(next, fired.max(cap.time().event)));
             if let Some(batches) = self.stash.remove(&next) {
                 for (_, mut records) in batches {
-                    Self::apply(windows, records.drain(..), self.late.as_mut());
+                    Self::apply(op, records.drain(..), &mut self.emitted, self.late_output);
                 }
             }
         }

@@ -64,7 +64,7 @@ fn job(window: &str, n: u64, p: usize, sink_dir: Option<&Path>) -> Arc<BenchJob>
     Arc::new(j)
 }
 
-fn config(p: usize, checkpoint_ms: u64) -> RunConfig {
+pub(crate) fn config(p: usize, checkpoint_ms: u64) -> RunConfig {
     RunConfig {
         p,
         checkpoint_ms,
@@ -137,7 +137,7 @@ pub(crate) fn fail_then_resume<J: crate::stream::job::Job>(
 
 /// [`fail_then_resume`], the failing run with `first`, the resumed one with `then` (another
 /// worker count, another state backend).
-fn fail_then_resume_on<J: crate::stream::job::Job>(
+pub(crate) fn fail_then_resume_on<J: crate::stream::job::Job>(
     job: Arc<J>,
     dir: &Path,
     first: RunConfig,

@@ -2,13 +2,19 @@
 //! benchmark job (datagen -> checksum) and SQL jobs share one dataflow.
 //!
 //! ```text
-//! splits (SplitReader) --> key by Job::key --> KeyedWindows<Job::Acc> --> Job::collect --> sink
+//! splits (SplitReader) --> key by Job::key --> Job::Op (windows, or a keyed process
+//!                                               function) --> Job::collect --> sink
 //! ```
 
 use std::path::Path;
 
-use crate::stream::window::{Accumulator, WindowResult, WindowSpec};
+use crate::stream::checkpoint::WorkerState;
+use crate::stream::keyed::KeyedOperator;
+use crate::stream::state::StateBackend;
 use crate::stream::StreamError;
+
+/// What a job's keyed operator sends to its sink.
+pub(crate) type Emitted<J> = <<J as Job>::Op as KeyedOperator>::Out;
 
 /// One replayable partition of a source: a datagen split, a file, a Kafka partition.
 pub(crate) trait SplitReader: Send + 'static {
@@ -29,8 +35,8 @@ pub(crate) trait SplitReader: Send + 'static {
 pub(crate) trait Job: Send + Sync + 'static {
     /// A source record, exchanged between workers by key.
     type Rec: timely::ExchangeData + Clone;
-    /// What a window keeps per key.
-    type Acc: Accumulator<In = Self::Rec>;
+    /// Its keyed operator: windows, or a process function's state and timers.
+    type Op: KeyedOperator<In = Self::Rec>;
     type Reader: SplitReader<Rec = Self::Rec>;
     /// A worker's sink output of one epoch, before it is staged or delivered.
     type Out: Default + Send + 'static;
@@ -43,17 +49,21 @@ pub(crate) trait Job: Send + Sync + 'static {
     fn key(r: &Self::Rec) -> u64;
     /// Event time, milliseconds.
     fn ts(r: &Self::Rec) -> u64;
-    fn window(&self) -> WindowSpec;
+    /// Worker `index` of `peers`'s keyed operator: empty, or holding its key groups of a
+    /// restored checkpoint.
+    fn open_op(
+        &self,
+        backend: &StateBackend,
+        restore: &[WorkerState],
+        index: usize,
+        peers: usize,
+    ) -> Result<Self::Op, StreamError>;
     /// Bounded out-of-orderness: the watermark trails the largest event time by this.
     fn watermark_delay(&self) -> u64;
     /// A split that has given nothing for this long stops holding the watermark back
     /// (Flink's source idleness), until it gives again.
     fn idle_timeout(&self) -> Option<std::time::Duration> {
         None
-    }
-    /// How long a fired window's state is kept for late events, which fire it again.
-    fn allowed_lateness(&self) -> u64 {
-        0
     }
     /// Whether records dropped as late go to the sink's `collect` (as
     /// `WindowResult::is_late_record`) for a late output, instead of only being counted.
@@ -64,10 +74,10 @@ pub(crate) trait Job: Send + Sync + 'static {
     fn encode_late(&self, _out: &Self::Out) -> Option<Vec<u8>> {
         None
     }
-    /// Adds a fired window to a worker's output.
-    fn collect(&self, out: &mut Self::Out, r: &WindowResult<Self::Acc>);
+    /// Adds what the keyed operator emitted (a fired window) to a worker's output.
+    fn collect(&self, out: &mut Self::Out, r: &Emitted<Self>);
     /// The bytes staged in a checkpoint for an epoch's output.
-    fn encode(&self, out: &Self::Out) -> Vec<u8>;
+    fn encode(&self, out: &Self::Out) -> Result<Vec<u8>, StreamError>;
     /// Without checkpoints: hands output straight to the sink.
     fn deliver(&self, worker: usize, out: Self::Out) -> Result<(), StreamError>;
     /// With checkpoints: publishes a committed epoch's staged output. Called again after a

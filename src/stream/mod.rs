@@ -17,6 +17,7 @@
 //!   commands, [`bench`]: `stream bench`, [`run_cmd`]: `stream run`;
 //! - [`cluster`]: distributed jobs: coordinators, workers, generations.
 
+pub mod api;
 pub(crate) mod bench;
 pub(crate) mod bench_job;
 pub(crate) mod checkpoint;
@@ -29,6 +30,7 @@ pub(crate) mod datagen;
 pub(crate) mod engine;
 pub(crate) mod job;
 pub(crate) mod kafka;
+pub(crate) mod keyed;
 pub(crate) mod lines;
 pub(crate) mod metrics;
 pub(crate) mod postgres;

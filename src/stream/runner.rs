@@ -203,6 +203,19 @@ impl Prepared {
     /// Ends the process's part in the job: a scratch state dir is removed, and with an
     /// embedded server the process exits at once (see below).
     pub(crate) fn finish(mut self) {
+        self.wind_up();
+        if self.embedded.is_some() {
+            exit_now(0);
+        }
+    }
+
+    /// Ends the run's part in the job and goes on: a library call's end. An embedded
+    /// server is shut down.
+    pub(crate) fn close(mut self) {
+        self.wind_up();
+    }
+
+    fn wind_up(&mut self) {
         if let Some(c) = self.control.take() {
             c.finish();
         }
@@ -211,9 +224,6 @@ impl Prepared {
         }
         if let Some(d) = &self.scratch {
             let _ = std::fs::remove_dir_all(d);
-        }
-        if self.embedded.is_some() {
-            exit_now(0);
         }
     }
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::stream::bench_job::DatagenSplit;
-use crate::stream::checkpoint::{late_path, publish_part};
+use crate::stream::checkpoint::{late_path, publish_part, WorkerState};
 use crate::stream::clickhouse::ClickHouseSink;
 use crate::stream::job::Job;
 use crate::stream::kafka::{KafkaSink, KafkaSplit, KafkaTopic};
@@ -23,7 +23,8 @@ use crate::stream::lines::LineSplit;
 use crate::stream::postgres::PostgresSink;
 use crate::stream::socket::{reset_spool, SocketSource, SocketSplit};
 use crate::stream::sql::{self, Acc, ColumnType, Format, JobPlan, TableDef, Value};
-use crate::stream::window::{Accumulator, WindowResult, WindowSpec};
+use crate::stream::state::{StateBackend, Windows};
+use crate::stream::window::{Accumulator, WindowResult};
 use crate::stream::StreamError;
 
 /// A source row as the windows see it.
@@ -300,7 +301,7 @@ fn print_bytes(bytes: &[u8]) -> Result<(), StreamError> {
 
 impl Job for SqlJob {
     type Rec = SqlRecord;
-    type Acc = SqlAcc;
+    type Op = Windows<SqlAcc>;
     type Reader = SqlReader;
     type Out = SqlOut;
 
@@ -352,8 +353,15 @@ impl Job for SqlJob {
         r.ts
     }
 
-    fn window(&self) -> WindowSpec {
-        self.plan.window
+    fn open_op(
+        &self,
+        backend: &StateBackend,
+        restore: &[WorkerState],
+        index: usize,
+        peers: usize,
+    ) -> Result<Windows<SqlAcc>, StreamError> {
+        let lateness = self.plan.source.allowed_lateness_ms;
+        Windows::open(backend, self.plan.window, lateness, restore, index, peers)
     }
 
     fn watermark_delay(&self) -> u64 {
@@ -365,10 +373,6 @@ impl Job for SqlJob {
             .source
             .idle_timeout_ms
             .map(std::time::Duration::from_millis)
-    }
-
-    fn allowed_lateness(&self) -> u64 {
-        self.plan.source.allowed_lateness_ms
     }
 
     fn late_output(&self) -> bool {
@@ -394,8 +398,8 @@ impl Job for SqlJob {
         out.rows.push(b'\n');
     }
 
-    fn encode(&self, out: &SqlOut) -> Vec<u8> {
-        out.rows.clone()
+    fn encode(&self, out: &SqlOut) -> Result<Vec<u8>, StreamError> {
+        Ok(out.rows.clone())
     }
 
     fn encode_late(&self, out: &SqlOut) -> Option<Vec<u8>> {
