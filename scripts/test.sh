@@ -96,6 +96,9 @@ suite compat-tests/stream/run.sh "stream suite" \
 suite compat-tests/stream/recovery.sh "stream recovery suite" \
   "ferrokeeper stream: exactly-once under kill -9 (embedded, twice, metadata on Apache ZooKeeper 3.8 and on Ferrokeeper)"
 
+suite compat-tests/stream/api.sh "stream api suite" \
+  "ferrokeeper stream: a job of the public Rust API (examples/keyed_process.rs, a keyed process function's state and timers) against its direct answer, exactly-once under kill -9 and rescale, metadata embedded, on Apache ZooKeeper 3.8 and on Ferrokeeper"
+
 suite compat-tests/stream/sql.sh "stream sql suite" \
   "ferrokeeper stream run: SQL jobs (the benchmark job in SQL, datagen and file sources, refusals, exactly-once under kill -9)"
 
