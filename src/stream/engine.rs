@@ -240,14 +240,22 @@ pub(crate) fn run<J: Job>(
                 }
             };
             let op_ckpt = ckpt.clone();
+            let op_abort = abort.clone();
             let late_output = job.late_output();
             let results = records
                 .unary_frontier::<CapacityContainerBuilder<Vec<Emitted<J>>>, _, _, _>(
                     Exchange::new(move |r: &J::Rec| route(J::key(r), peers)),
                     "keyed",
                     move |cap, _info| {
-                        let mut op =
-                            KeyedOp::<J>::new(keyed, cap, start_epoch, index, op_ckpt, late_output);
+                        let mut op = KeyedOp::<J>::new(
+                            keyed,
+                            cap,
+                            start_epoch,
+                            index,
+                            op_ckpt,
+                            late_output,
+                            op_abort,
+                        );
                         move |(input, frontier), output| {
                             input.for_each(|time, data| op.receive(stamp_time(time.stamp()), data));
                             op.advance(frontier.frontier(), output);
@@ -680,6 +688,7 @@ struct KeyedOp<J: Job> {
     /// job's late output): it goes out with the epoch they were applied in.
     emitted: Vec<Emitted<J>>,
     late_output: bool,
+    abort: Arc<Abort>,
 }
 
 impl<J: Job> KeyedOp<J> {
@@ -690,6 +699,7 @@ impl<J: Job> KeyedOp<J> {
         worker: usize,
         ckpt: Option<Arc<Checkpointer>>,
         late_output: bool,
+        abort: Arc<Abort>,
     ) -> KeyedOp<J> {
         cap.downgrade(&EpochTime::new(epoch, 0));
         KeyedOp {
@@ -702,6 +712,7 @@ impl<J: Job> KeyedOp<J> {
             fired: Vec::new(),
             emitted: Vec::new(),
             late_output,
+            abort,
         }
     }
 
@@ -758,6 +769,12 @@ impl<J: Job> KeyedOp<J> {
                 self.cap = None;
                 return;
             };
+            // The state backend failed (I/O): the run fails, nothing more is acked.
+            if let Some(e) = op.take_error() {
+                self.abort.fail(e, self.ckpt.as_deref());
+                self.cap = None;
+                return;
+            }
             // Stopped at a commit: the sources are gone, but their windows are not done;
             // they stay in the checkpoint, unfired.
             if self.ckpt.as_ref().is_some_and(|c| c.halted()) {

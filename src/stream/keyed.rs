@@ -30,6 +30,10 @@ pub(crate) trait KeyedOperator: 'static {
     fn fired(&self) -> u64;
     /// Whether something must fire even though the frontier did not move.
     fn has_refires(&self) -> bool;
+    /// An error met while applying or firing (a state backend's I/O): the run fails.
+    fn take_error(&mut self) -> Option<StreamError> {
+        None
+    }
     /// Its state for a checkpoint file; a RocksDB backend checkpoints into `rocks_dir`.
     fn snapshot(
         &mut self,
@@ -65,6 +69,10 @@ impl<A: Accumulator> KeyedOperator for Windows<A> {
 
     fn has_refires(&self) -> bool {
         Windows::has_refires(self)
+    }
+
+    fn take_error(&mut self) -> Option<StreamError> {
+        Windows::take_error(self)
     }
 
     fn snapshot(

@@ -166,6 +166,15 @@ impl<A: Accumulator> Windows<A> {
         }
     }
 
+    /// An error the backend met in a step (RocksDB's I/O): the run must fail.
+    pub(crate) fn take_error(&mut self) -> Option<StreamError> {
+        match self {
+            Windows::Heap(_) => None,
+            #[cfg(feature = "rocksdb")]
+            Windows::Rocks(w) => w.take_error(),
+        }
+    }
+
     pub(crate) fn fired(&self) -> u64 {
         match self {
             Windows::Heap(w) => w.fired(),

@@ -123,16 +123,22 @@ pub(crate) struct RocksWindows<A> {
     cache: HashMap<u64, Cached<A>>,
     cache_keys: usize,
     write: WriteOptions,
+    /// The first error of a step, for the engine to fail the run with: a failure of the
+    /// worker's RocksDB in the middle of a step has no way back, and the job resumes from
+    /// its last committed checkpoint.
+    failed: Option<StreamError>,
+    /// Set by an error: nothing more is applied or fired.
+    dead: bool,
 }
 
 fn rocks(e: rocksdb::Error) -> StreamError {
     StreamError::State(format!("rocksdb: {e}"))
 }
 
-/// A failure of the worker's own RocksDB in the middle of a step has no way back: the
-/// worker stops, the job fails, and its last committed checkpoint is where it resumes.
-fn fatal(e: impl std::fmt::Display) -> ! {
-    panic!("stream state backend rocksdb: {e}")
+/// An error of the instance's own data: a run that meets one fails (and can resume from
+/// its last checkpoint); it never panics the worker.
+fn corrupt(e: impl std::fmt::Display) -> StreamError {
+    StreamError::State(format!("stream state backend rocksdb: {e}"))
 }
 
 fn state_key(key: u64) -> [u8; 9] {
@@ -156,10 +162,10 @@ fn be_u64(b: &[u8]) -> u64 {
     u64::from_be_bytes(a)
 }
 
-fn encode<A: Accumulator>(timer: u64, state: &KeyState<A>) -> Vec<u8> {
+fn encode<A: Accumulator>(timer: u64, state: &KeyState<A>) -> Result<Vec<u8>, StreamError> {
     let mut v = timer.to_be_bytes().to_vec();
-    bincode::serialize_into(&mut v, state).unwrap_or_else(|e| fatal(e));
-    v
+    bincode::serialize_into(&mut v, state).map_err(corrupt)?;
+    Ok(v)
 }
 
 fn decode<A: Accumulator>(bytes: &[u8]) -> Result<(u64, KeyState<A>), StreamError> {
@@ -202,13 +208,13 @@ fn open_db(path: &Path, read_only: bool) -> Result<DB, StreamError> {
 }
 
 /// Loads a key's state from the database into a cache entry (empty when it has none).
-fn load<A: Accumulator>(db: &DB, shape: Shape, key: u64) -> Cached<A> {
+fn load<A: Accumulator>(db: &DB, shape: Shape, key: u64) -> Result<Cached<A>, StreamError> {
     let cf = db
         .cf_handle(STATE)
-        .unwrap_or_else(|| fatal("no state family"));
-    match db.get_pinned_cf(cf, state_key(key)) {
-        Ok(Some(v)) => {
-            let (timer, state) = decode(&v).unwrap_or_else(|e| fatal(e));
+        .ok_or_else(|| corrupt("no state family"))?;
+    Ok(match db.get_pinned_cf(cf, state_key(key)).map_err(rocks)? {
+        Some(v) => {
+            let (timer, state) = decode(&v)?;
             Cached {
                 state,
                 timer,
@@ -216,14 +222,13 @@ fn load<A: Accumulator>(db: &DB, shape: Shape, key: u64) -> Cached<A> {
                 dirty: false,
             }
         }
-        Ok(None) => Cached {
+        None => Cached {
             state: KeyState::empty(shape),
             timer: u64::MAX,
             db_timer: None,
             dirty: false,
         },
-        Err(e) => fatal(e),
-    }
+    })
 }
 
 /// Writes a key's state and timer into `batch` (deletes them once it is empty); `low`
@@ -234,9 +239,9 @@ fn write_entry<A: Accumulator>(
     key: u64,
     e: &mut Cached<A>,
     low: &mut u64,
-) {
+) -> Result<(), StreamError> {
     let (Some(state_cf), Some(timers_cf)) = (db.cf_handle(STATE), db.cf_handle(TIMERS)) else {
-        fatal("no column families")
+        return Err(corrupt("no column families"));
     };
     let empty = e.state.is_empty();
     let timer = if empty { None } else { Some(e.timer) }.filter(|t| *t != u64::MAX);
@@ -246,7 +251,7 @@ fn write_entry<A: Accumulator>(
     if empty {
         batch.delete_cf(state_cf, state_key(key));
     } else {
-        batch.put_cf(state_cf, state_key(key), encode(e.timer, &e.state));
+        batch.put_cf(state_cf, state_key(key), encode(e.timer, &e.state)?);
         if let Some(t) = timer.filter(|t| e.db_timer != Some(*t)) {
             batch.put_cf(timers_cf, timer_key(t, key), []);
             *low = (*low).min(t);
@@ -254,6 +259,7 @@ fn write_entry<A: Accumulator>(
     }
     e.db_timer = timer;
     e.dirty = false;
+    Ok(())
 }
 
 /// The key groups worker `index` of `peers` owns: a range (see `engine::route`).
@@ -289,6 +295,8 @@ impl<A: Accumulator> RocksWindows<A> {
             cache: HashMap::new(),
             cache_keys,
             write,
+            failed: None,
+            dead: false,
         })
     }
 
@@ -370,23 +378,49 @@ impl<A: Accumulator> RocksWindows<A> {
         !self.refire.is_empty() || self.refire_due
     }
 
-    fn entry(&mut self, key: u64) -> &mut Cached<A> {
-        match self.cache.entry(key) {
+    fn entry(&mut self, key: u64) -> Result<&mut Cached<A>, StreamError> {
+        Ok(match self.cache.entry(key) {
             MapEntry::Occupied(o) => o.into_mut(),
-            MapEntry::Vacant(v) => v.insert(load(&self.db, self.shape, key)),
+            MapEntry::Vacant(v) => v.insert(load(&self.db, self.shape, key)?),
+        })
+    }
+
+    /// The first error met since the last call: the run must fail.
+    pub(crate) fn take_error(&mut self) -> Option<StreamError> {
+        self.failed.take()
+    }
+
+    /// Keeps the first error; the instance does nothing more.
+    fn fail(&mut self, e: StreamError) {
+        self.failed.get_or_insert(e);
+        self.dead = true;
+    }
+
+    /// Adds an event; false when it was late. After an error it does nothing (the run is
+    /// failing, see [`RocksWindows::take_error`]).
+    pub(crate) fn add(&mut self, key: u64, ts: u64, e: &A::In) -> bool {
+        if self.dead {
+            return true;
+        }
+        match self.try_add(key, ts, e) {
+            Ok(added) => added,
+            Err(err) => {
+                self.fail(err);
+                true
+            }
         }
     }
 
-    pub(crate) fn add(&mut self, key: u64, ts: u64, e: &A::In) -> bool {
+    fn try_add(&mut self, key: u64, ts: u64, e: &A::In) -> Result<bool, StreamError> {
         let fired = self.fired;
         let timer = match self.shape {
             Shape::Sliced(p) => {
                 let Some(start) = p.admit(key, ts, fired, &mut self.refire) else {
-                    return false;
+                    return Ok(false);
                 };
-                let c = self.entry(key);
+                let c = self.entry(key)?;
                 let KeyState::Slices(slices) = &mut c.state else {
-                    fatal("sessions in sliced windows")
+                    return Err(corrupt("sessions in sliced windows"));
                 };
                 add_to_slices(slices, start, e);
                 c.timer = p.timer(slices, fired);
@@ -394,13 +428,13 @@ impl<A: Accumulator> RocksWindows<A> {
                 c.timer
             }
             Shape::Session(p) => {
-                let c = self.entry(key);
+                let c = self.entry(key)?;
                 let KeyState::Sessions(sessions) = &mut c.state else {
-                    fatal("slices in session windows")
+                    return Err(corrupt("slices in session windows"));
                 };
                 if p.add(sessions, ts, e, fired).is_none() {
-                    self.evict_if_full();
-                    return false;
+                    self.evict_if_full()?;
+                    return Ok(false);
                 }
                 c.timer = p.timer(sessions);
                 c.dirty = true;
@@ -411,15 +445,15 @@ impl<A: Accumulator> RocksWindows<A> {
             }
         };
         self.min_timer = self.min_timer.min(timer);
-        self.evict_if_full();
-        true
+        self.evict_if_full()?;
+        Ok(true)
     }
 
     /// Keeps the write cache within `cache_keys`: writes back and drops a quarter of it
     /// (any keys: hashing order).
-    fn evict_if_full(&mut self) {
+    fn evict_if_full(&mut self) -> Result<(), StreamError> {
         if self.cache.len() <= self.cache_keys {
-            return;
+            return Ok(());
         }
         let excess = self.cache.len() - self.cache_keys * 3 / 4;
         let victims: Vec<u64> = self.cache.keys().take(excess).copied().collect();
@@ -427,21 +461,30 @@ impl<A: Accumulator> RocksWindows<A> {
         for k in victims {
             if let Some(mut c) = self.cache.remove(&k) {
                 if c.dirty {
-                    write_entry(&self.db, &mut batch, k, &mut c, &mut self.db_low);
+                    write_entry(&self.db, &mut batch, k, &mut c, &mut self.db_low)?;
                 }
             }
         }
-        if let Err(e) = self.db.write_opt(batch, &self.write) {
-            fatal(e)
+        self.db.write_opt(batch, &self.write).map_err(rocks)
+    }
+
+    /// Fires what is due before `f`. After an error it does nothing (see
+    /// [`RocksWindows::take_error`]).
+    pub(crate) fn fire(&mut self, f: u64, out: &mut Vec<WindowResult<A>>) {
+        if self.dead {
+            return;
+        }
+        if let Err(e) = self.try_fire(f, out) {
+            self.fail(e);
         }
     }
 
-    pub(crate) fn fire(&mut self, f: u64, out: &mut Vec<WindowResult<A>>) {
+    fn try_fire(&mut self, f: u64, out: &mut Vec<WindowResult<A>>) -> Result<(), StreamError> {
         match self.shape {
             Shape::Sliced(p) => {
                 // Updated windows first, while all their slices are still kept.
                 for (key, start) in std::mem::take(&mut self.refire) {
-                    let c = self.entry(key);
+                    let c = self.entry(key)?;
                     if let KeyState::Slices(slices) = &c.state {
                         if let Some(stats) = sum_window(slices, start, p.size) {
                             out.push(WindowResult {
@@ -453,25 +496,24 @@ impl<A: Accumulator> RocksWindows<A> {
                         }
                     }
                 }
-                self.evict_if_full();
+                self.evict_if_full()?;
                 if f <= self.fired {
-                    return;
+                    return Ok(());
                 }
             }
             Shape::Session(_) => {
                 if f <= self.fired && !self.refire_due {
-                    return;
+                    return Ok(());
                 }
             }
         }
         let f = f.max(self.fired);
         if self.min_timer <= f {
-            if let Err(e) = self.fire_due(f, out) {
-                fatal(e)
-            }
+            self.fire_due(f, out)?;
         }
         self.fired = f;
         self.refire_due = false;
+        Ok(())
     }
 
     /// Runs every key whose timer is at or below `f`, cached or not.
@@ -481,17 +523,20 @@ impl<A: Accumulator> RocksWindows<A> {
         let (Some(state_cf), Some(timers_cf)) = (db.cf_handle(STATE), db.cf_handle(TIMERS)) else {
             return Err(StreamError::State("rocksdb: no column families".into()));
         };
-        let run = |key: u64, state: &mut KeyState<A>, out: &mut Vec<WindowResult<A>>| -> u64 {
+        let run = |key: u64,
+                   state: &mut KeyState<A>,
+                   out: &mut Vec<WindowResult<A>>|
+         -> Result<u64, StreamError> {
             match (shape, state) {
                 (Shape::Sliced(p), KeyState::Slices(s)) => {
                     p.fire_key(key, s, fired, f, out);
-                    p.timer(s, f)
+                    Ok(p.timer(s, f))
                 }
                 (Shape::Session(p), KeyState::Sessions(s)) => {
                     p.fire_key(key, s, f, out);
-                    p.timer(s)
+                    Ok(p.timer(s))
                 }
-                _ => fatal("state of another window kind"),
+                _ => Err(corrupt("state of another window kind")),
             }
         };
         let mut batch = WriteBatch::default();
@@ -508,6 +553,9 @@ impl<A: Accumulator> RocksWindows<A> {
             IteratorMode::From(&low, rocksdb::Direction::Forward),
         ) {
             let (k, _) = item.map_err(rocks)?;
+            if k.len() != 17 {
+                return Err(corrupt(format!("a timer key of {} bytes", k.len())));
+            }
             let (t, key) = (be_u64(&k), be_u64(&k[9..]));
             if t > f {
                 break;
@@ -525,14 +573,14 @@ impl<A: Accumulator> RocksWindows<A> {
             };
             let (_, mut state) = decode::<A>(&v)?;
             drop(v);
-            let timer = run(key, &mut state, out);
+            let timer = run(key, &mut state, out)?;
             let mut c = Cached {
                 state,
                 timer,
                 db_timer: None,
                 dirty: true,
             };
-            write_entry(db, &mut batch, key, &mut c, &mut db_low);
+            write_entry(db, &mut batch, key, &mut c, &mut db_low)?;
             if batch.size_in_bytes() >= WRITE_BATCH {
                 db.write_opt(std::mem::take(&mut batch), &self.write)
                     .map_err(rocks)?;
@@ -542,10 +590,10 @@ impl<A: Accumulator> RocksWindows<A> {
         let mut emptied = Vec::new();
         for (&key, c) in self.cache.iter_mut() {
             if c.timer <= f {
-                c.timer = run(key, &mut c.state, out);
+                c.timer = run(key, &mut c.state, out)?;
                 c.dirty = true;
                 if c.state.is_empty() {
-                    write_entry(db, &mut batch, key, c, &mut db_low);
+                    write_entry(db, &mut batch, key, c, &mut db_low)?;
                     emptied.push(key);
                     continue;
                 }
@@ -567,6 +615,9 @@ impl<A: Accumulator> RocksWindows<A> {
             .next();
         if let Some(item) = first {
             let (k, _) = item.map_err(rocks)?;
+            if k.len() != 17 {
+                return Err(corrupt(format!("a timer key of {} bytes", k.len())));
+            }
             min = min.min(be_u64(&k));
         }
         self.min_timer = min;
@@ -579,8 +630,11 @@ impl<A: Accumulator> RocksWindows<A> {
     pub(crate) fn snapshot(&mut self, to: &Path) -> Result<RocksMeta, StreamError> {
         let mut batch = WriteBatch::default();
         let db: &DB = &self.db;
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
         for (&key, c) in self.cache.iter_mut().filter(|(_, c)| c.dirty) {
-            write_entry(db, &mut batch, key, c, &mut self.db_low);
+            write_entry(db, &mut batch, key, c, &mut self.db_low)?;
         }
         self.cache.retain(|_, c| !c.state.is_empty());
         self.db.write_opt(batch, &self.write).map_err(rocks)?;
