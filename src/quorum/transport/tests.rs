@@ -279,9 +279,15 @@ async fn a_peer_that_dials_us_is_dialed_back_at_once() {
     let (tx, _rx) = tokio::sync::mpsc::channel(8);
     let cancel = tokio_util::sync::CancellationToken::new();
     let _stop = cancel.clone().drop_guard();
-    let (cnx, addr_of_2) = CnxManager::start(&v, super::tls::QuorumTls::plain(), tx, cancel)
-        .await
-        .expect("start");
+    let (cnx, addr_of_2) = CnxManager::start(
+        &v,
+        super::tls::QuorumTls::plain(),
+        super::sasl::QuorumAuth::none(),
+        tx,
+        cancel,
+    )
+    .await
+    .expect("start");
     for wait_ms in [50, 150, 250, 450, 850] {
         cnx.connect_one(Sid(1));
         tokio::time::sleep(Duration::from_millis(wait_ms)).await;
