@@ -380,10 +380,12 @@ impl CnxManager {
             .map_err(|e| err(e.to_string()))?;
         // startConnection authenticates before the larger-sid rule: the acceptor decides
         // whether to dial back only after the exchange, so even a connection we are about
-        // to drop must authenticate.
-        self.auth
-            .authenticate_learner(&mut stream, addr)
+        // to drop must authenticate. Java's election sockets time reads out after
+        // syncLimit * tickTime (the handshake timeout), which bounds the exchange here.
+        let limit = self.handshake_timeout;
+        tokio::time::timeout(limit, self.auth.authenticate_learner(&mut stream, addr))
             .await
+            .map_err(|_| err(format!("quorum SASL: none within {limit:?}")))?
             .map_err(|e| err(format!("quorum SASL: {e}")))?;
         if peer.sid.as_i64() > self.me.as_i64() {
             Ok(Dialed::LostChallenge)
@@ -481,9 +483,19 @@ impl CnxManager {
         // handleConnection authenticates before the larger-sid rule too.
         let authed = tokio::select! {
             _ = self.cancel.cancelled() => return Ok(()),
-            r = self.auth.authenticate_server(&mut stream, rest, remote) => r,
+            r = tokio::time::timeout(
+                self.handshake_timeout,
+                self.auth.authenticate_server(&mut stream, rest, remote),
+            ) => r,
         };
-        let rest = authed.map_err(|e| refused(format!("quorum SASL: {e}")))?;
+        let rest = authed
+            .map_err(|_| {
+                refused(format!(
+                    "quorum SASL: none within {:?}",
+                    self.handshake_timeout
+                ))
+            })?
+            .map_err(|e| refused(format!("quorum SASL: {e}")))?;
         if claimed < self.me.as_i64() {
             // We win the challenge: drop this connection (and any old one, which this
             // peer evidently no longer believes in) and dial it ourselves.

@@ -14,8 +14,9 @@
 //! - every read is exact, so nothing after the exchange is consumed; the acceptor's look
 //!   at 8 bytes that were not an auth packet hands them back to the caller.
 //!
-//! The whole exchange is bounded by `initLimit * tickTime` (Java's socket timeout on the
-//! learner's socket) and tokens by [`packet::MAX_TOKEN`]; a failure fails only that
+//! The whole exchange is bounded by `initLimit * tickTime` (Java's read timeout on the
+//! learner's socket to the leader; the election port bounds it further by its own
+//! `syncLimit * tickTime`) and tokens by [`packet::MAX_TOKEN`]; a failure fails only that
 //! connection, with a log line.
 
 pub(crate) mod packet;
