@@ -67,6 +67,9 @@ suite compat-tests/ensemble/run.sh "ensemble suite" \
 suite compat-tests/quorum-tls/run.sh "quorum-tls suite" \
   "quorum TLS: mixed Java/Ferrokeeper ensembles with sslQuorum, untrusted and plaintext outsiders, the portUnification rolling switch"
 
+suite compat-tests/quorum-sasl/run.sh "quorum-sasl suite" \
+  "quorum SASL (DIGEST-MD5): mixed Java/Ferrokeeper ensembles with quorum.auth.*, wrong-password outsiders, the rolling switch"
+
 suite compat-tests/ops/ensemble.sh "ops ensemble suite" \
   "operations per role: a leader's and a follower's words, AdminServer and metrics against ZooKeeper 3.8's"
 

@@ -82,6 +82,8 @@ impl Loader {
                 );
             } else if super::quorum_tls::is_quorum_tls_key(key) {
                 tracing::debug!("{origin}: {key} kept for the quorum's TLS");
+            } else if super::quorum_sasl::is_quorum_sasl_key(key) {
+                tracing::debug!("{origin}: {key} kept for the quorum's SASL");
             } else {
                 tracing::info!("{origin}: {key} is not a known key; kept as a raw property");
             }

@@ -17,6 +17,7 @@ mod myid;
 mod properties;
 #[cfg(test)]
 mod quorum_key_tests;
+pub(crate) mod quorum_sasl;
 pub(crate) mod quorum_tls;
 mod sasl;
 pub(crate) mod server_line;
@@ -30,6 +31,7 @@ use std::path::{Path, PathBuf};
 
 pub use args::parse_system_property_args;
 pub use error::{ConfigError, Origin};
+pub use quorum_sasl::QuorumSaslConfig;
 pub use quorum_tls::QuorumTlsConfig;
 pub use sasl::{client_login, SaslServerConfig};
 pub use tls::{ClientAuth, StoreSpec, StoreType, TlsConfig};
@@ -102,6 +104,8 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// TLS on the quorum ports (`sslQuorum`, `portUnification`, `ssl.quorum.*`).
     pub quorum_tls: Option<QuorumTlsConfig>,
+    /// SASL between quorum peers (`quorum.auth.enableSasl` and the JAAS file).
+    pub quorum_sasl: Option<QuorumSaslConfig>,
     /// The schemes a connection must be authenticated with before its other requests
     /// (`zookeeper.sessionRequireClientSASLAuth`, `zookeeper.enforce.auth.enabled` and
     /// `.schemes`); empty when nothing is enforced.
@@ -207,6 +211,7 @@ impl Config {
             sasl_auth_provider: false,
             tls: None,
             quorum_tls: None,
+            quorum_sasl: None,
             enforce_auth_schemes: Vec::new(),
             init_limit: 0,
             sync_limit: 0,
@@ -294,6 +299,7 @@ impl Config {
             source_name: source_name(),
             message,
         })?;
+        cfg.quorum_sasl = quorum_sasl::resolve(&cfg.raw, &sysprops, &source_name())?;
         cfg.enforce_auth_schemes = sasl::enforce_auth_schemes(&cfg.raw, cfg.sasl_auth_provider)
             .map_err(|message| ConfigError::Invalid {
                 source_name: path

@@ -168,7 +168,7 @@ pub(crate) fn resolve(
 
 /// The JAAS file `java.security.auth.login.config` names, parsed into its sections, its
 /// `${prop}` values expanded from `sysprops`.
-fn read_jaas(
+pub(super) fn read_jaas(
     file: &str,
     sysprops: &BTreeMap<String, String>,
 ) -> Result<(PathBuf, BTreeMap<String, Vec<jaas::LoginModule>>), ConfigError> {

@@ -108,8 +108,9 @@ pub(super) async fn follow(
     let budget = std::time::Duration::from_millis(
         cfg.tick_time_ms.saturating_mul(u64::from(cfg.init_limit)),
     );
-    let tls = port.quorum_tls();
-    let link = connect_with_retries(budget, addr, &limits, &tls, events_tx, &cancel).await?;
+    let (tls, auth) = (port.quorum_tls(), port.quorum_auth());
+    let link =
+        connect_with_retries(budget, addr, &limits, (&tls, &auth), events_tx, &cancel).await?;
     let last = Zxid(peer.core.tree().last_processed_zxid);
     let persisted = Persisted {
         accepted_epoch: peer.epochs.accepted_epoch(),
@@ -189,14 +190,17 @@ async fn connect_with_retries(
     budget: std::time::Duration,
     addr: SocketAddr,
     limits: &LinkLimits,
-    tls: &crate::quorum::transport::tls::QuorumTls,
+    (tls, auth): (
+        &crate::quorum::transport::tls::QuorumTls,
+        &crate::quorum::transport::sasl::QuorumAuth,
+    ),
     events: mpsc::Sender<LinkEvent>,
     cancel: &CancellationToken,
 ) -> Result<LinkHandle, PeerError> {
     let started = tokio::time::Instant::now();
     let mut tries = 0;
     loop {
-        match connect_leader(addr, limits, tls, events.clone(), cancel).await {
+        match connect_leader(addr, limits, tls, auth, events.clone(), cancel).await {
             Ok(link) => return Ok(link),
             Err(e) => {
                 tries += 1;

@@ -200,7 +200,8 @@ pub(super) async fn lead(peer: &mut Peer, port: &ElectionPort) -> Result<(), Pee
     let listener = LearnerListener::bind(&cfg)
         .await?
         .with_limits(LinkLimits::from_config(&cfg))
-        .with_tls(port.quorum_tls());
+        .with_tls(port.quorum_tls())
+        .with_auth(port.quorum_auth());
     tracing::debug!("learners connect to {}", listener.local_addr());
     let (events_tx, mut events) = mpsc::channel(LINK_EVENTS);
     let cancel = CancellationToken::new();

@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::limits;
 use super::link;
+use super::sasl::QuorumAuth;
 use super::slot::{lock, SendSlot};
 use super::tls::{QuorumStream, QuorumTls};
 use super::view::{host_port, Member, View};
@@ -118,6 +119,8 @@ pub(crate) struct CnxManager {
     next_link_id: AtomicU64,
     /// TLS on the dials and the accepted connections (`sslQuorum`, `portUnification`).
     tls: Arc<QuorumTls>,
+    /// Quorum SASL after the initial message (`quorum.auth.*`).
+    auth: Arc<QuorumAuth>,
 }
 
 const _: () = assert!(
@@ -153,6 +156,7 @@ impl CnxManager {
     pub(crate) async fn start(
         view: &View,
         tls: Arc<QuorumTls>,
+        auth: Arc<QuorumAuth>,
         recv_tx: mpsc::Sender<Received>,
         cancel: CancellationToken,
     ) -> Result<(Arc<CnxManager>, SocketAddr), TransportError> {
@@ -185,6 +189,7 @@ impl CnxManager {
             handshakes: Arc::new(Semaphore::new(limits::MAX_PENDING_HANDSHAKES)),
             next_link_id: AtomicU64::new(1),
             tls,
+            auth,
         });
         tracing::info!("{} is accepting election connections on {local}", cnx.me.0);
         tokio::spawn(cnx.clone().accept_loop(listener));
@@ -373,6 +378,15 @@ impl CnxManager {
         link::send_initial_message(&mut stream, self.me, &self.my_address)
             .await
             .map_err(|e| err(e.to_string()))?;
+        // startConnection authenticates before the larger-sid rule: the acceptor decides
+        // whether to dial back only after the exchange, so even a connection we are about
+        // to drop must authenticate. Java's election sockets time reads out after
+        // syncLimit * tickTime (the handshake timeout), which bounds the exchange here.
+        let limit = self.handshake_timeout;
+        tokio::time::timeout(limit, self.auth.authenticate_learner(&mut stream, addr))
+            .await
+            .map_err(|_| err(format!("quorum SASL: none within {limit:?}")))?
+            .map_err(|e| err(format!("quorum SASL: {e}")))?;
         if peer.sid.as_i64() > self.me.as_i64() {
             Ok(Dialed::LostChallenge)
         } else {
@@ -466,6 +480,22 @@ impl CnxManager {
         if let InitialMessage::Versioned { .. } = &msg {
             tracing::debug!("initial message from {remote}: {msg:?}");
         }
+        // handleConnection authenticates before the larger-sid rule too.
+        let authed = tokio::select! {
+            _ = self.cancel.cancelled() => return Ok(()),
+            r = tokio::time::timeout(
+                self.handshake_timeout,
+                self.auth.authenticate_server(&mut stream, rest, remote),
+            ) => r,
+        };
+        let rest = authed
+            .map_err(|_| {
+                refused(format!(
+                    "quorum SASL: none within {:?}",
+                    self.handshake_timeout
+                ))
+            })?
+            .map_err(|e| refused(format!("quorum SASL: {e}")))?;
         if claimed < self.me.as_i64() {
             // We win the challenge: drop this connection (and any old one, which this
             // peer evidently no longer believes in) and dial it ourselves.

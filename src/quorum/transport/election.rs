@@ -28,6 +28,7 @@ use tokio::time::{Duration, Instant};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::cnx::{CnxManager, Received};
+use super::sasl::QuorumAuth;
 use super::tls::QuorumTls;
 use super::view::View;
 use super::{frames, limits, TransportError};
@@ -78,6 +79,7 @@ pub struct ElectionPort {
     cnx: Arc<CnxManager>,
     /// The quorum ports' TLS, which the Zab links use too.
     tls: Arc<QuorumTls>,
+    auth: Arc<QuorumAuth>,
     task: tokio::task::JoinHandle<()>,
     _stop: DropGuard,
 }
@@ -122,8 +124,14 @@ impl ElectionPort {
         let (recv_tx, recv_rx) = mpsc::channel(limits::RECV_CAPACITY);
         let tls = QuorumTls::new(cfg.quorum_tls.as_ref())
             .map_err(|e| TransportError::Config(format!("quorum TLS: {e}")))?;
+        // Java's learner socket timeout, which bounds each of its auth reads.
+        let auth_timeout = std::time::Duration::from_millis(
+            cfg.tick_time_ms
+                .saturating_mul(u64::from(cfg.init_limit.max(1))),
+        );
+        let auth = QuorumAuth::new(cfg.quorum_sasl.as_ref(), auth_timeout);
         let (cnx, local_addr) =
-            CnxManager::start(&view, tls.clone(), recv_tx, cancel.clone()).await?;
+            CnxManager::start(&view, tls.clone(), auth.clone(), recv_tx, cancel.clone()).await?;
         let election = Election::new(
             view.me,
             view.learner_type,
@@ -169,6 +177,7 @@ impl ElectionPort {
             commands,
             cnx,
             tls,
+            auth,
             task,
             _stop: cancel.drop_guard(),
         })
@@ -182,6 +191,11 @@ impl ElectionPort {
     /// The quorum ports' TLS (the leader's learner port and the learner's dial use it).
     pub(crate) fn quorum_tls(&self) -> Arc<QuorumTls> {
         self.tls.clone()
+    }
+
+    /// The quorum's SASL (the leader's learner port and the learner's dial use it).
+    pub(crate) fn quorum_auth(&self) -> Arc<QuorumAuth> {
+        self.auth.clone()
     }
 
     /// Where the election port listens.

@@ -14,7 +14,9 @@
 //!   `proposals.rs`: a DIFF's PROPOSAL and COMMIT packets from the log. The Zab roles
 //!   that run over them are in [`crate::peer`];
 //! - `tls/`: TLS on both ports (`sslQuorum`, `portUnification`, `ssl.quorum.*`): what a
-//!   dialer and an acceptor do with a TCP stream before either protocol starts.
+//!   dialer and an acceptor do with a TCP stream before either protocol starts;
+//! - `sasl/`: quorum SASL (`quorum.auth.*`, DIGEST-MD5): the QuorumAuthPacket exchange
+//!   after the election initial message and first thing on a learner's Zab connection.
 //!
 //! Every limit lives in [`limits`].
 
@@ -25,6 +27,7 @@ mod frames;
 mod link;
 pub(crate) mod links;
 pub(crate) mod proposals;
+pub(crate) mod sasl;
 mod slot;
 mod snap;
 pub(crate) mod tls;

@@ -279,9 +279,15 @@ async fn a_peer_that_dials_us_is_dialed_back_at_once() {
     let (tx, _rx) = tokio::sync::mpsc::channel(8);
     let cancel = tokio_util::sync::CancellationToken::new();
     let _stop = cancel.clone().drop_guard();
-    let (cnx, addr_of_2) = CnxManager::start(&v, super::tls::QuorumTls::plain(), tx, cancel)
-        .await
-        .expect("start");
+    let (cnx, addr_of_2) = CnxManager::start(
+        &v,
+        super::tls::QuorumTls::plain(),
+        super::sasl::QuorumAuth::none(),
+        tx,
+        cancel,
+    )
+    .await
+    .expect("start");
     for wait_ms in [50, 150, 250, 450, 850] {
         cnx.connect_one(Sid(1));
         tokio::time::sleep(Duration::from_millis(wait_ms)).await;
@@ -327,4 +333,76 @@ async fn idle_connections_are_bounded_and_timed_out() {
     for port in &mut ports {
         assert_eq!(decided(port).await.leader, Sid(3));
     }
+}
+
+/// Quorum SASL on the election port (serverRequireSasl): a peer with the wrong password
+/// is answered ERROR and closed, and not dialed back (handleConnection authenticates
+/// before the larger-sid rule); the manager then serves the same peer with the right
+/// password, dials it back, and authenticates on that dial too.
+#[tokio::test]
+async fn a_failed_sasl_peer_is_closed_and_the_next_one_served() {
+    use super::sasl::QuorumAuth;
+    let ports = view(&[1, 2]).await;
+    let v = View::from_config(&config(2, &ports)).expect("view");
+    let sasl = |password: &str| {
+        let c = crate::config::QuorumSaslConfig {
+            learner_require: true,
+            server_require: true,
+            learner_context: "QuorumLearner".into(),
+            server_context: "QuorumServer".into(),
+            service_principal: "zkquorum/localhost".into(),
+            login: Some(("zkquorum".into(), password.into())),
+            users: BTreeMap::from([("zkquorum".to_string(), "s3cret".to_string())]),
+            jaas_file: "/jaas.conf".into(),
+        };
+        QuorumAuth::new(Some(&c), Duration::from_secs(5))
+    };
+    let (tx, _rx) = tokio::sync::mpsc::channel(8);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let _stop = cancel.clone().drop_guard();
+    let (_cnx, addr_of_2) = CnxManager::start(
+        &v,
+        super::tls::QuorumTls::plain(),
+        sasl("s3cret"),
+        tx,
+        cancel,
+    )
+    .await
+    .expect("start");
+    let one = TcpListener::bind(("127.0.0.1", ports[&1]))
+        .await
+        .expect("bind 1");
+    let me = format!("127.0.0.1:{}", ports[&1]);
+
+    let mut bad = TcpStream::connect(addr_of_2).await.expect("connect");
+    bad.write_all(&initial(1, &me)).await.expect("write");
+    let r = sasl("guess")
+        .authenticate_learner(&mut bad, addr_of_2)
+        .await;
+    assert!(r.is_err(), "the wrong password passed");
+    assert!(
+        closed_by_server(&mut bad).await,
+        "the failed peer is closed"
+    );
+    let dialed = tokio::time::timeout(Duration::from_millis(500), one.accept()).await;
+    assert!(dialed.is_err(), "a peer that failed SASL was dialed back");
+
+    let mut good = TcpStream::connect(addr_of_2).await.expect("connect");
+    good.write_all(&initial(1, &me)).await.expect("write");
+    sasl("s3cret")
+        .authenticate_learner(&mut good, addr_of_2)
+        .await
+        .expect("the right password passes");
+    let (mut back, _) = tokio::time::timeout(Duration::from_secs(3), one.accept())
+        .await
+        .expect("dialed back at once")
+        .expect("accept");
+    // Its initial message, then the first QuorumAuthPacket (learnerRequireSasl).
+    let (_, mut rest) = super::link::read_initial_message(&mut back)
+        .await
+        .expect("initial message");
+    while rest.len() < 16 {
+        assert!(back.read_buf(&mut rest).await.expect("read") > 0, "closed");
+    }
+    assert_eq!(&rest[..8], &super::sasl::packet::MAGIC.to_be_bytes());
 }

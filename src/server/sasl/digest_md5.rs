@@ -1,6 +1,8 @@
 //! The DIGEST-MD5 server mechanism (RFC 2831) as ZooKeeper 3.8 runs it through the JDK:
-//! realm `zk-sasl-md5`, digest-uri `zookeeper/zk-sasl-md5`, qop `auth` only (no integrity or
-//! confidentiality layer), `charset=utf-8`, `algorithm=md5-sess`.
+//! realm `zk-sasl-md5`, digest-uri `zookeeper/zk-sasl-md5` on the client port (the quorum
+//! ports use `zk-quorum-sasl-md5` and `zookeeper-quorum/zk-quorum-sasl-md5`, see
+//! [`Service`]), qop `auth` only (no integrity or confidentiality layer), `charset=utf-8`,
+//! `algorithm=md5-sess`.
 //!
 //! Three steps: any first token (the Java client and kazoo send an empty one) gets the
 //! challenge; the client's response is checked and answered with `rspauth`, which completes
@@ -13,8 +15,33 @@ use md5::{Digest, Md5};
 pub(crate) const REALM: &str = "zk-sasl-md5";
 /// `protocol/serverName` of ZooKeeper's SaslServer.
 pub(crate) const DIGEST_URI: &str = "zookeeper/zk-sasl-md5";
+/// The names one of ZooKeeper's SASL servers is created with (`Sasl.createSaslServer`'s
+/// protocol and serverName): the JDK offers the serverName as the realm and expects
+/// `protocol/serverName` as the digest-uri.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Service {
+    pub(crate) realm: &'static str,
+    pub(crate) digest_uri: &'static str,
+}
+
+impl Service {
+    /// The client port (ZooKeeperSaslServer: `zookeeper`, `zk-sasl-md5`).
+    pub(crate) const CLIENT_PORT: Service = Service {
+        realm: REALM,
+        digest_uri: DIGEST_URI,
+    };
+    /// The quorum ports (QuorumAuth: `zookeeper-quorum`, `zk-quorum-sasl-md5`).
+    pub(crate) const QUORUM: Service = Service {
+        realm: "zk-quorum-sasl-md5",
+        digest_uri: "zookeeper-quorum/zk-quorum-sasl-md5",
+    };
+}
+
 /// The JDK's DigestMD5Server refuses longer tokens ("Invalid digest response length").
 pub(crate) const MAX_RESPONSE_LEN: usize = 4096;
+
+/// The JDK's DigestMD5Client refuses longer challenges.
+pub(crate) const MAX_CHALLENGE_LEN: usize = 2048;
 
 /// Why an exchange failed; every one ends it (ZooKeeper answers AUTHFAILED and closes).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,16 +64,24 @@ pub(crate) enum DigestMd5Error {
     Qop(String),
     #[error("unsupported charset {0:?}")]
     Charset(String),
-    #[error("mismatched URI {0:?}; expecting {DIGEST_URI}")]
-    DigestUri(String),
-    #[error("cannot acquire password for {0:?} in realm {REALM}")]
-    UnknownUser(String),
+    #[error("mismatched URI {0:?}; expecting {1}")]
+    DigestUri(String, &'static str),
+    #[error("cannot acquire password for {0:?} in realm {1}")]
+    UnknownUser(String, &'static str),
     #[error("digest response mismatch for {0:?} (wrong password)")]
     BadResponse(String),
     #[error("authentication already complete")]
     Complete,
     #[error("no random source for a nonce: {0}")]
     NoRandomness(String),
+    #[error("invalid digest-challenge length: {0} bytes, at most {MAX_CHALLENGE_LEN}")]
+    ChallengeTooLong(usize),
+    #[error("unsupported algorithm {0:?} (only md5-sess)")]
+    Algorithm(String),
+    #[error("the server's rspauth does not prove it knows the password")]
+    RspAuth,
+    #[error("a token out of turn: {0}")]
+    OutOfTurn(&'static str),
 }
 
 /// What the server answers a token with.
@@ -62,13 +97,30 @@ pub(crate) enum Step {
 }
 
 /// One connection's exchange.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct DigestMd5Server {
+    service: Service,
     nonce: Option<String>,
     complete: bool,
 }
 
+impl Default for DigestMd5Server {
+    /// The client port's.
+    fn default() -> Self {
+        DigestMd5Server::new(Service::CLIENT_PORT)
+    }
+}
+
 impl DigestMd5Server {
+    /// An exchange for `service`'s realm and digest-uri.
+    pub(crate) fn new(service: Service) -> DigestMd5Server {
+        DigestMd5Server {
+            service,
+            nonce: None,
+            complete: false,
+        }
+    }
+
     /// Evaluates the client's `token`. `new_nonce` makes the challenge's nonce (it must be
     /// unpredictable); `password` looks a user up.
     pub(crate) fn evaluate(
@@ -85,12 +137,13 @@ impl DigestMd5Server {
         }
         let Some(nonce) = &self.nonce else {
             let nonce = new_nonce()?;
+            let realm = self.service.realm;
             let challenge =
-                format!("realm=\"{REALM}\",nonce=\"{nonce}\",charset=utf-8,algorithm=md5-sess");
+                format!("realm=\"{realm}\",nonce=\"{nonce}\",charset=utf-8,algorithm=md5-sess");
             self.nonce = Some(nonce);
             return Ok(Step::Challenge(challenge.into_bytes()));
         };
-        let step = check_response(token, nonce, password)?;
+        let step = check_response(self.service, token, nonce, password)?;
         self.complete = true;
         Ok(step)
     }
@@ -112,6 +165,7 @@ struct Response {
 }
 
 fn check_response(
+    service: Service,
     token: &[u8],
     nonce: &str,
     password: impl Fn(&str) -> Option<String>,
@@ -149,7 +203,7 @@ fn check_response(
     let utf8 = r.charset.is_some();
     // RFC 2831: a missing realm is the empty string in A1; the only realm we offer is ours.
     let realm = r.realm.unwrap_or_default();
-    if !realm.is_empty() && realm != REALM {
+    if !realm.is_empty() && realm != service.realm {
         return Err(DigestMd5Error::Realm(realm));
     }
     if r.nonce.ok_or(DigestMd5Error::Missing("nonce"))? != nonce {
@@ -165,12 +219,13 @@ fn check_response(
         return Err(DigestMd5Error::Qop(qop));
     }
     let uri = r.digest_uri.ok_or(DigestMd5Error::Missing("digest-uri"))?;
-    if !uri.eq_ignore_ascii_case(DIGEST_URI) {
-        return Err(DigestMd5Error::DigestUri(uri));
+    if !uri.eq_ignore_ascii_case(service.digest_uri) {
+        return Err(DigestMd5Error::DigestUri(uri, service.digest_uri));
     }
     let username = r.username.ok_or(DigestMd5Error::Missing("username"))?;
     let given = r.response.ok_or(DigestMd5Error::Missing("response"))?;
-    let pass = password(&username).ok_or_else(|| DigestMd5Error::UnknownUser(username.clone()))?;
+    let pass = password(&username)
+        .ok_or_else(|| DigestMd5Error::UnknownUser(username.clone(), service.realm))?;
     let a = Exchange {
         username: &username,
         realm: &realm,
@@ -193,22 +248,22 @@ fn check_response(
     })
 }
 
-/// The values the response hash covers.
-struct Exchange<'a> {
-    username: &'a str,
-    realm: &'a str,
-    password: &'a str,
-    nonce: &'a str,
-    cnonce: &'a str,
-    nc: &'a str,
-    digest_uri: &'a str,
-    authzid: Option<&'a str>,
-    utf8: bool,
+/// The values the response hash covers (the client mechanism computes the same).
+pub(super) struct Exchange<'a> {
+    pub(super) username: &'a str,
+    pub(super) realm: &'a str,
+    pub(super) password: &'a str,
+    pub(super) nonce: &'a str,
+    pub(super) cnonce: &'a str,
+    pub(super) nc: &'a str,
+    pub(super) digest_uri: &'a str,
+    pub(super) authzid: Option<&'a str>,
+    pub(super) utf8: bool,
 }
 
 impl Exchange<'_> {
     /// The `response` (method `AUTHENTICATE`) or `rspauth` (empty method) value for qop=auth.
-    fn response_value(&self, method: &str) -> String {
+    pub(super) fn response_value(&self, method: &str) -> String {
         let mut secret = Md5::new();
         for (i, part) in [self.username, self.realm, self.password]
             .iter()

@@ -7,6 +7,7 @@
 //! the connection unanswered.
 
 pub(crate) mod digest_md5;
+pub(crate) mod digest_md5_client;
 
 use base64::Engine;
 

@@ -8,18 +8,21 @@ use tokio_util::sync::CancellationToken;
 
 use super::io::spawn_link;
 use super::{LinkEvent, LinkHandle, LinkLimits, Side};
+use crate::quorum::transport::sasl::QuorumAuth;
 use crate::quorum::transport::tls::QuorumTls;
 use crate::quorum::transport::TransportError;
 
 /// Connects to the leader at `addr` within `limits.connect_timeout` (then, with
 /// `sslQuorum`, handshakes within the TLS handshake timeout) and starts the link's
 /// tasks. Its events, `Opened` first, go to `events` like a listener's; the returned
-/// handle is the one `Opened` carries. The link's reader hands a SNAP over together with
+/// handle is the one `Opened` carries. With quorum SASL, it authenticates first
+/// (Learner.connectToLeader), within the exchange's own timeout. The link's reader hands a SNAP over together with
 /// the raw snapshot that follows it, as one [`LinkEvent::Snapshot`].
 pub(crate) async fn connect_leader(
     addr: SocketAddr,
     limits: &LinkLimits,
     tls: &QuorumTls,
+    auth: &QuorumAuth,
     events: mpsc::Sender<LinkEvent>,
     cancel: &CancellationToken,
 ) -> Result<LinkHandle, TransportError> {
@@ -41,9 +44,15 @@ pub(crate) async fn connect_leader(
     .map_err(|e| err(e.to_string()))?;
     // Learner.createSocket: TCP_NODELAY (learner.tcpNoDelay defaults to true).
     stream.set_nodelay(true).map_err(|e| err(e.to_string()))?;
-    let stream = tokio::select! {
+    let mut stream = tokio::select! {
         _ = cancel.cancelled() => return Err(err("cancelled during the TLS handshake".into())),
         s = tls.connect(stream, addr) => s.map_err(err)?,
+    };
+    tokio::select! {
+        _ = cancel.cancelled() => return Err(err("cancelled during quorum SASL".into())),
+        r = auth.authenticate_learner(&mut stream, addr) => {
+            r.map_err(|e| err(format!("quorum SASL: {e}")))?
+        }
     };
     Ok(spawn_link(
         stream,

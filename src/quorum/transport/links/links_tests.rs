@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::quorum::transport::sasl::QuorumAuth;
 use crate::quorum::transport::tls::QuorumTls;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -142,6 +143,7 @@ async fn leader_and_learner_exchange_packets_both_ways() {
         leader.addr,
         &LinkLimits::default(),
         &QuorumTls::plain(),
+        &QuorumAuth::none(),
         tx,
         &cancel,
     )
@@ -245,6 +247,7 @@ async fn snap_in_awkward_pieces_is_one_snapshot_event_then_packets() {
             addr,
             &LinkLimits::default(),
             &QuorumTls::plain(),
+            &QuorumAuth::none(),
             tx,
             &cancel,
         )
@@ -293,9 +296,16 @@ async fn a_snapshot_over_the_limit_closes_the_learner_link() {
         max_snapshot_bytes: 64,
         ..LinkLimits::default()
     };
-    let _handle = connect_leader(addr, &limits, &QuorumTls::plain(), tx, &cancel)
-        .await
-        .expect("connect");
+    let _handle = connect_leader(
+        addr,
+        &limits,
+        &QuorumTls::plain(),
+        &QuorumAuth::none(),
+        tx,
+        &cancel,
+    )
+    .await
+    .expect("connect");
     let (mut sock, _) = raw_leader.accept().await.expect("accept");
     let (link, _, _) = opened(&mut events).await;
     let mut bytes = QuorumPacket::bare(pt::SNAP, 1).to_bytes().to_vec();
@@ -364,9 +374,16 @@ async fn a_full_queue_is_an_error_from_send() {
         ..LinkLimits::default()
     };
     let addr = raw_leader.local_addr().expect("addr");
-    let handle = connect_leader(addr, &limits, &QuorumTls::plain(), tx, &cancel)
-        .await
-        .expect("connect");
+    let handle = connect_leader(
+        addr,
+        &limits,
+        &QuorumTls::plain(),
+        &QuorumAuth::none(),
+        tx,
+        &cancel,
+    )
+    .await
+    .expect("connect");
     let (_sock, _) = raw_leader.accept().await.expect("accept");
     let (link, _, _) = opened(&mut events).await;
     handle.send(LinkOut::Packet(info(1))).expect("first");
@@ -419,9 +436,16 @@ async fn a_batch_longer_than_the_queue_takes_one_place() {
         ..LinkLimits::default()
     };
     let addr = raw_leader.local_addr().expect("addr");
-    let handle = connect_leader(addr, &limits, &QuorumTls::plain(), tx, &cancel)
-        .await
-        .expect("connect");
+    let handle = connect_leader(
+        addr,
+        &limits,
+        &QuorumTls::plain(),
+        &QuorumAuth::none(),
+        tx,
+        &cancel,
+    )
+    .await
+    .expect("connect");
     let (mut sock, _) = raw_leader.accept().await.expect("accept");
     let (link, _, _) = opened(&mut events).await;
     let batch = |from: i64| -> Vec<QuorumPacket> {

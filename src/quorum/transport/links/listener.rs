@@ -11,6 +11,7 @@ use super::io::spawn_link;
 use super::{LinkEvent, LinkLimits, Side, EXTRA_LEARNER_LINKS};
 use crate::config::Config;
 use crate::quorum::transport::limits;
+use crate::quorum::transport::sasl::QuorumAuth;
 use crate::quorum::transport::tls::QuorumTls;
 use crate::quorum::transport::view::{host_port, wildcard_for};
 use crate::quorum::transport::TransportError;
@@ -23,6 +24,7 @@ pub(crate) struct LearnerListener {
     limits: LinkLimits,
     max_links: usize,
     tls: Arc<QuorumTls>,
+    auth: Arc<QuorumAuth>,
 }
 
 impl LearnerListener {
@@ -62,6 +64,7 @@ impl LearnerListener {
                 .saturating_mul(2)
                 .saturating_add(EXTRA_LEARNER_LINKS),
             tls: QuorumTls::plain(),
+            auth: QuorumAuth::none(),
         })
     }
 
@@ -79,6 +82,12 @@ impl LearnerListener {
     /// Sets the quorum port's TLS (plaintext unless given).
     pub(crate) fn with_tls(mut self, tls: Arc<QuorumTls>) -> LearnerListener {
         self.tls = tls;
+        self
+    }
+
+    /// Sets the quorum port's SASL (none unless given).
+    pub(crate) fn with_auth(mut self, auth: Arc<QuorumAuth>) -> LearnerListener {
+        self.auth = auth;
         self
     }
 
@@ -127,8 +136,9 @@ impl LearnerListener {
             }
             // The TLS handshake (or the plaintext check) in its own task, so a slow or
             // silent peer does not hold up the others; the permit is held meanwhile.
-            let (tls, limits, events, cancel) = (
+            let (tls, auth, limits, events, cancel) = (
                 self.tls.clone(),
+                self.auth.clone(),
                 self.limits,
                 events.clone(),
                 cancel.clone(),
@@ -137,6 +147,24 @@ impl LearnerListener {
                 let secured = tokio::select! {
                     _ = cancel.cancelled() => return,
                     s = tls.accept(stream, addr) => s,
+                };
+                let mut stream = match secured {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!("closing quorum connection from {addr}: {e}");
+                        return;
+                    }
+                };
+                // LearnerHandler.run: quorum SASL before the learner info.
+                let authed = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    r = auth.authenticate_server(&mut stream, bytes::BytesMut::new(), addr) => r,
+                };
+                let secured = match authed {
+                    Ok(pending) => Ok(stream.rewound(pending)),
+                    Err(e) => Err(format!(
+                        "Server failed to authenticate quorum learner, closing connection: {e}"
+                    )),
                 };
                 match secured {
                     Ok(stream) => {

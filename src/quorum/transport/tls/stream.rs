@@ -15,13 +15,34 @@ pub(crate) enum QuorumStream {
     Plain(TcpStream),
     /// TLS, as the dialer or the acceptor.
     Tls(Box<tokio_rustls::TlsStream<TcpStream>>),
+    /// A stream whose first bytes were already read (an acceptor looking for a quorum
+    /// SASL packet found another): they are read again first.
+    Rewound {
+        pending: bytes::BytesMut,
+        inner: Box<QuorumStream>,
+    },
 }
 
 impl QuorumStream {
     /// Whether it is TLS.
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn is_tls(&self) -> bool {
-        matches!(self, QuorumStream::Tls(_))
+        match self {
+            QuorumStream::Rewound { inner, .. } => inner.is_tls(),
+            s => matches!(s, QuorumStream::Tls(_)),
+        }
+    }
+
+    /// This stream, `pending` to be read before what follows on it.
+    pub(crate) fn rewound(self, pending: bytes::BytesMut) -> QuorumStream {
+        if pending.is_empty() {
+            self
+        } else {
+            QuorumStream::Rewound {
+                pending,
+                inner: Box::new(self),
+            }
+        }
     }
 }
 
@@ -33,6 +54,14 @@ impl AsyncRead for QuorumStream {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             QuorumStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            QuorumStream::Rewound { pending, inner } => {
+                if pending.is_empty() {
+                    return Pin::new(inner.as_mut()).poll_read(cx, buf);
+                }
+                let n = pending.len().min(buf.remaining());
+                buf.put_slice(&pending.split_to(n));
+                Poll::Ready(Ok(()))
+            }
             // A peer that closes without close_notify (Java's servers when killed, often
             // when not) ends the stream as a plaintext close would: every frame on it is
             // length-prefixed, so a cut is seen as one anyway.
@@ -55,6 +84,7 @@ impl AsyncWrite for QuorumStream {
         match self.get_mut() {
             QuorumStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             QuorumStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            QuorumStream::Rewound { inner, .. } => Pin::new(inner.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -66,6 +96,9 @@ impl AsyncWrite for QuorumStream {
         match self.get_mut() {
             QuorumStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             QuorumStream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            QuorumStream::Rewound { inner, .. } => {
+                Pin::new(inner.as_mut()).poll_write_vectored(cx, bufs)
+            }
         }
     }
 
@@ -73,6 +106,7 @@ impl AsyncWrite for QuorumStream {
         match self {
             QuorumStream::Plain(s) => s.is_write_vectored(),
             QuorumStream::Tls(s) => s.is_write_vectored(),
+            QuorumStream::Rewound { inner, .. } => inner.is_write_vectored(),
         }
     }
 
@@ -80,6 +114,7 @@ impl AsyncWrite for QuorumStream {
         match self.get_mut() {
             QuorumStream::Plain(s) => Pin::new(s).poll_flush(cx),
             QuorumStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            QuorumStream::Rewound { inner, .. } => Pin::new(inner.as_mut()).poll_flush(cx),
         }
     }
 
@@ -87,6 +122,7 @@ impl AsyncWrite for QuorumStream {
         match self.get_mut() {
             QuorumStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             QuorumStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            QuorumStream::Rewound { inner, .. } => Pin::new(inner.as_mut()).poll_shutdown(cx),
         }
     }
 }
