@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use super::error::ConfigError;
 use super::jaas;
+use super::kerberos::{self, KerberosLogin, KerberosNameRules};
 
 /// The class that registers the `sasl` ACL scheme.
 const SASL_PROVIDER_CLASS: &str = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider";
@@ -33,6 +34,12 @@ pub struct SaslServerConfig {
     pub super_users: Vec<String>,
     /// `zookeeper.allowSaslFailedClients=true`: a failed authentication keeps its connection.
     pub allow_failed_clients: bool,
+    /// A `Krb5LoginModule` in the section: the server speaks GSSAPI, not DIGEST-MD5.
+    pub kerberos: Option<KerberosLogin>,
+    /// The krb5.conf of a Kerberos login (`java.security.krb5.conf`).
+    pub krb5_conf: Option<PathBuf>,
+    /// How an authenticated principal becomes a `sasl` identity.
+    pub kerberos_names: KerberosNameRules,
 }
 
 impl SaslServerConfig {
@@ -130,16 +137,25 @@ pub(crate) fn resolve(
         );
         return Ok(None);
     };
+    let kerberos = kerberos::login(modules).map_err(|message| ConfigError::Invalid {
+        source_name: path.display().to_string(),
+        message,
+    })?;
     for m in modules {
-        if !m.class.ends_with(".DigestLoginModule") {
-            // Krb5LoginModule (GSSAPI) and others: their clients will fail to authenticate.
+        let known =
+            m.class.ends_with(".DigestLoginModule") || m.class.ends_with(".Krb5LoginModule");
+        if !known {
             tracing::warn!(
-                "{}: login module {} is not supported, only DIGEST-MD5 users (DigestLoginModule) are",
+                "{}: login module {} is not supported, only DigestLoginModule (DIGEST-MD5) and Krb5LoginModule (GSSAPI) are",
                 path.display(),
                 m.class
             );
         }
     }
+    let (krb5_conf, kerberos_names) = match &kerberos {
+        Some(_) => kerberos_config(raw)?,
+        None => (None, KerberosNameRules::default()),
+    };
     let users = modules
         .iter()
         .flat_map(|m| m.options.iter())
@@ -163,7 +179,45 @@ pub(crate) fn resolve(
         allow_failed_clients: raw
             .get("zookeeper.allowSaslFailedClients")
             .is_some_and(|v| v.trim() == "true"),
+        kerberos,
+        krb5_conf,
+        kerberos_names,
     }))
+}
+
+/// The krb5.conf of a Kerberos login and the identity rules (its default realm, the
+/// `kerberos.remove*FromPrincipal` properties). A krb5.conf that cannot be read leaves the
+/// default realm empty, as KerberosName does without a Kerberos configuration.
+fn kerberos_config(
+    raw: &BTreeMap<String, String>,
+) -> Result<(Option<PathBuf>, KerberosNameRules), ConfigError> {
+    // ZooKeeper compares with "true" exactly (isSystemPropertyTrue).
+    let on = |name| zk_property(raw, name) == Some("true");
+    if zk_property(raw, "security.auth_to_local").is_some_and(|v| v != "DEFAULT") {
+        tracing::warn!(
+            "zookeeper.security.auth_to_local: only the DEFAULT rule is supported here; other rules are ignored"
+        );
+    }
+    let conf = kerberos::krb5_conf(raw);
+    let default_realm = match std::fs::read_to_string(&conf) {
+        Ok(text) => kerberos::default_realm(&text).unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!(
+                "cannot read the Kerberos configuration {}: {e}",
+                conf.display()
+            );
+            String::new()
+        }
+    };
+    let explicit = raw.contains_key("java.security.krb5.conf");
+    Ok((
+        explicit.then_some(conf),
+        KerberosNameRules {
+            default_realm,
+            remove_host: on("kerberos.removeHostFromPrincipal"),
+            remove_realm: on("kerberos.removeRealmFromPrincipal"),
+        },
+    ))
 }
 
 /// The JAAS file `java.security.auth.login.config` names, parsed into its sections, its
