@@ -13,7 +13,8 @@
 #   * the server's key re-keyed in the KDC (its keytab stale): AuthFailed for both clients;
 #   * then zookeeper.kerberos.removeHostFromPrincipal/removeRealmFromPrincipal=true and
 #     zookeeper.sessionRequireClientSASLAuth=true: identities `alice` and `svc`, an
-#     unauthenticated client refused.
+#     unauthenticated client refused;
+#   * last, a server section whose keytab lacks the principal's key: the server does not start.
 # Last line "N passed, M failed"; exit status 1 when M > 0.
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -62,6 +63,8 @@ Server {
 };
 Alice { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab="$KDC/alice.keytab" storeKey=true useTicketCache=false principal="alice@$REALM"; };
 Bob { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab="$KDC/bob.keytab" storeKey=true useTicketCache=false principal="bob@$REALM"; };
+// A server section whose keytab lacks the server's principal (zookeeper.sasl.serverconfig).
+NoKey { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab="$KDC/alice.keytab" storeKey=true useTicketCache=false principal="zookeeper/localhost@$REALM"; };
 Svc { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab="$KDC/svc.keytab" storeKey=true useTicketCache=false principal="svc/host1@$REALM"; };
 JAAS_EOF
 COMPAT_EXTRA_CFG="authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
@@ -200,6 +203,31 @@ if start_fk "$FK_KRB_PORT" "$WORK/ferrokeeper-stripped"; then
 else
     fail_setup "ferrokeeper start (stripped, required)"
 fi
+
+# Last, a server section whose keytab has no key for its principal: no server starts (the
+# Java server's Kerberos login fails; Ferrokeeper cannot acquire its credential).
+SERVER_PROPS+=("-Dzookeeper.sasl.serverconfig=NoKey")
+for kind in zookeeper ferrokeeper; do
+    port="$ZK_KRB_PORT"
+    [ "$kind" = ferrokeeper ] && port="$FK_KRB_PORT"
+    # Each says why in its log.
+    why="Could not configure server because SASL configuration did not allow"
+    [ "$kind" = ferrokeeper ] && why="cannot acquire the service credential for zookeeper/localhost"
+    if start_server "$kind" "$port" "$WORK/$kind-nokey" 2>/dev/null; then
+        echo "FAIL no-key-server-refuses-to-start: it started" >>"$WORK/$kind.all"
+        echo "FAIL $kind no-key-server-refuses-to-start: it started"
+        stop_server "$WORK/$kind-nokey"
+        FAILED=$((FAILED + 1))
+    elif ! grep -qF "$why" "$WORK/$kind-nokey/server.log"; then
+        echo "FAIL no-key-server-refuses-to-start: not for its key" >>"$WORK/$kind.all"
+        echo "FAIL $kind no-key-server-refuses-to-start: not for its key (see $WORK/$kind-nokey/server.log)"
+        FAILED=$((FAILED + 1))
+    else
+        echo "PASS no-key-server-refuses-to-start" >>"$WORK/$kind.all"
+        echo "PASS $kind no-key-server-refuses-to-start"
+        PASSED=$((PASSED + 1))
+    fi
+done
 
 # Both servers must give the same verdict on every check.
 diff <(grep -o '^\(PASS\|FAIL\) [^:]*' "$WORK/zookeeper.all" 2>/dev/null) \

@@ -176,6 +176,39 @@ pub(crate) fn default_realm(text: &str) -> Option<String> {
     None
 }
 
+/// The krb5.conf of a Kerberos login and the identity rules (its default realm, the
+/// `kerberos.remove*FromPrincipal` properties). A krb5.conf that cannot be read leaves the
+/// default realm empty, as KerberosName does without a Kerberos configuration.
+pub(crate) fn name_rules(raw: &BTreeMap<String, String>) -> (Option<PathBuf>, KerberosNameRules) {
+    // ZooKeeper compares with "true" exactly (isSystemPropertyTrue).
+    let on = |name| super::sasl::zk_property(raw, name) == Some("true");
+    if super::sasl::zk_property(raw, "security.auth_to_local").is_some_and(|v| v != "DEFAULT") {
+        tracing::warn!(
+            "zookeeper.security.auth_to_local: only the DEFAULT rule is supported here; other rules are ignored"
+        );
+    }
+    let conf = krb5_conf(raw);
+    let default_realm = match std::fs::read_to_string(&conf) {
+        Ok(text) => default_realm(&text).unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!(
+                "cannot read the Kerberos configuration {}: {e}",
+                conf.display()
+            );
+            String::new()
+        }
+    };
+    let explicit = raw.contains_key("java.security.krb5.conf");
+    (
+        explicit.then_some(conf),
+        KerberosNameRules {
+            default_realm,
+            remove_host: on("kerberos.removeHostFromPrincipal"),
+            remove_realm: on("kerberos.removeRealmFromPrincipal"),
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,5 +289,49 @@ mod tests {
         let text = "# c\n[realms]\n default_realm = NO\n[libdefaults]\n  dns_lookup_kdc = false\n  default_realm = EXAMPLE.COM\n";
         assert_eq!(default_realm(text).as_deref(), Some("EXAMPLE.COM"));
         assert_eq!(default_realm("[realms]\ndefault_realm = X\n"), None);
+    }
+
+    #[test]
+    fn a_jaas_server_section_with_krb5_login_module_selects_kerberos() {
+        let dir = std::env::temp_dir().join(format!("fk-krb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (jaas, krb5) = (dir.join("jaas.conf"), dir.join("krb5.conf"));
+        std::fs::write(
+            &jaas,
+            "Server { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true \
+             keyTab=\"/k/zk.keytab\" storeKey=true principal=\"zookeeper/localhost@R.ORG\"; };",
+        )
+        .unwrap();
+        std::fs::write(&krb5, "[libdefaults]\n default_realm = R.ORG\n").unwrap();
+        let raw: BTreeMap<String, String> = [
+            (
+                "java.security.auth.login.config",
+                jaas.display().to_string(),
+            ),
+            ("java.security.krb5.conf", krb5.display().to_string()),
+            ("zookeeper.kerberos.removeRealmFromPrincipal", "true".into()),
+            ("kerberos.removeHostFromPrincipal", "TRUE".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let c = super::super::sasl::resolve(&raw, &BTreeMap::new())
+            .unwrap()
+            .unwrap();
+        let login = c.kerberos.expect("kerberos");
+        assert_eq!(login.principal, "zookeeper/localhost@R.ORG");
+        assert_eq!(c.krb5_conf, Some(krb5.clone()));
+        // ZooKeeper takes only "true" as true.
+        let want = KerberosNameRules {
+            default_realm: "R.ORG".into(),
+            remove_host: false,
+            remove_realm: true,
+        };
+        assert_eq!(c.kerberos_names, want);
+        assert_eq!(
+            c.kerberos_names.authorized_id("s/h@R.ORG", "s/h@R.ORG"),
+            "s/h"
+        );
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -79,7 +79,7 @@ pub(crate) fn sasl_provider_registered(raw: &BTreeMap<String, String>) -> bool {
 
 /// A ZooKeeper system property, given as `-Dzookeeper.NAME` or as `NAME` in zoo.cfg (which
 /// ZooKeeper turns into the former).
-fn zk_property<'a>(raw: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
+pub(super) fn zk_property<'a>(raw: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
     raw.get(&format!("zookeeper.{name}"))
         .or_else(|| raw.get(name))
         .map(|v| v.trim())
@@ -153,7 +153,7 @@ pub(crate) fn resolve(
         }
     }
     let (krb5_conf, kerberos_names) = match &kerberos {
-        Some(_) => kerberos_config(raw)?,
+        Some(_) => kerberos::name_rules(raw),
         None => (None, KerberosNameRules::default()),
     };
     let users = modules
@@ -183,41 +183,6 @@ pub(crate) fn resolve(
         krb5_conf,
         kerberos_names,
     }))
-}
-
-/// The krb5.conf of a Kerberos login and the identity rules (its default realm, the
-/// `kerberos.remove*FromPrincipal` properties). A krb5.conf that cannot be read leaves the
-/// default realm empty, as KerberosName does without a Kerberos configuration.
-fn kerberos_config(
-    raw: &BTreeMap<String, String>,
-) -> Result<(Option<PathBuf>, KerberosNameRules), ConfigError> {
-    // ZooKeeper compares with "true" exactly (isSystemPropertyTrue).
-    let on = |name| zk_property(raw, name) == Some("true");
-    if zk_property(raw, "security.auth_to_local").is_some_and(|v| v != "DEFAULT") {
-        tracing::warn!(
-            "zookeeper.security.auth_to_local: only the DEFAULT rule is supported here; other rules are ignored"
-        );
-    }
-    let conf = kerberos::krb5_conf(raw);
-    let default_realm = match std::fs::read_to_string(&conf) {
-        Ok(text) => kerberos::default_realm(&text).unwrap_or_default(),
-        Err(e) => {
-            tracing::warn!(
-                "cannot read the Kerberos configuration {}: {e}",
-                conf.display()
-            );
-            String::new()
-        }
-    };
-    let explicit = raw.contains_key("java.security.krb5.conf");
-    Ok((
-        explicit.then_some(conf),
-        KerberosNameRules {
-            default_realm,
-            remove_host: on("kerberos.removeHostFromPrincipal"),
-            remove_realm: on("kerberos.removeRealmFromPrincipal"),
-        },
-    ))
 }
 
 /// The JAAS file `java.security.auth.login.config` names, parsed into its sections, its

@@ -7,6 +7,11 @@
 //! the connection unanswered.
 
 pub(crate) mod digest_md5;
+#[cfg(feature = "kerberos")]
+pub mod gssapi;
+/// Without the `kerberos` feature: no GSSAPI, and a Kerberos login stops start-up.
+#[cfg(not(feature = "kerberos"))]
+#[path = "gssapi_off.rs"]
 pub mod gssapi;
 
 use base64::Engine;
