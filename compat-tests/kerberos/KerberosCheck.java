@@ -21,6 +21,7 @@ import org.apache.zookeeper.data.Id;
  *   acl ALICE_ID SVC_ID   sasl:ALICE_ID ACLs, bob and anonymous denied, whoAmI of alice and svc
  *   required ALICE_ID     sessionRequireClientSASLAuth: alice served, anonymous refused
  *   rekeyed               the server's key is stale: AuthFailed
+ *   foreign EVE_ID        a user of a trusted realm: served, with identity EVE_ID
  * Prints one "PASS name" or "FAIL name: why" line per check.
  */
 public class KerberosCheck {
@@ -153,6 +154,16 @@ public class KerberosCheck {
             anon.await();
             String r = read(anon.zk, "/krb-java-required");
             check("java-required-anonymous-refused", !r.equals("OK") && !r.equals("NOAUTH"), r);
+        } else if (mode.equals("foreign")) {
+            String eveId = args[2];
+            Session eve = login(connect, "Eve", "java-foreign-eve");
+            all.add(eve);
+            String who = whoAmI(eve.zk);
+            check("java-foreign-eve-whoami", who.contains("sasl:" + eveId + " "), "whoAmI " + who);
+            String c = create(eve.zk, "/krb-java-eve", eveId);
+            check("java-foreign-eve-create-sasl-acl", c.equals("OK"), c);
+            check("java-foreign-eve-reads", read(eve.zk, "/krb-java-eve").equals("OK"),
+                read(eve.zk, "/krb-java-eve"));
         } else if (mode.equals("rekeyed")) {
             Session alice = new Session(connect, "Alice");
             all.add(alice);

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # compat-tests/kerberos/kdc.sh - a throwaway MIT KDC on loopback for the kerberos suite.
-# Source it, then: kdc_start DIR PORT REALM (writes DIR/krb5.conf, DIR/kdc.conf, creates the
-# database with `kdb5_util create -s`, starts krb5kdc on 127.0.0.1:PORT over UDP and TCP),
-# kdc_principal NAME KEYTAB (a principal with a random key, added to KEYTAB), kdc_rekey
-# NAME (a new random key in the KDC only: keytabs holding the old one are stale), kdc_stop.
+# Source it, then: kdc_start DIR PORT REALM OTHER_REALM (writes DIR/krb5.conf, DIR/kdc.conf,
+# creates both realms' databases with `kdb5_util create -s`, starts one krb5kdc serving both
+# on 127.0.0.1:PORT over UDP and TCP, OTHER_REALM's users trusted by REALM through a shared
+# cross-realm krbtgt), kdc_principal NAME KEYTAB [REALM] (a principal with a random key, added
+# to KEYTAB), kdc_rekey NAME (a new random key in the KDC only: keytabs holding the old one
+# are stale), kdc_stop.
 # KRB5_CONFIG and KRB5_KDC_PROFILE point at DIR's files for everything started afterwards.
 
 KDC_DIR=""
 KDC_REALM=""
 
 kdc_start() {
-    local dir="$1" port="$2" realm="$3" i
+    local dir="$1" port="$2" realm="$3" other="$4" i r
     KDC_DIR="$dir"
     KDC_REALM="$realm"
     mkdir -p "$dir/db"
@@ -30,7 +32,14 @@ kdc_start() {
 [realms]
     $realm = {
         kdc = 127.0.0.1:$port
-        admin_server = 127.0.0.1:$port
+    }
+    $other = {
+        kdc = 127.0.0.1:$port
+    }
+# Directly, not through a common parent realm.
+[capaths]
+    $other = {
+        $realm = .
     }
 [domain_realm]
     localhost = $realm
@@ -48,6 +57,13 @@ KRB5_EOF
         max_renewable_life = 0
         supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal
     }
+    $other = {
+        database_name = $dir/db/other
+        key_stash_file = $dir/db/other-stash
+        acl_file = $dir/db/kadm5.acl
+        max_life = 1h
+        supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal
+    }
 [logging]
     kdc = FILE:$dir/kdc.log
     default = FILE:$dir/kdc.log
@@ -56,8 +72,15 @@ KDC_EOF
     export KRB5_CONFIG="$dir/krb5.conf" KRB5_KDC_PROFILE="$dir/kdc.conf"
     # Replay caches of the servers under test stay in the work dir.
     export KRB5RCACHEDIR="$dir"
-    kdb5_util -r "$realm" create -s -P "master-$RANDOM$RANDOM" >"$dir/kdb5_util.log" 2>&1 || return 1
-    krb5kdc -r "$realm" -P "$dir/krb5kdc.pid" >>"$dir/kdc.log" 2>&1 || return 1
+    for r in "$realm" "$other"; do
+        kdb5_util -r "$r" create -s -P "master-$RANDOM$RANDOM" >>"$dir/kdb5_util.log" 2>&1 || return 1
+    done
+    # The trust: the same krbtgt/REALM@OTHER key in both databases.
+    local cross="cross-$RANDOM$RANDOM$RANDOM"
+    for r in "$realm" "$other"; do
+        kadmin.local -r "$r" -q "addprinc -pw $cross krbtgt/$realm@$other" >>"$dir/kadmin.log" 2>&1 || return 1
+    done
+    krb5kdc -r "$realm" -r "$other" -P "$dir/krb5kdc.pid" >>"$dir/kdc.log" 2>&1 || return 1
     for i in $(seq 1 50); do
         if timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then return 0; fi
         sleep 0.1
@@ -67,8 +90,9 @@ KDC_EOF
 }
 
 kdc_principal() {
-    kadmin.local -r "$KDC_REALM" -q "addprinc -randkey $1@$KDC_REALM" >>"$KDC_DIR/kadmin.log" 2>&1 \
-        && kadmin.local -r "$KDC_REALM" -q "ktadd -k $2 $1@$KDC_REALM" >>"$KDC_DIR/kadmin.log" 2>&1
+    local realm="${3:-$KDC_REALM}"
+    kadmin.local -r "$realm" -q "addprinc -randkey $1@$realm" >>"$KDC_DIR/kadmin.log" 2>&1 \
+        && kadmin.local -r "$realm" -q "ktadd -k $2 $1@$realm" >>"$KDC_DIR/kadmin.log" 2>&1
 }
 
 kdc_rekey() {

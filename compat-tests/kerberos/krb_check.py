@@ -1,6 +1,6 @@
 """SASL GSSAPI (Kerberos) checks through kazoo (pure-sasl over pykerberos) and a raw client.
 
-usage: krb_check.py acl|rekeyed|raw HOST:PORT WORKDIR [ALICE_ID]
+usage: krb_check.py acl|rekeyed|raw HOST:PORT WORKDIR [ALICE_ID EVE_ID]
 Each user's ticket cache is WORKDIR/NAME.cc (kinit'ed by run.sh from its keytab); a client
 picks its user by KRB5CCNAME, which MIT krb5 reads at each GSS-API call.
 Prints one "PASS name" or "FAIL name: why" line per check; exit status 1 on a failure.
@@ -52,7 +52,7 @@ def start(zk):
         return repr(e)
 
 
-def acl_checks(hosts, work, alice_id):
+def acl_checks(hosts, work, alice_id, eve_id):
     from kazoo.security import make_acl
 
     path = "/krb-kazoo"
@@ -76,7 +76,18 @@ def acl_checks(hosts, work, alice_id):
     anon = kazoo_client(hosts, work, None)
     start(anon)
     check("kazoo-anonymous-noauth", read(anon, path) == "NOAUTH", read(anon, path))
-    for zk in (alice, bob, anon):
+    # A user of the trusted realm: its identity is whatever the server made of it.
+    eve = kazoo_client(hosts, work, "eve")
+    r = start(eve)
+    check("kazoo-foreign-eve-connected", r == "OK", r)
+    try:
+        eve.create(path + "-eve", b"e", acl=[make_acl("sasl", eve_id, all=True)])
+        check("kazoo-foreign-eve-create-sasl-acl", True)
+    except Exception as e:  # noqa: BLE001
+        check("kazoo-foreign-eve-create-sasl-acl", False, repr(e))
+    check("kazoo-foreign-eve-reads", read(eve, path + "-eve") == "OK", read(eve, path + "-eve"))
+    check("kazoo-foreign-eve-noauth-on-alice", read(eve, path) == "NOAUTH", read(eve, path))
+    for zk in (alice, bob, anon, eve):
         zk.stop()
         zk.close()
 
@@ -132,7 +143,7 @@ def main():
     logging.basicConfig(level=logging.CRITICAL)
     mode, hosts, work = sys.argv[1], sys.argv[2], sys.argv[3]
     if mode == "acl":
-        acl_checks(hosts, work, sys.argv[4])
+        acl_checks(hosts, work, sys.argv[4], sys.argv[5])
     elif mode == "rekeyed":
         rekeyed_checks(hosts, work)
     elif mode == "raw":

@@ -10,6 +10,8 @@
 #     `client` from $KRB5_TEST_ENV/client.keytab), through compat-tests/kazoo/run.sh;
 #   * a raw wire client: garbage, empty and oversized first tokens answered AUTHFAILED and
 #     closed, another session unaffected;
+#   * eve of OTHER.ORG, a realm KAZOOTEST.ORG trusts (a cross-realm krbtgt): served, as
+#     sasl:eve@OTHER.ORG even with removeRealmFromPrincipal (no DEFAULT rule maps it);
 #   * the server's key re-keyed in the KDC (its keytab stale): AuthFailed for both clients;
 #   * then zookeeper.kerberos.removeHostFromPrincipal/removeRealmFromPrincipal=true and
 #     zookeeper.sessionRequireClientSASLAuth=true: identities `alice` and `svc`, an
@@ -28,6 +30,8 @@ ZK_KRB_PORT="${KRB_ZK_PORT:-22170}"
 FK_KRB_PORT="${KRB_FK_PORT:-22171}"
 KDC_PORT="${KRB_KDC_PORT:-22178}"
 REALM=KAZOOTEST.ORG
+# A realm the server's realm trusts: its users authenticate, their names keep the realm.
+OTHER_REALM=OTHER.ORG
 WORK="$COMPAT_WORK/kerberos"
 KDC="$WORK/kdc"
 VENV="${COMPAT_VENV:-$COMPAT_DIR/.venv}"
@@ -40,7 +44,7 @@ FAILED=0
 fail_setup() { echo "FAIL $1"; FAILED=$((FAILED + 1)); }
 trap 'stop_all; kdc_stop' EXIT
 
-if ! kdc_start "$KDC" "$KDC_PORT" "$REALM"; then
+if ! kdc_start "$KDC" "$KDC_PORT" "$REALM" "$OTHER_REALM"; then
     cat "$KDC"/*.log >&2
     echo "0 passed, 1 failed"
     exit 1
@@ -48,6 +52,7 @@ fi
 for p in zookeeper/localhost:zk alice:alice bob:bob svc/host1:svc client:client; do
     kdc_principal "${p%%:*}" "$KDC/${p##*:}.keytab" || fail_setup "principal ${p%%:*}"
 done
+kdc_principal eve "$KDC/eve.keytab" "$OTHER_REALM" || fail_setup "principal eve@$OTHER_REALM"
 
 # ZooKeeper's own server section, and one client section per test user.
 JAAS="$WORK/jaas.conf"
@@ -65,6 +70,7 @@ Alice { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true key
 Bob { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab="$KDC/bob.keytab" storeKey=true useTicketCache=false principal="bob@$REALM"; };
 // A server section whose keytab lacks the server's principal (zookeeper.sasl.serverconfig).
 NoKey { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab="$KDC/alice.keytab" storeKey=true useTicketCache=false principal="zookeeper/localhost@$REALM"; };
+Eve { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab="$KDC/eve.keytab" storeKey=true useTicketCache=false principal="eve@$OTHER_REALM"; };
 Svc { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab="$KDC/svc.keytab" storeKey=true useTicketCache=false principal="svc/host1@$REALM"; };
 JAAS_EOF
 COMPAT_EXTRA_CFG="authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider"
@@ -90,8 +96,8 @@ fi
 # kinit_all: a ticket cache per user (WORK/NAME.cc) for kazoo; new tickets after a re-key.
 kinit_all() {
     local u
-    for u in alice bob; do
-        KRB5CCNAME="FILE:$WORK/$u.cc" kinit -kt "$KDC/$u.keytab" "$u@$REALM" >>"$WORK/kinit.log" 2>&1 \
+    for u in alice@$REALM bob@$REALM eve@$OTHER_REALM; do
+        KRB5CCNAME="FILE:$WORK/${u%@*}.cc" kinit -kt "$KDC/${u%@*}.keytab" "$u" >>"$WORK/kinit.log" 2>&1 \
             || echo "FAIL kinit $u"
     done
 }
@@ -102,7 +108,7 @@ java_check() { # PORT ARGS...
     timeout 90 "$JAVA_BIN" -Xmx192m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
         -Dorg.slf4j.simpleLogger.defaultLogLevel=off \
         -Djava.security.auth.login.config="$JAAS" -Djava.security.krb5.conf="$KDC/krb5.conf" \
-        -Dzookeeper.sasl.client.canonicalize.hostname=false \
+        -Dzookeeper.sasl.client.canonicalize.hostname=false -Dzookeeper.server.realm="$REALM" \
         -cp "$CLASSES:$ZK_CLASSPATH" KerberosCheck "localhost:$port" "$@"
 }
 
@@ -143,8 +149,9 @@ run_checks() {
     : >"$out"
     kinit_all >>"$out"
     java_check "$port" acl "alice@$REALM" "svc/host1@$REALM" >>"$out" 2>"$WORK/$kind-java.err"
+    java_check "$port" foreign "eve@$OTHER_REALM" >>"$out" 2>>"$WORK/$kind-java.err"
     timeout 60 "$VENV/bin/python" "$HERE/krb_check.py" acl "localhost:$port" "$WORK" "alice@$REALM" \
-        >>"$out" 2>"$WORK/$kind-kazoo.err"
+        "eve@$OTHER_REALM" >>"$out" 2>"$WORK/$kind-kazoo.err"
     timeout 60 "$VENV/bin/python" "$HERE/krb_check.py" raw "localhost:$port" "$WORK" \
         >>"$out" 2>"$WORK/$kind-raw.err"
     kazoo_tests "$kind" "$port" >>"$out"
@@ -186,6 +193,10 @@ run_stripped() {
     : >"$out"
     kinit_all >>"$out"
     java_check "$port" required alice >>"$out" 2>"$WORK/$kind-stripped-java.err"
+    # No DEFAULT rule maps another realm's name: ZooKeeper keeps the name the client sent,
+    # realm and all, whatever removeRealmFromPrincipal says.
+    java_check "$port" foreign "eve@$OTHER_REALM" 2>>"$WORK/$kind-stripped-java.err" \
+        | sed 's/^\(PASS\|FAIL\) java-/\1 java-stripped-/' >>"$out"
     # Svc's identity without its host; alice's node guarded by sasl:alice.
     java_check "$port" acl alice svc 2>>"$WORK/$kind-stripped-java.err" \
         | grep -E '^(PASS|FAIL) java-(alice|svc)' | sed 's/^\(PASS\|FAIL\) java-/\1 java-stripped-/' >>"$out"
