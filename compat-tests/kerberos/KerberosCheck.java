@@ -18,7 +18,8 @@ import org.apache.zookeeper.data.Id;
  * SASL GSSAPI (Kerberos) through the official 3.8 client: each client logs in with a
  * Krb5LoginModule section (keytab) of the JAAS file given by -Djava.security.auth.login.config
  * (Alice, Bob, Svc). Modes:
- *   acl ALICE_ID SVC_ID   sasl:ALICE_ID ACLs, bob and anonymous denied, whoAmI of alice and svc
+ *   acl ALICE_ID SVC_ID SVC_READ   sasl:ALICE_ID ACLs, bob and anonymous denied, whoAmI of alice
+ *                         and svc, svc's read of alice's node answered SVC_READ (OK when super)
  *   required ALICE_ID     sessionRequireClientSASLAuth: alice served, anonymous refused
  *   rekeyed               the server's key is stale: AuthFailed
  *   foreign EVE_ID        a user of a trusted realm: served, with identity EVE_ID
@@ -140,6 +141,8 @@ public class KerberosCheck {
             all.add(svc);
             who = whoAmI(svc.zk);
             check("java-svc-whoami", who.contains("sasl:" + svcId + " "), "whoAmI " + who);
+            check("java-svc-reads-alice-node-" + args[4], read(svc.zk, path).equals(args[4]),
+                read(svc.zk, path));
             check("java-alice-still-reads", read(alice.zk, path).equals("OK"), read(alice.zk, path));
         } else if (mode.equals("required")) {
             String aliceId = args[2];

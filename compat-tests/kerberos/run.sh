@@ -14,8 +14,8 @@
 #     sasl:eve@OTHER.ORG even with removeRealmFromPrincipal (no DEFAULT rule maps it);
 #   * the server's key re-keyed in the KDC (its keytab stale): AuthFailed for both clients;
 #   * then zookeeper.kerberos.removeHostFromPrincipal/removeRealmFromPrincipal=true and
-#     zookeeper.sessionRequireClientSASLAuth=true: identities `alice` and `svc`, an
-#     unauthenticated client refused;
+#     zookeeper.sessionRequireClientSASLAuth=true, zookeeper.superUser=svc: identities `alice`
+#     and `svc` (super: it reads alice's node), an unauthenticated client refused;
 #   * last, a server section whose keytab lacks the principal's key: the server does not start.
 # Last line "N passed, M failed"; exit status 1 when M > 0.
 set -u
@@ -148,7 +148,7 @@ run_checks() {
     local kind="$1" port="$2" out="$WORK/$1.out"
     : >"$out"
     kinit_all >>"$out"
-    java_check "$port" acl "alice@$REALM" "svc/host1@$REALM" >>"$out" 2>"$WORK/$kind-java.err"
+    java_check "$port" acl "alice@$REALM" "svc/host1@$REALM" NOAUTH >>"$out" 2>"$WORK/$kind-java.err"
     java_check "$port" foreign "eve@$OTHER_REALM" >>"$out" 2>>"$WORK/$kind-java.err"
     timeout 60 "$VENV/bin/python" "$HERE/krb_check.py" acl "localhost:$port" "$WORK" "alice@$REALM" \
         "eve@$OTHER_REALM" >>"$out" 2>"$WORK/$kind-kazoo.err"
@@ -187,7 +187,7 @@ fi
 # Then both with the host and realm removed from identities, and SASL required.
 SERVER_PROPS+=("-Dzookeeper.kerberos.removeHostFromPrincipal=true"
     "-Dzookeeper.kerberos.removeRealmFromPrincipal=true"
-    "-Dzookeeper.sessionRequireClientSASLAuth=true")
+    "-Dzookeeper.sessionRequireClientSASLAuth=true" "-Dzookeeper.superUser=svc")
 run_stripped() {
     local kind="$1" port="$2" out="$WORK/$1-stripped.out"
     : >"$out"
@@ -197,8 +197,8 @@ run_stripped() {
     # realm and all, whatever removeRealmFromPrincipal says.
     java_check "$port" foreign "eve@$OTHER_REALM" 2>>"$WORK/$kind-stripped-java.err" \
         | sed 's/^\(PASS\|FAIL\) java-/\1 java-stripped-/' >>"$out"
-    # Svc's identity without its host; alice's node guarded by sasl:alice.
-    java_check "$port" acl alice svc 2>>"$WORK/$kind-stripped-java.err" \
+    # Svc's identity without its host, and super; alice's node guarded by sasl:alice.
+    java_check "$port" acl alice svc OK 2>>"$WORK/$kind-stripped-java.err" \
         | grep -E '^(PASS|FAIL) java-(alice|svc)' | sed 's/^\(PASS\|FAIL\) java-/\1 java-stripped-/' >>"$out"
     tally "$kind" "$out"
 }
