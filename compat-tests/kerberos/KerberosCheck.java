@@ -23,6 +23,8 @@ import org.apache.zookeeper.data.Id;
  *   required ALICE_ID     sessionRequireClientSASLAuth: alice served, anonymous refused
  *   rekeyed               the server's key is stale: AuthFailed
  *   foreign EVE_ID        a user of a trusted realm: served, with identity EVE_ID
+ *   stale-client          alice's keytab has an old key: the client's login fails (AuthFailed),
+ *                         and it goes on unauthenticated
  * Prints one "PASS name" or "FAIL name: why" line per check.
  */
 public class KerberosCheck {
@@ -167,6 +169,13 @@ public class KerberosCheck {
             check("java-foreign-eve-create-sasl-acl", c.equals("OK"), c);
             check("java-foreign-eve-reads", read(eve.zk, "/krb-java-eve").equals("OK"),
                 read(eve.zk, "/krb-java-eve"));
+        } else if (mode.equals("stale-client")) {
+            Session stale = new Session(connect, "StaleAlice");
+            all.add(stale);
+            Watcher.Event.KeeperState st = stale.await();
+            check("java-stale-client-key-authfailed", st == Watcher.Event.KeeperState.AuthFailed, "state " + st);
+            String r = read(stale.zk, "/krb-java");
+            check("java-stale-client-key-noauth", r.equals("NOAUTH"), r);
         } else if (mode.equals("rekeyed")) {
             Session alice = new Session(connect, "Alice");
             all.add(alice);

@@ -12,6 +12,8 @@
 #     closed, another session unaffected;
 #   * eve of OTHER.ORG, a realm KAZOOTEST.ORG trusts (a cross-realm krbtgt): served, as
 #     sasl:eve@OTHER.ORG even with removeRealmFromPrincipal (no DEFAULT rule maps it);
+#   * alice with a keytab of an old key: her login fails at the KDC, the Java client reports
+#     AuthFailed and goes on unauthenticated (NOAUTH);
 #   * the server's key re-keyed in the KDC (its keytab stale): AuthFailed for both clients;
 #   * then zookeeper.kerberos.removeHostFromPrincipal/removeRealmFromPrincipal=true and
 #     zookeeper.sessionRequireClientSASLAuth=true, zookeeper.superUser=svc: identities `alice`
@@ -53,6 +55,10 @@ for p in zookeeper/localhost:zk alice:alice bob:bob svc/host1:svc client:client;
     kdc_principal "${p%%:*}" "$KDC/${p##*:}.keytab" || fail_setup "principal ${p%%:*}"
 done
 kdc_principal eve "$KDC/eve.keytab" "$OTHER_REALM" || fail_setup "principal eve@$OTHER_REALM"
+# alice's old key only: ktadd gives her a new one (alice.keytab holds both).
+cp "$KDC/alice.keytab" "$KDC/alice-old.keytab"
+kadmin.local -r "$REALM" -q "ktadd -k $KDC/alice.keytab alice@$REALM" >>"$KDC/kadmin.log" 2>&1 \
+    || fail_setup "new key for alice"
 
 # ZooKeeper's own server section, and one client section per test user.
 JAAS="$WORK/jaas.conf"
@@ -70,6 +76,7 @@ Alice { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true key
 Bob { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab="$KDC/bob.keytab" storeKey=true useTicketCache=false principal="bob@$REALM"; };
 // A server section whose keytab lacks the server's principal (zookeeper.sasl.serverconfig).
 NoKey { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab="$KDC/alice.keytab" storeKey=true useTicketCache=false principal="zookeeper/localhost@$REALM"; };
+StaleAlice { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab="$KDC/alice-old.keytab" storeKey=true useTicketCache=false principal="alice@$REALM"; };
 Eve { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab="$KDC/eve.keytab" storeKey=true useTicketCache=false principal="eve@$OTHER_REALM"; };
 Svc { com.sun.security.auth.module.Krb5LoginModule required useKeyTab=true keyTab="$KDC/svc.keytab" storeKey=true useTicketCache=false principal="svc/host1@$REALM"; };
 JAAS_EOF
@@ -150,6 +157,7 @@ run_checks() {
     kinit_all >>"$out"
     java_check "$port" acl "alice@$REALM" "svc/host1@$REALM" NOAUTH >>"$out" 2>"$WORK/$kind-java.err"
     java_check "$port" foreign "eve@$OTHER_REALM" >>"$out" 2>>"$WORK/$kind-java.err"
+    java_check "$port" stale-client >>"$out" 2>>"$WORK/$kind-java.err"
     timeout 60 "$VENV/bin/python" "$HERE/krb_check.py" acl "localhost:$port" "$WORK" "alice@$REALM" \
         "eve@$OTHER_REALM" >>"$out" 2>"$WORK/$kind-kazoo.err"
     timeout 60 "$VENV/bin/python" "$HERE/krb_check.py" raw "localhost:$port" "$WORK" \
