@@ -22,14 +22,40 @@ def check(name, ok, why=""):
         FAILED.append(name)
 
 
-def kazoo_client(hosts, work, user):
+def kazoo_client(hosts, work, user, authzid=None):
     from kazoo.client import KazooClient
 
     if user is None:
         return KazooClient(hosts=hosts, timeout=10)
     os.environ["KRB5CCNAME"] = "FILE:" + os.path.join(work, user + ".cc")
-    return KazooClient(hosts=hosts, sasl_options={"mechanism": "GSSAPI"}, timeout=10,
+    opts = {"mechanism": "GSSAPI"}
+    if authzid is not None:
+        opts["authorization_id"] = authzid
+    return KazooClient(hosts=hosts, sasl_options=opts, timeout=10,
                        connection_retry={"max_tries": 0})
+
+
+def authzid_checks(hosts, work):
+    """A client asking for another authorization id: ZooKeeper's callback names a principal
+    of the default realm by its principal, whatever it asked; for another realm's principal
+    no DEFAULT rule applies, and the id it asked for stays."""
+    from kazoo.security import make_acl
+
+    for user, name, expect in (("alice", "default-realm", "NOAUTH"), ("eve", "foreign", "OK")):
+        zk = kazoo_client(hosts, work, user, authzid="mallory")
+        r = start(zk)
+        check("kazoo-%s-authzid-connected" % name, r == "OK", r)
+        if r != "OK":
+            continue
+        path = "/krb-mallory-" + user
+        try:
+            zk.create(path, b"m", acl=[make_acl("sasl", "mallory", all=True)])
+        except Exception as e:  # noqa: BLE001
+            check("kazoo-%s-authzid-create" % name, False, repr(e))
+        got = read(zk, path)
+        check("kazoo-%s-authzid-mallory-read-%s" % (name, expect), got == expect, got)
+        zk.stop()
+        zk.close()
 
 
 def read(zk, path):
@@ -144,6 +170,7 @@ def main():
     mode, hosts, work = sys.argv[1], sys.argv[2], sys.argv[3]
     if mode == "acl":
         acl_checks(hosts, work, sys.argv[4], sys.argv[5])
+        authzid_checks(hosts, work)
     elif mode == "rekeyed":
         rekeyed_checks(hosts, work)
     elif mode == "raw":

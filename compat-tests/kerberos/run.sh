@@ -11,7 +11,8 @@
 #   * a raw wire client: garbage, empty and oversized first tokens answered AUTHFAILED and
 #     closed, another session unaffected;
 #   * eve of OTHER.ORG, a realm KAZOOTEST.ORG trusts (a cross-realm krbtgt): served, as
-#     sasl:eve@OTHER.ORG even with removeRealmFromPrincipal (no DEFAULT rule maps it);
+#     sasl:eve@OTHER.ORG even with removeRealmFromPrincipal (no DEFAULT rule maps it); asking
+#     for authorization id `mallory` (kazoo), alice stays alice but eve becomes mallory;
 #   * alice with a keytab of an old key: her login fails at the KDC, the Java client reports
 #     AuthFailed and goes on unauthenticated (NOAUTH);
 #   * the server's key re-keyed in the KDC (its keytab stale): AuthFailed for both clients;
