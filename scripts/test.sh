@@ -25,8 +25,11 @@ need_pkgs=()
 # kcat, postgresql and clickhouse: a Kafka reader and the databases of the stream suites' sinks.
 # openssl, libnetty-java (NettyServerCnxnFactory and ClientCnxnSocketNetty) and the JDK's
 # keytool (openjdk-17-jre-headless): the tls suite's stores and its Java server and client.
+# libkrb5-dev: MIT krb5's GSS-API headers (the libgssapi crate's bindings, kazoo's pykerberos);
+# krb5-kdc, krb5-admin-server (kadmin.local) and krb5-user (kinit): the kerberos suite's KDC.
 for p in zookeeper libzookeeper-java zookeeper-bin libclang-dev clang python3-venv iptables kcat postgresql \
-         clickhouse-server clickhouse-client openssl libnetty-java openjdk-17-jre-headless; do
+         clickhouse-server clickhouse-client openssl libnetty-java openjdk-17-jre-headless \
+         libkrb5-dev krb5-kdc krb5-admin-server krb5-user; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -57,6 +60,9 @@ suite compat-tests/run-all.sh "run-all suite" \
 
 suite compat-tests/sasl/run.sh "sasl suite" \
   "SASL DIGEST-MD5 on the client port: Java client, kazoo, kazoo's own test_sasl.py and raw tokens against ZooKeeper 3.8 and Ferrokeeper"
+
+suite compat-tests/kerberos/run.sh "kerberos suite" \
+  "SASL GSSAPI (Kerberos) on the client port with a loopback MIT KDC: Java client, kazoo, kazoo's GSSAPI tests and raw tokens against ZooKeeper 3.8 and Ferrokeeper"
 
 suite compat-tests/tls/run.sh "tls suite" \
   "TLS on the client port and x509 authentication: Java client (Netty), kazoo and raw TLS against ZooKeeper 3.8 and Ferrokeeper"

@@ -82,6 +82,11 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            // Before any thread starts: it may set KRB5_CONFIG.
+            if let Err(e) = ferrokeeper::server::init_kerberos(cfg.sasl.as_ref()) {
+                eprintln!("ferrokeeper: {e}");
+                return ExitCode::from(2);
+            }
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .on_thread_park(ferrokeeper::server::release_freed_memory_when_idle)

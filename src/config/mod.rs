@@ -11,6 +11,7 @@ mod args;
 pub(crate) mod dynamic;
 mod error;
 mod jaas;
+mod kerberos;
 mod keys;
 mod loader;
 mod myid;
@@ -31,6 +32,7 @@ use std::path::{Path, PathBuf};
 
 pub use args::parse_system_property_args;
 pub use error::{ConfigError, Origin};
+pub use kerberos::{KerberosLogin, KerberosNameRules};
 pub use quorum_sasl::QuorumSaslConfig;
 pub use quorum_tls::QuorumTlsConfig;
 pub use sasl::{client_login, SaslServerConfig};

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use super::error::ConfigError;
 use super::jaas;
+use super::kerberos::{self, KerberosLogin, KerberosNameRules};
 
 /// The class that registers the `sasl` ACL scheme.
 const SASL_PROVIDER_CLASS: &str = "org.apache.zookeeper.server.auth.SASLAuthenticationProvider";
@@ -33,6 +34,12 @@ pub struct SaslServerConfig {
     pub super_users: Vec<String>,
     /// `zookeeper.allowSaslFailedClients=true`: a failed authentication keeps its connection.
     pub allow_failed_clients: bool,
+    /// A `Krb5LoginModule` in the section: the server speaks GSSAPI, not DIGEST-MD5.
+    pub kerberos: Option<KerberosLogin>,
+    /// The krb5.conf of a Kerberos login (`java.security.krb5.conf`).
+    pub krb5_conf: Option<PathBuf>,
+    /// How an authenticated principal becomes a `sasl` identity.
+    pub kerberos_names: KerberosNameRules,
 }
 
 impl SaslServerConfig {
@@ -72,7 +79,7 @@ pub(crate) fn sasl_provider_registered(raw: &BTreeMap<String, String>) -> bool {
 
 /// A ZooKeeper system property, given as `-Dzookeeper.NAME` or as `NAME` in zoo.cfg (which
 /// ZooKeeper turns into the former).
-fn zk_property<'a>(raw: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
+pub(super) fn zk_property<'a>(raw: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
     raw.get(&format!("zookeeper.{name}"))
         .or_else(|| raw.get(name))
         .map(|v| v.trim())
@@ -130,16 +137,25 @@ pub(crate) fn resolve(
         );
         return Ok(None);
     };
+    let kerberos = kerberos::login(modules).map_err(|message| ConfigError::Invalid {
+        source_name: path.display().to_string(),
+        message,
+    })?;
     for m in modules {
-        if !m.class.ends_with(".DigestLoginModule") {
-            // Krb5LoginModule (GSSAPI) and others: their clients will fail to authenticate.
+        let known =
+            m.class.ends_with(".DigestLoginModule") || m.class.ends_with(".Krb5LoginModule");
+        if !known {
             tracing::warn!(
-                "{}: login module {} is not supported, only DIGEST-MD5 users (DigestLoginModule) are",
+                "{}: login module {} is not supported, only DigestLoginModule (DIGEST-MD5) and Krb5LoginModule (GSSAPI) are",
                 path.display(),
                 m.class
             );
         }
     }
+    let (krb5_conf, kerberos_names) = match &kerberos {
+        Some(_) => kerberos::name_rules(raw),
+        None => (None, KerberosNameRules::default()),
+    };
     let users = modules
         .iter()
         .flat_map(|m| m.options.iter())
@@ -163,6 +179,9 @@ pub(crate) fn resolve(
         allow_failed_clients: raw
             .get("zookeeper.allowSaslFailedClients")
             .is_some_and(|v| v.trim() == "true"),
+        kerberos,
+        krb5_conf,
+        kerberos_names,
     }))
 }
 

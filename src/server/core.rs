@@ -147,7 +147,7 @@ pub(crate) struct ConnState {
     pub sent: u64,
     pub stats: crate::server::facts::ConnStats,
     /// The connection's SASL exchange, from its first sasl request.
-    pub sasl: Option<crate::server::sasl::digest_md5::DigestMd5Server>,
+    pub sasl: Option<crate::server::sasl::SaslExchange>,
 }
 
 /// The server state and its single-threaded request handling.

@@ -28,6 +28,8 @@ pub(crate) mod role;
 #[cfg(test)]
 mod role_tests;
 pub(crate) mod sasl;
+/// The Kerberos service credential of a GSSAPI login, acquired before the runtime starts.
+pub use sasl::gssapi::{init as init_kerberos, KerberosSetupError};
 pub mod tls;
 
 use std::collections::HashMap;

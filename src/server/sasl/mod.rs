@@ -8,6 +8,12 @@
 
 pub(crate) mod digest_md5;
 pub(crate) mod digest_md5_client;
+#[cfg(feature = "kerberos")]
+pub mod gssapi;
+/// Without the `kerberos` feature: no GSSAPI, and a Kerberos login stops start-up.
+#[cfg(not(feature = "kerberos"))]
+#[path = "gssapi_off.rs"]
+pub mod gssapi;
 
 use base64::Engine;
 
@@ -16,6 +22,27 @@ use crate::proto::{op, ErrorCode, Id, SaslRecord};
 use crate::server::core::Core;
 use crate::watch::ConnId;
 use digest_md5::{DigestMd5Error, DigestMd5Server, Step};
+use gssapi::{GssStep, GssapiServer};
+
+/// A connection's exchange, in the mechanism of the server's login: GSSAPI for a
+/// Krb5LoginModule section, else DIGEST-MD5 (SecurityUtils.createSaslServer).
+#[derive(Debug)]
+pub(crate) enum SaslExchange {
+    DigestMd5(DigestMd5Server),
+    Gssapi(GssapiServer),
+    /// GSSAPI without its credential: every token fails.
+    Unavailable,
+}
+
+/// A step of either mechanism.
+enum Outcome {
+    Challenge(Vec<u8>),
+    /// Complete: `token` answers the last one (DIGEST-MD5's rspauth; null for GSSAPI).
+    Success {
+        token: Option<Vec<u8>>,
+        authorization_id: String,
+    },
+}
 
 /// Random bytes in a nonce: the JDK's 30, which base64 makes 40 characters.
 const NONCE_BYTES: usize = 30;
@@ -69,23 +96,53 @@ impl Core {
             return;
         };
         let session_id = c.session_id;
-        let exchange = c.sasl.get_or_insert_with(DigestMd5Server::default);
-        let step = exchange.evaluate(token, new_nonce, |user| {
-            let p = login.password(user);
-            if p.is_none() {
-                tracing::warn!(
-                    "User '{user}' not found in list of DIGEST-MD5 authenticateable users."
-                );
-            }
-            p.map(str::to_string)
+        let exchange = c.sasl.get_or_insert_with(|| match login.kerberos {
+            None => SaslExchange::DigestMd5(DigestMd5Server::default()),
+            Some(_) => GssapiServer::new().map_or(SaslExchange::Unavailable, SaslExchange::Gssapi),
         });
+        let step = match exchange {
+            SaslExchange::DigestMd5(d) => d
+                .evaluate(token, new_nonce, |user| {
+                    let p = login.password(user);
+                    if p.is_none() {
+                        tracing::warn!(
+                            "User '{user}' not found in list of DIGEST-MD5 authenticateable users."
+                        );
+                    }
+                    p.map(str::to_string)
+                })
+                .map(|s| match s {
+                    Step::Challenge(t) => Outcome::Challenge(t),
+                    Step::Success {
+                        rspauth,
+                        authorization_id,
+                    } => Outcome::Success {
+                        token: Some(rspauth),
+                        authorization_id,
+                    },
+                })
+                .map_err(|e| format!("DIGEST-MD5: {e}")),
+            SaslExchange::Gssapi(g) => g
+                .evaluate(token, &login.kerberos_names)
+                .map(|s| match s {
+                    GssStep::Challenge(t) => Outcome::Challenge(t),
+                    GssStep::Success {
+                        authorization_id, ..
+                    } => Outcome::Success {
+                        token: None,
+                        authorization_id,
+                    },
+                })
+                .map_err(|e| format!("GSSAPI: {e}")),
+            SaslExchange::Unavailable => Err("GSSAPI: no Kerberos service credential".into()),
+        };
         match step {
-            Ok(Step::Challenge(t)) => {
+            Ok(Outcome::Challenge(t)) => {
                 let body = SaslRecord { token: Some(t) }.to_bytes();
                 self.reply(conn, xid, 0, 0, Some(&body[..]));
             }
-            Ok(Step::Success {
-                rspauth,
+            Ok(Outcome::Success {
+                token,
                 authorization_id,
             }) => {
                 tracing::info!(
@@ -109,15 +166,12 @@ impl Core {
                         c.ids.push(id);
                     }
                 }
-                let body = SaslRecord {
-                    token: Some(rspauth),
-                }
-                .to_bytes();
+                let body = SaslRecord { token }.to_bytes();
                 self.reply(conn, xid, 0, 0, Some(&body[..]));
             }
             Err(e) => {
                 let addr = c.addr;
-                tracing::warn!("Client {addr} failed to SASL authenticate: DIGEST-MD5: {e}");
+                tracing::warn!("Client {addr} failed to SASL authenticate: {e}");
                 // A server that requires SASL closes whatever allowSaslFailedClients says,
                 // with the code that says why.
                 let required = cfg.enforce_auth_schemes.iter().any(|s| s == "sasl");

@@ -185,3 +185,33 @@ fn enforced_sasl_refuses_other_requests_until_a_login() {
         "{got:?}"
     );
 }
+
+#[test]
+fn a_kerberos_token_without_a_service_credential_is_answered_authfailed_and_closed() {
+    // The unit tests acquire no credential: a GSSAPI exchange cannot start, and fails as a
+    // bad token would (AUTHFAILED with a null token, then the close), never a panic.
+    let mut cfg = Config::default_standalone();
+    cfg.sasl = Some(SaslServerConfig {
+        kerberos: Some(crate::config::KerberosLogin {
+            keytab: "/nonexistent/zk.keytab".into(),
+            principal: "zookeeper/localhost@R.ORG".into(),
+            service: "zookeeper".into(),
+            host: "localhost".into(),
+        }),
+        ..Default::default()
+    });
+    let mut core = core_with(cfg);
+    let mut c = session(&mut core, 1);
+    sasl(&mut core, 1, 4, b"\x60\x03abc");
+    let got = frames(&mut core, &mut c);
+    assert_eq!(got.len(), 2, "{got:?}");
+    let Some((4, 0, -115, body)) = &got[0] else {
+        panic!("{got:?}")
+    };
+    assert_eq!(token(body), None, "a null token");
+    assert_eq!(got[1], None, "then the close");
+    assert!(
+        !core.conns.contains_key(&(1 as ConnId)),
+        "the connection is gone"
+    );
+}
