@@ -82,6 +82,50 @@ authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider"
     esac
 }
 
+# cli_checks MODE SECURE: `ferrokeeper cli` as a TLS client (zookeeper.client.secure and the
+# zookeeper.ssl.* stores, as zkCli.sh takes them), PASS/FAIL lines.
+cli_checks() {
+    local mode="$1" secure="$2" out
+    cli() { timeout 30 "$FERROKEEPER_BIN" cli -Dzookeeper.client.secure=true "$@" 2>&1; }
+    check() { if [ "$2" = 0 ]; then echo "PASS $1"; else echo "FAIL $1: ${3:0:300}"; fi; }
+    case "$mode" in
+        main)
+            local trust=(-Dzookeeper.ssl.trustStore.location="$CERTS/trust.p12" -Dzookeeper.ssl.trustStore.password=storepass)
+            out=$(cli "${trust[@]}" -Dzookeeper.ssl.keyStore.location="$CERTS/bob.p12" \
+                -Dzookeeper.ssl.keyStore.password=storepass -server "127.0.0.1:$secure" whoami)
+            grep -q 'x509' <<<"$out" && grep -q 'CN=bob,OU=clients,O=Ferrokeeper Tests' <<<"$out"
+            check cli-bob-whoami-x509 $? "$out"
+            out=$(cli "${trust[@]}" -Dzookeeper.ssl.keyStore.location="$CERTS/bob.p12" \
+                -Dzookeeper.ssl.keyStore.password=storepass -server "127.0.0.1:$secure" ls /)
+            grep -q 'zookeeper' <<<"$out"
+            check cli-bob-ls "$?" "$out"
+            out=$(cli "${trust[@]}" -timeout 3000 -server "127.0.0.1:$secure" ls /)
+            ! grep -q 'zookeeper' <<<"$out"
+            check cli-no-certificate-refused "$?" "$out"
+            out=$(cli "${trust[@]}" -Dzookeeper.ssl.keyStore.location="$CERTS/rogue.p12" \
+                -Dzookeeper.ssl.keyStore.password=storepass -timeout 3000 -server "127.0.0.1:$secure" ls /)
+            ! grep -q 'zookeeper' <<<"$out"
+            check cli-untrusted-certificate-refused "$?" "$out"
+            out=$(cli -Dzookeeper.ssl.trustStore.location="$CERTS/rogue-ca.pem" \
+                -Dzookeeper.ssl.keyStore.location="$CERTS/bob.p12" -Dzookeeper.ssl.keyStore.password=storepass \
+                -timeout 3000 -server "127.0.0.1:$secure" ls /)
+            ! grep -q 'zookeeper' <<<"$out"
+            check cli-untrusted-server-refused "$?" "$out" ;;
+        unified)
+            out=$(cli -Dzookeeper.ssl.trustStore.location="$CERTS/trust.jks" \
+                -Dzookeeper.ssl.trustStore.password=storepass -server "127.0.0.1:$secure" whoami)
+            grep -q 'ip' <<<"$out" && ! grep -q 'x509' <<<"$out"
+            check cli-jks-trust-no-certificate-ip-only $? "$out" ;;
+        none)
+            out=$(cli -Dzookeeper.ssl.trustStore.location="$CERTS/trust.pem" \
+                -Dzookeeper.ssl.trustStore.type=PEM -server "127.0.0.1:$secure" create /cli-tls data)
+            out2=$(cli -Dzookeeper.ssl.trustStore.location="$CERTS/trust.pem" \
+                -Dzookeeper.ssl.trustStore.type=PEM -server "127.0.0.1:$secure" get /cli-tls)
+            grep -q '^data$' <<<"$out2"
+            check cli-pem-trust-create-get "$?" "$out $out2" ;;
+    esac
+}
+
 # run_mode MODE KIND PLAIN SECURE: one server in one mode, every client against it.
 run_mode() {
     local mode="$1" kind="$2" plain="$3" secure="$4" out="$WORK/$2-$1.out" p f
@@ -97,6 +141,7 @@ run_mode() {
         >>"$out" 2>"$WORK/$kind-$mode-java.err"
     timeout 90 "$VENV/bin/python" "$HERE/tls_check.py" "$mode" "$plain" "$secure" "$CERTS" \
         >>"$out" 2>"$WORK/$kind-$mode-python.err"
+    cli_checks "$mode" "$secure" >>"$out"
     stop_server "$WORK/$kind-$mode"
     # The server itself must not have panicked on anything it was sent.
     if grep -q 'panicked' "$WORK/$kind-$mode/server.log"; then

@@ -8,8 +8,10 @@ use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 use zookeeper_client::{
     Acl, Acls, AddWatchMode, Client, CreateMode, Error as ZkError, EventType, OneshotWatcher,
-    PersistentWatcher, SaslOptions, SessionState, StateWatcher, WatchedEvent,
+    PersistentWatcher, SaslOptions, SessionState, StateWatcher, TlsOptions, WatchedEvent,
 };
+
+use ferrokeeper::server::tls::client::ClientTls;
 
 use super::format::{acl_lines, parse_acls, stat_lines, tokenize};
 
@@ -353,6 +355,7 @@ pub struct Shell {
     count: u64,
     /// A DIGEST-MD5 login `(username, password)` every connect uses.
     login: Option<(String, String)>,
+    tls: Option<ClientTls>,
 }
 
 impl Shell {
@@ -368,11 +371,16 @@ impl Shell {
             watches: SharedWatches::default(),
             count: 0,
             login: None,
+            tls: None,
         }
     }
 
     pub fn set_login(&mut self, login: Option<(String, String)>) {
         self.login = login;
+    }
+
+    pub fn set_tls(&mut self, tls: Option<ClientTls>) {
+        self.tls = tls;
     }
 
     pub fn prompt(&self) -> String {
@@ -399,10 +407,14 @@ impl Shell {
             connector =
                 connector.with_sasl(SaslOptions::digest_md5(user.clone(), password.clone()));
         }
-        let client = connector
-            .connect(server)
-            .await
-            .map_err(|e| format!("Unable to connect to {server}: {e}"))?;
+        let connected = match &self.tls {
+            Some(tls) => {
+                connector = connector.with_tls(tls_options(tls)?);
+                connector.secure_connect(server).await
+            }
+            None => connector.connect(server).await,
+        };
+        let client = connected.map_err(|e| format!("Unable to connect to {server}: {e}"))?;
         let state = client.state_watcher();
         if self.interactive {
             print_event("SyncConnected", "None", None);
@@ -1085,4 +1097,23 @@ impl Shell {
         }
         Ok(())
     }
+}
+
+/// The crate's TLS options for a secure client; rustls' provider is ring, as the server's.
+fn tls_options(tls: &ClientTls) -> Result<TlsOptions, String> {
+    // Two providers are compiled in (the client crate brings aws-lc-rs), so rustls has no
+    // default: name ring once, as the server uses (see server/tls/mod.rs on deprecation).
+    #[allow(deprecated)]
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let bad = |e: zookeeper_client::Error| format!("TLS settings: {e}");
+    let mut o = TlsOptions::new().with_pem_ca(&tls.ca_pem).map_err(bad)?;
+    if let Some((cert, key)) = &tls.identity {
+        o = o.with_pem_identity(cert, key).map_err(bad)?;
+    }
+    if !tls.hostname_verification {
+        // SAFETY: not memory safety: the operator turned the check off
+        // (zookeeper.ssl.hostnameVerification=false), as the Java client allows.
+        o = unsafe { o.with_no_hostname_verification() };
+    }
+    Ok(o)
 }

@@ -12,7 +12,8 @@ use commands::Shell;
 /// Arguments of `ferrokeeper cli`, parsed the zkCli way (`-server HOST:PORT[,...][/chroot]`,
 /// `-timeout MS`, then an optional command and its arguments). Java system properties come
 /// from `CLIENT_JVMFLAGS`/`JVMFLAGS` or `-Dkey=value` arguments: a SASL login is taken from
-/// the JAAS file they name, as the Java client takes it.
+/// the JAAS file they name, and TLS from `zookeeper.client.secure=true` and the
+/// `zookeeper.ssl.*` stores, as the Java client takes them.
 #[derive(clap::Args)]
 pub struct ShellArgs {
     /// `-server HOST:PORT[,HOST:PORT][/chroot] [-timeout MS] [command args...]`
@@ -77,9 +78,18 @@ pub fn run(args: ShellArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // TLS as the Java client takes it (zookeeper.client.secure, zookeeper.ssl.*).
+    let tls = match ferrokeeper::server::tls::client::client_tls(&props) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("ferrokeeper cli: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let interactive = command.is_empty();
     let mut shell = Shell::new(rt.handle().clone(), timeout_ms, interactive);
     shell.set_login(login);
+    shell.set_tls(tls);
     if interactive {
         println!("Connecting to {server}");
         println!("Welcome to ZooKeeper!");

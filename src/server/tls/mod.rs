@@ -10,6 +10,7 @@
 //!   identities a session starts with.
 
 pub(crate) mod accept;
+pub mod client;
 pub(crate) mod keystore;
 pub(crate) mod suites;
 pub(crate) mod writer;
