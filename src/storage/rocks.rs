@@ -48,6 +48,53 @@ pub struct RocksStore {
     db: DB,
     /// The data directory (which holds `ferrokeeper-db`).
     data_dir: std::path::PathBuf,
+    /// Declared after `db`, so it is dropped once the database is closed.
+    _open: OpenMark,
+}
+
+/// The data directories whose store is open in this process (a directory once per open
+/// store). A process that embeds a server and goes on after it waits here for the store's
+/// last handle, held by the writer threads, to close: RocksDB's static destructors abort
+/// on a database still open when the process exits ("pthread lock: Invalid argument").
+static OPEN_STORES: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+struct OpenMark(std::path::PathBuf);
+
+impl OpenMark {
+    fn new(data_dir: &Path) -> OpenMark {
+        if let Ok(mut open) = OPEN_STORES.lock() {
+            open.push(data_dir.to_path_buf());
+        }
+        OpenMark(data_dir.to_path_buf())
+    }
+}
+
+impl Drop for OpenMark {
+    fn drop(&mut self) {
+        if let Ok(mut open) = OPEN_STORES.lock() {
+            if let Some(i) = open.iter().position(|d| d == &self.0) {
+                open.swap_remove(i);
+            }
+        }
+    }
+}
+
+/// Waits until no store of `data_dir` is open in this process; false if one still is
+/// after `within`.
+pub(crate) fn wait_closed(data_dir: &Path, within: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let open = OPEN_STORES
+            .lock()
+            .is_ok_and(|open| open.iter().any(|d| d == data_dir));
+        if !open {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 /// A part of a snapshot for [`RocksStore::put_snapshot_stream`].
@@ -88,6 +135,7 @@ impl RocksStore {
         let store = RocksStore {
             db,
             data_dir: data_dir.to_path_buf(),
+            _open: OpenMark::new(data_dir),
         };
         store.drop_unfinished_snapshots()?;
         Ok(store)
@@ -795,6 +843,26 @@ mod tests {
         }
 
         crate::storage::suite::backend_cases!(rocks_split);
+    }
+
+    #[test]
+    fn a_store_is_open_until_its_last_handle_is_gone() {
+        let dir = temp_dir("open-mark");
+        let store = std::sync::Arc::new(RocksStore::open(&dir).unwrap());
+        let held = store.clone();
+        let short = std::time::Duration::from_millis(20);
+        assert!(!wait_closed(&dir, short));
+        drop(store);
+        assert!(!wait_closed(&dir, short), "another handle still holds it");
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            drop(held);
+        });
+        assert!(wait_closed(&dir, std::time::Duration::from_secs(10)));
+        closer.join().unwrap();
+        // Closed for good: the directory can be opened again at once.
+        drop(RocksStore::open(&dir).unwrap());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

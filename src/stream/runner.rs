@@ -239,6 +239,10 @@ pub(crate) fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// How long a dropped embedded server waits for its store to close.
+#[cfg(feature = "rocksdb")]
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How long an embedded server waits for its data directory to be free.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -247,6 +251,7 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 pub(crate) struct EmbeddedServer {
     pub(crate) addr: String,
     rt: Option<tokio::runtime::Runtime>,
+    data_dir: std::path::PathBuf,
 }
 
 impl EmbeddedServer {
@@ -283,7 +288,11 @@ impl EmbeddedServer {
             .map_err(|e| StreamError::Zk(format!("embedded server: {e}")))?
             .to_string();
         rt.spawn(server.run());
-        Ok(EmbeddedServer { addr, rt: Some(rt) })
+        Ok(EmbeddedServer {
+            addr,
+            rt: Some(rt),
+            data_dir: data_dir.to_path_buf(),
+        })
     }
 }
 
@@ -291,6 +300,16 @@ impl Drop for EmbeddedServer {
     fn drop(&mut self) {
         if let Some(rt) = self.rt.take() {
             rt.shutdown_timeout(std::time::Duration::from_secs(1));
+        }
+        // The runtime's end drops the server's tasks; the txn log and snapshot writer
+        // threads then let go of the store. A caller that returns from main must not
+        // overtake them (see `exit_now`).
+        #[cfg(feature = "rocksdb")]
+        if !crate::storage::rocks::wait_closed(&self.data_dir, CLOSE_WAIT) {
+            tracing::warn!(
+                "the embedded server's store in {} is still open",
+                self.data_dir.display()
+            );
         }
     }
 }
